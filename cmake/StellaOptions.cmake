@@ -1,0 +1,41 @@
+# Compiler warnings, sanitizers and ccache, applied through one interface target so every
+# stella target gets the same flags and nothing leaks into imported targets.
+
+find_program(STELLA_CCACHE ccache)
+if(STELLA_CCACHE)
+  set(CMAKE_CXX_COMPILER_LAUNCHER "${STELLA_CCACHE}")
+endif()
+
+add_library(stella_options INTERFACE)
+add_library(stella::options ALIAS stella_options)
+target_compile_options(stella_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow
+                                                -Wnon-virtual-dtor -Wold-style-cast)
+if(STELLA_WERROR)
+  target_compile_options(stella_options INTERFACE -Werror)
+endif()
+
+if(STELLA_SANITIZE OR STELLA_FUZZ)
+  set(_san -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_compile_options(stella_options INTERFACE ${_san})
+  target_link_options(stella_options INTERFACE ${_san})
+endif()
+
+# Helper: declare a stella library with the PUBLIC include/ PRIVATE src/ layout.
+function(stella_library name)
+  cmake_parse_arguments(ARG "" "ALIAS" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include
+                                     PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE stella::options ${ARG_PRIVATE_DEPS})
+  if(ARG_ALIAS)
+    add_library(${ARG_ALIAS} ALIAS ${name})
+  endif()
+endfunction()
+
+if(STELLA_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "STELLA_FUZZ needs clang (libFuzzer); use the 'fuzz' preset")
+  endif()
+  # Coverage instrumentation for every stella library; fuzz executables add -fsanitize=fuzzer.
+  target_compile_options(stella_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()
