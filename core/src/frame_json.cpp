@@ -9,7 +9,7 @@
 namespace stella::core {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // ---- bytes <-> JSON ------------------------------------------------------------------------
 

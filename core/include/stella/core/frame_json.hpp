@@ -14,11 +14,11 @@
 
 namespace stella::core {
 
-nlohmann::json frame_to_json(const Frame& frame);
+nlohmann::ordered_json frame_to_json(const Frame& frame);
 
 /// Parses the JSON form. On failure returns false and sets `error` to a message naming the
 /// member ("REQUEST.headers[2].name: expected a string").
-bool frame_from_json(const nlohmann::json& j, Frame& out, std::string& error);
+bool frame_from_json(const nlohmann::ordered_json& j, Frame& out, std::string& error);
 
 /// A multi-line human-readable rendering (`frame decode --text`).
 std::string frame_to_text(const Frame& frame);
