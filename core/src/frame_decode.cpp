@@ -29,7 +29,8 @@ constexpr Fail fail(Errc e, std::size_t offset) {
     if (Fail f_ = (expr)) return f_; \
   } while (false)
 
-// Tracks which non-repeated tags have been seen (tags are < 64 in every container).
+// Tracks which non-repeated tags have been seen. Every tag defined today is < 64; a tag of 64 or
+// more is unknown to this decoder and skipped, so it never reaches the mask.
 class Seen {
  public:
   Fail once(const Field& f) {
@@ -39,7 +40,7 @@ class Seen {
     mask_ |= bit;
     return ok();
   }
-  bool has(std::uint16_t tag) const noexcept { return (mask_ >> tag) & 1U; }
+  bool has(std::uint16_t tag) const noexcept { return tag < 64 && ((mask_ >> tag) & 1U) != 0; }
 
  private:
   std::uint64_t mask_ = 0;

@@ -71,7 +71,10 @@ class Encoder {
   // Header block: u16 count, then per field u16 name length, name, u16 value length, value.
   void headers(std::uint16_t tag, const std::vector<Header>& headers) {
     if (headers.empty()) return;
-    if (headers.size() > limits_.max_headers) return fail(Errc::too_many_items);
+    // The count is a u16 on the wire, whatever limit is configured.
+    if (headers.size() > limits_.max_headers || headers.size() > 0xFFFF) {
+      return fail(Errc::too_many_items);
+    }
     std::size_t block = 2;
     for (const auto& h : headers) {
       if (h.name.size() > 0xFFFF || h.value.size() > 0xFFFF) return fail(Errc::string_too_long);
@@ -94,6 +97,7 @@ class Encoder {
   }
 
   void payload(const Hello& h) {
+    if (h.version_min > h.version_max) return fail(Errc::invalid_value);
     u16(tags::hello::kVersionMin, h.version_min);
     u16(tags::hello::kVersionMax, h.version_max);
     str(tags::hello::kService, h.service);

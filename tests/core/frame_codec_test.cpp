@@ -304,6 +304,10 @@ TEST(FrameCodec, EncoderRefusesWireRuleBreaks) {
             make_error_code(Errc::invalid_value));
   EXPECT_EQ(encode_frame(Frame{0, 1, UnknownFrame{0x04, ""}}, out),
             make_error_code(Errc::invalid_value));
+  Hello inverted;
+  inverted.version_min = 3;
+  inverted.version_max = 2;
+  EXPECT_EQ(encode_frame(Frame{0, 0, inverted}, out), make_error_code(Errc::invalid_value));
   EXPECT_EQ(out, "keep");  // nothing appended on failure
 }
 

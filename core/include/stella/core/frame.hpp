@@ -1,7 +1,8 @@
 // The frames of the stella wire protocol, as values.
 //
 // docs/protocol.md is the byte-exact reference; this header is its C++ mirror. Every frame is a
-// 16-byte header (magic, version, type, flags, stream id, payload length; network byte order)
+// 16-byte header (magic, version, type, flags, reserved, stream id, payload length; network byte
+// order)
 // followed by a payload. Payloads of the structured frames are a sequence of fields
 // (tag u16, length u32, value), so a receiver skips fields it does not know; STREAM_DATA's payload
 // is raw bytes. Frames are plain values: copyable, comparable with ==, no I/O.
@@ -197,8 +198,10 @@ struct Cancel {
   bool operator==(const Cancel&) const = default;
 };
 
-/// Either direction, stream id 0: the sender takes no new requests; requests up to
-/// `last_stream_id` finish within `timeout_ms`. A non-zero code closes the connection.
+/// Either direction, stream id 0: no new stream will be started on this connection (from a
+/// service: route it no new requests; from the gateway: it sends no new REQUEST). Streams up to
+/// `last_stream_id` finish within `timeout_ms`. A non-zero code means the sender closes the
+/// connection right after this frame.
 struct Drain {
   std::uint16_t code = 0;  // a DrainCode
   std::uint32_t last_stream_id = 0;
