@@ -1,7 +1,5 @@
 #include "stella/core/path_template.hpp"
 
-#include <algorithm>
-
 namespace stella::core {
 namespace {
 
@@ -10,28 +8,11 @@ namespace {
 // would have to be decoded here too, and "%2F" in a literal could never match anyway.
 constexpr bool is_literal_char(char c) noexcept {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '-':
-    case '.':
-    case '_':
-    case '~':  // unreserved
-    case '!':
-    case '$':
-    case '&':
-    case '\'':
-    case '(':
-    case ')':
-    case '*':
-    case '+':
-    case ',':
-    case ';':
-    case '=':  // sub-delims
-    case ':':
-    case '@':
-      return true;
-    default:
-      return false;
-  }
+  constexpr std::string_view kOthers =
+      "-._~"         // unreserved besides ALPHA / DIGIT
+      "!$&'()*+,;="  // sub-delims
+      ":@";          // the rest of pchar
+  return kOthers.find(c) != std::string_view::npos;
 }
 
 constexpr bool is_name_start(char c) noexcept {

@@ -39,8 +39,8 @@
 namespace stella::core {
 
 struct PathLimits {
-  /// Maximum raw path length in bytes (query excluded). 8192 is the request-line size that
-  /// nginx and Envoy accept by default; at most 2^32-1 is honoured.
+  /// Maximum raw path length in bytes (query excluded). 8192: nginx's default header buffer
+  /// (8 KiB) cannot hold a longer request line either. Values above 2^32-1 act as 2^32-1.
   std::size_t max_length = 8192;
   /// Maximum number of segments held while resolving (a ".." frees one). Bounds the segment
   /// vector and the matcher's search depth.
@@ -126,8 +126,8 @@ class [[nodiscard]] NormalizeResult {
 NormalizeResult normalize_path(std::string_view raw_path, const PathLimits& limits = {});
 
 /// Normalises into `out`, reusing its capacity: no allocation once `out` has grown to the
-/// sizes seen. Returns std::nullopt on success, else the error (then `out` holds an
-/// unspecified but valid state).
+/// sizes seen. Returns std::nullopt on success, else the error; `out` is then reset to the root
+/// path (never left half-built).
 [[nodiscard]] std::optional<PathError> normalize_path_into(std::string_view raw_path,
                                                            NormalizedPath& out,
                                                            const PathLimits& limits = {});

@@ -28,8 +28,8 @@ namespace stella::core {
 /// Limits applied by PathTemplate::parse. Templates come from services (HELLO), so they are
 /// untrusted input too.
 struct TemplateLimits {
-  /// Maximum template length in bytes. 2048 matches common URL length limits of proxies and is
-  /// far above any real route.
+  /// Maximum template length in bytes. 2048 is far above any real route and keeps a hostile
+  /// HELLO cheap to refuse.
   std::size_t max_length = 2048;
   /// Maximum number of segments (the root "/" has 0). 64 bounds the trie depth per template.
   std::size_t max_segments = 64;
