@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include "stella/core/frame_codec.hpp"
+#include "stella/core/frame_view.hpp"
 
 namespace stella::core {
 namespace {
@@ -86,6 +87,31 @@ void decode_bench(benchmark::State& state, Frame (*make)()) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes.size()));
   state.counters["frame_bytes"] = static_cast<double>(bytes.size());
 }
+
+// The hot path: a reused view, no copies.
+void decode_request_view_bench(benchmark::State& state) {
+  const std::string bytes = encode_frame(small_request());
+  RequestView view;
+  FrameHeader header;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(decode_request_view(bytes, header, view));
+    benchmark::DoNotOptimize(view);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes.size()));
+}
+BENCHMARK(decode_request_view_bench)->Name("decode_view_bench/Frame_Request10Headers");
+
+void decode_response_view_bench(benchmark::State& state) {
+  const std::string bytes = encode_frame(small_response());
+  ResponseView view;
+  FrameHeader header;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(decode_response_view(bytes, header, view));
+    benchmark::DoNotOptimize(view);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes.size()));
+}
+BENCHMARK(decode_response_view_bench)->Name("decode_view_bench/Frame_Response");
 
 BENCHMARK_CAPTURE(encode_bench, Frame_Request10Headers, small_request);
 BENCHMARK_CAPTURE(decode_bench, Frame_Request10Headers, small_request);

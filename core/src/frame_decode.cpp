@@ -2,6 +2,7 @@
 // and only after the length that bounds them has been checked against FrameLimits.
 #include "frame_tags.hpp"
 #include "stella/core/frame_codec.hpp"
+#include "stella/core/frame_view.hpp"
 #include "wire.hpp"
 
 namespace stella::core {
@@ -69,21 +70,28 @@ class Decoder {
     return ok();
   }
 
-  Fail str(const Field& f, std::string& out) const {
+  // Strings decode into std::string (owning frames) or std::string_view (views of the buffer).
+  static void assign(std::string& out, std::string_view v) { out.assign(v); }
+  static void assign(std::string_view& out, std::string_view v) { out = v; }
+
+  template <class S>
+  Fail str(const Field& f, S& out) const {
     if (f.value.size() > limits_.max_string) return fail(Errc::string_too_long, f.offset);
-    out.assign(f.value);
+    assign(out, f.value);
     return ok();
   }
 
   // Bounded by the payload limit already (bodies, OpenAPI fragments).
-  static Fail bytes(const Field& f, std::string& out) {
-    out.assign(f.value);
+  template <class S>
+  static Fail bytes(const Field& f, S& out) {
+    assign(out, f.value);
     return ok();
   }
 
-  Fail claim(const Field& f, std::vector<Claim>& out) const {
+  template <class C>  // Claim or ClaimView
+  Fail claim(const Field& f, std::vector<C>& out) const {
     if (out.size() >= limits_.max_claims) return fail(Errc::too_many_items, f.offset);
-    Claim c;
+    C c;
     Seen seen;
     FieldCursor cur(f.value, f.offset + wire::kFieldHeaderSize);
     Field g;
@@ -107,7 +115,8 @@ class Decoder {
     return ok();
   }
 
-  Fail headers(const Field& f, std::vector<Header>& out) const {
+  template <class H>  // Header or HeaderView
+  Fail headers(const Field& f, std::vector<H>& out) const {
     const std::string_view v = f.value;
     const std::size_t base = f.offset + wire::kFieldHeaderSize;
     if (v.size() > limits_.max_header_block) return fail(Errc::header_block_too_large, f.offset);
@@ -118,12 +127,12 @@ class Decoder {
     out.reserve(count);
     std::size_t pos = 2;
     for (std::uint16_t i = 0; i < count; ++i) {
-      Header h;
-      for (std::string* s : {&h.name, &h.value}) {
+      H h;
+      for (auto* s : {&h.name, &h.value}) {
         if (v.size() - pos < 2) return fail(Errc::truncated_field, base + pos);
         const std::uint16_t len = wire::get_u16(v.data() + pos);
         if (v.size() - pos - 2 < len) return fail(Errc::truncated_field, base + pos);
-        s->assign(v.substr(pos + 2, len));
+        assign(*s, v.substr(pos + 2, len));
         pos += 2 + len;
       }
       out.push_back(std::move(h));
@@ -347,7 +356,8 @@ class Decoder {
     return ok();
   }
 
-  Fail payload(std::string_view p, Request& r) const {
+  template <class R>  // Request or RequestView
+  Fail request(std::string_view p, R& r) const {
     Seen seen;
     FieldCursor cur(p, kFrameHeaderSize);
     Field f;
@@ -419,7 +429,13 @@ class Decoder {
     return ok();
   }
 
-  Fail payload(std::string_view p, Response& r) const {
+  Fail payload(std::string_view p, Request& r) const { return request(p, r); }
+  Fail payload(std::string_view p, RequestView& r) const { return request(p, r); }
+  Fail payload(std::string_view p, Response& r) const { return response(p, r); }
+  Fail payload(std::string_view p, ResponseView& r) const { return response(p, r); }
+
+  template <class R>  // Response or ResponseView
+  Fail response(std::string_view p, R& r) const {
     Seen seen;
     FieldCursor cur(p, kFrameHeaderSize);
     Field f;
@@ -625,6 +641,36 @@ DecodeResult decode_frame(std::string_view in, Frame& out, const FrameLimits& li
   out.stream_id = h.stream_id;
   out.body = std::move(body);
   return r;
+}
+
+namespace {
+
+template <class View>
+DecodeResult decode_view(std::string_view in, FrameType type, FrameHeader& header, View& out,
+                         const FrameLimits& limits) {
+  FrameHeader h;
+  DecodeResult r = decode_header(in, h, limits);
+  if (r.status != DecodeStatus::done) return r;
+  if (h.type != static_cast<std::uint8_t>(type)) return error_result(Errc::invalid_value, 3);
+  out.clear();
+  if (Fail f = Decoder(limits).payload(in.substr(kFrameHeaderSize, h.payload_length), out)) {
+    out.clear();
+    return error_result(f.code, f.offset);
+  }
+  header = h;
+  return r;
+}
+
+}  // namespace
+
+DecodeResult decode_request_view(std::string_view in, FrameHeader& header, RequestView& out,
+                                 const FrameLimits& limits) {
+  return decode_view(in, FrameType::request, header, out, limits);
+}
+
+DecodeResult decode_response_view(std::string_view in, FrameHeader& header, ResponseView& out,
+                                  const FrameLimits& limits) {
+  return decode_view(in, FrameType::response, header, out, limits);
 }
 
 // ---- FrameReader ------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 
 #include "frame_gen.hpp"
 #include "stella/core/frame_codec.hpp"
+#include "stella/core/frame_view.hpp"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -25,8 +26,12 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace stella::core {
 namespace {
@@ -41,10 +46,10 @@ std::size_t allocated_while(auto&& fn) {
 
 TEST(FrameCodecAlloc, HugeLengthClaimsAllocateNothing) {
   // A header announcing 4 GiB, and fields claiming 4 GiB inside a tiny payload.
-  const std::string header_claim = {'S', 'G', 1, 6, 0, 0, 0, 0, 0, 0, 0, 1, '\xff', '\xff', '\xff',
-                                    '\xff'};
-  const std::string field_claim = {'S', 'G', 1, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 6,
-                                   0, 3, '\xff', '\xff', '\xff', '\xff'};
+  const std::string header_claim = {'S', 'G', 1, 6, 0,      0,      0,      0,
+                                    0,   0,   0, 1, '\xff', '\xff', '\xff', '\xff'};
+  const std::string field_claim = {'S', 'G', 1, 5, 0, 0, 0, 0,      0,      0,      0,
+                                   1,   0,   0, 0, 6, 0, 3, '\xff', '\xff', '\xff', '\xff'};
   for (const std::string& bytes : {header_claim, field_claim}) {
     Frame f;
     DecodeResult r;
@@ -59,13 +64,42 @@ RC_GTEST_PROP(FrameCodecAlloc, AllocationIsBoundedByInput, (const std::string& j
   std::string bytes = encode_frame(*testgen::any_frame());
   const auto flips = *rc::gen::container<std::vector<std::pair<std::size_t, char>>>(
       rc::gen::pair(rc::gen::inRange<std::size_t>(0, bytes.size()), rc::gen::arbitrary<char>()));
-  for (const auto& [at, c] : flips) bytes[at] = c;
+  for (const auto& [at, c] : flips)
+    bytes[at] = c;
   bytes += junk;
   Frame f;
   const std::size_t n = allocated_while([&] { decode_frame(bytes, f); });
   // Strings own copies of at most the payload bytes; vectors and per-string headers add a
   // bounded factor. 8x + 4 KiB is generous and still catches any claim-driven allocation.
   RC_ASSERT(n <= 8 * bytes.size() + 4096);
+}
+
+}  // namespace
+}  // namespace stella::core
+
+namespace stella::core {
+namespace {
+
+// The hot path: decoding REQUEST frames into a reused view allocates nothing once warm.
+TEST(FrameCodecAlloc, ReusedRequestViewDoesNotAllocate) {
+  Request r;
+  r.method = "POST";
+  r.path = "/api/v1/scans/0b1c2d3e-with-a-long-id";
+  for (int i = 0; i < 10; ++i)
+    r.headers.push_back({"x-header-" + std::to_string(i), std::string(40, 'v')});
+  r.body = std::string(300, 'b');
+  r.scopes = {"scans.read", "scans.write"};
+  r.claims = {{"tid", "tenant-1"}};
+  const std::string bytes = encode_frame(Frame{flags::kEndStream, 9, r});
+  RequestView view;
+  FrameHeader header;
+  ASSERT_EQ(decode_request_view(bytes, header, view).status, DecodeStatus::done);  // warm up
+  const std::size_t n = allocated_while([&] {
+    for (int i = 0; i < 100; ++i)
+      decode_request_view(bytes, header, view);
+  });
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(view.to_owned(), r);
 }
 
 }  // namespace

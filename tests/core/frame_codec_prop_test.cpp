@@ -6,6 +6,7 @@
 
 #include "frame_gen.hpp"
 #include "stella/core/frame_codec.hpp"
+#include "stella/core/frame_view.hpp"
 
 namespace stella::core {
 namespace {
@@ -35,7 +36,8 @@ RC_GTEST_PROP(FrameCodecProp, RoundTripPerType, ()) {
 RC_GTEST_PROP(FrameCodecProp, ArbitrarySplitsGiveTheSameFrames, ()) {
   const auto frames = *testgen::up_to<std::vector<Frame>>(8, testgen::any_frame());
   std::string stream;
-  for (const auto& f : frames) RC_ASSERT(!encode_frame(f, stream));
+  for (const auto& f : frames)
+    RC_ASSERT(!encode_frame(f, stream));
   // Cut the stream at arbitrary points.
   auto cuts = *rc::gen::container<std::vector<std::size_t>>(
       rc::gen::inRange<std::size_t>(0, stream.size() + 1));
@@ -48,7 +50,8 @@ RC_GTEST_PROP(FrameCodecProp, ArbitrarySplitsGiveTheSameFrames, ()) {
     reader.feed(std::string_view(stream).substr(cuts[i - 1], cuts[i] - cuts[i - 1]));
     Frame f;
     DecodeResult r;
-    while ((r = reader.next(f)).status == DecodeStatus::done) got.push_back(f);
+    while ((r = reader.next(f)).status == DecodeStatus::done)
+      got.push_back(f);
     RC_ASSERT(r.status == DecodeStatus::need_more);
   }
   RC_ASSERT(got == frames);
@@ -76,7 +79,8 @@ RC_GTEST_PROP(FrameCodecProp, ArbitraryBytesAreHandled, (const std::string& junk
   Frame f;
   DecodeResult r;
   std::size_t frames = 0;
-  while ((r = reader.next(f)).status == DecodeStatus::done) ++frames;
+  while ((r = reader.next(f)).status == DecodeStatus::done)
+    ++frames;
   RC_ASSERT(frames <= junk.size() / kFrameHeaderSize);
   if (r.status == DecodeStatus::error) {
     RC_ASSERT(reader.offset() + r.error_offset <= junk.size());
@@ -91,10 +95,12 @@ RC_GTEST_PROP(FrameCodecProp, ArbitraryBytesAreHandled, (const std::string& junk
 RC_GTEST_PROP(FrameCodecProp, ArbitraryPayloadsOfEveryType, (const std::string& payload)) {
   const auto type = *rc::gen::inRange<std::uint8_t>(1, 12);
   const StreamIdRule rule = stream_id_rule(type);
-  std::string bytes = {'S', 'G', 1, static_cast<char>(type), 0, 0, 0, 0, 0, 0, 0,
-                       static_cast<char>(rule == StreamIdRule::zero ? 0 : 1)};
+  std::string bytes = {'S', 'G', 1, static_cast<char>(type),
+                       0,   0,   0, 0,
+                       0,   0,   0, static_cast<char>(rule == StreamIdRule::zero ? 0 : 1)};
   const auto n = static_cast<std::uint32_t>(payload.size());
-  for (int shift : {24, 16, 8, 0}) bytes += static_cast<char>(n >> shift);
+  for (int shift : {24, 16, 8, 0})
+    bytes += static_cast<char>(n >> shift);
   bytes += payload;
   Frame f;
   const DecodeResult r = decode_frame(bytes, f);
@@ -109,6 +115,55 @@ RC_GTEST_PROP(FrameCodecProp, ArbitraryPayloadsOfEveryType, (const std::string& 
   } else {
     RC_ASSERT(r.error_offset <= bytes.size());
   }
+}
+
+}  // namespace
+}  // namespace stella::core
+
+namespace stella::core {
+namespace {
+
+// The zero-copy views decode exactly what the owning decoder does, and fail exactly where it
+// fails, for valid frames and for corrupted ones.
+RC_GTEST_PROP(FrameViewProp, ViewsAgreeWithOwningDecode, ()) {
+  const auto type = *rc::gen::element<std::uint8_t>(0x04, 0x05);
+  std::string bytes = encode_frame(*testgen::frame_of(type));
+  if (*rc::gen::arbitrary<bool>()) {
+    const auto flips =
+        *testgen::few(rc::gen::pair(rc::gen::inRange<std::size_t>(kFrameHeaderSize, bytes.size()),
+                                    rc::gen::arbitrary<char>()),
+                      3);
+    for (const auto& [at, c] : flips)
+      bytes[at] = c;
+  }
+  Frame owned;
+  const DecodeResult a = decode_frame(bytes, owned);
+  FrameHeader header;
+  DecodeResult b;
+  if (type == 0x04) {
+    RequestView view;
+    b = decode_request_view(bytes, header, view);
+    if (b.status == DecodeStatus::done) RC_ASSERT(view.to_owned() == std::get<Request>(owned.body));
+  } else {
+    ResponseView view;
+    b = decode_response_view(bytes, header, view);
+    if (b.status == DecodeStatus::done) {
+      RC_ASSERT(view.to_owned() == std::get<Response>(owned.body));
+    }
+  }
+  RC_ASSERT(a.status == b.status);
+  RC_ASSERT(a.error == b.error);
+  RC_ASSERT(a.error_offset == b.error_offset);
+}
+
+TEST(FrameView, WrongTypeIsRefusedAtTheTypeByte) {
+  const std::string bytes = encode_frame(Frame{0, 1, Response{200, {}, ""}});
+  FrameHeader h;
+  RequestView v;
+  const DecodeResult r = decode_request_view(bytes, h, v);
+  EXPECT_EQ(r.status, DecodeStatus::error);
+  EXPECT_EQ(r.error, Errc::invalid_value);
+  EXPECT_EQ(r.error_offset, 3u);
 }
 
 }  // namespace

@@ -48,31 +48,50 @@ TEST(FrameCodec, GoldenHello) {
             "53470101000000000000000000000092"  // header: SG v1 HELLO flags=0 id=0 len=146
             "0001000000020001"                  // version_min = 1
             "0002000000020001"                  // version_max = 1
-            "000300000007" "7363616e6e6572"     // service "scanner"
-            "000400000005" "312e302e30"         // service_version "1.0.0"
-            "000500000009" "7363616e6e65722d31"  // instance_id "scanner-1"
-            "000600000003" "657531"             // region "eu1"
-            "00070000004c"                      // endpoint (76 bytes)
-            "000100000003" "474554"             //   method "GET"
-            "000200000012" "2f6170692f76312f7363616e732f7b69647d"  // path
-            "00030000000400007530"              //   timeout_ms 30000
-            "00050000001b"                      //   claim (27 bytes)
-            "000100000005" "73636f7065"         //     type "scope"
-            "00020000000a" "7363616e732e72656164");  //  value "scans.read"
+            "000300000007"
+            "7363616e6e6572"  // service "scanner"
+            "000400000005"
+            "312e302e30"  // service_version "1.0.0"
+            "000500000009"
+            "7363616e6e65722d31"  // instance_id "scanner-1"
+            "000600000003"
+            "657531"        // region "eu1"
+            "00070000004c"  // endpoint (76 bytes)
+            "000100000003"
+            "474554"  //   method "GET"
+            "000200000012"
+            "2f6170692f76312f7363616e732f7b69647d"  // path
+            "00030000000400007530"                  //   timeout_ms 30000
+            "00050000001b"                          //   claim (27 bytes)
+            "000100000005"
+            "73636f7065"  //     type "scope"
+            "00020000000a"
+            "7363616e732e72656164");  //  value "scans.read"
 }
 
 TEST(FrameCodec, GoldenRequest) {
   const std::string bytes = encode_frame(sample_request());
   EXPECT_EQ(hex(bytes),
             "53470104000100000000000700000089"  // header: REQUEST END_STREAM id=7 len=137
-            "000100000003" "474554"
-            "000200000010" "2f6170692f76312f7363616e732f3432"
-            "000300000006" "66756c6c3d31"
-            "00040000001c" "0001" "0006" "616363657074" "0010" "6170706c69636174696f6e2f6a736f6e"
+            "000100000003"
+            "474554"
+            "000200000010"
+            "2f6170692f76312f7363616e732f3432"
+            "000300000006"
+            "66756c6c3d31"
+            "00040000001c"
+            "0001"
+            "0006"
+            "616363657074"
+            "0010"
+            "6170706c69636174696f6e2f6a736f6e"
             "00060000000400007530"
-            "000700000006" "616263313233"
-            "000800000008" "74656e616e742d31"
-            "000e00000012" "2f6170692f76312f7363616e732f7b69647d");
+            "000700000006"
+            "616263313233"
+            "000800000008"
+            "74656e616e742d31"
+            "000e00000012"
+            "2f6170692f76312f7363616e732f7b69647d");
 }
 
 TEST(FrameCodec, RoundTripsSamples) {
@@ -271,8 +290,8 @@ TEST(FrameCodec, PayloadErrorsNameTheField) {
   expect_error(decode_bytes(raw_frame(FrameType::hello, 0, hello)), Errc::invalid_value,
                ep_at + 6 + 9 + 7);
   // Health status out of range.
-  const std::string hb = field(1, std::string(8, '\0')) + field(2, std::string(8, '\0')) +
-                         field(3, "\x09");
+  const std::string hb =
+      field(1, std::string(8, '\0')) + field(2, std::string(8, '\0')) + field(3, "\x09");
   expect_error(decode_bytes(raw_frame(FrameType::heartbeat, 0, hb)), Errc::invalid_value, 16 + 28);
   // version_min > version_max.
   const std::string bad_versions =
@@ -283,8 +302,7 @@ TEST(FrameCodec, PayloadErrorsNameTheField) {
 TEST(FrameCodec, UnknownFieldsAndTypesAreSkipped) {
   const std::string payload = field(tags::response::kStatus, u16be(204)) + field(999, "future");
   Frame f;
-  ASSERT_EQ(decode_frame(raw_frame(FrameType::response, 3, payload), f).status,
-            DecodeStatus::done);
+  ASSERT_EQ(decode_frame(raw_frame(FrameType::response, 3, payload), f).status, DecodeStatus::done);
   EXPECT_EQ(std::get<Response>(f.body).status, 204);
 
   std::string unknown = raw_frame(FrameType::response, 0, "whatever");
@@ -297,8 +315,7 @@ TEST(FrameCodec, UnknownFieldsAndTypesAreSkipped) {
 
 TEST(FrameCodec, EncoderRefusesWireRuleBreaks) {
   std::string out = "keep";
-  EXPECT_EQ(encode_frame(Frame{0, 5, Heartbeat{}}, out),
-            make_error_code(Errc::invalid_stream_id));
+  EXPECT_EQ(encode_frame(Frame{0, 5, Heartbeat{}}, out), make_error_code(Errc::invalid_stream_id));
   EXPECT_EQ(encode_frame(Frame{0, 0, Credit{1}}, out), make_error_code(Errc::invalid_stream_id));
   EXPECT_EQ(encode_frame(Frame{0, 1, Response{42, {}, ""}}, out),
             make_error_code(Errc::invalid_value));
@@ -318,7 +335,8 @@ TEST(FrameReader, ByteAtATimeAndStickyError) {
   for (char c : stream) {
     reader.feed(std::string_view(&c, 1));
     Frame f;
-    while (reader.next(f).status == DecodeStatus::done) frames.push_back(f);
+    while (reader.next(f).status == DecodeStatus::done)
+      frames.push_back(f);
   }
   ASSERT_EQ(frames.size(), 2u);
   EXPECT_EQ(frames[0], sample_hello());

@@ -39,15 +39,17 @@ TEST(FrameJson, ErrorsNameTheMember) {
                                 "headers":[["a","b"],["c"]]})"),
       f, error));
   EXPECT_EQ(error, "REQUEST.headers[1]: expected [name, value]");
-  EXPECT_FALSE(frame_from_json(nlohmann::ordered_json::parse(R"({"type":"RESPONSE","stream_id":1})"), f,
-                               error));
+  EXPECT_FALSE(frame_from_json(
+      nlohmann::ordered_json::parse(R"({"type":"RESPONSE","stream_id":1})"), f, error));
   EXPECT_EQ(error, "RESPONSE.status: missing");
   EXPECT_FALSE(frame_from_json(
-      nlohmann::ordered_json::parse(R"({"type":"HEARTBEAT","sequence":1,"timestamp_us":-4,"status":"healthy"})"),
+      nlohmann::ordered_json::parse(
+          R"({"type":"HEARTBEAT","sequence":1,"timestamp_us":-4,"status":"healthy"})"),
       f, error));
   EXPECT_EQ(error, "HEARTBEAT.timestamp_us: expected a non-negative integer");
   EXPECT_FALSE(frame_from_json(
-      nlohmann::ordered_json::parse(R"({"type":"CANCEL","stream_id":1,"reason":"bored"})"), f, error));
+      nlohmann::ordered_json::parse(R"({"type":"CANCEL","stream_id":1,"reason":"bored"})"), f,
+      error));
   EXPECT_EQ(error, "CANCEL.reason: unknown name 'bored'");
 }
 
@@ -55,7 +57,8 @@ TEST(FrameJson, CodesAcceptNames) {
   Frame f;
   std::string error;
   ASSERT_TRUE(frame_from_json(
-      nlohmann::ordered_json::parse(R"({"type":"CANCEL","stream_id":3,"reason":"timeout"})"), f, error))
+      nlohmann::ordered_json::parse(R"({"type":"CANCEL","stream_id":3,"reason":"timeout"})"), f,
+      error))
       << error;
   EXPECT_EQ(std::get<Cancel>(f.body).reason, static_cast<std::uint16_t>(CancelReason::timeout));
 }
