@@ -36,6 +36,28 @@ std::string_view errc_name(Errc e) noexcept {
       return "header_block_too_large";
     case Errc::trailing_bytes:
       return "trailing_bytes";
+    case Errc::unexpected_frame:
+      return "unexpected_frame";
+    case Errc::unknown_stream:
+      return "unknown_stream";
+    case Errc::duplicate_stream:
+      return "duplicate_stream";
+    case Errc::too_many_streams:
+      return "too_many_streams";
+    case Errc::output_overflow:
+      return "output_overflow";
+    case Errc::hello_timeout:
+      return "hello_timeout";
+    case Errc::peer_silent:
+      return "peer_silent";
+    case Errc::version_mismatch:
+      return "version_mismatch";
+    case Errc::session_not_ready:
+      return "session_not_ready";
+    case Errc::session_closed:
+      return "session_closed";
+    case Errc::peer_closed:
+      return "peer_closed";
     case Errc::template_empty:
       return "template_empty";
     case Errc::template_not_absolute:

@@ -30,6 +30,19 @@ enum class Errc : int {
   header_block_too_large,  // the header block exceeds the configured byte limit
   trailing_bytes,          // bytes left over inside a fixed structure (header block)
 
+  // ---- protocol sessions (both ends) -------------------------------------------------------
+  unexpected_frame = 60,  // a frame the peer may not send, or not in this state
+  unknown_stream,         // a frame for a stream id never opened on this connection
+  duplicate_stream,       // REQUEST for a stream id already in flight
+  too_many_streams,       // in-flight streams at the configured limit
+  output_overflow,        // outbound queue at its byte limit: the peer is not reading
+  hello_timeout,          // no HELLO (gateway) or HELLO_ACK (service) in time
+  peer_silent,            // nothing received for longer than the liveness timeout
+  version_mismatch,       // HELLO's version range and ours do not overlap
+  session_not_ready,      // command before the handshake completed, or while draining
+  session_closed,         // command after the session closed
+  peer_closed,            // the peer sent DRAIN with an error code, or the transport closed
+
   // ---- path templates and request paths -----------------------------------------------
   template_empty = 100,         // empty template text
   template_not_absolute,        // template does not start with '/'

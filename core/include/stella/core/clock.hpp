@@ -1,0 +1,67 @@
+// Time and randomness behind interfaces, so the simulator and tests drive them.
+//
+// Nothing outside the implementations in this header reads steady_clock::now(),
+// system_clock::now() or std::random_device. State machines take `now` as an argument; the
+// I/O shells ask a Clock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace stella::core {
+
+/// Monotonic time. The simulator's virtual time is a TimePoint like any other.
+using TimePoint = std::chrono::steady_clock::time_point;
+using Duration = std::chrono::steady_clock::duration;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimePoint now() const noexcept = 0;
+};
+
+/// The real monotonic clock. Thread-safe.
+class SteadyClock final : public Clock {
+ public:
+  TimePoint now() const noexcept override { return std::chrono::steady_clock::now(); }
+};
+
+/// A clock that moves only when told to. Not thread-safe.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(TimePoint start = TimePoint{}) : now_(start) {}
+  TimePoint now() const noexcept override { return now_; }
+  void advance(Duration d) noexcept { now_ += d; }
+  void set(TimePoint t) noexcept { now_ = t; }
+
+ private:
+  TimePoint now_;
+};
+
+/// Deterministic pseudo-random numbers (SplitMix64). The same seed gives the same sequence on
+/// every platform. Not thread-safe; one per subsystem (derive sub-seeds with `fork`).
+class Random {
+ public:
+  explicit Random(std::uint64_t seed) noexcept : state_(seed) {}
+
+  std::uint64_t next() noexcept {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [0, n); 0 when n == 0. (Multiply-shift: no modulo bias worth noting for n < 2^32.)
+  std::uint64_t below(std::uint64_t n) noexcept {
+    __extension__ using U128 = unsigned __int128;  // GCC/Clang builtin; -Wpedantic-clean
+    return n == 0 ? 0 : static_cast<std::uint64_t>((static_cast<U128>(next()) * n) >> 64);
+  }
+  /// Uniform in [0, 1).
+  double uniform() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  /// An independent generator for a subsystem, derived from this one's sequence.
+  Random fork() noexcept { return Random(next()); }
+
+ private:
+  std::uint64_t state_;
+};
+
+}  // namespace stella::core

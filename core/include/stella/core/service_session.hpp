@@ -1,0 +1,115 @@
+// The service's end of its connection to the gateway, as a sans-I/O state machine.
+//
+// Life: constructed → HELLO queued, awaiting_ack → (HELLO_ACK) active → (drain) draining →
+// closed. Answers the gateway's heartbeats with its own health and in-flight count; a gateway
+// silent for `liveness_timeout` (three heartbeat intervals by default) closes the session with
+// peer_silent, so the SDK reconnects. Requests arrive as events; the owner answers with
+// send_response()/send_response_data(). Same owner contract as GatewaySession: feed bytes and
+// `now`, write take_output() after every call, arm a timer for next_deadline(). Not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <unordered_map>
+#include <variant>
+
+#include "stella/core/frame.hpp"
+#include "stella/core/session_base.hpp"
+
+namespace stella::core {
+
+struct ServiceSessionConfig {
+  FrameLimits limits;
+  Hello hello;                                            // what this service announces
+  Duration hello_ack_timeout = std::chrono::seconds(10);  // HELLO_ACK must arrive within this
+  /// Silence after which the gateway counts as gone; 0: three times the heartbeat interval the
+  /// gateway announced in HELLO_ACK (or 30 s if it announced none).
+  Duration liveness_timeout = Duration::zero();
+  std::size_t max_output_bytes = 8 * 1024 * 1024;
+};
+
+namespace svc_event {
+/// The gateway answered the HELLO (look at ack.rejected for refused endpoints).
+struct Registered {
+  HelloAck ack;
+};
+/// A request. Without end_stream its body continues in RequestData events.
+struct RequestStarted {
+  std::uint32_t stream = 0;
+  Request request;
+  bool end_stream = false;
+};
+struct RequestData {
+  std::uint32_t stream = 0;
+  std::string data;
+  bool end_stream = false;
+};
+/// The gateway no longer wants this stream's response (timeout, client gone).
+struct Cancelled {
+  std::uint32_t stream = 0;
+  std::uint16_t reason = 0;  // a CancelReason
+};
+/// The gateway is shutting down: it sends no new requests.
+struct GatewayDraining {
+  Drain drain;
+};
+struct Closed {
+  CloseInfo info;
+};
+}  // namespace svc_event
+
+using ServiceEvent =
+    std::variant<svc_event::Registered, svc_event::RequestStarted, svc_event::RequestData,
+                 svc_event::Cancelled, svc_event::GatewayDraining, svc_event::Closed>;
+
+class ServiceSession : public SessionBase<ServiceEvent> {
+ public:
+  enum class State { awaiting_ack, active, draining, closed };
+
+  /// Queues the HELLO at once.
+  ServiceSession(ServiceSessionConfig config, TimePoint now);
+
+  void on_bytes(std::string_view bytes, TimePoint now);
+  void on_timer(TimePoint now);
+  void on_closed(TimePoint now);
+
+  /// The response head (and with end_stream the whole response). Errors: unknown_stream (not
+  /// open: cancelled, or never), unexpected_frame (head already sent), session_closed,
+  /// output_overflow, or a codec limit.
+  Errc send_response(std::uint32_t stream, const Response& response, bool end_stream);
+  /// A chunk of a streamed response, after send_response(..., false).
+  Errc send_response_data(std::uint32_t stream, std::string_view data, bool end_stream);
+  /// The handler failed before responding: CANCEL(handler_failed) so the gateway answers 502.
+  Errc abort_stream(std::uint32_t stream, std::string message);
+  /// Graceful leave: DRAIN(graceful); closes when the last open stream has been answered or when
+  /// `timeout` passes.
+  void drain(Duration timeout, TimePoint now);
+  /// The status reported in heartbeat replies.
+  void set_health(HealthStatus status) noexcept { health_ = status; }
+
+  State state() const noexcept { return state_; }
+  std::size_t in_flight() const noexcept { return streams_.size(); }
+  std::optional<TimePoint> next_deadline() const noexcept;
+
+ private:
+  struct StreamState {
+    bool response_started = false;
+    bool request_open = false;
+  };
+
+  void handle(Frame& f, TimePoint now);
+  void protocol_error(Errc e, std::string message, std::uint64_t offset = 0);
+  void finish(Errc reason);
+  void maybe_finish_drain();
+
+  ServiceSessionConfig config_;
+  State state_ = State::awaiting_ack;
+  HealthStatus health_ = HealthStatus::healthy;
+  std::unordered_map<std::uint32_t, StreamState> streams_;
+  std::uint32_t highest_stream_ = 0;
+  TimePoint ack_deadline_;
+  TimePoint last_heard_;
+  Duration liveness_{};
+  std::optional<TimePoint> drain_deadline_;
+};
+
+}  // namespace stella::core

@@ -1,0 +1,89 @@
+// What both ends of a connection share: the frame reader, the outbound byte queue with its
+// bound, the event queue, and closing on a protocol error. Sans-I/O: the owner feeds bytes and
+// `now`, writes what take_output() returns, and arms a timer for next_deadline().
+#pragma once
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "stella/core/clock.hpp"
+#include "stella/core/errc.hpp"
+#include "stella/core/frame_codec.hpp"
+
+namespace stella::core {
+
+/// Why a session ended. `error == Errc::ok` is a clean, graceful close.
+struct CloseInfo {
+  Errc error = Errc::ok;
+  std::string message;
+  std::uint64_t offset = 0;  // for decode errors: byte offset in the inbound stream
+};
+
+template <class Event>
+class SessionBase {
+ public:
+  /// Moves the bytes to send into `out` (replacing its contents; capacities are swapped so the
+  /// buffers are reused). Empty when there is nothing to send.
+  void take_output(std::string& out) {
+    out.clear();
+    out.swap(output_);
+  }
+  std::size_t pending_output() const noexcept { return output_.size(); }
+
+  /// The next event, if any. Events are produced by on_bytes, on_timer, on_closed and commands.
+  bool poll_event(Event& out) {
+    if (events_.empty()) return false;
+    out = std::move(events_.front());
+    events_.pop_front();
+    return true;
+  }
+
+  bool closed() const noexcept { return closed_.has_value(); }
+  const std::optional<CloseInfo>& close_info() const noexcept { return closed_; }
+
+ protected:
+  SessionBase(const FrameLimits& limits, std::size_t max_output)
+      : reader_(limits), limits_(limits), max_output_(max_output) {}
+
+  /// Encodes `f` onto the output. Errors: the encoder's (a limit), or output_overflow.
+  Errc queue(const Frame& f, bool enforce_bound = true) {
+    if (enforce_bound && output_.size() > max_output_) return Errc::output_overflow;
+    if (std::error_code ec = encode_frame(f, output_, limits_))
+      return static_cast<Errc>(ec.value());
+    return Errc::ok;
+  }
+
+  void emit(Event e) { events_.push_back(std::move(e)); }
+
+  /// Sends DRAIN with `code` (best effort) and records the close.
+  void close_with(Errc error, DrainCode code, std::string message, std::uint64_t offset = 0) {
+    if (closed_) return;
+    if (code != DrainCode::graceful || error == Errc::ok) {
+      Drain d;
+      d.code = static_cast<std::uint16_t>(code);
+      d.message = message;
+      queue(Frame{0, 0, d}, false);
+    }
+    closed_ = CloseInfo{error, std::move(message), offset};
+  }
+
+  FrameReader reader_;
+  FrameLimits limits_;
+  std::size_t max_output_;
+  std::string output_;
+  std::deque<Event> events_;
+  std::optional<CloseInfo> closed_;
+};
+
+/// Microseconds since the clock's epoch, as carried in HEARTBEAT timestamps.
+inline std::uint64_t to_wire_us(TimePoint t) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+}
+inline TimePoint from_wire_us(std::uint64_t us) {
+  return TimePoint(std::chrono::duration_cast<Duration>(std::chrono::microseconds(us)));
+}
+
+}  // namespace stella::core

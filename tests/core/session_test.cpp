@@ -1,0 +1,324 @@
+// The two protocol state machines wired back to back, on a manual clock: no sockets, no threads.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "stella/core/gateway_session.hpp"
+#include "stella/core/service_session.hpp"
+
+namespace stella::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+Hello demo_hello() {
+  Hello h;
+  h.service = "demo";
+  h.instance_id = "demo-1";
+  h.region = "eu1";
+  h.endpoints.push_back({"GET", "/api/v1/demo/echo", 0, false, {}, ""});
+  return h;
+}
+
+template <class T, class Variant>
+std::vector<T> events_of(std::vector<Variant>& events) {
+  std::vector<T> out;
+  for (auto& e : events) {
+    if (auto* p = std::get_if<T>(&e)) out.push_back(*p);
+  }
+  return out;
+}
+
+class SessionPair : public ::testing::Test {
+ protected:
+  SessionPair()
+      : gateway(GatewaySessionConfig{{}, "gw-1", 10s, 5s, 64, 1 << 20}, clock.now()),
+        service(ServiceSessionConfig{{}, demo_hello(), 5s, Duration::zero(), 1 << 20},
+                clock.now()) {}
+
+  // Moves bytes both ways until neither side has anything to send; collects events.
+  void pump() {
+    for (int round = 0; round < 100; ++round) {
+      std::string g, s;
+      gateway.take_output(g);
+      service.take_output(s);
+      if (g.empty() && s.empty()) break;
+      if (!g.empty() && deliver_to_service) service.on_bytes(g, clock.now());
+      if (!s.empty() && deliver_to_gateway) gateway.on_bytes(s, clock.now());
+    }
+    GatewayEvent ge;
+    while (gateway.poll_event(ge))
+      gw_events.push_back(std::move(ge));
+    ServiceEvent se;
+    while (service.poll_event(se))
+      svc_events.push_back(std::move(se));
+  }
+
+  void handshake() {
+    pump();
+    auto hellos = events_of<gw_event::HelloReceived>(gw_events);
+    ASSERT_EQ(hellos.size(), 1u);
+    EXPECT_EQ(hellos[0].hello, demo_hello());
+    HelloAck ack;
+    ack.accepted.push_back({"GET", "/api/v1/demo/echo"});
+    gateway.accept_hello(ack, clock.now());
+    pump();
+    ASSERT_EQ(events_of<svc_event::Registered>(svc_events).size(), 1u);
+    ASSERT_EQ(gateway.state(), GatewaySession::State::active);
+    ASSERT_EQ(service.state(), ServiceSession::State::active);
+    gw_events.clear();
+    svc_events.clear();
+  }
+
+  Request request(std::string body) {
+    Request r;
+    r.method = "GET";
+    r.path = "/api/v1/demo/echo";
+    r.body = std::move(body);
+    return r;
+  }
+
+  ManualClock clock;
+  GatewaySession gateway;
+  ServiceSession service;
+  std::vector<GatewayEvent> gw_events;
+  std::vector<ServiceEvent> svc_events;
+  bool deliver_to_service = true;
+  bool deliver_to_gateway = true;
+};
+
+TEST_F(SessionPair, HandshakeNegotiatesAndAnnouncesHeartbeatInterval) {
+  handshake();
+  EXPECT_EQ(gateway.hello().service, "demo");
+}
+
+TEST_F(SessionPair, MultiplexedRequestsNeverCrossTalk) {
+  handshake();
+  std::vector<std::uint32_t> ids;
+  for (int i = 0; i < 64; ++i) {
+    std::uint32_t id = 0;
+    ASSERT_EQ(gateway.send_request(request("body-" + std::to_string(i)), true, clock.now(), id),
+              Errc::ok);
+    ids.push_back(id);
+  }
+  // One more is over max_in_flight (64): refused, nothing queued.
+  std::uint32_t extra = 0;
+  EXPECT_EQ(gateway.send_request(request("x"), true, clock.now(), extra), Errc::too_many_streams);
+  pump();
+  auto requests = events_of<svc_event::RequestStarted>(svc_events);
+  ASSERT_EQ(requests.size(), 64u);
+  // Answer in reverse order, each echoing its own body.
+  std::reverse(requests.begin(), requests.end());
+  for (const auto& r : requests) {
+    ASSERT_EQ(service.send_response(r.stream, Response{200, {}, "echo:" + r.request.body}, true),
+              Errc::ok);
+  }
+  pump();
+  auto responses = events_of<gw_event::ResponseHead>(gw_events);
+  ASSERT_EQ(responses.size(), 64u);
+  for (const auto& r : responses) {
+    const auto pos = std::find(ids.begin(), ids.end(), r.stream) - ids.begin();
+    EXPECT_EQ(r.response.body, "echo:body-" + std::to_string(pos));
+    EXPECT_TRUE(r.end_stream);
+  }
+  EXPECT_EQ(gateway.in_flight(), 0u);
+  EXPECT_EQ(service.in_flight(), 0u);
+}
+
+TEST_F(SessionPair, HeartbeatMeasuresRttOnTheGatewayClock) {
+  handshake();
+  clock.advance(10s);
+  gateway.on_timer(clock.now());
+  std::string hb;
+  gateway.take_output(hb);
+  ASSERT_FALSE(hb.empty());
+  clock.advance(7ms);  // the wire
+  service.set_health(HealthStatus::degraded);
+  service.on_bytes(hb, clock.now());
+  pump();
+  auto acks = events_of<gw_event::HeartbeatAck>(gw_events);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].rtt, 7ms);
+  EXPECT_EQ(acks[0].status, HealthStatus::degraded);
+  EXPECT_EQ(gateway.next_deadline(), clock.now() - 7ms + 10s);
+}
+
+TEST_F(SessionPair, UnansweredHeartbeatsCountAsMissed) {
+  handshake();
+  deliver_to_service = false;
+  for (int i = 0; i < 4; ++i) {
+    clock.advance(10s);
+    gateway.on_timer(clock.now());
+    pump();
+  }
+  auto missed = events_of<gw_event::HeartbeatMissed>(gw_events);
+  ASSERT_EQ(missed.size(), 3u);  // the first beat is only missed when the second is due
+  EXPECT_EQ(missed.back().consecutive, 3u);
+}
+
+TEST_F(SessionPair, CancelReachesTheServiceAndLateResponsesAreDropped) {
+  handshake();
+  std::uint32_t id = 0;
+  ASSERT_EQ(gateway.send_request(request("slow"), true, clock.now(), id), Errc::ok);
+  pump();
+  ASSERT_EQ(gateway.cancel(id, CancelReason::timeout, "deadline"), Errc::ok);
+  pump();
+  auto cancels = events_of<svc_event::Cancelled>(svc_events);
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(cancels[0].stream, id);
+  EXPECT_EQ(cancels[0].reason, static_cast<std::uint16_t>(CancelReason::timeout));
+  EXPECT_EQ(service.send_response(id, Response{200, {}, "too late"}, true), Errc::unknown_stream);
+  EXPECT_EQ(gateway.cancel(id, CancelReason::timeout), Errc::unknown_stream);
+}
+
+TEST_F(SessionPair, StreamedBodiesBothWays) {
+  handshake();
+  std::uint32_t id = 0;
+  ASSERT_EQ(gateway.send_request(request("part1-"), false, clock.now(), id), Errc::ok);
+  ASSERT_EQ(gateway.send_request_data(id, "part2", true), Errc::ok);
+  EXPECT_EQ(gateway.send_request_data(id, "more", true), Errc::unknown_stream);
+  pump();
+  auto data = events_of<svc_event::RequestData>(svc_events);
+  ASSERT_EQ(data.size(), 1u);
+  EXPECT_EQ(data[0].data, "part2");
+  EXPECT_TRUE(data[0].end_stream);
+  ASSERT_EQ(service.send_response(id, Response{200, {}, ""}, false), Errc::ok);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(service.send_response_data(id, "chunk" + std::to_string(i), i == 2), Errc::ok);
+  }
+  pump();
+  auto chunks = events_of<gw_event::ResponseData>(gw_events);
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_EQ(chunks[2].data, "chunk2");
+  EXPECT_TRUE(chunks[2].end_stream);
+  EXPECT_EQ(gateway.in_flight(), 0u);
+}
+
+TEST_F(SessionPair, ServiceDrainFinishesInFlightThenCloses) {
+  handshake();
+  std::uint32_t id = 0;
+  ASSERT_EQ(gateway.send_request(request("a"), true, clock.now(), id), Errc::ok);
+  pump();
+  service.drain(30s, clock.now());
+  pump();
+  ASSERT_EQ(events_of<gw_event::PeerDraining>(gw_events).size(), 1u);
+  EXPECT_EQ(gateway.state(), GatewaySession::State::draining);
+  std::uint32_t refused = 0;
+  EXPECT_EQ(gateway.send_request(request("b"), true, clock.now(), refused),
+            Errc::session_not_ready);
+  EXPECT_FALSE(service.closed());
+  ASSERT_EQ(service.send_response(id, Response{200, {}, "done"}, true), Errc::ok);
+  pump();
+  EXPECT_TRUE(service.closed());
+  EXPECT_EQ(service.close_info()->error, Errc::ok);
+  EXPECT_EQ(events_of<gw_event::ResponseHead>(gw_events).size(), 1u);
+}
+
+TEST_F(SessionPair, GatewayDrainTimesOutAndFailsWhatIsLeft) {
+  handshake();
+  std::uint32_t id = 0;
+  ASSERT_EQ(gateway.send_request(request("a"), true, clock.now(), id), Errc::ok);
+  gateway.drain(5s, clock.now());
+  pump();
+  ASSERT_EQ(events_of<svc_event::GatewayDraining>(svc_events).size(), 1u);
+  clock.advance(5s);
+  gateway.on_timer(clock.now());
+  pump();
+  auto failed = events_of<gw_event::StreamFailed>(gw_events);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].stream, id);
+  EXPECT_TRUE(gateway.closed());
+}
+
+TEST_F(SessionPair, ConnectionLossFailsExactlyTheInFlightStreams) {
+  handshake();
+  std::uint32_t a = 0, b = 0, c = 0;
+  gateway.send_request(request("a"), true, clock.now(), a);
+  gateway.send_request(request("b"), true, clock.now(), b);
+  gateway.send_request(request("c"), true, clock.now(), c);
+  pump();
+  service.send_response(b, Response{204, {}, ""}, true);
+  pump();
+  gateway.on_closed(clock.now());
+  pump();
+  auto failed = events_of<gw_event::StreamFailed>(gw_events);
+  ASSERT_EQ(failed.size(), 2u);
+  std::vector<std::uint32_t> ids{failed[0].stream, failed[1].stream};
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::uint32_t>{a, c}));
+  EXPECT_EQ(events_of<gw_event::Closed>(gw_events).size(), 1u);
+}
+
+TEST_F(SessionPair, GarbageClosesWithProtocolErrorDrain) {
+  handshake();
+  gateway.on_bytes("GET / HTTP/1.1\r\n\r\n", clock.now());
+  EXPECT_TRUE(gateway.closed());
+  EXPECT_EQ(gateway.close_info()->error, Errc::bad_magic);
+  pump();  // the DRAIN(protocol_error) reaches the service, which closes too
+  EXPECT_TRUE(service.closed());
+  EXPECT_EQ(service.close_info()->error, Errc::peer_closed);
+}
+
+TEST_F(SessionPair, FirstFrameMustBeHello) {
+  GatewaySession g(GatewaySessionConfig{}, clock.now());
+  g.on_bytes(encode_frame(Frame{0, 0, Heartbeat{1, 1, HealthStatus::healthy, 0}}), clock.now());
+  EXPECT_TRUE(g.closed());
+  EXPECT_EQ(g.close_info()->error, Errc::unexpected_frame);
+}
+
+TEST_F(SessionPair, VersionMismatchIsRefusedWithDrain) {
+  Hello h = demo_hello();
+  h.version_min = 7;
+  h.version_max = 9;
+  ServiceSession s(ServiceSessionConfig{{}, h, 5s, Duration::zero(), 1 << 20}, clock.now());
+  GatewaySession g(GatewaySessionConfig{}, clock.now());
+  std::string bytes;
+  s.take_output(bytes);
+  g.on_bytes(bytes, clock.now());
+  EXPECT_TRUE(g.closed());
+  EXPECT_EQ(g.close_info()->error, Errc::version_mismatch);
+  g.take_output(bytes);
+  s.on_bytes(bytes, clock.now());
+  EXPECT_TRUE(s.closed());
+  EXPECT_EQ(s.close_info()->error, Errc::version_mismatch);
+}
+
+TEST_F(SessionPair, HelloTimeoutAndGatewaySilence) {
+  GatewaySession g(GatewaySessionConfig{}, clock.now());
+  clock.advance(10s);
+  g.on_timer(clock.now());
+  EXPECT_EQ(g.close_info()->error, Errc::hello_timeout);
+
+  handshake();
+  deliver_to_service = false;
+  clock.advance(29s);
+  service.on_timer(clock.now());
+  EXPECT_FALSE(service.closed());
+  clock.advance(1s);  // three announced 10 s intervals of silence
+  service.on_timer(clock.now());
+  EXPECT_EQ(service.close_info()->error, Errc::peer_silent);
+}
+
+TEST_F(SessionPair, RejectedHelloClosesTheService) {
+  pump();
+  gateway.reject_hello(DrainCode::hello_rejected, "too many instances");
+  pump();
+  EXPECT_TRUE(service.closed());
+  EXPECT_EQ(service.close_info()->error, Errc::peer_closed);
+  EXPECT_NE(service.close_info()->message.find("too many instances"), std::string::npos);
+}
+
+TEST_F(SessionPair, ServiceAbortFailsTheStream) {
+  handshake();
+  std::uint32_t id = 0;
+  gateway.send_request(request("a"), true, clock.now(), id);
+  pump();
+  ASSERT_EQ(service.abort_stream(id, "handler threw"), Errc::ok);
+  pump();
+  auto failed = events_of<gw_event::StreamFailed>(gw_events);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_FALSE(failed[0].response_started);
+}
+
+}  // namespace
+}  // namespace stella::core
