@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "frame_command.hpp"
+#include "service_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"stella-gw: the stella gateway toolkit", "stella-gw"};
@@ -15,6 +16,8 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "Print the version");
   version->callback([] { std::printf("stella-gw %s\n", STELLA_VERSION); });
   stella::cli::add_frame_command(app, exit_code);
+  stella::cli::add_service_command(app, exit_code);
+  stella::cli::add_listen_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

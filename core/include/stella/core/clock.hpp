@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace stella::core {
 
@@ -37,6 +38,10 @@ class ManualClock final : public Clock {
  private:
   TimePoint now_;
 };
+
+/// Wall-clock time as RFC 3339 UTC with milliseconds ("2026-11-26T09:17:35.123Z"), for log
+/// lines only; never for decisions.
+std::string wall_clock_rfc3339();
 
 /// Deterministic pseudo-random numbers (SplitMix64). The same seed gives the same sequence on
 /// every platform. Not thread-safe; one per subsystem (derive sub-seeds with `fork`).

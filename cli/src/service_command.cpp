@@ -1,0 +1,209 @@
+#include "service_command.hpp"
+
+#include <unistd.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <memory>
+
+#include "stella/core/path_template.hpp"
+#include "stella/microservice/demo_service.hpp"
+#include "stella/transport/address.hpp"
+#include "stella/transport/gateway_listener.hpp"
+
+namespace stella::cli {
+namespace {
+
+namespace asio = boost::asio;
+
+void log_line(const std::string& line) {
+  std::fprintf(stderr, "%s %s\n", core::wall_clock_rfc3339().c_str(), line.c_str());
+}
+
+auto log_failure(const char* what) {
+  return [what](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log_line(std::string(what) + " failed: " + ex.what());
+    }
+  };
+}
+
+struct DemoOptions {
+  std::string gateway = "tcp://127.0.0.1:9100";
+  std::string name = "demo";
+  std::string version = "1.0.0";
+  std::string region = "eu1";
+  std::string instance;
+};
+
+int run_demo(const DemoOptions& opt) {
+  std::string error;
+  auto address = transport::parse_address(opt.gateway, error);
+  if (!address) {
+    std::fprintf(stderr, "stella-gw service demo: --gateway '%s': %s\n", opt.gateway.c_str(),
+                 error.c_str());
+    return 2;
+  }
+  if (address->scheme != "tcp") {
+    std::fprintf(stderr, "stella-gw service demo: --gateway: only tcp:// is available here\n");
+    return 2;
+  }
+  asio::io_context io(1);
+  core::SteadyClock clock;
+  microservice::ServiceOptions so;
+  so.name = opt.name;
+  so.version = opt.version;
+  so.region = opt.region;
+  so.instance_id =
+      opt.instance.empty() ? opt.name + "-" + std::to_string(::getpid()) : opt.instance;
+  // Reconnect jitter only needs to differ between instances: the pid and the instance id do.
+  const std::uint64_t seed =
+      std::hash<std::string>{}(so.instance_id) ^ static_cast<std::uint64_t>(::getpid());
+  microservice::Service service(io.get_executor(), so, clock, seed);
+  microservice::add_demo_endpoints(service);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log_line("signal " + std::to_string(sig) + ": draining");
+    service.stop(std::chrono::seconds(10));
+  });
+  asio::co_spawn(io, service.run(*address), [&](std::exception_ptr e) {
+    log_failure("service")(e);
+    signals.cancel();
+  });
+  io.run();
+  return 0;
+}
+
+// Registers every endpoint whose template parses, logs the lifecycle of each connection.
+class LoggingHooks final : public transport::GatewayHooks {
+ public:
+  bool on_hello(const transport::ConnectionInfo& conn, const core::Hello& hello,
+                core::HelloAck& ack, std::string&) override {
+    for (const auto& e : hello.endpoints) {
+      auto t = core::PathTemplate::parse(e.path);
+      if (t.ok()) {
+        ack.accepted.push_back({e.method, e.path});
+      } else {
+        ack.rejected.push_back({e.method, e.path,
+                                static_cast<std::uint16_t>(core::RejectReason::malformed_template),
+                                t.error().message});
+      }
+    }
+    log_line("conn " + std::to_string(conn.id) + " " + conn.peer +
+             ": HELLO service=" + hello.service + " instance=" + hello.instance_id +
+             " region=" + hello.region + " endpoints=" + std::to_string(ack.accepted.size()) +
+             " accepted, " + std::to_string(ack.rejected.size()) + " refused");
+    for (const auto& r : ack.rejected)
+      log_line("  refused " + r.method + " " + r.path + ": " + r.message);
+    instances_[conn.id] = hello.service + "/" + hello.instance_id;
+    return true;
+  }
+
+  void on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) override {
+    const std::string who = "conn " + std::to_string(conn.id) + " " + instances_[conn.id] + ": ";
+    if (auto* ack = std::get_if<core::gw_event::HeartbeatAck>(&e)) {
+      const double ms = std::chrono::duration<double, std::milli>(ack->rtt).count();
+      char rtt[32];
+      std::snprintf(rtt, sizeof rtt, "%.3f", ms);
+      log_line(who + "heartbeat rtt=" + rtt + "ms status=" + health(ack->status) +
+               " in_flight=" + std::to_string(ack->in_flight));
+    } else if (auto* missed = std::get_if<core::gw_event::HeartbeatMissed>(&e)) {
+      log_line(who + "heartbeat missed (" + std::to_string(missed->consecutive) + " in a row)");
+    } else if (auto* drain = std::get_if<core::gw_event::PeerDraining>(&e)) {
+      log_line(who + "draining: " + drain->drain.message);
+    } else if (auto* closed = std::get_if<core::gw_event::Closed>(&e)) {
+      log_line(who + "gone: " + std::string(core::errc_name(closed->info.error)) +
+               (closed->info.message.empty() ? "" : " (" + closed->info.message + ")"));
+      instances_.erase(conn.id);
+    }
+  }
+
+ private:
+  static std::string health(core::HealthStatus s) {
+    static const char* kNames[] = {"unknown", "healthy", "degraded", "unhealthy", "draining"};
+    return kNames[static_cast<int>(s) % 5];
+  }
+  std::unordered_map<std::uint64_t, std::string> instances_;
+};
+
+struct ListenOptions {
+  std::string tcp = "127.0.0.1:9100";
+  double heartbeat_seconds = 10;
+};
+
+int run_listen(const ListenOptions& opt) {
+  std::string error;
+  auto address = transport::parse_address(opt.tcp, error);
+  if (!address) {
+    std::fprintf(stderr, "stella-gw listen: --tcp '%s': %s\n", opt.tcp.c_str(), error.c_str());
+    return 2;
+  }
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address(address->host, ec);
+  if (ec) {
+    std::fprintf(stderr, "stella-gw listen: --tcp '%s': not an IP address\n", opt.tcp.c_str());
+    return 2;
+  }
+  asio::io_context io(1);
+  core::SteadyClock clock;
+  LoggingHooks hooks;
+  transport::ListenerSettings settings;
+  settings.session.node_id = "gw-local";
+  settings.session.heartbeat_interval = std::chrono::duration_cast<core::Duration>(
+      std::chrono::duration<double>(opt.heartbeat_seconds));
+  transport::GatewayListener listener(io.get_executor(), settings, clock, hooks);
+  if (auto lec = listener.listen({ip, address->port})) {
+    std::fprintf(stderr, "stella-gw listen: cannot listen on %s: %s\n", opt.tcp.c_str(),
+                 lec.message().c_str());
+    return 1;
+  }
+  const auto ep = listener.local_endpoint();
+  log_line("listening for services on tcp://" + ep.address().to_string() + ":" +
+           std::to_string(ep.port()));
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& sec, int) {
+    if (sec) return;
+    log_line("stopping: draining connections");
+    listener.stop(std::chrono::seconds(5));
+  });
+  asio::co_spawn(io, listener.run(), [&](std::exception_ptr e) { log_failure("listener")(e); });
+  io.run();
+  return 0;
+}
+
+}  // namespace
+
+void add_service_command(CLI::App& app, int& exit_code) {
+  auto* service = app.add_subcommand("service", "Run a microservice built on the SDK");
+  service->require_subcommand(1);
+  auto opt = std::make_shared<DemoOptions>();
+  auto* demo = service->add_subcommand(
+      "demo",
+      "The demo service: echo, slow/{ms}, stream/{chunks}, status/{code} under /api/v1/demo");
+  demo->add_option("--gateway", opt->gateway, "Gateway service transport address")
+      ->capture_default_str();
+  demo->add_option("--name", opt->name, "Service name")->capture_default_str();
+  demo->add_option("--service-version", opt->version, "Service version")->capture_default_str();
+  demo->add_option("--region", opt->region, "Region of this instance")->capture_default_str();
+  demo->add_option("--instance", opt->instance, "Instance id (default: NAME-PID)");
+  demo->callback([opt, &exit_code] { exit_code = run_demo(*opt); });
+}
+
+void add_listen_command(CLI::App& app, int& exit_code) {
+  auto opt = std::make_shared<ListenOptions>();
+  auto* listen = app.add_subcommand(
+      "listen", "A minimal gateway-side listener: registers services, logs heartbeats and health");
+  listen->add_option("--tcp", opt->tcp, "Address to listen on for services")->capture_default_str();
+  listen->add_option("--heartbeat-interval", opt->heartbeat_seconds, "Seconds between heartbeats")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+  listen->callback([opt, &exit_code] { exit_code = run_listen(*opt); });
+}
+
+}  // namespace stella::cli

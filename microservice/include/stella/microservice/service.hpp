@@ -1,0 +1,129 @@
+// The microservice SDK: declare a service and its endpoints with async handlers, connect to the
+// gateway, and serve. Reconnects with exponential backoff and full jitter; answers heartbeats
+// with its own health; a CANCEL from the gateway cancels the handler's coroutine (its
+// cancellation slot fires); drains gracefully on stop().
+//
+// One Service runs on one executor (a single-threaded io_context is the intended use); handlers
+// run as coroutines on it, many at once on one connection.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "stella/core/clock.hpp"
+#include "stella/core/path_matcher.hpp"
+#include "stella/core/service_session.hpp"
+#include "stella/transport/address.hpp"
+
+namespace stella::microservice {
+
+namespace asio = boost::asio;
+
+class Service;
+
+/// What a handler sees. Valid until the handler's coroutine completes.
+class RequestContext {
+ public:
+  const core::Request& request() const noexcept { return request_; }
+  /// A path parameter of the matched template ("id" in /scans/{id}).
+  std::optional<std::string_view> param(std::string_view name) const noexcept;
+  std::uint32_t stream() const noexcept { return stream_; }
+  /// True once the gateway cancelled this request (timeout, client gone).
+  bool cancelled() const noexcept { return *cancelled_; }
+
+  /// Streaming: send the response head now, then chunks; the handler then returns
+  /// std::nullopt. Waits while the connection's outbound queue is above its high-water mark, so a
+  /// slow gateway slows the handler instead of growing memory. Errors: unknown_stream
+  /// (cancelled), session_closed.
+  asio::awaitable<core::Errc> send_head(core::Response head);
+  asio::awaitable<core::Errc> send_chunk(std::string_view data, bool end_stream);
+
+ private:
+  friend class Service;
+  Service* service_ = nullptr;
+  std::uint32_t stream_ = 0;
+  std::uint64_t generation_ = 0;
+  core::Request request_;
+  std::vector<std::pair<std::string, std::string>> params_;
+  std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
+};
+
+/// A handler returns the whole response, or std::nullopt after streaming it via the context.
+using Handler = std::function<asio::awaitable<std::optional<core::Response>>(RequestContext&)>;
+
+struct ServiceOptions {
+  std::string name;
+  std::string version = "1.0.0";
+  std::string region;
+  std::string instance_id;
+  std::uint32_t max_in_flight = 0;  // announced in HELLO; 0 = no stated limit
+  core::Duration reconnect_min = std::chrono::milliseconds(100);
+  core::Duration reconnect_max = std::chrono::seconds(10);
+  std::size_t high_water_bytes = 1024 * 1024;  // outbound queue level that pauses streaming
+  core::FrameLimits limits;
+  /// Log sink for connection lifecycle lines; defaults to stderr.
+  std::function<void(const std::string&)> log;
+};
+
+class Service {
+ public:
+  Service(asio::any_io_executor executor, ServiceOptions options, const core::Clock& clock,
+          std::uint64_t seed);
+  ~Service();
+
+  /// Declares an endpoint. Returns false (and logs why) for a malformed template or a duplicate.
+  bool add(core::EndpointDescriptor endpoint, Handler handler);
+
+  /// Connects (and reconnects) to `gateway` until stop(). Never throws for network errors.
+  asio::awaitable<void> run(transport::Address gateway);
+  /// Graceful shutdown: DRAIN, let in-flight handlers finish within `timeout`, close, return
+  /// from run().
+  void stop(core::Duration timeout = std::chrono::seconds(30));
+
+  void set_health(core::HealthStatus status);
+  /// Registered endpoints as the gateway acknowledged them, for the current connection.
+  bool registered() const noexcept { return registered_; }
+  std::size_t connections_made() const noexcept { return connections_made_; }
+
+ private:
+  friend class RequestContext;
+  struct Live;
+  struct Route {
+    core::EndpointDescriptor descriptor;
+    core::PathTemplate path;
+    Handler handler;
+  };
+
+  asio::awaitable<void> serve_connection(transport::Address gateway);
+  void on_event(core::ServiceEvent& e);
+  void start_handler(core::svc_event::RequestStarted& req);
+  asio::awaitable<void> run_handler(std::shared_ptr<RequestContext> ctx, std::size_t route);
+  bool current(std::uint64_t generation) const noexcept;
+  void wake();
+  void log(const std::string& line);
+
+  asio::any_io_executor executor_;
+  ServiceOptions options_;
+  const core::Clock& clock_;
+  core::Random random_;
+  std::vector<Route> routes_;
+  std::unordered_map<std::string, core::PathMatcher> by_method_;
+  std::unique_ptr<Live> live_;  // the current connection, if any
+  std::uint64_t generation_ = 0;
+  core::HealthStatus health_ = core::HealthStatus::healthy;
+  bool stopping_ = false;
+  bool registered_ = false;
+  std::size_t connections_made_ = 0;
+  core::Duration stop_timeout_{};
+  asio::steady_timer backoff_;
+};
+
+}  // namespace stella::microservice

@@ -1,0 +1,291 @@
+#include "stella/microservice/service.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdio>
+
+#include "stella/core/path_normalize.hpp"
+#include "stella/transport/session_runner.hpp"
+
+namespace stella::microservice {
+
+using tcp = asio::ip::tcp;
+using Runner = transport::SessionRunner<tcp::socket, core::ServiceSession, core::ServiceEvent>;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+struct Service::Live {
+  Live(tcp::socket s, core::ServiceSessionConfig cfg, const core::Clock& clock)
+      : socket(std::move(s)), session(std::move(cfg), clock.now()) {}
+  tcp::socket socket;
+  core::ServiceSession session;
+  std::unique_ptr<Runner> runner;
+  std::unordered_map<std::uint32_t, std::unique_ptr<asio::cancellation_signal>> signals;
+  std::unordered_map<std::uint32_t, std::shared_ptr<RequestContext>> contexts;
+  std::unordered_map<std::uint32_t, core::svc_event::RequestStarted>
+      partial;  // bodies streaming in
+};
+
+std::optional<std::string_view> RequestContext::param(std::string_view name) const noexcept {
+  for (const auto& [k, v] : params_) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+asio::awaitable<core::Errc> RequestContext::send_head(core::Response head) {
+  if (!service_->current(generation_)) co_return core::Errc::session_closed;
+  const core::Errc e = service_->live_->session.send_response(stream_, head, false);
+  service_->wake();
+  co_return e;
+}
+
+asio::awaitable<core::Errc> RequestContext::send_chunk(std::string_view data, bool end_stream) {
+  // Back-pressure: wait while the connection's queue is above the high-water mark.
+  asio::steady_timer pause(service_->executor_);
+  while (service_->current(generation_) &&
+         service_->live_->session.pending_output() > service_->options_.high_water_bytes) {
+    pause.expires_after(std::chrono::milliseconds(1));
+    co_await pause.async_wait(kTuple);
+    if (*cancelled_) co_return core::Errc::unknown_stream;
+  }
+  if (!service_->current(generation_)) co_return core::Errc::session_closed;
+  const core::Errc e = service_->live_->session.send_response_data(stream_, data, end_stream);
+  service_->wake();
+  co_return e;
+}
+
+Service::Service(asio::any_io_executor executor, ServiceOptions options, const core::Clock& clock,
+                 std::uint64_t seed)
+    : executor_(executor),
+      options_(std::move(options)),
+      clock_(clock),
+      random_(seed),
+      backoff_(executor) {}
+
+Service::~Service() = default;
+
+void Service::log(const std::string& line) {
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    std::fprintf(stderr, "%s %s\n", core::wall_clock_rfc3339().c_str(), line.c_str());
+  }
+}
+
+bool Service::add(core::EndpointDescriptor endpoint, Handler handler) {
+  auto parsed = core::PathTemplate::parse(endpoint.path);
+  if (!parsed.ok()) {
+    log("endpoint " + endpoint.method + " " + endpoint.path +
+        " refused: " + parsed.error().message);
+    return false;
+  }
+  const auto index = static_cast<std::uint32_t>(routes_.size());
+  if (auto err = by_method_[endpoint.method].add(parsed.value(), index)) {
+    log("endpoint " + endpoint.method + " " + endpoint.path + " refused: " + err->message);
+    return false;
+  }
+  routes_.push_back({std::move(endpoint), std::move(parsed).value(), std::move(handler)});
+  return true;
+}
+
+void Service::set_health(core::HealthStatus status) {
+  health_ = status;
+  if (live_) live_->session.set_health(status);
+}
+
+bool Service::current(std::uint64_t generation) const noexcept {
+  return live_ && generation == generation_ && !live_->session.closed();
+}
+
+void Service::wake() {
+  if (live_ && live_->runner) live_->runner->wake();
+}
+
+void Service::stop(core::Duration timeout) {
+  stopping_ = true;
+  stop_timeout_ = timeout;
+  backoff_.cancel();
+  if (live_) {
+    live_->session.drain(timeout, clock_.now());
+    wake();
+  }
+}
+
+asio::awaitable<void> Service::run(transport::Address gateway) {
+  unsigned attempt = 0;
+  while (!stopping_) {
+    const std::size_t before = connections_made_;
+    co_await serve_connection(gateway);
+    if (stopping_) break;
+    if (connections_made_ > before && registered_) attempt = 0;
+    registered_ = false;
+    // Exponential backoff with full jitter: uniform in [0, min(max, min * 2^attempt)).
+    const auto cap = std::min<core::Duration>(
+        options_.reconnect_max, options_.reconnect_min * (1LL << std::min(attempt, 20u)));
+    const auto delay = core::Duration(
+        static_cast<core::Duration::rep>(random_.uniform() * static_cast<double>(cap.count())));
+    ++attempt;
+    backoff_.expires_after(delay);
+    co_await backoff_.async_wait(kTuple);
+  }
+}
+
+asio::awaitable<void> Service::serve_connection(transport::Address gateway) {
+  tcp::resolver resolver(executor_);
+  auto [rec, results] =
+      co_await resolver.async_resolve(gateway.host, std::to_string(gateway.port), kTuple);
+  if (rec) {
+    log("cannot resolve " + gateway.to_string() + ": " + rec.message());
+    co_return;
+  }
+  tcp::socket socket(executor_);
+  auto [cec, ep] = co_await asio::async_connect(socket, results, kTuple);
+  if (cec) {
+    log("cannot connect to " + gateway.to_string() + ": " + cec.message());
+    co_return;
+  }
+  boost::system::error_code opt;
+  socket.set_option(tcp::no_delay(true), opt);
+  socket.set_option(asio::socket_base::keep_alive(true), opt);
+
+  core::ServiceSessionConfig cfg;
+  cfg.limits = options_.limits;
+  cfg.hello.service = options_.name;
+  cfg.hello.service_version = options_.version;
+  cfg.hello.instance_id = options_.instance_id;
+  cfg.hello.region = options_.region;
+  cfg.hello.max_in_flight = options_.max_in_flight;
+  for (const auto& r : routes_)
+    cfg.hello.endpoints.push_back(r.descriptor);
+
+  ++connections_made_;
+  ++generation_;
+  live_ = std::make_unique<Live>(std::move(socket), std::move(cfg), clock_);
+  live_->session.set_health(health_);
+  Live* live = live_.get();
+  live->runner = std::make_unique<Runner>(
+      live->socket, live->session, clock_, [this](core::ServiceEvent& e) { on_event(e); },
+      [live] {
+        boost::system::error_code ignored;
+        live->socket.close(ignored);
+      });
+  log("connected to " + gateway.to_string() + " as " + options_.name + "/" + options_.instance_id);
+  if (stopping_) live->session.drain(stop_timeout_, clock_.now());
+  co_await live->runner->run();
+  boost::system::error_code ignored;
+  live->socket.close(ignored);
+  // Handlers still running see a new generation and drop their responses.
+  for (auto& [id, ctx] : live->contexts)
+    *ctx->cancelled_ = true;
+  for (auto& [id, sig] : live->signals)
+    sig->emit(asio::cancellation_type::terminal);
+  live_.reset();
+}
+
+void Service::on_event(core::ServiceEvent& e) {
+  if (auto* reg = std::get_if<core::svc_event::Registered>(&e)) {
+    registered_ = true;
+    log("registered with gateway " + reg->ack.node_id + ": " +
+        std::to_string(reg->ack.accepted.size()) + " endpoints accepted, " +
+        std::to_string(reg->ack.rejected.size()) + " refused, heartbeat every " +
+        std::to_string(reg->ack.heartbeat_interval_ms) + " ms");
+    for (const auto& r : reg->ack.rejected) {
+      log("  refused " + r.method + " " + r.path + ": " + r.message);
+    }
+  } else if (auto* req = std::get_if<core::svc_event::RequestStarted>(&e)) {
+    if (req->end_stream) {
+      start_handler(*req);
+    } else {
+      live_->partial.emplace(req->stream, std::move(*req));
+    }
+  } else if (auto* data = std::get_if<core::svc_event::RequestData>(&e)) {
+    auto it = live_->partial.find(data->stream);
+    if (it == live_->partial.end()) return;
+    if (it->second.request.body.size() + data->data.size() > options_.limits.max_payload * 64ULL) {
+      live_->session.abort_stream(data->stream, "request body too large");
+      live_->partial.erase(it);
+      return;
+    }
+    it->second.request.body += data->data;
+    if (data->end_stream) {
+      auto started = std::move(it->second);
+      live_->partial.erase(it);
+      start_handler(started);
+    }
+  } else if (auto* cancel = std::get_if<core::svc_event::Cancelled>(&e)) {
+    live_->partial.erase(cancel->stream);
+    if (auto it = live_->contexts.find(cancel->stream); it != live_->contexts.end()) {
+      *it->second->cancelled_ = true;
+    }
+    if (auto it = live_->signals.find(cancel->stream); it != live_->signals.end()) {
+      it->second->emit(asio::cancellation_type::terminal);
+    }
+  } else if (auto* drain = std::get_if<core::svc_event::GatewayDraining>(&e)) {
+    log("gateway draining: " + drain->drain.message);
+  } else if (auto* closed = std::get_if<core::svc_event::Closed>(&e)) {
+    log("connection closed: " + std::string(core::errc_name(closed->info.error)) +
+        (closed->info.message.empty() ? "" : " (" + closed->info.message + ")"));
+  }
+}
+
+void Service::start_handler(core::svc_event::RequestStarted& req) {
+  core::NormalizedPath path;
+  std::optional<std::size_t> route;
+  auto ctx = std::make_shared<RequestContext>();
+  if (!core::normalize_path_into(req.request.path, path)) {
+    if (auto m = by_method_.find(req.request.method); m != by_method_.end()) {
+      if (auto found = m->second.match(path)) {
+        route = found->value;
+        ctx->params_ = std::move(found->params);
+      }
+    }
+  }
+  if (!route) {
+    live_->session.send_response(
+        req.stream, core::Response{404, {{"content-type", "text/plain"}}, "no such endpoint"},
+        true);
+    return;
+  }
+  ctx->service_ = this;
+  ctx->stream_ = req.stream;
+  ctx->generation_ = generation_;
+  ctx->request_ = std::move(req.request);
+  auto& signal = live_->signals[req.stream];
+  signal = std::make_unique<asio::cancellation_signal>();
+  live_->contexts[req.stream] = ctx;
+  asio::co_spawn(executor_, run_handler(ctx, *route),
+                 asio::bind_cancellation_slot(signal->slot(), [this](std::exception_ptr ep) {
+                   if (!ep) return;
+                   try {
+                     std::rethrow_exception(ep);
+                   } catch (const std::exception& ex) {
+                     log(std::string("handler task failed: ") + ex.what());
+                   }
+                 }));
+}
+
+asio::awaitable<void> Service::run_handler(std::shared_ptr<RequestContext> ctx, std::size_t route) {
+  const std::uint64_t gen = ctx->generation_;
+  const std::uint32_t stream = ctx->stream_;
+  std::optional<core::Response> response;
+  std::string failure;
+  try {
+    response = co_await routes_[route].handler(*ctx);
+  } catch (const std::exception& ex) {
+    failure = ex.what();
+  }
+  if (current(gen)) {
+    if (!failure.empty()) {
+      if (!*ctx->cancelled_) live_->session.abort_stream(stream, failure);
+    } else if (response) {
+      live_->session.send_response(stream, *response, true);
+    }
+    live_->signals.erase(stream);
+    live_->contexts.erase(stream);
+    wake();
+  }
+}
+
+}  // namespace stella::microservice

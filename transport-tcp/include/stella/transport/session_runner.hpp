@@ -1,0 +1,134 @@
+// Runs a sans-I/O session (core::GatewaySession or core::ServiceSession) over any Asio stream:
+// TCP sockets, TLS streams, in-memory pipes. It is the whole of the I/O: read → on_bytes → events,
+// timer → on_timer → events, and one writer that sends everything the session queued in one
+// gathered write per wake-up. Everything runs on the stream's executor (one strand per
+// connection); commands issued on the session from event handlers or other coroutines on that
+// executor must be followed by wake().
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "stella/core/clock.hpp"
+
+namespace stella::transport {
+
+namespace asio = boost::asio;
+
+template <class Stream, class Session, class Event>
+class SessionRunner {
+ public:
+  using EventHandler = std::function<void(Event&)>;
+
+  /// `close_stream` shuts the transport (so a blocked read ends) after a write failure.
+  SessionRunner(Stream& stream, Session& session, const core::Clock& clock, EventHandler on_event,
+                std::function<void()> close_stream, std::size_t read_buffer = 64 * 1024)
+      : stream_(stream),
+        session_(session),
+        clock_(clock),
+        on_event_(std::move(on_event)),
+        close_stream_(std::move(close_stream)),
+        buffer_(read_buffer),
+        wake_(stream.get_executor()),
+        timer_(stream.get_executor()) {}
+
+  /// Runs until the session is closed and its last bytes are written, or the transport fails.
+  /// Never throws for I/O errors: they become session.on_closed().
+  asio::awaitable<void> run() {
+    using namespace asio::experimental::awaitable_operators;
+    dispatch();
+    co_await ((read_loop() || timer_loop()) && write_loop());
+    if (!session_.closed()) {
+      session_.on_closed(clock_.now());
+      dispatch();
+    }
+  }
+
+  /// Call after a command on the session (same executor): writes what it queued, re-arms the
+  /// timer for a possibly earlier deadline.
+  void wake() { dispatch(); }
+
+ private:
+  static constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+  void dispatch() {
+    Event e;
+    while (session_.poll_event(e))
+      on_event_(e);
+    wake_.cancel();
+    // A command or an input may have moved the deadline earlier (HELLO accepted: heartbeats
+    // start; drain: a drain deadline): re-arm only then, not on every read.
+    const auto deadline = session_.next_deadline().value_or(core::TimePoint::max());
+    if (deadline < armed_) timer_.cancel();
+  }
+
+  asio::awaitable<void> read_loop() {
+    while (!session_.closed()) {
+      auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer_), kTuple);
+      if (ec) {
+        session_.on_closed(clock_.now());
+        dispatch();
+        co_return;
+      }
+      session_.on_bytes(std::string_view(buffer_.data(), n), clock_.now());
+      dispatch();
+    }
+  }
+
+  asio::awaitable<void> timer_loop() {
+    while (!session_.closed()) {
+      armed_ = session_.next_deadline().value_or(core::TimePoint::max());
+      timer_.expires_at(armed_);
+      co_await timer_.async_wait(kTuple);
+      armed_ = core::TimePoint::max();
+      // The wait ends early when dispatch() moved the deadline earlier (re-arm), or when the
+      // reader finished because the session closed (the loop condition then ends it).
+      if (session_.closed()) co_return;
+      session_.on_timer(clock_.now());
+      dispatch();
+    }
+  }
+
+  // Ends when the session is closed and everything it queued is written, or on a write error.
+  asio::awaitable<void> write_loop() {
+    for (;;) {
+      session_.take_output(out_);
+      if (out_.empty()) {
+        if (session_.closed()) co_return;
+        wake_.expires_at(core::TimePoint::max());
+        co_await wake_.async_wait(kTuple);
+        continue;
+      }
+      auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out_), kTuple);
+      if (ec) {
+        // The reader will see the failure too (or already has); make sure it stops.
+        session_.on_closed(clock_.now());
+        dispatch();
+        close_stream_();
+        timer_.cancel();
+        co_return;
+      }
+    }
+  }
+
+  Stream& stream_;
+  Session& session_;
+  const core::Clock& clock_;
+  EventHandler on_event_;
+  std::function<void()> close_stream_;
+  std::vector<char> buffer_;
+  std::string out_;
+  asio::steady_timer wake_;
+  asio::steady_timer timer_;
+  core::TimePoint armed_ = core::TimePoint::max();  // what timer_ waits for
+};
+
+}  // namespace stella::transport
