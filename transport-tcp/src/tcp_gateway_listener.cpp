@@ -1,5 +1,3 @@
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <cstdio>
 
 #include "stella/transport/gateway_listener.hpp"
@@ -7,17 +5,6 @@
 namespace stella::transport {
 
 using tcp = asio::ip::tcp;
-using Runner = SessionRunner<tcp::socket, core::GatewaySession, core::GatewayEvent>;
-
-struct GatewayListener::Connection {
-  Connection(tcp::socket s, core::GatewaySessionConfig cfg, const core::Clock& clock,
-             ConnectionInfo i)
-      : socket(std::move(s)), session(std::move(cfg), clock.now()), info(std::move(i)) {}
-  tcp::socket socket;
-  core::GatewaySession session;
-  ConnectionInfo info;
-  std::unique_ptr<Runner> runner;
-};
 
 GatewayListener::GatewayListener(asio::any_io_executor executor, ListenerSettings settings,
                                  const core::Clock& clock, GatewayHooks& hooks)
@@ -28,6 +15,15 @@ GatewayListener::GatewayListener(asio::any_io_executor executor, ListenerSetting
       acceptor_(executor) {}
 
 GatewayListener::~GatewayListener() = default;
+
+void GatewayListener::log_failure(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "stella: connection task failed: %s\n", ex.what());
+  }
+}
 
 std::error_code GatewayListener::listen(const tcp::endpoint& endpoint) {
   boost::system::error_code ec;
@@ -50,12 +46,6 @@ asio::awaitable<void> GatewayListener::run() {
       if (stopping_ || ec == asio::error::operation_aborted) break;
       continue;  // EMFILE and friends: keep accepting
     }
-    if (connections_.size() >= settings_.max_connections) {
-      // Over maxConnections: refuse at once rather than queue without bound.
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      continue;
-    }
     boost::system::error_code opt;
     socket.set_option(tcp::no_delay(true), opt);
     socket.set_option(asio::socket_base::keep_alive(true), opt);
@@ -66,51 +56,30 @@ asio::awaitable<void> GatewayListener::run() {
       socket.set_option(asio::socket_base::send_buffer_size(settings_.send_buffer_size), opt);
     }
     ConnectionInfo info;
-    info.id = next_id_++;
     boost::system::error_code rec;
     const auto remote = socket.remote_endpoint(rec);
     info.peer = rec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
-    auto conn =
-        std::make_shared<Connection>(std::move(socket), settings_.session, clock_, std::move(info));
-    connections_.emplace(conn->info.id, conn);
-    asio::co_spawn(executor_, serve(conn), [](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          std::fprintf(stderr, "stella: connection task failed: %s\n", ex.what());
-        }
-      }
+    // Over maxConnections adopt() closes at once rather than queue without bound.
+    adopt<tcp::socket>(std::move(socket), std::move(info), [](tcp::socket& s) {
+      boost::system::error_code ignored;
+      s.shutdown(tcp::socket::shutdown_both, ignored);
+      s.close(ignored);
     });
   }
 }
 
-asio::awaitable<void> GatewayListener::serve(std::shared_ptr<Connection> conn) {
-  Connection* c = conn.get();
-  c->runner = std::make_unique<Runner>(
-      c->socket, c->session, clock_,
-      [this, c](core::GatewayEvent& e) {
-        if (auto* hello = std::get_if<core::gw_event::HelloReceived>(&e)) {
-          core::HelloAck ack;
-          std::string reason;
-          if (hooks_.on_hello(c->info, hello->hello, ack, reason)) {
-            c->session.accept_hello(std::move(ack), clock_.now());
-          } else {
-            c->session.reject_hello(core::DrainCode::hello_rejected, reason);
-          }
-          return;
-        }
-        hooks_.on_event(c->info, e);
-      },
-      [c] {
-        boost::system::error_code ignored;
-        c->socket.close(ignored);
-      });
-  co_await c->runner->run();
-  boost::system::error_code ignored;
-  c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-  c->socket.close(ignored);
-  connections_.erase(c->info.id);
+void GatewayListener::handle_event(Connection& c, core::GatewayEvent& e) {
+  if (auto* hello = std::get_if<core::gw_event::HelloReceived>(&e)) {
+    core::HelloAck ack;
+    std::string reason;
+    if (hooks_.on_hello(c.info, hello->hello, ack, reason)) {
+      c.session.accept_hello(std::move(ack), clock_.now());
+    } else {
+      c.session.reject_hello(core::DrainCode::hello_rejected, reason);
+    }
+    return;
+  }
+  hooks_.on_event(c.info, e);
 }
 
 void GatewayListener::stop(core::Duration timeout) {
@@ -119,7 +88,7 @@ void GatewayListener::stop(core::Duration timeout) {
   acceptor_.close(ignored);
   for (auto& [id, conn] : connections_) {
     conn->session.drain(timeout, clock_.now());
-    if (conn->runner) conn->runner->wake();
+    conn->wake();
   }
 }
 
@@ -130,7 +99,7 @@ core::GatewaySession* GatewayListener::session(std::uint64_t id) {
 
 void GatewayListener::wake(std::uint64_t id) {
   auto it = connections_.find(id);
-  if (it != connections_.end() && it->second->runner) it->second->runner->wake();
+  if (it != connections_.end()) it->second->wake();
 }
 
 }  // namespace stella::transport

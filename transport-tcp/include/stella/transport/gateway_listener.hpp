@@ -1,10 +1,14 @@
-// The gateway's side of the service transport over TCP: accepts service connections, runs one
-// core::GatewaySession per connection through a SessionRunner, and reports what happens to a
-// GatewayHooks implementation (registration decisions, heartbeats, responses, losses).
-// Everything runs on the listener's executor; use a single-threaded io_context (or a strand).
+// The gateway's side of the service transport: runs one core::GatewaySession per service
+// connection through a SessionRunner, and reports what happens to a GatewayHooks implementation
+// (registration decisions, heartbeats, responses, losses).
+//
+// GatewayListener accepts TCP connections itself; any other connected stream (a TLS stream after
+// its handshake, an in-memory pipe) is handed over with adopt(). Everything runs on the
+// listener's executor; use a single-threaded io_context (or a strand).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <memory>
@@ -18,7 +22,8 @@ namespace stella::transport {
 
 struct ConnectionInfo {
   std::uint64_t id = 0;
-  std::string peer;  // "127.0.0.1:53122"
+  std::string peer;                       // "127.0.0.1:53122"
+  std::string client_certificate_sha256;  // hex thumbprint of the TLS client certificate, if any
 };
 
 class GatewayHooks {
@@ -45,24 +50,43 @@ class GatewayListener {
                   const core::Clock& clock, GatewayHooks& hooks);
   ~GatewayListener();
 
-  /// Binds and listens. Returns the error (address in use, permission) instead of throwing.
+  /// Binds and listens for plain TCP. Returns the error instead of throwing.
   std::error_code listen(const asio::ip::tcp::endpoint& endpoint);
   asio::ip::tcp::endpoint local_endpoint() const;
 
-  /// The accept loop; returns after stop().
+  /// The TCP accept loop; returns after stop().
   asio::awaitable<void> run();
   /// Stops accepting and drains every session (DRAIN, in-flight finish within `timeout`).
   void stop(core::Duration timeout);
 
-  /// A live, registered session by connection id (nullptr when gone). After issuing commands on
-  /// it, call wake(id).
+  /// Serves an already-connected stream of any type. `close` shuts it down. Refused (closed at
+  /// once) beyond max_connections or after stop(). Returns the connection id (0 if refused).
+  template <class Stream>
+  std::uint64_t adopt(Stream stream, ConnectionInfo info, std::function<void(Stream&)> close);
+
+  /// A live session by connection id (nullptr when gone). After commands on it, call wake(id).
   core::GatewaySession* session(std::uint64_t id);
   void wake(std::uint64_t id);
   std::size_t connections() const noexcept { return connections_.size(); }
+  bool accepting() const noexcept {
+    return !stopping_ && connections_.size() < settings_.max_connections;
+  }
 
  private:
-  struct Connection;
-  asio::awaitable<void> serve(std::shared_ptr<Connection> conn);
+  struct Connection {
+    Connection(core::GatewaySessionConfig cfg, const core::Clock& clock, ConnectionInfo i)
+        : session(std::move(cfg), clock.now()), info(std::move(i)) {}
+    virtual ~Connection() = default;
+    virtual void wake() = 0;
+    core::GatewaySession session;
+    ConnectionInfo info;
+  };
+  template <class Stream>
+  struct StreamConnection;
+
+  void handle_event(Connection& c, core::GatewayEvent& e);
+  void finished(std::uint64_t id) { connections_.erase(id); }
+  static void log_failure(std::exception_ptr e);
 
   asio::any_io_executor executor_;
   ListenerSettings settings_;
@@ -73,5 +97,45 @@ class GatewayListener {
   std::uint64_t next_id_ = 1;
   bool stopping_ = false;
 };
+
+template <class Stream>
+struct GatewayListener::StreamConnection final : Connection {
+  StreamConnection(Stream s, core::GatewaySessionConfig cfg, const core::Clock& clock,
+                   ConnectionInfo i, std::function<void(Stream&)> close_fn)
+      : Connection(std::move(cfg), clock, std::move(i)),
+        stream(std::move(s)),
+        close(std::move(close_fn)) {}
+  void wake() override {
+    if (runner) runner->wake();
+  }
+  Stream stream;
+  std::function<void(Stream&)> close;
+  std::unique_ptr<SessionRunner<Stream, core::GatewaySession, core::GatewayEvent>> runner;
+};
+
+template <class Stream>
+std::uint64_t GatewayListener::adopt(Stream stream, ConnectionInfo info,
+                                     std::function<void(Stream&)> close) {
+  if (!accepting()) {
+    close(stream);
+    return 0;
+  }
+  info.id = next_id_++;
+  auto conn = std::make_shared<StreamConnection<Stream>>(std::move(stream), settings_.session,
+                                                         clock_, std::move(info), std::move(close));
+  connections_.emplace(conn->info.id, conn);
+  auto* c = conn.get();
+  c->runner = std::make_unique<SessionRunner<Stream, core::GatewaySession, core::GatewayEvent>>(
+      c->stream, c->session, clock_, [this, c](core::GatewayEvent& e) { handle_event(*c, e); },
+      [c] { c->close(c->stream); });
+  auto serve = [](GatewayListener* self,
+                  std::shared_ptr<StreamConnection<Stream>> keep) -> asio::awaitable<void> {
+    co_await keep->runner->run();
+    keep->close(keep->stream);
+    self->finished(keep->info.id);
+  };
+  asio::co_spawn(executor_, serve(this, conn), &GatewayListener::log_failure);
+  return c->info.id;
+}
 
 }  // namespace stella::transport
