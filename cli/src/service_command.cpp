@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "registry_hooks.hpp"
 #include "stella/core/path_template.hpp"
 #include "stella/microservice/demo_service.hpp"
 #include "stella/transport/address.hpp"
@@ -80,62 +81,15 @@ int run_demo(const DemoOptions& opt) {
   return 0;
 }
 
-// Registers every endpoint whose template parses, logs the lifecycle of each connection.
-class LoggingHooks final : public transport::GatewayHooks {
- public:
-  bool on_hello(const transport::ConnectionInfo& conn, const core::Hello& hello,
-                core::HelloAck& ack, std::string&) override {
-    for (const auto& e : hello.endpoints) {
-      auto t = core::PathTemplate::parse(e.path);
-      if (t.ok()) {
-        ack.accepted.push_back({e.method, e.path});
-      } else {
-        ack.rejected.push_back({e.method, e.path,
-                                static_cast<std::uint16_t>(core::RejectReason::malformed_template),
-                                t.error().message});
-      }
-    }
-    log_line("conn " + std::to_string(conn.id) + " " + conn.peer +
-             ": HELLO service=" + hello.service + " instance=" + hello.instance_id +
-             " region=" + hello.region + " endpoints=" + std::to_string(ack.accepted.size()) +
-             " accepted, " + std::to_string(ack.rejected.size()) + " refused");
-    for (const auto& r : ack.rejected)
-      log_line("  refused " + r.method + " " + r.path + ": " + r.message);
-    instances_[conn.id] = hello.service + "/" + hello.instance_id;
-    return true;
-  }
-
-  void on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) override {
-    const std::string who = "conn " + std::to_string(conn.id) + " " + instances_[conn.id] + ": ";
-    if (auto* ack = std::get_if<core::gw_event::HeartbeatAck>(&e)) {
-      const double ms = std::chrono::duration<double, std::milli>(ack->rtt).count();
-      char rtt[32];
-      std::snprintf(rtt, sizeof rtt, "%.3f", ms);
-      log_line(who + "heartbeat rtt=" + rtt + "ms status=" + health(ack->status) +
-               " in_flight=" + std::to_string(ack->in_flight));
-    } else if (auto* missed = std::get_if<core::gw_event::HeartbeatMissed>(&e)) {
-      log_line(who + "heartbeat missed (" + std::to_string(missed->consecutive) + " in a row)");
-    } else if (auto* drain = std::get_if<core::gw_event::PeerDraining>(&e)) {
-      log_line(who + "draining: " + drain->drain.message);
-    } else if (auto* closed = std::get_if<core::gw_event::Closed>(&e)) {
-      log_line(who + "gone: " + std::string(core::errc_name(closed->info.error)) +
-               (closed->info.message.empty() ? "" : " (" + closed->info.message + ")"));
-      instances_.erase(conn.id);
-    }
-  }
-
- private:
-  static std::string health(core::HealthStatus s) {
-    static const char* kNames[] = {"unknown", "healthy", "degraded", "unhealthy", "draining"};
-    return kNames[static_cast<int>(s) % 5];
-  }
-  std::unordered_map<std::uint64_t, std::string> instances_;
-};
-
 struct ListenOptions {
   std::string tcp = "127.0.0.1:9100";
   double heartbeat_seconds = 10;
+  bool log_heartbeats = false;
 };
+
+core::Duration settings_interval(double seconds) {
+  return std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(seconds));
+}
 
 int run_listen(const ListenOptions& opt) {
   std::string error;
@@ -152,11 +106,13 @@ int run_listen(const ListenOptions& opt) {
   }
   asio::io_context io(1);
   core::SteadyClock clock;
-  LoggingHooks hooks;
+  gw::RegistrySettings registry;
+  registry.health.heartbeat_interval = settings_interval(opt.heartbeat_seconds);
+  registry.health.heartbeat_timeout = 3 * registry.health.heartbeat_interval;
+  RegistryHooks hooks(registry, clock, log_line, opt.log_heartbeats);
   transport::ListenerSettings settings;
   settings.session.node_id = "gw-local";
-  settings.session.heartbeat_interval = std::chrono::duration_cast<core::Duration>(
-      std::chrono::duration<double>(opt.heartbeat_seconds));
+  settings.session.heartbeat_interval = settings_interval(opt.heartbeat_seconds);
   transport::GatewayListener listener(io.get_executor(), settings, clock, hooks);
   if (auto lec = listener.listen({ip, address->port})) {
     std::fprintf(stderr, "stella-gw listen: cannot listen on %s: %s\n", opt.tcp.c_str(),
@@ -203,6 +159,7 @@ void add_listen_command(CLI::App& app, int& exit_code) {
   listen->add_option("--heartbeat-interval", opt->heartbeat_seconds, "Seconds between heartbeats")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 3600.0));
+  listen->add_flag("--log-heartbeats", opt->log_heartbeats, "Log every heartbeat reply");
   listen->callback([opt, &exit_code] { exit_code = run_listen(*opt); });
 }
 

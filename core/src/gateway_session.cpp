@@ -156,6 +156,7 @@ void GatewaySession::on_timer(TimePoint now) {
     queue(Frame{0, 0, hb}, false);  // control frames bypass the bound: they are tiny
     heartbeat_outstanding_ = true;
     next_heartbeat_ = now + config_.heartbeat_interval;
+    emit(gw_event::HeartbeatSent{now});
   }
 }
 

@@ -54,6 +54,10 @@ struct HeartbeatAck {
   HealthStatus status = HealthStatus::unknown;
   std::uint32_t in_flight = 0;
 };
+/// A HEARTBEAT was queued at `at` (the health tracker counts misses from these).
+struct HeartbeatSent {
+  TimePoint at{};
+};
 /// A heartbeat went unanswered until the next one was due.
 struct HeartbeatMissed {
   std::uint32_t consecutive = 0;
@@ -76,8 +80,8 @@ struct Closed {
 
 using GatewayEvent =
     std::variant<gw_event::HelloReceived, gw_event::ResponseHead, gw_event::ResponseData,
-                 gw_event::HeartbeatAck, gw_event::HeartbeatMissed, gw_event::PeerDraining,
-                 gw_event::StreamFailed, gw_event::Closed>;
+                 gw_event::HeartbeatAck, gw_event::HeartbeatSent, gw_event::HeartbeatMissed,
+                 gw_event::PeerDraining, gw_event::StreamFailed, gw_event::Closed>;
 
 class GatewaySession : public SessionBase<GatewayEvent> {
  public:

@@ -1,0 +1,73 @@
+#include "registry_hooks.hpp"
+
+#include <cstdio>
+
+namespace stella::cli {
+
+RegistryHooks::RegistryHooks(gw::RegistrySettings settings, const core::Clock& clock,
+                             std::function<void(const std::string&)> log, bool log_heartbeats)
+    : registry_(std::move(settings)),
+      clock_(clock),
+      log_(std::move(log)),
+      log_heartbeats_(log_heartbeats) {}
+
+bool RegistryHooks::on_hello(const transport::ConnectionInfo& conn, const core::Hello& hello,
+                             core::HelloAck& ack, std::string& reason) {
+  auto outcome = registry_.on_hello(conn.id, hello, clock_.now());
+  const std::string who = hello.service + "/" + hello.instance_id;
+  if (!outcome.registered) {
+    reason = outcome.reason;
+    log_("conn " + std::to_string(conn.id) + " " + conn.peer + ": HELLO from " + who +
+         " refused: " + reason);
+    return false;
+  }
+  ack = std::move(outcome.ack);
+  names_[conn.id] = who;
+  log_("conn " + std::to_string(conn.id) + " " + conn.peer + ": registered " + who +
+       " version=" + hello.service_version + " region=" + hello.region +
+       " endpoints: " + std::to_string(ack.accepted.size()) + " accepted, " +
+       std::to_string(ack.rejected.size()) + " refused");
+  for (const auto& r : ack.rejected) {
+    log_("  refused " + r.method + " " + r.path + ": " + r.message);
+  }
+  return true;
+}
+
+void RegistryHooks::transition(const std::string& who,
+                               const std::optional<gw::HealthTransition>& t) {
+  if (!t) return;
+  log_(who + "health " + std::string(gw::health_status_name(t->from)) + " -> " +
+       std::string(gw::health_status_name(t->to)) + " (" +
+       std::string(gw::health_reason_name(t->reason)) + ")");
+}
+
+void RegistryHooks::on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) {
+  const std::string who = "conn " + std::to_string(conn.id) + " " + names_[conn.id] + ": ";
+  const auto now = clock_.now();
+  if (auto* ack = std::get_if<core::gw_event::HeartbeatAck>(&e)) {
+    transition(who,
+               registry_.on_heartbeat_ack(conn.id, ack->rtt, ack->status, ack->in_flight, now));
+    if (log_heartbeats_) {
+      char line[128];
+      std::snprintf(line, sizeof line, "heartbeat rtt=%.3fms status=%s in_flight=%u",
+                    std::chrono::duration<double, std::milli>(ack->rtt).count(),
+                    std::string(gw::health_status_name(ack->status)).c_str(), ack->in_flight);
+      log_(who + line);
+    }
+  } else if (std::get_if<core::gw_event::HeartbeatSent>(&e)) {
+    transition(who, registry_.on_heartbeat_sent(conn.id, now));
+  } else if (auto* missed = std::get_if<core::gw_event::HeartbeatMissed>(&e)) {
+    log_(who + "heartbeat missed (" + std::to_string(missed->consecutive) + " in a row)");
+  } else if (auto* drain = std::get_if<core::gw_event::PeerDraining>(&e)) {
+    log_(who + "draining: " + drain->drain.message);
+    transition(who, registry_.on_drain(conn.id));
+  } else if (auto* closed = std::get_if<core::gw_event::Closed>(&e)) {
+    log_(who + "gone (" + std::string(core::errc_name(closed->info.error)) +
+         (closed->info.message.empty() ? "" : ": " + closed->info.message) +
+         "), removed from routing");
+    registry_.on_closed(conn.id);
+    names_.erase(conn.id);
+  }
+}
+
+}  // namespace stella::cli

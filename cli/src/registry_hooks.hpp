@@ -1,0 +1,36 @@
+// GatewayHooks backed by the service registry: registration with conflict checks, health
+// tracking from heartbeats, and one log line per lifecycle event (HELLO, refused endpoint, health
+// change, drain, loss). Used by `stella-gw listen`.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <unordered_map>
+
+#include "stella/gateway/service_registry.hpp"
+#include "stella/transport/gateway_listener.hpp"
+
+namespace stella::cli {
+
+class RegistryHooks final : public transport::GatewayHooks {
+ public:
+  RegistryHooks(gw::RegistrySettings settings, const core::Clock& clock,
+                std::function<void(const std::string&)> log, bool log_heartbeats);
+
+  bool on_hello(const transport::ConnectionInfo& conn, const core::Hello& hello,
+                core::HelloAck& ack, std::string& reason) override;
+  void on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) override;
+
+  gw::ServiceRegistry& registry() noexcept { return registry_; }
+
+ private:
+  void transition(const std::string& who, const std::optional<gw::HealthTransition>& t);
+
+  gw::ServiceRegistry registry_;
+  const core::Clock& clock_;
+  std::function<void(const std::string&)> log_;
+  bool log_heartbeats_;
+  std::unordered_map<std::uint64_t, std::string> names_;
+};
+
+}  // namespace stella::cli

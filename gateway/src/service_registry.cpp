@@ -1,0 +1,78 @@
+#include "stella/gateway/service_registry.hpp"
+
+namespace stella::gw {
+
+ServiceRegistry::ServiceRegistry(RegistrySettings settings)
+    : settings_(std::move(settings)), routes_(settings_.routes) {}
+
+HelloOutcome ServiceRegistry::on_hello(std::uint64_t connection, const core::Hello& hello,
+                                       core::TimePoint now) {
+  HelloOutcome out;
+  InstanceInfo info;
+  info.connection_id = connection;
+  info.service = hello.service;
+  info.service_version = hello.service_version;
+  info.instance_id = hello.instance_id;
+  info.region = hello.region;
+  info.registered_at = now;
+  const RegisterResult result = routes_.register_instance(info, hello.endpoints);
+  switch (result.status) {
+    case RegisterStatus::registered:
+      break;
+    case RegisterStatus::duplicate_connection:
+      out.reason = "connection already registered";
+      return out;
+    case RegisterStatus::too_many_instances:
+      out.reason = "too many instances registered (limit " +
+                   std::to_string(settings_.routes.max_instances) + ")";
+      return out;
+  }
+  out.registered = true;
+  fill_hello_ack(hello.endpoints, result, out.ack);
+  Entry e{HealthTracker(settings_.health, now), result.state};
+  publish(e, std::nullopt);
+  entries_.insert_or_assign(connection, std::move(e));
+  return out;
+}
+
+std::optional<HealthTransition> ServiceRegistry::publish(Entry& e,
+                                                         std::optional<HealthTransition> t) {
+  if (e.state) gw::publish(e.tracker, *e.state);
+  return t;
+}
+
+std::optional<HealthTransition> ServiceRegistry::on_heartbeat_sent(std::uint64_t connection,
+                                                                   core::TimePoint now) {
+  auto it = entries_.find(connection);
+  if (it == entries_.end()) return std::nullopt;
+  auto t = it->second.tracker.on_heartbeat_sent(now);
+  if (!t) t = it->second.tracker.on_tick(now);
+  return publish(it->second, t);
+}
+
+std::optional<HealthTransition> ServiceRegistry::on_heartbeat_ack(std::uint64_t connection,
+                                                                  core::Duration rtt,
+                                                                  core::HealthStatus reported,
+                                                                  std::uint32_t in_flight,
+                                                                  core::TimePoint now) {
+  auto it = entries_.find(connection);
+  if (it == entries_.end()) return std::nullopt;
+  return publish(it->second, it->second.tracker.on_heartbeat_ack(rtt, reported, in_flight, now));
+}
+
+std::optional<HealthTransition> ServiceRegistry::on_drain(std::uint64_t connection) {
+  auto it = entries_.find(connection);
+  if (it == entries_.end()) return std::nullopt;
+  return publish(it->second, it->second.tracker.on_drain());
+}
+
+void ServiceRegistry::on_closed(std::uint64_t connection) {
+  if (entries_.erase(connection) > 0) routes_.unregister_instance(connection);
+}
+
+const HealthTracker* ServiceRegistry::health(std::uint64_t connection) const {
+  auto it = entries_.find(connection);
+  return it == entries_.end() ? nullptr : &it->second.tracker;
+}
+
+}  // namespace stella::gw
