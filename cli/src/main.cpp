@@ -7,6 +7,7 @@
 
 #include "frame_command.hpp"
 #include "service_command.hpp"
+#include "tls_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"stella-gw: the stella gateway toolkit", "stella-gw"};
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   stella::cli::add_frame_command(app, exit_code);
   stella::cli::add_service_command(app, exit_code);
   stella::cli::add_listen_command(app, exit_code);
+  stella::cli::add_tls_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -13,6 +13,7 @@
 #include "stella/microservice/demo_service.hpp"
 #include "stella/transport/address.hpp"
 #include "stella/transport/gateway_listener.hpp"
+#include "tls_command.hpp"
 
 namespace stella::cli {
 namespace {
@@ -40,6 +41,7 @@ struct DemoOptions {
   std::string version = "1.0.0";
   std::string region = "eu1";
   std::string instance;
+  DemoTlsOptions tls;
 };
 
 int run_demo(const DemoOptions& opt) {
@@ -50,16 +52,15 @@ int run_demo(const DemoOptions& opt) {
                  error.c_str());
     return 2;
   }
-  if (address->scheme != "tcp") {
-    std::fprintf(stderr, "stella-gw service demo: --gateway: only tcp:// is available here\n");
-    return 2;
-  }
+  std::optional<transport::tls::ClientTlsSettings> tls;
+  if (const int rc = demo_tls_settings(opt.tls, *address, tls)) return rc;
   asio::io_context io(1);
   core::SteadyClock clock;
   microservice::ServiceOptions so;
   so.name = opt.name;
   so.version = opt.version;
   so.region = opt.region;
+  so.tls = std::move(tls);
   so.instance_id =
       opt.instance.empty() ? opt.name + "-" + std::to_string(::getpid()) : opt.instance;
   // Reconnect jitter only needs to differ between instances: the pid and the instance id do.
@@ -85,6 +86,8 @@ struct ListenOptions {
   std::string tcp = "127.0.0.1:9100";
   double heartbeat_seconds = 10;
   bool log_heartbeats = false;
+  bool tcp_given = false;  // with --tls, TCP listens only when --tcp is given
+  ListenTlsOptions tls;
 };
 
 core::Duration settings_interval(double seconds) {
@@ -92,15 +95,16 @@ core::Duration settings_interval(double seconds) {
 }
 
 int run_listen(const ListenOptions& opt) {
+  const bool want_tcp = opt.tls.address.empty() || opt.tcp_given;
   std::string error;
   auto address = transport::parse_address(opt.tcp, error);
-  if (!address) {
+  if (want_tcp && !address) {
     std::fprintf(stderr, "stella-gw listen: --tcp '%s': %s\n", opt.tcp.c_str(), error.c_str());
     return 2;
   }
   boost::system::error_code ec;
-  const auto ip = asio::ip::make_address(address->host, ec);
-  if (ec) {
+  const auto ip = address ? asio::ip::make_address(address->host, ec) : asio::ip::address();
+  if (want_tcp && ec) {
     std::fprintf(stderr, "stella-gw listen: --tcp '%s': not an IP address\n", opt.tcp.c_str());
     return 2;
   }
@@ -114,21 +118,30 @@ int run_listen(const ListenOptions& opt) {
   settings.session.node_id = "gw-local";
   settings.session.heartbeat_interval = settings_interval(opt.heartbeat_seconds);
   transport::GatewayListener listener(io.get_executor(), settings, clock, hooks);
-  if (auto lec = listener.listen({ip, address->port})) {
+  if (auto lec = want_tcp ? listener.listen({ip, address->port}) : std::error_code()) {
     std::fprintf(stderr, "stella-gw listen: cannot listen on %s: %s\n", opt.tcp.c_str(),
                  lec.message().c_str());
     return 1;
   }
-  const auto ep = listener.local_endpoint();
-  log_line("listening for services on tcp://" + ep.address().to_string() + ":" +
-           std::to_string(ep.port()));
+  if (want_tcp) {
+    const auto ep = listener.local_endpoint();
+    log_line("listening for services on tcp://" + ep.address().to_string() + ":" +
+             std::to_string(ep.port()));
+  }
+  std::unique_ptr<transport::tls::TlsGatewayListener> tls_listener;
+  if (!opt.tls.address.empty()) {
+    if (const int rc = start_tls_listener(io, listener, opt.tls, tls_listener)) return rc;
+  }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& sec, int) {
     if (sec) return;
     log_line("stopping: draining connections");
+    if (tls_listener) tls_listener->stop();
     listener.stop(std::chrono::seconds(5));
   });
-  asio::co_spawn(io, listener.run(), [&](std::exception_ptr e) { log_failure("listener")(e); });
+  if (want_tcp) {
+    asio::co_spawn(io, listener.run(), [&](std::exception_ptr e) { log_failure("listener")(e); });
+  }
   io.run();
   return 0;
 }
@@ -148,6 +161,7 @@ void add_service_command(CLI::App& app, int& exit_code) {
   demo->add_option("--service-version", opt->version, "Service version")->capture_default_str();
   demo->add_option("--region", opt->region, "Region of this instance")->capture_default_str();
   demo->add_option("--instance", opt->instance, "Instance id (default: NAME-PID)");
+  add_demo_tls_options(*demo, opt->tls);
   demo->callback([opt, &exit_code] { exit_code = run_demo(*opt); });
 }
 
@@ -155,12 +169,17 @@ void add_listen_command(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<ListenOptions>();
   auto* listen = app.add_subcommand(
       "listen", "A minimal gateway-side listener: registers services, logs heartbeats and health");
-  listen->add_option("--tcp", opt->tcp, "Address to listen on for services")->capture_default_str();
+  auto* tcp = listen->add_option("--tcp", opt->tcp, "Address to listen on for services")
+                  ->capture_default_str();
+  add_listen_tls_options(*listen, opt->tls);
   listen->add_option("--heartbeat-interval", opt->heartbeat_seconds, "Seconds between heartbeats")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 3600.0));
   listen->add_flag("--log-heartbeats", opt->log_heartbeats, "Log every heartbeat reply");
-  listen->callback([opt, &exit_code] { exit_code = run_listen(*opt); });
+  listen->callback([opt, tcp, &exit_code] {
+    opt->tcp_given = tcp->count() > 0;
+    exit_code = run_listen(*opt);
+  });
 }
 
 }  // namespace stella::cli

@@ -8,23 +8,40 @@
 
 #include "stella/core/path_normalize.hpp"
 #include "stella/transport/session_runner.hpp"
+#include "stella/transport/tls/tls_connector.hpp"
 
 namespace stella::microservice {
 
 using tcp = asio::ip::tcp;
-using Runner = transport::SessionRunner<tcp::socket, core::ServiceSession, core::ServiceEvent>;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
+// The current connection, whatever its stream type (TCP socket, TLS stream).
 struct Service::Live {
-  Live(tcp::socket s, core::ServiceSessionConfig cfg, const core::Clock& clock)
-      : socket(std::move(s)), session(std::move(cfg), clock.now()) {}
-  tcp::socket socket;
+  Live(core::ServiceSessionConfig cfg, const core::Clock& clock)
+      : session(std::move(cfg), clock.now()) {}
+  virtual ~Live() = default;
+  virtual void wake() = 0;
+  virtual void close() = 0;
   core::ServiceSession session;
-  std::unique_ptr<Runner> runner;
-  std::unordered_map<std::uint32_t, std::unique_ptr<asio::cancellation_signal>> signals;
   std::unordered_map<std::uint32_t, std::shared_ptr<RequestContext>> contexts;
   std::unordered_map<std::uint32_t, core::svc_event::RequestStarted>
       partial;  // bodies streaming in
+};
+
+template <class Stream>
+struct Service::StreamLive final : Service::Live {
+  StreamLive(Stream s, core::ServiceSessionConfig cfg, const core::Clock& clock)
+      : Live(std::move(cfg), clock), stream(std::move(s)) {}
+  void wake() override {
+    if (runner) runner->wake();
+  }
+  void close() override {
+    boost::system::error_code ignored;
+    stream.lowest_layer().close(ignored);
+  }
+  Stream stream;
+  std::unique_ptr<transport::SessionRunner<Stream, core::ServiceSession, core::ServiceEvent>>
+      runner;
 };
 
 std::optional<std::string_view> RequestContext::param(std::string_view name) const noexcept {
@@ -100,7 +117,7 @@ bool Service::current(std::uint64_t generation) const noexcept {
 }
 
 void Service::wake() {
-  if (live_ && live_->runner) live_->runner->wake();
+  if (live_) live_->wake();
 }
 
 void Service::stop(core::Duration timeout) {
@@ -114,6 +131,18 @@ void Service::stop(core::Duration timeout) {
 }
 
 asio::awaitable<void> Service::run(transport::Address gateway) {
+  if (gateway.scheme == "tls" && !tls_) {
+    std::string error;
+    tls_ = transport::tls::TlsConnector::create(
+        options_.tls.value_or(transport::tls::ClientTlsSettings{}), error);
+    if (!tls_) {
+      log("cannot connect to " + gateway.to_string() + ": TLS settings: " + error);
+      co_return;
+    }
+  } else if (gateway.scheme != "tls" && gateway.scheme != "tcp") {
+    log("cannot connect to " + gateway.to_string() + ": unknown scheme '" + gateway.scheme + "'");
+    co_return;
+  }
   unsigned attempt = 0;
   while (!stopping_) {
     const std::size_t before = connections_made_;
@@ -149,9 +178,25 @@ asio::awaitable<void> Service::serve_connection(transport::Address gateway) {
   boost::system::error_code opt;
   socket.set_option(tcp::no_delay(true), opt);
   socket.set_option(asio::socket_base::keep_alive(true), opt);
+  if (gateway.scheme != "tls") {
+    co_await serve_stream(std::move(socket), std::move(gateway));
+    co_return;
+  }
+  auto handshake = tls_->async_handshake(std::move(socket), gateway.host);
+  auto tls = co_await std::move(handshake);
+  if (!tls.stream) {
+    log("cannot connect to " + gateway.to_string() + ": " + tls.error);
+    co_return;
+  }
+  co_await serve_stream(std::move(*tls.stream), std::move(gateway));
+}
 
+template <class Stream>
+asio::awaitable<void> Service::serve_stream(Stream stream, transport::Address gateway) {
+  using Runner = transport::SessionRunner<Stream, core::ServiceSession, core::ServiceEvent>;
   core::ServiceSessionConfig cfg;
   cfg.limits = options_.limits;
+  cfg.liveness_timeout = options_.liveness_timeout;
   cfg.hello.service = options_.name;
   cfg.hello.service_version = options_.version;
   cfg.hello.instance_id = options_.instance_id;
@@ -162,26 +207,25 @@ asio::awaitable<void> Service::serve_connection(transport::Address gateway) {
 
   ++connections_made_;
   ++generation_;
-  live_ = std::make_unique<Live>(std::move(socket), std::move(cfg), clock_);
+  auto owned = std::make_unique<StreamLive<Stream>>(std::move(stream), std::move(cfg), clock_);
+  StreamLive<Stream>* live = owned.get();
+  live_ = std::move(owned);
   live_->session.set_health(health_);
-  Live* live = live_.get();
   live->runner = std::make_unique<Runner>(
-      live->socket, live->session, clock_, [this](core::ServiceEvent& e) { on_event(e); },
-      [live] {
-        boost::system::error_code ignored;
-        live->socket.close(ignored);
-      });
+      live->stream, live->session, clock_, [this](core::ServiceEvent& e) { on_event(e); },
+      [live] { live->close(); });
   log("connected to " + gateway.to_string() + " as " + options_.name + "/" + options_.instance_id);
   if (stopping_) live->session.drain(stop_timeout_, clock_.now());
   co_await live->runner->run();
-  boost::system::error_code ignored;
-  live->socket.close(ignored);
-  // Handlers still running see a new generation and drop their responses.
-  for (auto& [id, ctx] : live->contexts)
-    *ctx->cancelled_ = true;
-  for (auto& [id, sig] : live->signals)
-    sig->emit(asio::cancellation_type::terminal);
+  live->close();
+  // Handlers still running see a new generation and drop their responses; each context owns
+  // its cancellation signal, so it outlives the handler's coroutine.
+  auto orphans = std::move(live->contexts);
   live_.reset();
+  for (auto& [id, ctx] : orphans) {
+    *ctx->cancelled_ = true;
+    ctx->cancel_.emit(asio::cancellation_type::terminal);
+  }
 }
 
 void Service::on_event(core::ServiceEvent& e) {
@@ -217,10 +261,9 @@ void Service::on_event(core::ServiceEvent& e) {
   } else if (auto* cancel = std::get_if<core::svc_event::Cancelled>(&e)) {
     live_->partial.erase(cancel->stream);
     if (auto it = live_->contexts.find(cancel->stream); it != live_->contexts.end()) {
-      *it->second->cancelled_ = true;
-    }
-    if (auto it = live_->signals.find(cancel->stream); it != live_->signals.end()) {
-      it->second->emit(asio::cancellation_type::terminal);
+      auto ctx = it->second;  // emit() may complete the handler, which erases the entry
+      *ctx->cancelled_ = true;
+      ctx->cancel_.emit(asio::cancellation_type::terminal);
     }
   } else if (auto* drain = std::get_if<core::svc_event::GatewayDraining>(&e)) {
     log("gateway draining: " + drain->drain.message);
@@ -252,18 +295,17 @@ void Service::start_handler(core::svc_event::RequestStarted& req) {
   ctx->stream_ = req.stream;
   ctx->generation_ = generation_;
   ctx->request_ = std::move(req.request);
-  auto& signal = live_->signals[req.stream];
-  signal = std::make_unique<asio::cancellation_signal>();
   live_->contexts[req.stream] = ctx;
-  asio::co_spawn(executor_, run_handler(ctx, *route),
-                 asio::bind_cancellation_slot(signal->slot(), [this](std::exception_ptr ep) {
-                   if (!ep) return;
-                   try {
-                     std::rethrow_exception(ep);
-                   } catch (const std::exception& ex) {
-                     log(std::string("handler task failed: ") + ex.what());
-                   }
-                 }));
+  asio::co_spawn(
+      executor_, run_handler(ctx, *route),
+      asio::bind_cancellation_slot(ctx->cancel_.slot(), [this, ctx](std::exception_ptr ep) {
+        if (!ep) return;
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& ex) {
+          log(std::string("handler task failed: ") + ex.what());
+        }
+      }));
 }
 
 asio::awaitable<void> Service::run_handler(std::shared_ptr<RequestContext> ctx, std::size_t route) {
@@ -282,7 +324,6 @@ asio::awaitable<void> Service::run_handler(std::shared_ptr<RequestContext> ctx, 
     } else if (response) {
       live_->session.send_response(stream, *response, true);
     }
-    live_->signals.erase(stream);
     live_->contexts.erase(stream);
     wake();
   }

@@ -2,11 +2,18 @@
 // io_context, real clock. Waits are on conditions with a deadline, never fixed sleeps.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <functional>
+
+extern char** environ;
 
 #include "stella/microservice/demo_service.hpp"
 #include "stella/transport/gateway_listener.hpp"
@@ -35,6 +42,7 @@ struct RecordingHooks final : GatewayHooks {
     }
     return out;
   }
+  void clear() { events.clear(); }
   std::vector<core::Hello> hellos;
   std::vector<core::GatewayEvent> events;
   std::uint64_t connection = 0;
@@ -45,14 +53,18 @@ class TcpIntegration : public ::testing::Test {
   TcpIntegration() {
     ListenerSettings settings;
     settings.session.node_id = "gw-test";
-    settings.session.heartbeat_interval = 50ms;
+    // Short enough to see several beats per test, long enough that a loop busy with 10,000
+    // requests under ASan is not taken for a silent gateway (the service allows 3 intervals).
+    settings.session.heartbeat_interval = 250ms;
+    settings.session.max_in_flight = 20000;
     listener = std::make_unique<GatewayListener>(io.get_executor(), settings, clock, hooks);
     EXPECT_FALSE(listener->listen({asio::ip::make_address("127.0.0.1"), 0}));
     asio::co_spawn(io, listener->run(), asio::detached);
     address = Address{"tcp", "127.0.0.1", listener->local_endpoint().port()};
   }
 
-  std::unique_ptr<microservice::Service> start_service(std::string instance) {
+  std::unique_ptr<microservice::Service> start_service(
+      std::string instance, core::Duration liveness = core::Duration::zero()) {
     microservice::ServiceOptions o;
     o.name = "demo";
     o.region = "eu1";
@@ -60,6 +72,7 @@ class TcpIntegration : public ::testing::Test {
     o.reconnect_min = 10ms;
     o.reconnect_max = 50ms;
     o.log = [](const std::string&) {};
+    o.liveness_timeout = liveness;
     auto s = std::make_unique<microservice::Service>(io.get_executor(), o, clock, 42);
     microservice::add_demo_endpoints(*s);
     asio::co_spawn(io, s->run(address), asio::detached);
@@ -92,6 +105,192 @@ TEST_F(TcpIntegration, RegistersAndHeartbeats) {
   const auto acks = hooks.of<core::gw_event::HeartbeatAck>();
   EXPECT_EQ(acks[0].status, core::HealthStatus::healthy);
   EXPECT_GT(acks[0].rtt, core::Duration::zero());
+}
+
+core::Request demo_request(std::string path, std::string body = {}) {
+  core::Request r;
+  r.method = body.empty() ? "GET" : "POST";
+  r.path = std::move(path);
+  r.body = std::move(body);
+  return r;
+}
+
+TEST_F(TcpIntegration, TenThousandMultiplexedRequestsNoCrossTalk) {
+  // Both ends share this one thread: while 10,000 handlers run, no heartbeat is read, so the
+  // service must not take the busy gateway for a dead one.
+  auto service = start_service("demo-1", 60s);
+  ASSERT_TRUE(run_until([&] { return service->registered(); }));
+  auto* session = listener->session(hooks.connection);
+  ASSERT_NE(session, nullptr);
+  std::unordered_map<std::uint32_t, std::string> sent;
+  for (int i = 0; i < 10000; ++i) {
+    std::uint32_t id = 0;
+    std::string body = "payload-" + std::to_string(i);
+    ASSERT_EQ(session->send_request(demo_request("/api/v1/demo/echo", body), true, clock.now(), id),
+              core::Errc::ok);
+    sent.emplace(id, std::move(body));
+  }
+  listener->wake(hooks.connection);
+  ASSERT_TRUE(run_until(
+      [&] { return hooks.of<core::gw_event::ResponseHead>().size() == sent.size(); }, 60s))
+      << hooks.of<core::gw_event::ResponseHead>().size() << " responses, "
+      << hooks.of<core::gw_event::StreamFailed>().size() << " failures, "
+      << hooks.of<core::gw_event::Closed>().size() << " closes "
+      << (hooks.of<core::gw_event::Closed>().empty()
+              ? ""
+              : std::string(core::errc_name(hooks.of<core::gw_event::Closed>()[0].info.error)) +
+                    " " + hooks.of<core::gw_event::Closed>()[0].info.message);
+  for (const auto& r : hooks.of<core::gw_event::ResponseHead>()) {
+    ASSERT_EQ(r.response.status, 200);
+    // Each echo carries its own request's body: no cross-talk between streams.
+    const std::string expected = "\"body\":\"" + sent.at(r.stream) + "\"";
+    ASSERT_NE(r.response.body.find(expected), std::string::npos) << r.response.body;
+  }
+}
+
+TEST_F(TcpIntegration, CancelReachesTheHandler) {
+  auto service = start_service("demo-1");
+  ASSERT_TRUE(run_until([&] { return service->registered(); }));
+  auto* session = listener->session(hooks.connection);
+  std::uint32_t id = 0;
+  ASSERT_EQ(session->send_request(demo_request("/api/v1/demo/slow/60000"), true, clock.now(), id),
+            core::Errc::ok);
+  listener->wake(hooks.connection);
+  run_until([] { return false; }, 100ms);
+  ASSERT_EQ(session->cancel(id, core::CancelReason::timeout), core::Errc::ok);
+  listener->wake(hooks.connection);
+  // The handler's timer is cancelled: the service has nothing in flight any more, long before
+  // the 60 s sleep would end, and no response ever arrives.
+  ASSERT_TRUE(run_until([&] {
+    const auto acks = hooks.of<core::gw_event::HeartbeatAck>();
+    return !acks.empty() && acks.back().in_flight == 0 &&
+           hooks.of<core::gw_event::HeartbeatAck>().size() > 2;
+  }));
+  EXPECT_TRUE(hooks.of<core::gw_event::ResponseHead>().empty());
+}
+
+TEST_F(TcpIntegration, StreamingResponseArrivesInOrder) {
+  auto service = start_service("demo-1");
+  ASSERT_TRUE(run_until([&] { return service->registered(); }));
+  auto* session = listener->session(hooks.connection);
+  std::uint32_t id = 0;
+  ASSERT_EQ(session->send_request(demo_request("/api/v1/demo/stream/50"), true, clock.now(), id),
+            core::Errc::ok);
+  listener->wake(hooks.connection);
+  ASSERT_TRUE(run_until([&] {
+    const auto chunks = hooks.of<core::gw_event::ResponseData>();
+    return !chunks.empty() && chunks.back().end_stream;
+  }));
+  const auto chunks = hooks.of<core::gw_event::ResponseData>();
+  ASSERT_EQ(chunks.size(), 50u);
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    EXPECT_EQ(chunks[i].data, "chunk " + std::to_string(i) + "\n");
+  }
+}
+
+TEST_F(TcpIntegration, ServiceDrainFinishesInFlightAndRefusesNew) {
+  auto service = start_service("demo-1");
+  ASSERT_TRUE(run_until([&] { return service->registered(); }));
+  auto* session = listener->session(hooks.connection);
+  std::uint32_t id = 0;
+  ASSERT_EQ(session->send_request(demo_request("/api/v1/demo/slow/200"), true, clock.now(), id),
+            core::Errc::ok);
+  listener->wake(hooks.connection);
+  run_until([] { return false; }, 50ms);
+  service->stop(5s);
+  ASSERT_TRUE(run_until([&] { return !hooks.of<core::gw_event::PeerDraining>().empty(); }));
+  std::uint32_t refused = 0;
+  EXPECT_EQ(session->send_request(demo_request("/api/v1/demo/echo"), true, clock.now(), refused),
+            core::Errc::session_not_ready);
+  ASSERT_TRUE(run_until([&] { return !hooks.of<core::gw_event::Closed>().empty(); }));
+  const auto responses = hooks.of<core::gw_event::ResponseHead>();
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].stream, id);
+  EXPECT_EQ(responses[0].response.status, 200);
+  EXPECT_TRUE(hooks.of<core::gw_event::StreamFailed>().empty());
+}
+
+// A real service process, killed with SIGKILL while two requests are in flight.
+TEST_F(TcpIntegration, ServiceKilledMidRequestFailsExactlyItsInFlight) {
+  const std::string port = std::to_string(listener->local_endpoint().port());
+  const std::string gateway = "tcp://127.0.0.1:" + port;
+  const char* argv[] = {STELLA_GW_BINARY, "service",    "demo",   "--gateway",
+                        gateway.c_str(),  "--instance", "victim", nullptr};
+  pid_t pid = 0;
+  ASSERT_EQ(
+      posix_spawn(&pid, STELLA_GW_BINARY, nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+  ASSERT_TRUE(run_until([&] { return hooks.hellos.size() == 1; }, 30s));
+  ASSERT_TRUE(run_until([&] {
+    return listener->session(hooks.connection) != nullptr &&
+           listener->session(hooks.connection)->state() == core::GatewaySession::State::active;
+  }));
+  auto* session = listener->session(hooks.connection);
+  std::uint32_t fast = 0, slow1 = 0, slow2 = 0;
+  session->send_request(demo_request("/api/v1/demo/echo"), true, clock.now(), fast);
+  session->send_request(demo_request("/api/v1/demo/slow/60000"), true, clock.now(), slow1);
+  session->send_request(demo_request("/api/v1/demo/slow/60000"), true, clock.now(), slow2);
+  listener->wake(hooks.connection);
+  ASSERT_TRUE(run_until([&] { return hooks.of<core::gw_event::ResponseHead>().size() == 1; }));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(run_until([&] { return !hooks.of<core::gw_event::Closed>().empty(); }));
+  auto failed = hooks.of<core::gw_event::StreamFailed>();
+  ASSERT_EQ(failed.size(), 2u);
+  std::vector<std::uint32_t> ids{failed[0].stream, failed[1].stream};
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::uint32_t>{std::min(slow1, slow2), std::max(slow1, slow2)}));
+  EXPECT_EQ(hooks.of<core::gw_event::ResponseHead>()[0].stream, fast);
+}
+
+TEST_F(TcpIntegration, ReconnectsAfterTheGatewayRestarts) {
+  auto service = start_service("demo-1");
+  ASSERT_TRUE(run_until([&] { return service->registered(); }));
+  const auto port = listener->local_endpoint().port();
+  listener->stop(1s);
+  ASSERT_TRUE(run_until([&] { return listener->connections() == 0; }));
+  listener.reset();
+  ListenerSettings settings;
+  settings.session.heartbeat_interval = 50ms;
+  listener = std::make_unique<GatewayListener>(io.get_executor(), settings, clock, hooks);
+  ASSERT_FALSE(listener->listen({asio::ip::make_address("127.0.0.1"), port}));
+  asio::co_spawn(io, listener->run(), asio::detached);
+  ASSERT_TRUE(run_until([&] { return hooks.hellos.size() == 2 && service->registered(); }));
+  EXPECT_GE(service->connections_made(), 2u);
+}
+
+TEST_F(TcpIntegration, MalformedBytesCloseOnlyThatSession) {
+  auto service = start_service("demo-1");
+  ASSERT_TRUE(run_until([&] { return service->registered(); }));
+  // A second client sends garbage.
+  asio::ip::tcp::socket rogue(io);
+  rogue.connect(listener->local_endpoint());
+  const std::string junk = "GET / HTTP/1.1\r\n\r\n";
+  asio::write(rogue, asio::buffer(junk));
+  ASSERT_TRUE(run_until([&] {
+    for (const auto& c : hooks.of<core::gw_event::Closed>()) {
+      if (c.info.error == core::Errc::bad_magic) return true;
+    }
+    return false;
+  }));
+  // The gateway told the rogue why (DRAIN protocol_error) and closed it.
+  std::string reply(256, '\0');
+  boost::system::error_code ec;
+  const std::size_t n = rogue.read_some(asio::buffer(reply), ec);
+  core::Frame f;
+  ASSERT_EQ(core::decode_frame(std::string_view(reply.data(), n), f).status,
+            core::DecodeStatus::done);
+  EXPECT_EQ(std::get<core::Drain>(f.body).code,
+            static_cast<std::uint16_t>(core::DrainCode::protocol_error));
+  // The well-behaved service is untouched and still answers.
+  auto* session = listener->session(hooks.connection);
+  ASSERT_NE(session, nullptr);
+  std::uint32_t id = 0;
+  ASSERT_EQ(session->send_request(demo_request("/api/v1/demo/status/201"), true, clock.now(), id),
+            core::Errc::ok);
+  listener->wake(hooks.connection);
+  ASSERT_TRUE(run_until([&] { return !hooks.of<core::gw_event::ResponseHead>().empty(); }));
+  EXPECT_EQ(hooks.of<core::gw_event::ResponseHead>()[0].response.status, 201);
 }
 
 }  // namespace

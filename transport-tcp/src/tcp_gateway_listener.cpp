@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "stella/transport/gateway_listener.hpp"
+#include "stella/transport/tcp_socket.hpp"
 
 namespace stella::transport {
 
@@ -26,12 +27,7 @@ void GatewayListener::log_failure(std::exception_ptr e) {
 }
 
 std::error_code GatewayListener::listen(const tcp::endpoint& endpoint) {
-  boost::system::error_code ec;
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  return ec;
+  return open_acceptor(acceptor_, endpoint);
 }
 
 tcp::endpoint GatewayListener::local_endpoint() const {
@@ -46,15 +42,7 @@ asio::awaitable<void> GatewayListener::run() {
       if (stopping_ || ec == asio::error::operation_aborted) break;
       continue;  // EMFILE and friends: keep accepting
     }
-    boost::system::error_code opt;
-    socket.set_option(tcp::no_delay(true), opt);
-    socket.set_option(asio::socket_base::keep_alive(true), opt);
-    if (settings_.receive_buffer_size > 0) {
-      socket.set_option(asio::socket_base::receive_buffer_size(settings_.receive_buffer_size), opt);
-    }
-    if (settings_.send_buffer_size > 0) {
-      socket.set_option(asio::socket_base::send_buffer_size(settings_.send_buffer_size), opt);
-    }
+    tune_socket(socket, settings_.receive_buffer_size, settings_.send_buffer_size);
     ConnectionInfo info;
     boost::system::error_code rec;
     const auto remote = socket.remote_endpoint(rec);

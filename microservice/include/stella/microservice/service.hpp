@@ -1,7 +1,8 @@
 // The microservice SDK: declare a service and its endpoints with async handlers, connect to the
-// gateway, and serve. Reconnects with exponential backoff and full jitter; answers heartbeats
-// with its own health; a CANCEL from the gateway cancels the handler's coroutine (its
-// cancellation slot fires); drains gracefully on stop().
+// gateway over TCP or TLS (mutual TLS when a client certificate is configured), and serve.
+// Reconnects with exponential backoff and full jitter; answers heartbeats with its own health; a
+// CANCEL from the gateway cancels the handler's coroutine (its cancellation slot fires); drains
+// gracefully on stop().
 //
 // One Service runs on one executor (a single-threaded io_context is the intended use); handlers
 // run as coroutines on it, many at once on one connection.
@@ -22,6 +23,11 @@
 #include "stella/core/path_matcher.hpp"
 #include "stella/core/service_session.hpp"
 #include "stella/transport/address.hpp"
+#include "stella/transport/tls/tls_settings.hpp"
+
+namespace stella::transport::tls {
+class TlsConnector;
+}
 
 namespace stella::microservice {
 
@@ -54,6 +60,9 @@ class RequestContext {
   core::Request request_;
   std::vector<std::pair<std::string, std::string>> params_;
   std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
+  // Owned here: the handler's coroutine frame keeps a slot of this signal until it is destroyed,
+  // so the signal must outlive the coroutine (the spawn's completion handler holds the context).
+  asio::cancellation_signal cancel_;
 };
 
 /// A handler returns the whole response, or std::nullopt after streaming it via the context.
@@ -68,7 +77,13 @@ struct ServiceOptions {
   core::Duration reconnect_min = std::chrono::milliseconds(100);
   core::Duration reconnect_max = std::chrono::seconds(10);
   std::size_t high_water_bytes = 1024 * 1024;  // outbound queue level that pauses streaming
+  /// Gateway silence after which the connection counts as dead and is re-established;
+  /// 0: three heartbeat intervals as announced by the gateway.
+  core::Duration liveness_timeout = core::Duration::zero();
   core::FrameLimits limits;
+  /// For tls:// gateways: the CA bundle that verifies the gateway, the client certificate (mTLS)
+  /// and the handshake timeout. nullopt: the system CA store, no client certificate.
+  std::optional<transport::tls::ClientTlsSettings> tls;
   /// Log sink for connection lifecycle lines; defaults to stderr.
   std::function<void(const std::string&)> log;
 };
@@ -82,7 +97,10 @@ class Service {
   /// Declares an endpoint. Returns false (and logs why) for a malformed template or a duplicate.
   bool add(core::EndpointDescriptor endpoint, Handler handler);
 
-  /// Connects (and reconnects) to `gateway` until stop(). Never throws for network errors.
+  /// Connects (and reconnects) to `gateway` until stop(): plain TCP for tcp://, TLS 1.3 for
+  /// tls://. Never throws for network or TLS errors (they are logged and retried with backoff).
+  /// Returns at once, after logging why, when the TLS settings cannot be loaded (missing file,
+  /// wrong password, ...): retrying cannot fix configuration.
   asio::awaitable<void> run(transport::Address gateway);
   /// Graceful shutdown: DRAIN, let in-flight handlers finish within `timeout`, close, return
   /// from run().
@@ -96,6 +114,8 @@ class Service {
  private:
   friend class RequestContext;
   struct Live;
+  template <class Stream>
+  struct StreamLive;
   struct Route {
     core::EndpointDescriptor descriptor;
     core::PathTemplate path;
@@ -103,6 +123,8 @@ class Service {
   };
 
   asio::awaitable<void> serve_connection(transport::Address gateway);
+  template <class Stream>
+  asio::awaitable<void> serve_stream(Stream stream, transport::Address gateway);
   void on_event(core::ServiceEvent& e);
   void start_handler(core::svc_event::RequestStarted& req);
   asio::awaitable<void> run_handler(std::shared_ptr<RequestContext> ctx, std::size_t route);
@@ -116,7 +138,8 @@ class Service {
   core::Random random_;
   std::vector<Route> routes_;
   std::unordered_map<std::string, core::PathMatcher> by_method_;
-  std::unique_ptr<Live> live_;  // the current connection, if any
+  std::unique_ptr<Live> live_;                         // the current connection, if any
+  std::unique_ptr<transport::tls::TlsConnector> tls_;  // built by run() for tls:// gateways
   std::uint64_t generation_ = 0;
   core::HealthStatus health_ = core::HealthStatus::healthy;
   bool stopping_ = false;
