@@ -9,7 +9,9 @@ seconds=${1:-30}
 
 bash scripts/setup.sh
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz
+targets=()
+for src in fuzz/*_fuzz.cpp; do targets+=("$(basename "$src" .cpp)"); done
+cmake --build --preset fuzz --target "${targets[@]}"
 
 status=0
 for src in fuzz/*_fuzz.cpp; do

@@ -143,10 +143,33 @@ asio::awaitable<void> Service::run(transport::Address gateway) {
     log("cannot connect to " + gateway.to_string() + ": unknown scheme '" + gateway.scheme + "'");
     co_return;
   }
+  // (Named first: GCC 12 destroys temporaries inside a co_await operand twice.)
+  std::function<asio::awaitable<void>()> once = [this, gateway] {
+    return serve_connection(gateway);
+  };
+  co_await reconnect_loop(std::move(once));
+}
+
+asio::awaitable<void> Service::run_in_memory(MemoryConnector connect) {
+  std::function<asio::awaitable<void>()> once = [this, connect] { return serve_memory(connect); };
+  co_await reconnect_loop(std::move(once));
+}
+
+asio::awaitable<void> Service::serve_memory(MemoryConnector connect) {
+  auto stream = connect();
+  if (!stream) {
+    log("cannot connect to the in-memory gateway");
+    co_return;
+  }
+  transport::Address where{"mem", "in-process", 0};
+  co_await serve_stream(std::move(*stream), std::move(where));
+}
+
+asio::awaitable<void> Service::reconnect_loop(std::function<asio::awaitable<void>()> once) {
   unsigned attempt = 0;
   while (!stopping_) {
     const std::size_t before = connections_made_;
-    co_await serve_connection(gateway);
+    co_await once();
     if (stopping_) break;
     if (connections_made_ > before && registered_) attempt = 0;
     registered_ = false;

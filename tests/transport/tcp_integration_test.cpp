@@ -1,5 +1,7 @@
-// The gateway listener and the SDK over real TCP sockets on 127.0.0.1:0, in one process: one
-// io_context, real clock. Waits are on conditions with a deadline, never fixed sleeps.
+// TCP-specific cases beside the conformance suite (conformance_test.cpp): 10,000 multiplexed
+// requests, a real service process killed with SIGKILL, a gateway restart, raw garbage on the
+// port. Real sockets on 127.0.0.1:0, one io_context, real clock; waits are conditions with a
+// deadline, never fixed sleeps.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -148,69 +150,6 @@ TEST_F(TcpIntegration, TenThousandMultiplexedRequestsNoCrossTalk) {
   }
 }
 
-TEST_F(TcpIntegration, CancelReachesTheHandler) {
-  auto service = start_service("demo-1");
-  ASSERT_TRUE(run_until([&] { return service->registered(); }));
-  auto* session = listener->session(hooks.connection);
-  std::uint32_t id = 0;
-  ASSERT_EQ(session->send_request(demo_request("/api/v1/demo/slow/60000"), true, clock.now(), id),
-            core::Errc::ok);
-  listener->wake(hooks.connection);
-  run_until([] { return false; }, 100ms);
-  ASSERT_EQ(session->cancel(id, core::CancelReason::timeout), core::Errc::ok);
-  listener->wake(hooks.connection);
-  // The handler's timer is cancelled: the service has nothing in flight any more, long before
-  // the 60 s sleep would end, and no response ever arrives.
-  ASSERT_TRUE(run_until([&] {
-    const auto acks = hooks.of<core::gw_event::HeartbeatAck>();
-    return !acks.empty() && acks.back().in_flight == 0 &&
-           hooks.of<core::gw_event::HeartbeatAck>().size() > 2;
-  }));
-  EXPECT_TRUE(hooks.of<core::gw_event::ResponseHead>().empty());
-}
-
-TEST_F(TcpIntegration, StreamingResponseArrivesInOrder) {
-  auto service = start_service("demo-1");
-  ASSERT_TRUE(run_until([&] { return service->registered(); }));
-  auto* session = listener->session(hooks.connection);
-  std::uint32_t id = 0;
-  ASSERT_EQ(session->send_request(demo_request("/api/v1/demo/stream/50"), true, clock.now(), id),
-            core::Errc::ok);
-  listener->wake(hooks.connection);
-  ASSERT_TRUE(run_until([&] {
-    const auto chunks = hooks.of<core::gw_event::ResponseData>();
-    return !chunks.empty() && chunks.back().end_stream;
-  }));
-  const auto chunks = hooks.of<core::gw_event::ResponseData>();
-  ASSERT_EQ(chunks.size(), 50u);
-  for (std::size_t i = 0; i < chunks.size(); ++i) {
-    EXPECT_EQ(chunks[i].data, "chunk " + std::to_string(i) + "\n");
-  }
-}
-
-TEST_F(TcpIntegration, ServiceDrainFinishesInFlightAndRefusesNew) {
-  auto service = start_service("demo-1");
-  ASSERT_TRUE(run_until([&] { return service->registered(); }));
-  auto* session = listener->session(hooks.connection);
-  std::uint32_t id = 0;
-  ASSERT_EQ(session->send_request(demo_request("/api/v1/demo/slow/200"), true, clock.now(), id),
-            core::Errc::ok);
-  listener->wake(hooks.connection);
-  run_until([] { return false; }, 50ms);
-  service->stop(5s);
-  ASSERT_TRUE(run_until([&] { return !hooks.of<core::gw_event::PeerDraining>().empty(); }));
-  std::uint32_t refused = 0;
-  EXPECT_EQ(session->send_request(demo_request("/api/v1/demo/echo"), true, clock.now(), refused),
-            core::Errc::session_not_ready);
-  ASSERT_TRUE(run_until([&] { return !hooks.of<core::gw_event::Closed>().empty(); }));
-  const auto responses = hooks.of<core::gw_event::ResponseHead>();
-  ASSERT_EQ(responses.size(), 1u);
-  EXPECT_EQ(responses[0].stream, id);
-  EXPECT_EQ(responses[0].response.status, 200);
-  EXPECT_TRUE(hooks.of<core::gw_event::StreamFailed>().empty());
-}
-
-// A real service process, killed with SIGKILL while two requests are in flight.
 TEST_F(TcpIntegration, ServiceKilledMidRequestFailsExactlyItsInFlight) {
   const std::string port = std::to_string(listener->local_endpoint().port());
   const std::string gateway = "tcp://127.0.0.1:" + port;

@@ -23,6 +23,7 @@
 #include "stella/core/path_matcher.hpp"
 #include "stella/core/service_session.hpp"
 #include "stella/transport/address.hpp"
+#include "stella/transport/inmemory/pipe.hpp"
 #include "stella/transport/tls/tls_settings.hpp"
 
 namespace stella::transport::tls {
@@ -102,6 +103,11 @@ class Service {
   /// Returns at once, after logging why, when the TLS settings cannot be loaded (missing file,
   /// wrong password, ...): retrying cannot fix configuration.
   asio::awaitable<void> run(transport::Address gateway);
+  /// As run(), over in-process pipes: `connect` returns this service's end of a new pipe (the
+  /// gateway adopts the other end), or nullopt when the gateway is unreachable. For tests and
+  /// the simulator.
+  using MemoryConnector = std::function<std::optional<transport::inmemory::MemoryStream>()>;
+  asio::awaitable<void> run_in_memory(MemoryConnector connect);
   /// Graceful shutdown: DRAIN, let in-flight handlers finish within `timeout`, close, return
   /// from run().
   void stop(core::Duration timeout = std::chrono::seconds(30));
@@ -123,6 +129,8 @@ class Service {
   };
 
   asio::awaitable<void> serve_connection(transport::Address gateway);
+  asio::awaitable<void> serve_memory(MemoryConnector connect);
+  asio::awaitable<void> reconnect_loop(std::function<asio::awaitable<void>()> once);
   template <class Stream>
   asio::awaitable<void> serve_stream(Stream stream, transport::Address gateway);
   void on_event(core::ServiceEvent& e);
