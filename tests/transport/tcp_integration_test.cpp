@@ -232,5 +232,33 @@ TEST_F(TcpIntegration, MalformedBytesCloseOnlyThatSession) {
   EXPECT_EQ(hooks.of<core::gw_event::ResponseHead>()[0].response.status, 201);
 }
 
+// A storm of connections that never say HELLO: beyond max_pending_hellos they are closed at
+// once, and a real service still gets in once the silent ones time out or leave.
+TEST_F(TcpIntegration, PendingHelloAdmissionIsBounded) {
+  ListenerSettings settings;
+  settings.max_pending_hellos = 3;
+  settings.session.hello_timeout = 300ms;
+  RecordingHooks local;
+  GatewayListener bounded(io.get_executor(), settings, clock, local);
+  ASSERT_FALSE(bounded.listen({asio::ip::make_address("127.0.0.1"), 0}));
+  asio::co_spawn(io, bounded.run(), asio::detached);
+  std::vector<asio::ip::tcp::socket> silent;
+  for (int i = 0; i < 8; ++i) {
+    silent.emplace_back(io);
+    silent.back().connect(bounded.local_endpoint());
+  }
+  ASSERT_TRUE(run_until([&] { return bounded.refused_total() == 5; }));
+  EXPECT_EQ(bounded.pending_hellos(), 3u);
+  // The silent three time out (hello_timeout); then a real service registers.
+  ASSERT_TRUE(run_until([&] { return bounded.pending_hellos() == 0; }));
+  address = Address{"tcp", "127.0.0.1", bounded.local_endpoint().port()};
+  auto service = start_service("late");
+  ASSERT_TRUE(run_until([&] { return service->registered(); }));
+  EXPECT_EQ(local.hellos.size(), 1u);
+  service->stop(0s);
+  bounded.stop(0s);
+  run_until([&] { return bounded.connections() == 0; });
+}
+
 }  // namespace
 }  // namespace stella::transport

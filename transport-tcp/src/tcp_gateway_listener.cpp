@@ -56,8 +56,19 @@ asio::awaitable<void> GatewayListener::run() {
   }
 }
 
+void GatewayListener::finished(std::uint64_t id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  if (it->second->hello_pending) --pending_hellos_;
+  connections_.erase(it);
+}
+
 void GatewayListener::handle_event(Connection& c, core::GatewayEvent& e) {
   if (auto* hello = std::get_if<core::gw_event::HelloReceived>(&e)) {
+    if (c.hello_pending) {
+      c.hello_pending = false;
+      --pending_hellos_;
+    }
     core::HelloAck ack;
     std::string reason;
     if (hooks_.on_hello(c.info, hello->hello, ack, reason)) {

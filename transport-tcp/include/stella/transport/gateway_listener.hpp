@@ -42,6 +42,11 @@ struct ListenerSettings {
   std::size_t max_connections = 1000;  // transports.tcp.maxConnections
   int receive_buffer_size = 65536;     // transports.tcp.receiveBufferSize (0: OS default)
   int send_buffer_size = 65536;        // transports.tcp.sendBufferSize (0: OS default)
+  /// Connections accepted but not yet past their HELLO. Beyond it new connections are closed at
+  /// once, so a reconnect storm (every service of a region at the same moment) cannot pile up
+  /// sessions that each hold buffers until their hello_timeout; the SDK's jittered backoff
+  /// spreads the retries.
+  std::size_t max_pending_hellos = 256;
 };
 
 class GatewayListener {
@@ -69,8 +74,12 @@ class GatewayListener {
   void wake(std::uint64_t id);
   std::size_t connections() const noexcept { return connections_.size(); }
   bool accepting() const noexcept {
-    return !stopping_ && connections_.size() < settings_.max_connections;
+    return !stopping_ && connections_.size() < settings_.max_connections &&
+           pending_hellos_ < settings_.max_pending_hellos;
   }
+  std::size_t pending_hellos() const noexcept { return pending_hellos_; }
+  /// Connections closed at once because a limit was reached (maxConnections, pending HELLOs).
+  std::uint64_t refused_total() const noexcept { return refused_total_; }
 
  private:
   struct Connection {
@@ -80,12 +89,13 @@ class GatewayListener {
     virtual void wake() = 0;
     core::GatewaySession session;
     ConnectionInfo info;
+    bool hello_pending = true;  // counted in pending_hellos_ until its HELLO (or its end)
   };
   template <class Stream>
   struct StreamConnection;
 
   void handle_event(Connection& c, core::GatewayEvent& e);
-  void finished(std::uint64_t id) { connections_.erase(id); }
+  void finished(std::uint64_t id);
   static void log_failure(std::exception_ptr e);
 
   asio::any_io_executor executor_;
@@ -95,6 +105,8 @@ class GatewayListener {
   asio::ip::tcp::acceptor acceptor_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   std::uint64_t next_id_ = 1;
+  std::size_t pending_hellos_ = 0;
+  std::uint64_t refused_total_ = 0;
   bool stopping_ = false;
 };
 
@@ -117,9 +129,11 @@ template <class Stream>
 std::uint64_t GatewayListener::adopt(Stream stream, ConnectionInfo info,
                                      std::function<void(Stream&)> close) {
   if (!accepting()) {
+    ++refused_total_;
     close(stream);
     return 0;
   }
+  ++pending_hellos_;
   info.id = next_id_++;
   auto conn = std::make_shared<StreamConnection<Stream>>(std::move(stream), settings_.session,
                                                          clock_, std::move(info), std::move(close));
