@@ -5,6 +5,9 @@
 # Usage: scripts/fuzz.sh [seconds-per-target]   (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache: rewrite paths relative to the checkout and leave the directory out of the hash, so a
+# fresh clone in another folder reuses what an earlier build on this machine compiled.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 seconds=${1:-30}
 
 bash scripts/setup.sh

@@ -4,6 +4,9 @@
 # warning-free and its benchmarks run once as a smoke check (no timing is asserted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache: rewrite paths relative to the checkout and leave the directory out of the hash, so a
+# fresh clone in another folder reuses what an earlier build on this machine compiled.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 
 bash scripts/setup.sh
 
