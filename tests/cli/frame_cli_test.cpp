@@ -1,6 +1,8 @@
 // Runs the real stella-gw binary: `frame encode` and `frame decode` as a user would.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -9,8 +11,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "stella/core/frame_codec.hpp"
 #include "stella/core/frame_json.hpp"
@@ -30,8 +30,8 @@ std::string slurp(const std::filesystem::path& p) {
 
 // Runs `stella-gw <args>` with `input` on standard input.
 CmdResult run(const std::string& args, const std::string& input = "") {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("stella-cli-test-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("stella-cli-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   {
     std::ofstream in(dir / "in", std::ios::binary);
@@ -82,12 +82,14 @@ std::vector<stella::core::Frame> one_of_each() {
 
 TEST(FrameCli, EncodeThenDecodeRoundTripsEveryFrameType) {
   std::string json_lines;
-  for (const auto& f : one_of_each()) json_lines += stella::core::frame_to_json(f).dump() + "\n";
+  for (const auto& f : one_of_each())
+    json_lines += stella::core::frame_to_json(f).dump() + "\n";
   const CmdResult enc = run("frame encode", json_lines);
   ASSERT_EQ(enc.exit_code, 0) << enc.err;
   // The bytes are exactly the library's encoding, frame after frame.
   std::string expected;
-  for (const auto& f : one_of_each()) expected += stella::core::encode_frame(f);
+  for (const auto& f : one_of_each())
+    expected += stella::core::encode_frame(f);
   EXPECT_EQ(enc.out, expected);
   const CmdResult dec = run("frame decode", enc.out);
   ASSERT_EQ(dec.exit_code, 0) << dec.err;
@@ -173,14 +175,14 @@ TEST(FrameCli, BadJsonNamesTheFrameAndMember) {
 }
 
 TEST(FrameCli, UsageErrorsExitTwoWithHelp) {
-  for (const char* args : {"", "frame", "frame decode --bogus", "nope",
-                           "frame decode --hex 00 --file x"}) {
+  for (const char* args :
+       {"", "frame", "frame decode --bogus", "nope", "frame decode --hex 00 --file x"}) {
     const CmdResult r = run(args);
     EXPECT_EQ(r.exit_code, 2) << args;
     EXPECT_NE(r.err.find("Usage:"), std::string::npos) << args << ": " << r.err;
   }
-  for (const char* args : {"--help", "frame --help", "frame decode --help", "frame encode --help",
-                           "version --help"}) {
+  for (const char* args :
+       {"--help", "frame --help", "frame decode --help", "frame encode --help", "version --help"}) {
     const CmdResult r = run(args);
     EXPECT_EQ(r.exit_code, 0) << args;
     EXPECT_NE(r.out.find("Usage:"), std::string::npos) << args;

@@ -14,7 +14,8 @@ core::Hello hello(std::string service, std::string instance, std::vector<std::st
   h.service = std::move(service);
   h.instance_id = std::move(instance);
   h.region = "eu1";
-  for (auto& p : paths) h.endpoints.push_back({"GET", std::move(p), 0, false, {}, ""});
+  for (auto& p : paths)
+    h.endpoints.push_back({"GET", std::move(p), 0, false, {}, ""});
   return h;
 }
 
