@@ -270,7 +270,7 @@ void Service::on_event(core::ServiceEvent& e) {
   } else if (auto* data = std::get_if<core::svc_event::RequestData>(&e)) {
     auto it = live_->partial.find(data->stream);
     if (it == live_->partial.end()) return;
-    if (it->second.request.body.size() + data->data.size() > options_.limits.max_payload * 64ULL) {
+    if (it->second.request.body.size() + data->data.size() > options_.max_request_body) {
       live_->session.abort_stream(data->stream, "request body too large");
       live_->partial.erase(it);
       return;

@@ -78,6 +78,9 @@ struct ServiceOptions {
   core::Duration reconnect_min = std::chrono::milliseconds(100);
   core::Duration reconnect_max = std::chrono::seconds(10);
   std::size_t high_water_bytes = 1024 * 1024;  // outbound queue level that pauses streaming
+  /// A request body streamed in (STREAM_DATA) is collected before the handler runs; past this
+  /// size the stream is aborted (CANCEL handler_failed → the client gets 502) instead of growing.
+  std::size_t max_request_body = 64 * 1024 * 1024;
   /// Gateway silence after which the connection counts as dead and is re-established;
   /// 0: three heartbeat intervals as announced by the gateway.
   core::Duration liveness_timeout = core::Duration::zero();
