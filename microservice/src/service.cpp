@@ -254,6 +254,7 @@ asio::awaitable<void> Service::serve_stream(Stream stream, transport::Address ga
 void Service::on_event(core::ServiceEvent& e) {
   if (auto* reg = std::get_if<core::svc_event::Registered>(&e)) {
     registered_ = true;
+    registration_ = reg->ack;
     log("registered with gateway " + reg->ack.node_id + ": " +
         std::to_string(reg->ack.accepted.size()) + " endpoints accepted, " +
         std::to_string(reg->ack.rejected.size()) + " refused, heartbeat every " +

@@ -17,6 +17,7 @@
 
 extern char** environ;
 
+#include "stella/gateway/service_registry.hpp"
 #include "stella/microservice/demo_service.hpp"
 #include "stella/transport/gateway_listener.hpp"
 
@@ -230,6 +231,60 @@ TEST_F(TcpIntegration, MalformedBytesCloseOnlyThatSession) {
   listener->wake(hooks.connection);
   ASSERT_TRUE(run_until([&] { return !hooks.of<core::gw_event::ResponseHead>().empty(); }));
   EXPECT_EQ(hooks.of<core::gw_event::ResponseHead>()[0].response.status, 201);
+}
+
+// The gateway's registry refuses a template another service already serves, with the reason,
+// and the refused service still registers its other endpoints.
+struct RegistryHooks final : GatewayHooks {
+  explicit RegistryHooks(const core::Clock& c) : clock(c) {}
+  bool on_hello(const ConnectionInfo& conn, const core::Hello& hello, core::HelloAck& ack,
+                std::string& reason) override {
+    auto outcome = registry.on_hello(conn.id, hello, clock.now());
+    reason = outcome.reason;
+    ack = std::move(outcome.ack);
+    return outcome.registered;
+  }
+  void on_event(const ConnectionInfo& conn, core::GatewayEvent& e) override {
+    if (std::holds_alternative<core::gw_event::Closed>(e)) registry.on_closed(conn.id);
+  }
+  const core::Clock& clock;
+  gw::ServiceRegistry registry;
+};
+
+TEST_F(TcpIntegration, ConflictingTemplateIsRefusedWithTheReason) {
+  RegistryHooks registry_hooks(clock);
+  GatewayListener gateway(io.get_executor(), ListenerSettings{}, clock, registry_hooks);
+  ASSERT_FALSE(gateway.listen({asio::ip::make_address("127.0.0.1"), 0}));
+  asio::co_spawn(io, gateway.run(), asio::detached);
+  address = Address{"tcp", "127.0.0.1", gateway.local_endpoint().port()};
+  auto demo = start_service("demo-1");
+  ASSERT_TRUE(run_until([&] { return demo->registered(); }));
+  // Another service claims the demo's echo route (same method and shape) and one of its own.
+  microservice::ServiceOptions o;
+  o.name = "copycat";
+  o.instance_id = "copycat-1";
+  o.log = [](const std::string&) {};
+  microservice::Service copycat(io.get_executor(), o, clock, 3);
+  auto echo = [](microservice::RequestContext&) -> asio::awaitable<std::optional<core::Response>> {
+    co_return core::Response{};
+  };
+  copycat.add({"GET", "/api/v1/demo/echo", 0, false, {}, ""}, echo);
+  copycat.add({"GET", "/api/v1/copycat/{id}", 0, false, {}, ""}, echo);
+  asio::co_spawn(io, copycat.run(address), asio::detached);
+  ASSERT_TRUE(run_until([&] { return copycat.registered(); }));
+  const auto& ack = *copycat.registration();
+  ASSERT_EQ(ack.rejected.size(), 1u);
+  EXPECT_EQ(ack.rejected[0].path, "/api/v1/demo/echo");
+  EXPECT_EQ(ack.rejected[0].reason, static_cast<std::uint16_t>(core::RejectReason::conflict));
+  EXPECT_NE(ack.rejected[0].message.find("demo"), std::string::npos) << ack.rejected[0].message;
+  ASSERT_EQ(ack.accepted.size(), 1u);
+  EXPECT_EQ(ack.accepted[0].path, "/api/v1/copycat/{id}");
+  EXPECT_EQ(registry_hooks.registry.routes().counters().conflicts_total, 1u);
+  copycat.stop(0s);
+  demo->stop(0s);
+  gateway.stop(0s);
+  run_until([&] { return gateway.connections() == 0; });
+  run_until([] { return false; }, 50ms);
 }
 
 // A storm of connections that never say HELLO: beyond max_pending_hellos they are closed at

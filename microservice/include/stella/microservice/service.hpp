@@ -118,6 +118,9 @@ class Service {
   void set_health(core::HealthStatus status);
   /// Registered endpoints as the gateway acknowledged them, for the current connection.
   bool registered() const noexcept { return registered_; }
+  /// The gateway's answer to the current connection's HELLO (accepted and refused endpoints with
+  /// reasons); nullopt before the first HELLO_ACK.
+  const std::optional<core::HelloAck>& registration() const noexcept { return registration_; }
   std::size_t connections_made() const noexcept { return connections_made_; }
 
  private:
@@ -155,6 +158,7 @@ class Service {
   core::HealthStatus health_ = core::HealthStatus::healthy;
   bool stopping_ = false;
   bool registered_ = false;
+  std::optional<core::HelloAck> registration_;
   std::size_t connections_made_ = 0;
   core::Duration stop_timeout_{};
   asio::steady_timer backoff_;
