@@ -160,9 +160,13 @@ void GatewaySession::on_timer(TimePoint now) {
   }
 }
 
-void GatewaySession::on_closed(TimePoint) {
+void GatewaySession::on_closed(TimePoint, std::string_view reason) {
   if (state_ == State::closed) return;
-  if (!closed_) closed_ = CloseInfo{Errc::peer_closed, "connection closed", 0};
+  if (!closed_) {
+    closed_ = CloseInfo{
+        Errc::peer_closed,
+        reason.empty() ? "connection closed" : "connection closed: " + std::string(reason), 0};
+  }
   finish(Errc::peer_closed);
 }
 

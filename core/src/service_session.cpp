@@ -161,9 +161,13 @@ void ServiceSession::on_timer(TimePoint now) {
   }
 }
 
-void ServiceSession::on_closed(TimePoint) {
+void ServiceSession::on_closed(TimePoint, std::string_view reason) {
   if (state_ == State::closed) return;
-  if (!closed_) closed_ = CloseInfo{Errc::peer_closed, "connection closed", 0};
+  if (!closed_) {
+    closed_ = CloseInfo{
+        Errc::peer_closed,
+        reason.empty() ? "connection closed" : "connection closed: " + std::string(reason), 0};
+  }
   finish(Errc::peer_closed);
 }
 

@@ -93,7 +93,8 @@ class GatewaySession : public SessionBase<GatewayEvent> {
   void on_bytes(std::string_view bytes, TimePoint now);
   void on_timer(TimePoint now);
   /// The transport closed (or failed): every open stream fails.
-  void on_closed(TimePoint now);
+  /// `reason`: what the transport said (e.g. a TLS alert), kept in the close info.
+  void on_closed(TimePoint now, std::string_view reason = {});
 
   // ---- commands -------------------------------------------------------------------------
   /// Answers the HELLO: `ack` lists accepted/rejected endpoints; version, heartbeat interval,

@@ -70,7 +70,8 @@ class ServiceSession : public SessionBase<ServiceEvent> {
 
   void on_bytes(std::string_view bytes, TimePoint now);
   void on_timer(TimePoint now);
-  void on_closed(TimePoint now);
+  /// `reason`: what the transport said (e.g. a TLS alert), kept in the close info.
+  void on_closed(TimePoint now, std::string_view reason = {});
 
   /// The response head (and with end_stream the whole response). Errors: unknown_stream (not
   /// open: cancelled, or never), unexpected_frame (head already sent), session_closed,

@@ -74,7 +74,10 @@ class SessionRunner {
     while (!session_.closed()) {
       auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer_), kTuple);
       if (ec) {
-        session_.on_closed(clock_.now());
+        // A plain end of stream says nothing; anything else (reset, a TLS alert such as
+        // "certificate required") is the reason the peer is gone.
+        const bool plain_eof = ec == asio::error::eof;
+        session_.on_closed(clock_.now(), plain_eof ? std::string() : ec.message());
         dispatch();
         co_return;
       }
@@ -110,7 +113,7 @@ class SessionRunner {
       auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out_), kTuple);
       if (ec) {
         // The reader will see the failure too (or already has); make sure it stops.
-        session_.on_closed(clock_.now());
+        session_.on_closed(clock_.now(), ec.message());
         dispatch();
         close_stream_();
         timer_.cancel();
