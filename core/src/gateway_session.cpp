@@ -26,19 +26,11 @@ std::optional<TimePoint> GatewaySession::next_deadline() const noexcept {
 
 void GatewaySession::on_bytes(std::string_view bytes, TimePoint now) {
   if (state_ == State::closed) return;
-  reader_.feed(bytes);
-  Frame f;
-  while (state_ != State::closed) {
-    const std::uint64_t at = reader_.offset();
-    const DecodeResult r = reader_.next(f);
-    if (r.status == DecodeStatus::need_more) break;
-    if (r.status == DecodeStatus::error) {
-      protocol_error(r.error, "malformed frame: " + std::string(errc_name(r.error)),
-                     at + r.error_offset);
-      break;
-    }
-    handle(f, now);
-  }
+  read_frames(
+      bytes, [&](Frame& f) { handle(f, now); },
+      [&](Errc e, std::string message, std::uint64_t offset) {
+        protocol_error(e, std::move(message), offset);
+      });
 }
 
 void GatewaySession::handle(Frame& f, TimePoint now) {
@@ -246,12 +238,7 @@ void GatewaySession::drain(Duration timeout, TimePoint now) {
     return finish(Errc::session_closed);
   }
   if (state_ != State::draining) {
-    queue(Frame{0, 0,
-                Drain{static_cast<std::uint16_t>(DrainCode::graceful), last_stream_,
-                      static_cast<std::uint32_t>(
-                          std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()),
-                      "gateway draining"}},
-          false);
+    queue_graceful_drain(last_stream_, timeout, "gateway draining");
     state_ = State::draining;
   }
   drain_deadline_ = now + timeout;

@@ -35,19 +35,11 @@ std::optional<TimePoint> ServiceSession::next_deadline() const noexcept {
 void ServiceSession::on_bytes(std::string_view bytes, TimePoint now) {
   if (state_ == State::closed) return;
   last_heard_ = now;
-  reader_.feed(bytes);
-  Frame f;
-  while (state_ != State::closed) {
-    const std::uint64_t at = reader_.offset();
-    const DecodeResult r = reader_.next(f);
-    if (r.status == DecodeStatus::need_more) break;
-    if (r.status == DecodeStatus::error) {
-      protocol_error(r.error, "malformed frame: " + std::string(errc_name(r.error)),
-                     at + r.error_offset);
-      break;
-    }
-    handle(f, now);
-  }
+  read_frames(
+      bytes, [&](Frame& f) { handle(f, now); },
+      [&](Errc e, std::string message, std::uint64_t offset) {
+        protocol_error(e, std::move(message), offset);
+      });
 }
 
 void ServiceSession::handle(Frame& f, TimePoint) {
@@ -221,12 +213,7 @@ Errc ServiceSession::abort_stream(std::uint32_t stream, std::string message) {
 void ServiceSession::drain(Duration timeout, TimePoint now) {
   if (state_ == State::closed) return;
   if (state_ != State::draining) {
-    queue(Frame{0, 0,
-                Drain{static_cast<std::uint16_t>(DrainCode::graceful), highest_stream_,
-                      static_cast<std::uint32_t>(
-                          std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()),
-                      "service draining"}},
-          false);
+    queue_graceful_drain(highest_stream_, timeout, "service draining");
     state_ = State::draining;
   }
   drain_deadline_ = now + timeout;

@@ -3,6 +3,7 @@
 // `now`, writes what take_output() returns, and arms a timer for next_deadline().
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <optional>
 #include <string>
@@ -56,6 +57,34 @@ class SessionBase {
   }
 
   void emit(Event e) { events_.push_back(std::move(e)); }
+
+  /// Queues DRAIN(graceful): streams up to `last_stream` finish within `timeout`.
+  void queue_graceful_drain(std::uint32_t last_stream, Duration timeout, std::string message) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+    queue(Frame{0, 0,
+                Drain{static_cast<std::uint16_t>(DrainCode::graceful), last_stream,
+                      static_cast<std::uint32_t>(ms), std::move(message)}},
+          false);
+  }
+
+  /// Feeds `bytes` and hands every complete frame to `on_frame` while the session is open; a
+  /// malformed frame goes to `on_error(errc, message, absolute offset)` and ends the loop.
+  template <class OnFrame, class OnError>
+  void read_frames(std::string_view bytes, OnFrame&& on_frame, OnError&& on_error) {
+    reader_.feed(bytes);
+    Frame f;
+    while (!closed_) {
+      const std::uint64_t at = reader_.offset();
+      const DecodeResult r = reader_.next(f);
+      if (r.status == DecodeStatus::need_more) return;
+      if (r.status == DecodeStatus::error) {
+        on_error(r.error, "malformed frame: " + std::string(errc_name(r.error)),
+                 at + r.error_offset);
+        return;
+      }
+      on_frame(f);
+    }
+  }
 
   /// Sends DRAIN with `code` (best effort) and records the close.
   void close_with(Errc error, DrainCode code, std::string message, std::uint64_t offset = 0) {
