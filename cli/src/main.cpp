@@ -5,8 +5,11 @@
 #include <cstdio>
 #include <iostream>
 
+#include "config_command.hpp"
 #include "frame_command.hpp"
+#include "serve_command.hpp"
 #include "service_command.hpp"
+#include "sim_command.hpp"
 #include "tls_command.hpp"
 
 int main(int argc, char** argv) {
@@ -20,6 +23,9 @@ int main(int argc, char** argv) {
   stella::cli::add_service_command(app, exit_code);
   stella::cli::add_listen_command(app, exit_code);
   stella::cli::add_tls_command(app, exit_code);
+  stella::cli::add_sim_command(app, exit_code);
+  stella::cli::add_config_command(app, exit_code);
+  stella::cli::add_serve_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <memory>
 
-#include "registry_hooks.hpp"
+#include "stella/gateway/http/registry_hooks.hpp"
 #include "stella/core/path_template.hpp"
 #include "stella/microservice/demo_service.hpp"
 #include "stella/transport/address.hpp"
@@ -113,7 +113,7 @@ int run_listen(const ListenOptions& opt) {
   gw::RegistrySettings registry;
   registry.health.heartbeat_interval = settings_interval(opt.heartbeat_seconds);
   registry.health.heartbeat_timeout = 3 * registry.health.heartbeat_interval;
-  RegistryHooks hooks(registry, clock, log_line, opt.log_heartbeats);
+  gw::http::RegistryHooks hooks(registry, clock, log_line, opt.log_heartbeats);
   transport::ListenerSettings settings;
   settings.session.node_id = "gw-local";
   settings.session.heartbeat_interval = settings_interval(opt.heartbeat_seconds);

@@ -1,9 +1,17 @@
 #include "stella/core/clock.hpp"
 
+#include <random>
+
 #include <cstdio>
 #include <ctime>
 
 namespace stella::core {
+
+std::uint64_t entropy_seed() {
+  std::random_device rd;
+  return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}
+
 
 std::string wall_clock_rfc3339() {
   const auto now = std::chrono::system_clock::now();

@@ -81,6 +81,10 @@ void add_demo_endpoints(Service& service) {
   service.add({"GET", "/api/v1/demo/slow/{ms}", 0, false, {}, ""}, slow);
   service.add({"GET", "/api/v1/demo/stream/{chunks}", 0, true, {}, ""}, stream);
   service.add({"GET", "/api/v1/demo/status/{code}", 0, false, {}, ""}, status);
+  // Precedence showcase: a literal beats a parameter, a parameter beats a catch-all.
+  service.add({"GET", "/api/v1/demo/items/special", 0, false, {}, ""}, echo);
+  service.add({"GET", "/api/v1/demo/items/{id}", 0, false, {}, ""}, echo);
+  service.add({"GET", "/api/v1/demo/files/{*path}", 0, false, {}, ""}, echo);
 }
 
 }  // namespace stella::microservice

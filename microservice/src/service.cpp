@@ -283,6 +283,11 @@ void Service::on_event(core::ServiceEvent& e) {
       start_handler(started);
     }
   } else if (auto* cancel = std::get_if<core::svc_event::Cancelled>(&e)) {
+    static constexpr const char* kReasons[] = {"unknown",          "client_disconnected",
+                                               "timeout",          "gateway_shutdown",
+                                               "instance_draining", "handler_failed"};
+    log("stream " + std::to_string(cancel->stream) + " cancelled by the gateway (" +
+        (cancel->reason < 6 ? kReasons[cancel->reason] : "unknown") + ")");
     live_->partial.erase(cancel->stream);
     if (auto it = live_->contexts.find(cancel->stream); it != live_->contexts.end()) {
       auto ctx = it->second;  // emit() may complete the handler, which erases the entry

@@ -43,6 +43,10 @@ class ManualClock final : public Clock {
 /// lines only; never for decisions.
 std::string wall_clock_rfc3339();
 
+/// 64 bits from the operating system's entropy source, to seed a Random where determinism is
+/// not wanted (correlation ids in `serve`). The simulator and tests never call it.
+std::uint64_t entropy_seed();
+
 /// Deterministic pseudo-random numbers (SplitMix64). The same seed gives the same sequence on
 /// every platform. Not thread-safe; one per subsystem (derive sub-seeds with `fork`).
 class Random {

@@ -3,6 +3,7 @@
 //   GET /api/v1/demo/slow/{ms}       answers after `ms` milliseconds (cancellable)
 //   GET /api/v1/demo/stream/{chunks} streams that many chunks
 //   GET /api/v1/demo/status/{code}   answers with that status code
+//   GET /api/v1/demo/items/special, /items/{id}, /files/{*path}   echo (routing precedence)
 #pragma once
 
 #include "stella/microservice/service.hpp"

@@ -1,8 +1,8 @@
-#include "registry_hooks.hpp"
+#include "stella/gateway/http/registry_hooks.hpp"
 
 #include <cstdio>
 
-namespace stella::cli {
+namespace stella::gw::http {
 
 RegistryHooks::RegistryHooks(gw::RegistrySettings settings, const core::Clock& clock,
                              std::function<void(const std::string&)> log, bool log_heartbeats)
@@ -70,4 +70,4 @@ void RegistryHooks::on_event(const transport::ConnectionInfo& conn, core::Gatewa
   }
 }
 
-}  // namespace stella::cli
+}  // namespace stella::gw::http

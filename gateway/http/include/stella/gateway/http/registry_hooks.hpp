@@ -1,6 +1,6 @@
 // GatewayHooks backed by the service registry: registration with conflict checks, health
 // tracking from heartbeats, and one log line per lifecycle event (HELLO, refused endpoint, health
-// change, drain, loss). Used by `stella-gw listen`.
+// change, drain, loss). Used by `stella-gw listen` and, inside UpstreamHub, by `serve`.
 #pragma once
 
 #include <functional>
@@ -10,7 +10,7 @@
 #include "stella/gateway/service_registry.hpp"
 #include "stella/transport/gateway_listener.hpp"
 
-namespace stella::cli {
+namespace stella::gw::http {
 
 class RegistryHooks final : public transport::GatewayHooks {
  public:
@@ -33,4 +33,4 @@ class RegistryHooks final : public transport::GatewayHooks {
   std::unordered_map<std::uint64_t, std::string> names_;
 };
 
-}  // namespace stella::cli
+}  // namespace stella::gw::http

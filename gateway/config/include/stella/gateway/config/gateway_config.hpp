@@ -1,0 +1,209 @@
+// The gateway's configuration: the seed's YAML shape (docs/configuration.md), parsed and
+// validated once at startup into immutable values that the rest of the gateway reads.
+//
+// Shape: one document; the sections `node`, `transports`, `routing`, `health`, `http`, `auth`,
+// `rateLimiting` (alias `rate_limiting`), `openapi` sit under a root `gateway:` key (the seed's
+// nesting) or at the top level; one section given both ways is an error. Keys are camelCase as
+// in the seed. Every default below is what a key left out means.
+//
+// Thread-safety: plain values; share a loaded config as std::shared_ptr<const GatewayConfig>.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "stella/core/clock.hpp"
+#include "stella/gateway/health_tracker.hpp"
+#include "stella/gateway/routing_state.hpp"
+#include "stella/gateway/selector.hpp"
+#include "stella/transport/tls/tls_settings.hpp"
+
+namespace stella::gw::config {
+
+using namespace std::chrono_literals;
+
+/// gateway.node
+struct NodeConfig {
+  std::string region = "local";        // region: instances in it form the local tier
+  std::string node_id = "gw-local-1";  // nodeId: sent in HELLO_ACK, logged
+  std::string environment = "dev";     // environment: "dev", "staging", "prod", ...
+};
+
+/// A listening address. `host` is an IP literal or "localhost"; port 0 picks a free port.
+struct ListenAddress {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 0;
+};
+
+/// transports.tcp
+struct TcpTransportConfig {
+  bool enabled = true;                      // enabled
+  ListenAddress listen{"0.0.0.0", 9100};    // host (default 0.0.0.0), port (9100)
+  std::size_t max_connections = 1000;       // maxConnections
+  int receive_buffer_size = 65536;          // receiveBufferSize (0: OS default)
+  int send_buffer_size = 65536;             // sendBufferSize (0: OS default)
+  std::size_t max_pending_hellos = 256;     // maxPendingHellos
+  core::Duration hello_timeout = 10s;       // helloTimeout
+};
+
+/// transports.tls: the same listener settings plus the TLS material.
+struct TlsTransportConfig {
+  bool enabled = false;                    // enabled
+  ListenAddress listen{"0.0.0.0", 9443};   // host, port (9443)
+  std::size_t max_connections = 1000;      // maxConnections
+  int receive_buffer_size = 65536;         // receiveBufferSize
+  int send_buffer_size = 65536;            // sendBufferSize
+  std::chrono::milliseconds handshake_timeout{10000};  // handshakeTimeout
+  /// certificatePath, privateKeyPath, certificatePassword, clientCertificateMode, caPath,
+  /// allowedClientCertificateThumbprints (validated: 64 hex digits each).
+  transport::tls::TlsSettings tls;
+};
+
+/// http.tls: HTTPS on the ingress listener (TLS 1.3 only).
+struct HttpTlsConfig {
+  bool enabled = false;              // enabled
+  std::string certificate_path;      // certificatePath (PEM chain, or .pfx/.p12)
+  std::string private_key_path;      // privateKeyPath (PEM; empty: in certificatePath)
+  std::string certificate_password;  // certificatePassword (usually "${ENV_VAR}")
+};
+
+/// http: the client-facing HTTP/1.1 listener and its limits.
+struct HttpConfig {
+  ListenAddress listen{"0.0.0.0", 8080};  // host, port
+  HttpTlsConfig tls;                      // tls
+  std::size_t workers = 0;                // workers: event-loop threads (0: one per core)
+  std::size_t max_connections = 10000;    // maxConnections (per gateway, all workers)
+  std::size_t max_request_line = 8192;    // maxRequestLineSize → 414 beyond
+  std::size_t max_header_field = 8192;    // maxHeaderFieldSize → 431 beyond
+  std::size_t max_header_bytes = 65536;   // maxHeaderBytes (all fields) → 431 beyond
+  std::size_t max_header_count = 100;     // maxHeaderCount → 431 beyond
+  core::Duration header_timeout = 10s;    // headerTimeout: whole head must arrive → 408
+  core::Duration idle_timeout = 60s;      // idleTimeout: keep-alive connection with no request
+  core::Duration body_timeout = 30s;      // bodyTimeout: gap between two body reads → 408
+  std::size_t max_pipelined = 16;         // maxPipelinedRequests: queued behind the active one
+  core::Duration drain_timeout = 30s;     // drainTimeout: graceful shutdown budget
+  /// identityHeaderPrefix: client headers starting with it are stripped (the gateway's own).
+  std::string identity_header_prefix = "X-Stella-";
+};
+
+/// routing
+struct RoutingConfig {
+  core::Duration default_timeout = 30s;                // defaultTimeout
+  std::uint64_t max_request_body_size = 100'000'000;   // maxRequestBodySize ("100MB") → 413
+  bool streaming_enabled = true;                       // streamingEnabled
+  std::size_t streaming_buffer_size = 16384;           // streamingBufferSize (bytes per chunk)
+  /// neighborRegions, loadBalancing.{policy, preferHealthy, overprovisioningFactor,
+  /// maxCandidates, p2cMinPing}; local_region is copied from node.region.
+  SelectorSettings selector;
+  /// maxInstances, maxEndpointsPerInstance, maxRoutes, maxMethodLength, maxTemplateLength,
+  /// maxTemplateSegments.
+  RouteTableSettings table;
+};
+
+/// auth (shape only until the authentication issue; auth off in the dev default).
+struct AuthConfig {
+  bool enabled = false;                        // enabled
+  bool dpop_enabled = true;                    // dpopEnabled
+  core::Duration dpop_max_clock_skew = 60s;    // dpopMaxClockSkew
+  bool mtls_enabled = false;                   // mtlsEnabled
+  std::string issuer;                          // issuer
+  std::string audience;                        // audience
+  std::string jwks_path;                       // jwksPath
+};
+
+/// One window rule: at most `max_requests` per `per` (rate_limiting.*.rules[]).
+struct RateLimitRule {
+  std::uint64_t max_requests = 0;  // max_requests / maxRequests
+  core::Duration per = 1s;         // per_seconds / perSeconds (number of seconds or duration)
+};
+
+/// rateLimiting / rate_limiting (shape only until the rate-limiting issue).
+struct RateLimitConfig {
+  bool enabled = false;                                  // enabled
+  std::uint64_t requests_per_minute = 1000;              // requestsPerMinute
+  std::uint64_t burst_size = 100;                        // burstSize
+  std::string redis_connection_string;                   // redisConnectionString
+  std::uint64_t process_back_pressure_per_5min = 5000;   // process_back_pressure_when_more_than_per_5min
+  std::vector<RateLimitRule> instance_rules;             // for_instance.rules
+  std::string valkey_connection;                         // for_environment.valkey_connection
+  std::vector<RateLimitRule> environment_rules;          // for_environment.rules
+  std::uint32_t circuit_failure_threshold = 3;           // for_environment.circuit_breaker.failure_threshold
+  core::Duration circuit_timeout = 30s;                  // .timeout_seconds
+  core::Duration circuit_half_open_timeout = 10s;        // .half_open_timeout
+};
+
+/// openapi (shape only until the OpenAPI issue).
+struct OpenApiConfig {
+  bool enabled = true;                    // enabled
+  core::Duration cache_ttl = 300s;        // cacheTtlSeconds
+  std::string title = "Stella Ops API";   // title
+  std::string version = "1.0.0";          // version
+};
+
+struct GatewayConfig {
+  NodeConfig node;
+  TcpTransportConfig tcp;
+  TlsTransportConfig tls;
+  HttpConfig http;
+  RoutingConfig routing;
+  /// health: heartbeatIntervalSeconds, heartbeatTimeoutSeconds, unhealthyThreshold,
+  /// healthyThreshold, pingEwmaAlpha, initialStatus.
+  HealthSettings health;
+  AuthConfig auth;
+  RateLimitConfig rate_limiting;
+  OpenApiConfig openapi;
+  /// The file it came from ("" for the embedded dev default), for messages.
+  std::string source;
+};
+
+/// One problem found while loading: the key path ("routing.defaultTimeout",
+/// "transports.tls.allowedClientCertificateThumbprints[2]"), the line (1-based, 0 if unknown)
+/// and what is wrong.
+struct ConfigError {
+  std::string key;
+  int line = 0;
+  std::string message;
+};
+
+/// Everything found; `config` is meaningful only when `errors` is empty.
+struct LoadResult {
+  GatewayConfig config;
+  std::vector<ConfigError> errors;
+  bool ok() const noexcept { return errors.empty(); }
+};
+
+/// Looks up environment variables for ${NAME} substitution (injectable for tests).
+using EnvLookup = std::optional<std::string> (*)(const char* name);
+std::optional<std::string> process_env(const char* name);
+
+/// Parses YAML text. `${NAME}` in any scalar is replaced by the variable's value
+/// (`${NAME:-default}` when unset or empty); an unset variable without a default is an error at
+/// that key. `source` names the file in messages. Collects every error rather than stopping at
+/// the first. Never throws.
+LoadResult load_config_text(const std::string& text, const std::string& source,
+                            EnvLookup env = &process_env);
+/// Reads and parses a file; an unreadable file is one error with key "".
+LoadResult load_config_file(const std::string& path, EnvLookup env = &process_env);
+
+/// The embedded dev default: HTTP on 127.0.0.1:8080, TCP transport on 127.0.0.1:9100, TLS off,
+/// auth off, 2 s heartbeats (so a newcomer sees health changes quickly).
+GatewayConfig dev_default();
+
+/// "FILE:LINE: key: message" (or "FILE: key: message" without a line).
+std::string format_error(const std::string& source, const ConfigError& e);
+
+/// The configuration as YAML in the canonical shape (sections under `gateway:`, camelCase
+/// keys, every key written, defaults included), as `stella-gw config print` shows it. Secrets
+/// (certificatePassword, passwords inside connection strings) are written "***" unless
+/// `show_secrets`. '$' is written "$$", so with show_secrets the text loads back to an equal
+/// configuration.
+std::string to_yaml(const GatewayConfig& config, bool show_secrets = false);
+
+/// Every check load_config_text applies (types, ranges, cross-key rules), for a configuration
+/// built or changed in code (dev_default(), tests). Errors carry key paths but no lines.
+std::vector<ConfigError> validate_config(const GatewayConfig& config);
+
+}  // namespace stella::gw::config

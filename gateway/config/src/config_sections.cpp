@@ -1,0 +1,212 @@
+// The sections' keys, types and per-key limits. Cross-key rules are in config_validate.cpp.
+#include "config_sections.hpp"
+
+#include <string_view>
+
+#include "stella/core/frame.hpp"
+#include "stella/gateway/health_tracker.hpp"
+#include "stella/gateway/selector.hpp"
+#include "stella/transport/tls/tls_settings.hpp"
+
+namespace stella::gw::config::detail {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr core::Duration kPositive{1};  // durations that must be > 0
+
+std::optional<core::HealthStatus> parse_health_status(std::string_view text) {
+  for (const auto s :
+       {core::HealthStatus::healthy, core::HealthStatus::degraded, core::HealthStatus::unhealthy,
+        core::HealthStatus::draining, core::HealthStatus::unknown}) {
+    if (text == health_status_name(s)) return s;
+  }
+  return std::nullopt;
+}
+
+void read_listen(MapReader& m, ListenAddress& a) {
+  m.get("host", a.host);
+  m.get_int("port", a.port, 0, 65535);
+}
+
+void read_tcp(MapReader& m, TcpTransportConfig& c) {
+  m.get("enabled", c.enabled);
+  read_listen(m, c.listen);
+  m.get_int("maxConnections", c.max_connections, 1);
+  m.get_size("receiveBufferSize", c.receive_buffer_size);
+  m.get_size("sendBufferSize", c.send_buffer_size);
+  m.get_int("maxPendingHellos", c.max_pending_hellos, 1);
+  m.get("helloTimeout", c.hello_timeout, kPositive);
+  m.finish();
+}
+
+void read_tls(MapReader& m, TlsTransportConfig& c) {
+  m.get("enabled", c.enabled);
+  read_listen(m, c.listen);
+  m.get_int("maxConnections", c.max_connections, 1);
+  m.get_size("receiveBufferSize", c.receive_buffer_size);
+  m.get_size("sendBufferSize", c.send_buffer_size);
+  m.get("handshakeTimeout", c.handshake_timeout, 1ms);
+  m.get("certificatePath", c.tls.certificate_path);
+  m.get("privateKeyPath", c.tls.private_key_path);
+  m.get("certificatePassword", c.tls.certificate_password);
+  m.get_enum("clientCertificateMode", c.tls.client_certificate_mode,
+             transport::tls::parse_client_certificate_mode,
+             "NoCertificate, AllowCertificate or RequireCertificate");
+  m.get("caPath", c.tls.ca_path);
+  m.get("allowedClientCertificateThumbprints", c.tls.allowed_client_certificate_thumbprints);
+  m.finish();
+}
+
+void read_rule_list(MapReader& m, const Key& key, std::vector<RateLimitRule>& out) {
+  if (!m.has(key)) {
+    m.allow(key);
+    return;
+  }
+  std::vector<RateLimitRule> rules;
+  for (MapReader& r : m.list_of_maps(key, kMaxRateLimitRules)) {
+    RateLimitRule rule;
+    const Key max_requests{"max_requests", "maxRequests"};
+    const Key per{"per_seconds", "perSeconds"};
+    r.require(max_requests);
+    r.require(per);
+    r.get_int(max_requests, rule.max_requests, 1);
+    r.get(per, rule.per, kPositive);
+    r.finish();
+    rules.push_back(rule);
+  }
+  out = std::move(rules);
+}
+
+}  // namespace
+
+void read_node(MapReader& m, NodeConfig& c) {
+  m.get("region", c.region);
+  m.get("nodeId", c.node_id);
+  m.get("environment", c.environment);
+  m.finish();
+}
+
+void read_transports(MapReader& m, TcpTransportConfig& tcp, TlsTransportConfig& tls) {
+  if (auto t = m.map("tcp")) read_tcp(*t, tcp);
+  if (auto t = m.map("tls")) read_tls(*t, tls);
+  m.finish();
+}
+
+void read_http(MapReader& m, HttpConfig& c) {
+  read_listen(m, c.listen);
+  if (auto t = m.map("tls")) {
+    t->get("enabled", c.tls.enabled);
+    t->get("certificatePath", c.tls.certificate_path);
+    t->get("privateKeyPath", c.tls.private_key_path);
+    t->get("certificatePassword", c.tls.certificate_password);
+    t->finish();
+  }
+  m.get_int("workers", c.workers, 0, 1024);
+  m.get_int("maxConnections", c.max_connections, 1);
+  m.get_size("maxRequestLineSize", c.max_request_line, 1);
+  m.get_size("maxHeaderFieldSize", c.max_header_field, 1);
+  m.get_size("maxHeaderBytes", c.max_header_bytes, 1);
+  m.get_int("maxHeaderCount", c.max_header_count, 1);
+  m.get("headerTimeout", c.header_timeout, kPositive);
+  m.get("idleTimeout", c.idle_timeout, kPositive);
+  m.get("bodyTimeout", c.body_timeout, kPositive);
+  m.get_int("maxPipelinedRequests", c.max_pipelined, 0);
+  m.get("drainTimeout", c.drain_timeout);
+  m.get("identityHeaderPrefix", c.identity_header_prefix);
+  m.finish();
+}
+
+void read_routing(MapReader& m, RoutingConfig& c) {
+  m.get("defaultTimeout", c.default_timeout, kPositive);
+  m.get_size("maxRequestBodySize", c.max_request_body_size, 1);
+  m.get("streamingEnabled", c.streaming_enabled);
+  // A chunk travels in one STREAM_DATA frame, so it cannot exceed the frame payload limit.
+  m.get_size("streamingBufferSize", c.streaming_buffer_size, 1, core::FrameLimits{}.max_payload);
+  m.get("neighborRegions", c.selector.neighbor_regions);
+  if (auto lb = m.map("loadBalancing")) {
+    lb->get_enum("policy", c.selector.policy, parse_policy, "p2c, lowest-ping or round-robin");
+    lb->get("preferHealthy", c.selector.prefer_healthy);
+    lb->get("overprovisioningFactor", c.selector.overprovisioning_factor, 0.0, 1000.0);
+    lb->get_int("maxCandidates", c.selector.max_candidates, 0, 65536);
+    lb->get("p2cMinPing", c.selector.p2c_min_ping);
+    lb->finish();
+  }
+  m.get_int("maxInstances", c.table.max_instances, 1);
+  // A HELLO carries at most FrameLimits::max_endpoints endpoints; a larger limit would never act.
+  m.get_int("maxEndpointsPerInstance", c.table.max_endpoints_per_instance, 1,
+            core::FrameLimits{}.max_endpoints);
+  m.get_int("maxRoutes", c.table.max_routes, 1);
+  m.get_int("maxMethodLength", c.table.max_method_length, 1, 1024);
+  m.get_int("maxTemplateLength", c.table.template_limits.max_length, 1, 65536);
+  m.get_int("maxTemplateSegments", c.table.template_limits.max_segments, 1, 4096);
+  m.finish();
+}
+
+void read_health(MapReader& m, HealthSettings& c) {
+  // Ranges are checked by gw::validate(HealthSettings) afterwards, with its own messages.
+  m.get("heartbeatIntervalSeconds", c.heartbeat_interval);
+  m.get("heartbeatTimeoutSeconds", c.heartbeat_timeout);
+  m.get_int("unhealthyThreshold", c.unhealthy_threshold);
+  m.get_int("healthyThreshold", c.healthy_threshold);
+  m.get("pingEwmaAlpha", c.ping_ewma_alpha, -1e9, 1e9);
+  m.get_enum("initialStatus", c.initial_status, parse_health_status,
+             "healthy, degraded or unhealthy");
+  m.finish();
+}
+
+void read_auth(MapReader& m, AuthConfig& c) {
+  m.get("enabled", c.enabled);
+  m.get("dpopEnabled", c.dpop_enabled);
+  m.get("dpopMaxClockSkew", c.dpop_max_clock_skew, kPositive);
+  m.get("mtlsEnabled", c.mtls_enabled);
+  m.get("issuer", c.issuer);
+  m.get("audience", c.audience);
+  m.get("jwksPath", c.jwks_path);
+  m.finish();
+}
+
+void read_rate_limiting(MapReader& m, RateLimitConfig& c) {
+  // The seed gives two shapes: camelCase single-level keys (section 7) and the Router's
+  // snake_case dual-window block (section 9). Both are accepted, each snake_case key also in
+  // camelCase (the spelling `config print` writes).
+  m.get("enabled", c.enabled);
+  m.get_int("requestsPerMinute", c.requests_per_minute, 1);
+  m.get_int("burstSize", c.burst_size);
+  m.get("redisConnectionString", c.redis_connection_string);
+  m.get_int(Key{"process_back_pressure_when_more_than_per_5min",
+                "processBackPressureWhenMoreThanPer5min"},
+            c.process_back_pressure_per_5min);
+  if (auto inst = m.map(Key{"for_instance", "forInstance"})) {
+    read_rule_list(*inst, "rules", c.instance_rules);
+    inst->finish();
+  }
+  if (auto env = m.map(Key{"for_environment", "forEnvironment"})) {
+    env->get(Key{"valkey_connection", "valkeyConnection"}, c.valkey_connection);
+    read_rule_list(*env, "rules", c.environment_rules);
+    if (auto cb = env->map(Key{"circuit_breaker", "circuitBreaker"})) {
+      cb->get_int(Key{"failure_threshold", "failureThreshold"}, c.circuit_failure_threshold, 1);
+      cb->get(Key{"timeout_seconds", "timeoutSeconds"}, c.circuit_timeout, kPositive);
+      // The seed writes `half_open_timeout: 10`: seconds, although the name has no unit.
+      cb->get(Key{"half_open_timeout", "halfOpenTimeout"}, c.circuit_half_open_timeout, kPositive,
+              Bare::seconds);
+      cb->finish();
+    }
+    env->finish();
+  }
+  m.finish();
+}
+
+void read_openapi(MapReader& m, OpenApiConfig& c) {
+  m.get("enabled", c.enabled);
+  m.get("cacheTtlSeconds", c.cache_ttl);
+  m.get("title", c.title);
+  m.get("version", c.version);
+  m.finish();
+}
+
+void link_sections(GatewayConfig& c) {
+  c.routing.selector.local_region = c.node.region;
+  c.routing.table.initial_health = c.health.initial_status;
+}
+
+}  // namespace stella::gw::config::detail

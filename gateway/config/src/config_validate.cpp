@@ -1,0 +1,167 @@
+// The rules that span keys or need the whole configuration. Per-key types and ranges are
+// checked while reading (config_sections.cpp).
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+
+#include "config_sections.hpp"
+#include "stella/gateway/health_tracker.hpp"
+#include "stella/gateway/selector.hpp"
+#include "stella/transport/tls/tls_settings.hpp"
+
+namespace stella::gw::config::detail {
+namespace {
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+bool is_wildcard(std::string_view host) {
+  return host == "0.0.0.0" || host == "::";
+}
+
+bool is_loopback_name(std::string_view host) {
+  return host == "localhost" || host == "127.0.0.1" || host == "::1";
+}
+
+// Whether two listeners on the same port would collide. Conservative: a wildcard collides with
+// everything (with dual-stack sockets "::" covers 0.0.0.0 too), and "localhost" with both
+// loopback addresses.
+bool hosts_overlap(std::string_view a, std::string_view b) {
+  if (a == b || is_wildcard(a) || is_wildcard(b)) return true;
+  if (a == "localhost" || b == "localhost") return is_loopback_name(a) && is_loopback_name(b);
+  return false;
+}
+
+bool is_tchar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+struct Listener {
+  std::string_view name;  // key path of the listener's map
+  const ListenAddress* address;
+};
+
+// "health.pingEwmaAlpha must be in (0, 1]" → key "health.pingEwmaAlpha", "must be in (0, 1]".
+void report_prefixed(Diagnostics& d, const std::string& message, const std::string& fallback) {
+  const auto space = message.find(' ');
+  std::string key = message.substr(0, space);
+  if (space == std::string::npos || key.find('.') == std::string::npos) {
+    d.error(fallback, d.line_of(fallback), message);
+    return;
+  }
+  d.error(key, d.line_of(key), message.substr(space + 1));
+}
+
+}  // namespace
+
+void validate_into(const GatewayConfig& c, Diagnostics& d) {
+  auto err = [&d](const std::string& key, std::string message) {
+    d.error(key, d.line_of(key), std::move(message));
+  };
+
+  // node
+  if (c.node.region.empty()) {
+    err("node.region", "must not be empty (instances of this region form the local tier)");
+  }
+  if (c.node.node_id.empty()) err("node.nodeId", "must not be empty");
+  if (c.node.environment.empty()) err("node.environment", "must not be empty");
+
+  // listeners
+  const Listener listeners[] = {{"http", &c.http.listen},
+                                {"transports.tcp", &c.tcp.listen},
+                                {"transports.tls", &c.tls.listen}};
+  for (const Listener& l : listeners) {
+    const std::string& host = l.address->host;
+    if (host != "localhost" && !is_ip_literal(host)) {
+      err(std::string(l.name) + ".host",
+          "'" + host +
+              "' is not an IP address or \"localhost\" (host names are not resolved; "
+              "0.0.0.0 listens on every IPv4 address)");
+    }
+  }
+  std::vector<Listener> enabled{listeners[0]};
+  if (c.tcp.enabled) enabled.push_back(listeners[1]);
+  if (c.tls.enabled) enabled.push_back(listeners[2]);
+  for (std::size_t i = 0; i < enabled.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      const ListenAddress& a = *enabled[j].address;
+      const ListenAddress& b = *enabled[i].address;
+      if (a.port != 0 && a.port == b.port && hosts_overlap(a.host, b.host)) {
+        err(std::string(enabled[i].name) + ".port",
+            "port " + std::to_string(b.port) + " on " + b.host + " is already used by " +
+                std::string(enabled[j].name) + " (" + a.host + ":" + std::to_string(a.port) + ")");
+      }
+    }
+  }
+
+  // transports
+  if (!c.tcp.enabled && !c.tls.enabled) {
+    err("transports",
+        "transports.tcp and transports.tls are both disabled: services could not reach the "
+        "gateway (enable at least one)");
+  }
+  const auto& tls = c.tls.tls;
+  if (c.tls.enabled && tls.certificate_path.empty()) {
+    err("transports.tls.certificatePath", "is required when transports.tls.enabled is true");
+  }
+  for (std::size_t i = 0; i < tls.allowed_client_certificate_thumbprints.size(); ++i) {
+    std::string why;
+    if (!transport::tls::parse_thumbprint(tls.allowed_client_certificate_thumbprints[i], why)) {
+      err("transports.tls.allowedClientCertificateThumbprints[" + std::to_string(i) + "]", why);
+    }
+  }
+  if (tls.client_certificate_mode == transport::tls::ClientCertificateMode::none &&
+      !tls.allowed_client_certificate_thumbprints.empty()) {
+    err("transports.tls.allowedClientCertificateThumbprints",
+        "needs clientCertificateMode AllowCertificate or RequireCertificate (it is "
+        "NoCertificate, so no client certificate would ever be checked)");
+  }
+
+  // http
+  if (c.http.tls.enabled && c.http.tls.certificate_path.empty()) {
+    err("http.tls.certificatePath", "is required when http.tls.enabled is true");
+  }
+  if (c.http.max_header_field > c.http.max_header_bytes) {
+    err("http.maxHeaderFieldSize", "must be at most http.maxHeaderBytes (" +
+                                       std::to_string(c.http.max_header_bytes) + "), got " +
+                                       std::to_string(c.http.max_header_field));
+  }
+  const std::string& prefix = c.http.identity_header_prefix;
+  if (prefix.empty()) {
+    err("http.identityHeaderPrefix",
+        "must not be empty (client headers starting with it are removed: empty would remove "
+        "them all)");
+  } else if (!std::all_of(prefix.begin(), prefix.end(), is_tchar)) {
+    err("http.identityHeaderPrefix", "'" + prefix +
+                                         "' is not a header-name prefix (letters, "
+                                         "digits and !#$%&'*+-.^_`|~ only)");
+  }
+
+  // routing
+  const auto& neighbors = c.routing.selector.neighbor_regions;
+  for (std::size_t i = 0; i < neighbors.size(); ++i) {
+    const std::string key = "routing.neighborRegions[" + std::to_string(i) + "]";
+    if (neighbors[i].empty()) {
+      err(key, "must not be empty");
+    } else if (neighbors[i] == c.node.region) {
+      err(key, "'" + neighbors[i] +
+                   "' is this gateway's own region (node.region): it is the local tier already");
+    } else if (std::find(neighbors.begin(), neighbors.begin() + static_cast<std::ptrdiff_t>(i),
+                         neighbors[i]) != neighbors.begin() + static_cast<std::ptrdiff_t>(i)) {
+      err(key, "'" + neighbors[i] + "' is listed twice");
+    }
+  }
+  SelectorSettings selector = c.routing.selector;
+  selector.local_region = c.node.region;
+  if (auto why = validate(selector)) report_prefixed(d, *why, "routing.loadBalancing");
+
+  // health
+  if (auto why = validate(c.health)) report_prefixed(d, *why, "health");
+}
+
+}  // namespace stella::gw::config::detail

@@ -1,0 +1,118 @@
+// The bridge between HTTP workers and service connections (stage 7 of the pipeline).
+//
+// Service connections live on one executor (the transport executor: worker 0's event loop),
+// because a GatewaySession is single-threaded. An HTTP request on any worker starts an
+// UpstreamCall: start() dispatches to the transport executor — inline when the worker *is* the
+// transport executor (one worker: no hop, no lock), a post otherwise — which sends the REQUEST
+// on the chosen connection and remembers (connection, stream) → call. Response frames come
+// back through GatewayHooks::on_event on the transport executor and are handed to the call's
+// channel, which the HTTP side awaits on its own worker.
+//
+// Bounded: a call buffers at most `max_buffered_bytes` of response parts that the client has
+// not taken yet (a slow client). Past it the stream is cancelled towards the service and the
+// call fails with `overflow`, so a slow reader costs a bounded amount of memory.
+//
+// Thread-safety: start/send_data/cancel may be called from any thread. on_hello/on_event run on
+// the transport executor (GatewayListener calls them).
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "stella/core/frame.hpp"
+#include "stella/gateway/http/registry_hooks.hpp"
+#include "stella/gateway/instance_state.hpp"
+#include "stella/transport/gateway_listener.hpp"
+
+namespace stella::gw::http {
+
+namespace asio = boost::asio;
+
+/// One piece of an upstream answer.
+struct UpstreamPart {
+  enum class Kind : std::uint8_t { head, data, failed };
+  Kind kind = Kind::failed;
+  bool end_stream = false;
+  core::Response head;  // kind == head (body inline when end_stream)
+  std::string data;     // kind == data
+  /// kind == failed: why. instance_lost (session closed/stream failed), not_ready (draining,
+  /// stream limit: nothing was sent), overflow (client too slow).
+  enum class Failure : std::uint8_t { instance_lost, not_ready, overflow } failure{};
+  bool response_started = false;  // kind == failed: the service had begun answering
+  std::string detail;
+};
+
+using PartChannel =
+    asio::experimental::concurrent_channel<void(boost::system::error_code, UpstreamPart)>;
+
+/// Shared between the HTTP side (owner) and the transport executor.
+struct UpstreamCall {
+  explicit UpstreamCall(const asio::any_io_executor& http_executor, std::size_t capacity)
+      : channel(http_executor, capacity) {}
+  PartChannel channel;
+  /// Bytes delivered to the channel and not yet written to the client.
+  std::atomic<std::size_t> buffered_bytes{0};
+  // Transport executor only:
+  std::uint64_t connection = 0;
+  std::uint32_t stream = 0;
+  bool open = false;
+  std::shared_ptr<InstanceState> instance;
+};
+
+struct UpstreamSettings {
+  /// Response bytes a call may hold for a slow client (2 MiB): beyond it the stream is
+  /// cancelled (docs/http.md, "slow clients").
+  std::size_t max_buffered_bytes = 2 * 1024 * 1024;
+  /// Parts a call's channel holds (bounded queue).
+  std::size_t channel_capacity = 256;
+};
+
+class UpstreamHub final : public transport::GatewayHooks {
+ public:
+  UpstreamHub(asio::any_io_executor transport_executor, UpstreamSettings settings,
+              RegistryHooks& registry_hooks, const core::Clock& clock);
+
+  /// The listener whose sessions calls use. Set once before traffic.
+  void attach(transport::GatewayListener& listener) noexcept { listener_ = &listener; }
+
+  std::shared_ptr<UpstreamCall> make_call(const asio::any_io_executor& http_executor) const;
+
+  /// Sends the REQUEST to `connection` (any thread). Failures arrive on the channel.
+  void start(std::shared_ptr<UpstreamCall> call, std::uint64_t connection,
+             std::shared_ptr<InstanceState> instance, core::Request request, bool end_stream);
+  /// More request body (any thread), in order after start().
+  void send_data(std::shared_ptr<UpstreamCall> call, std::string data, bool end_stream);
+  /// Ends the call early: CANCEL to the service (any thread). No-op when already finished.
+  void cancel(std::shared_ptr<UpstreamCall> call, core::CancelReason reason);
+
+  bool on_hello(const transport::ConnectionInfo& conn, const core::Hello& hello,
+                core::HelloAck& ack, std::string& reason) override;
+  void on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) override;
+
+  /// Calls open right now (transport executor).
+  std::size_t open_calls() const noexcept { return open_calls_; }
+
+ private:
+  template <class F>
+  void on_transport(F&& f);
+  void deliver(UpstreamCall& call, UpstreamPart part);
+  void finish(UpstreamCall& call);
+  void fail(UpstreamCall& call, UpstreamPart::Failure why, bool started, std::string detail);
+
+  asio::any_io_executor transport_;
+  UpstreamSettings settings_;
+  RegistryHooks& registry_hooks_;
+  const core::Clock& clock_;
+  transport::GatewayListener* listener_ = nullptr;
+  /// (connection << 32 | stream) → call.
+  std::unordered_map<std::uint64_t, std::shared_ptr<UpstreamCall>> calls_;
+  std::size_t open_calls_ = 0;
+};
+
+}  // namespace stella::gw::http

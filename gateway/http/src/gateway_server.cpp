@@ -1,0 +1,319 @@
+#include "stella/gateway/http/gateway_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <optional>
+
+#include "stella/gateway/http/http_connection.hpp"
+#include "stella/gateway/http/registry_hooks.hpp"
+#include "stella/gateway/http/upstream_hub.hpp"
+#include "stella/gateway/http/worker_context.hpp"
+#include "stella/transport/gateway_listener.hpp"
+#include "stella/transport/tcp_socket.hpp"
+#include "stella/transport/tls/tls_context.hpp"
+#include "stella/transport/tls/tls_gateway_listener.hpp"
+
+namespace stella::gw::http {
+namespace {
+using asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+std::optional<tcp::endpoint> endpoint_of(const config::ListenAddress& a, std::string& error) {
+  boost::system::error_code ec;
+  const std::string host = a.host == "localhost" ? "127.0.0.1" : a.host;
+  auto ip = asio::ip::make_address(host, ec);
+  if (ec) {
+    error = "'" + a.host + "' is not an IP address";
+    return std::nullopt;
+  }
+  return tcp::endpoint(ip, a.port);
+}
+
+std::string to_string(const tcp::endpoint& ep) {
+  return (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) +
+         ":" + std::to_string(ep.port());
+}
+
+gw::RegistrySettings registry_settings(const config::GatewayConfig& c) {
+  gw::RegistrySettings r;
+  r.routes = c.routing.table;
+  r.health = c.health;
+  return r;
+}
+
+SelectorSettings selector_settings(const config::GatewayConfig& c) {
+  SelectorSettings s = c.routing.selector;
+  s.local_region = c.node.region;
+  return s;
+}
+
+}  // namespace
+
+struct GatewayServer::Impl {
+  Impl(std::shared_ptr<const config::GatewayConfig> cfg, std::function<void(const std::string&)> l)
+      : config(std::move(cfg)),
+        log(std::move(l)),
+        shared(selector_settings(*config)),
+        registry_hooks(registry_settings(*config), clock, log, false) {
+    std::size_t n = config->http.workers;
+    if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+    const std::uint64_t seed = core::entropy_seed();
+    core::Random seeds(seed);
+    for (std::size_t i = 0; i < n; ++i)
+      workers.push_back(std::make_unique<WorkerContext>(shared, seeds.next()));
+    shared.config = config;
+    shared.pipeline.identity_header_prefix = config->http.identity_header_prefix;
+    shared.pipeline.default_timeout = config->routing.default_timeout;
+    shared.head_limits = {config->http.max_request_line, config->http.max_header_field,
+                          config->http.max_header_bytes, config->http.max_header_count};
+    shared.clock = &clock;
+    shared.log = log;
+    shared.routes = &registry_hooks.registry().routes();
+    auto& transport_io = workers[0]->io;
+    hub.emplace(transport_io.get_executor(), UpstreamSettings{}, registry_hooks, clock);
+    shared.hub = &*hub;
+    transport::ListenerSettings ls;
+    ls.session.node_id = config->node.node_id;
+    ls.session.heartbeat_interval = config->health.heartbeat_interval;
+    ls.session.hello_timeout = config->tcp.hello_timeout;
+    ls.max_connections = config->tcp.max_connections + config->tls.max_connections;
+    ls.receive_buffer_size = config->tcp.receive_buffer_size;
+    ls.send_buffer_size = config->tcp.send_buffer_size;
+    ls.max_pending_hellos = config->tcp.max_pending_hellos;
+    listener.emplace(transport_io.get_executor(), ls, clock, *hub);
+    hub->attach(*listener);
+  }
+
+  bool start(std::string& error);
+  void run();
+  void shutdown();
+  asio::awaitable<void> accept_loop(WorkerContext& w, tcp::acceptor& acceptor);
+  asio::awaitable<void> drain();
+
+  std::shared_ptr<const config::GatewayConfig> config;
+  std::function<void(const std::string&)> log;
+  core::SteadyClock clock;
+  ServerShared shared;
+  RegistryHooks registry_hooks;
+  std::vector<std::unique_ptr<WorkerContext>> workers;
+  std::optional<UpstreamHub> hub;
+  std::optional<transport::GatewayListener> listener;
+  std::unique_ptr<transport::tls::TlsGatewayListener> tls_listener;
+  std::shared_ptr<transport::tls::ServerTlsContext> https_context;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // one per worker
+  tcp::endpoint http_ep, tcp_ep, tls_ep;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::optional<asio::signal_set> signals;
+  bool tcp_enabled = false;
+};
+
+bool GatewayServer::Impl::start(std::string& error) {
+  const auto& c = *config;
+  // Service transport first: an ingress without it could only answer 503.
+  if (c.tcp.enabled) {
+    auto ep = endpoint_of(c.tcp.listen, error);
+    if (!ep) {
+      error = "transports.tcp.host: " + error;
+      return false;
+    }
+    if (auto ec = listener->listen(*ep)) {
+      error = "transports.tcp: cannot listen on " + to_string(*ep) + ": " + ec.message();
+      return false;
+    }
+    tcp_ep = listener->local_endpoint();
+    tcp_enabled = true;
+  }
+  if (c.tls.enabled) {
+    std::string tls_error;
+    auto ctx = transport::tls::make_server_context(c.tls.tls, tls_error);
+    if (!ctx) {
+      error = "transports.tls: " + tls_error;
+      return false;
+    }
+    transport::tls::TlsListenerSettings ts;
+    ts.handshake_timeout = c.tls.handshake_timeout;
+    ts.log = log;
+    tls_listener = std::make_unique<transport::tls::TlsGatewayListener>(
+        workers[0]->io.get_executor(), ctx, *listener, ts);
+    auto ep = endpoint_of(c.tls.listen, error);
+    if (!ep) {
+      error = "transports.tls.host: " + error;
+      return false;
+    }
+    if (auto ec = tls_listener->listen(*ep)) {
+      error = "transports.tls: cannot listen on " + to_string(*ep) + ": " + ec.message();
+      return false;
+    }
+    tls_ep = tls_listener->local_endpoint();
+  }
+  if (c.http.tls.enabled) {
+    transport::tls::TlsSettings hs;
+    hs.certificate_path = c.http.tls.certificate_path;
+    hs.private_key_path = c.http.tls.private_key_path;
+    hs.certificate_password = c.http.tls.certificate_password;
+    hs.client_certificate_mode = transport::tls::ClientCertificateMode::none;
+    std::string tls_error;
+    https_context = transport::tls::make_server_context(hs, tls_error);
+    if (!https_context) {
+      error = "http.tls: " + tls_error;
+      return false;
+    }
+  }
+  auto ep = endpoint_of(c.http.listen, error);
+  if (!ep) {
+    error = "http.host: " + error;
+    return false;
+  }
+  for (auto& w : workers) {
+    auto acceptor = std::make_unique<tcp::acceptor>(w->io);
+    boost::system::error_code ec;
+    acceptor->open(ep->protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor->set_option(ReusePort(true), ec);
+    if (!ec) acceptor->bind(*ep, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      error = "http: cannot listen on " + to_string(*ep) + ": " + ec.message();
+      return false;
+    }
+    // Port 0: the first acceptor picked the port; the other workers share it.
+    if (ep->port() == 0) ep->port(acceptor->local_endpoint().port());
+    acceptors.push_back(std::move(acceptor));
+  }
+  http_ep = acceptors.front()->local_endpoint();
+  return true;
+}
+
+asio::awaitable<void> GatewayServer::Impl::accept_loop(WorkerContext& w, tcp::acceptor& acceptor) {
+  asio::steady_timer backoff(w.io);
+  const std::size_t max_connections = config->http.max_connections;
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+    if (ec) {
+      if (!acceptor.is_open() || shared.draining.load()) co_return;
+      // EMFILE and friends: wait a moment rather than spin.
+      backoff.expires_after(std::chrono::milliseconds(20));
+      co_await backoff.async_wait(kTuple);
+      continue;
+    }
+    if (shared.connections.load(std::memory_order_relaxed) >= max_connections) {
+      shared.stats.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    shared.connections.fetch_add(1, std::memory_order_relaxed);
+    shared.stats.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+    if (https_context) {
+      std::shared_ptr<asio::ssl::context> ctx(https_context, &https_context->ssl);
+      serve_https_connection(w, std::move(socket), std::move(ctx));
+    } else {
+      serve_http_connection(w, std::move(socket));
+    }
+  }
+}
+
+void GatewayServer::Impl::run() {
+  auto on_done = [this](const char* what) {
+    return [this, what](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log(std::string(what) + " failed: " + ex.what());
+      }
+    };
+  };
+  auto& io0 = workers[0]->io;
+  if (tcp_enabled) asio::co_spawn(io0, listener->run(), on_done("service listener"));
+  if (tls_listener) asio::co_spawn(io0, tls_listener->run(), on_done("service TLS listener"));
+  for (std::size_t i = 0; i < workers.size(); ++i)
+    asio::co_spawn(workers[i]->io, accept_loop(*workers[i], *acceptors[i]), on_done("http accept"));
+  for (auto& w : workers) guards.push_back(asio::make_work_guard(w->io));
+  signals.emplace(io0, SIGINT, SIGTERM);
+  signals->async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log("signal " + std::to_string(sig) + ": shutting down gracefully");
+    shutdown();
+  });
+  shared.started = true;
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < workers.size(); ++i)
+    threads.emplace_back([w = workers[i].get()] { w->io.run(); });
+  io0.run();
+  for (auto& t : threads) t.join();
+}
+
+void GatewayServer::Impl::shutdown() {
+  asio::post(workers[0]->io, [this] {
+    if (shared.draining.exchange(true)) return;
+    if (signals) signals->cancel();
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      asio::post(workers[i]->io, [this, i] {
+        boost::system::error_code ignored;
+        acceptors[i]->close(ignored);
+        // Copy: on_drain may close and remove the connection from the set.
+        std::vector<HttpConnectionBase*> conns(workers[i]->connections.begin(),
+                                               workers[i]->connections.end());
+        for (auto* c : conns)
+          if (workers[i]->connections.count(c)) c->on_drain();
+      });
+    }
+    asio::co_spawn(workers[0]->io, drain(), [this](std::exception_ptr) {
+      for (auto& g : guards) g.reset();
+      for (auto& w : workers) w->io.stop();
+    });
+  });
+}
+
+asio::awaitable<void> GatewayServer::Impl::drain() {
+  asio::steady_timer tick(workers[0]->io);
+  const auto deadline = clock.now() + config->http.drain_timeout;
+  while (shared.connections.load() > 0 && clock.now() < deadline) {
+    tick.expires_after(std::chrono::milliseconds(20));
+    co_await tick.async_wait(kTuple);
+  }
+  if (const auto left = shared.connections.load(); left > 0) {
+    log("drain timeout: closing " + std::to_string(left) + " client connection(s)");
+    for (auto& w : workers) {
+      asio::post(w->io, [wp = w.get()] {
+        std::vector<HttpConnectionBase*> conns(wp->connections.begin(), wp->connections.end());
+        for (auto* c : conns)
+          if (wp->connections.count(c)) c->abort();
+      });
+    }
+    tick.expires_after(std::chrono::milliseconds(100));
+    co_await tick.async_wait(kTuple);
+  }
+  // Client side is done: say goodbye to the services.
+  if (tls_listener) tls_listener->stop();
+  listener->stop(std::chrono::seconds(2));
+  const auto bye = clock.now() + std::chrono::seconds(3);
+  while (listener->connections() > 0 && clock.now() < bye) {
+    tick.expires_after(std::chrono::milliseconds(20));
+    co_await tick.async_wait(kTuple);
+  }
+  log("shutdown complete");
+}
+
+GatewayServer::GatewayServer(std::shared_ptr<const config::GatewayConfig> config,
+                             std::function<void(const std::string&)> log)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(log))) {}
+GatewayServer::~GatewayServer() = default;
+bool GatewayServer::start(std::string& error) { return impl_->start(error); }
+void GatewayServer::run() { impl_->run(); }
+void GatewayServer::shutdown() { impl_->shutdown(); }
+tcp::endpoint GatewayServer::http_endpoint() const { return impl_->http_ep; }
+tcp::endpoint GatewayServer::tcp_endpoint() const { return impl_->tcp_ep; }
+tcp::endpoint GatewayServer::tls_endpoint() const { return impl_->tls_ep; }
+std::size_t GatewayServer::workers() const { return impl_->workers.size(); }
+
+}  // namespace stella::gw::http

@@ -1,0 +1,149 @@
+#include "stella/gateway/http/request_pipeline.hpp"
+
+#include <array>
+
+namespace stella::gw::http {
+namespace {
+
+bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+bool connection_names(std::string_view connection_value, std::string_view name) noexcept {
+  while (!connection_value.empty()) {
+    const auto comma = connection_value.find(',');
+    std::string_view token = connection_value.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (iequals(token, name)) return true;
+    if (comma == std::string_view::npos) break;
+    connection_value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+constexpr std::array<std::string_view, 21> kOwned{
+    "connection",      "keep-alive",  "proxy-connection", "te",          "trailer",
+    "transfer-encoding", "upgrade",   "content-length",   "forwarded",   "x-real-ip",
+    "x-correlation-id", "x-tenant-id", "x-tenant",        "x-subject",   "x-user-id",
+    "x-scopes",        "x-scope",     "x-client-id",      "x-claims",    "proxy-authorization",
+    "x-original-url"};
+
+}  // namespace
+
+void ProxyRequest::clear() {
+  correlation_id.clear();
+  frame.method.clear();
+  frame.path.clear();
+  frame.query.clear();
+  frame.headers.clear();
+  frame.body.clear();
+  frame.timeout_ms = 0;
+  frame.correlation_id.clear();
+  frame.tenant.clear();
+  frame.subject.clear();
+  frame.scopes.clear();
+  frame.claims.clear();
+  frame.traceparent.clear();
+  frame.tracestate.clear();
+  frame.route.clear();
+  stripped_headers = 0;
+  pick.reset();
+  timeout = {};
+}
+
+void assign_correlation_id(const RequestHead& head, core::Random& rng, ProxyRequest& req) {
+  const std::string_view given = head.field("x-correlation-id");
+  bool ok = !given.empty() && given.size() <= 128;
+  for (char c : given) {
+    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
+    if (!allowed) {
+      ok = false;
+      break;
+    }
+  }
+  if (ok) {
+    req.correlation_id.assign(given);
+    return;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  req.correlation_id.resize(32);
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t bits = rng.next();
+    for (int i = 0; i < 16; ++i) {
+      req.correlation_id[static_cast<std::size_t>(half * 16 + i)] = kHex[bits & 0xF];
+      bits >>= 4;
+    }
+  }
+}
+
+bool is_gateway_owned(std::string_view name, std::string_view connection_value,
+                      std::string_view prefix) noexcept {
+  for (std::string_view owned : kOwned)
+    if (iequals(name, owned)) return true;
+  if (starts_with_icase(name, "x-forwarded-")) return true;
+  if (!prefix.empty() && starts_with_icase(name, prefix)) return true;
+  return connection_names(connection_value, name);
+}
+
+void apply_identity_policy(const PipelineConfig& config, const RequestHead& head,
+                           const ConnectionFacts& conn, ProxyRequest& req) {
+  const std::string_view connection = head.field("connection");
+  auto& out = req.frame.headers;
+  out.reserve(head.fields.size() + 3);
+  for (const auto& f : head.fields) {
+    if (is_gateway_owned(f.name, connection, config.identity_header_prefix)) {
+      ++req.stripped_headers;
+      continue;
+    }
+    if (iequals(f.name, "traceparent")) req.frame.traceparent.assign(f.value);
+    if (iequals(f.name, "tracestate")) req.frame.tracestate.assign(f.value);
+    out.push_back({std::string(f.name), std::string(f.value)});
+  }
+  out.push_back({"X-Forwarded-For", conn.peer_ip});
+  out.push_back({"X-Forwarded-Proto", conn.tls ? "https" : "http"});
+  if (!head.host.empty()) out.push_back({"X-Forwarded-Host", std::string(head.host)});
+}
+
+std::optional<Problem> route_request(const PipelineConfig& config, const RequestHead& head,
+                                     const RouteSnapshot& snapshot, const Selector& selector,
+                                     core::Random& rng, std::vector<Candidate>& scratch,
+                                     ProxyRequest& req) {
+  std::string_view target = head.target;
+  if (target == "*") return bad_request("asterisk-form is only meaningful for OPTIONS of a server");
+  const auto q = target.find('?');
+  const std::string_view raw_path = target.substr(0, q);
+  if (auto err = core::normalize_path_into(raw_path, req.path, config.path_limits)) {
+    if (err->code == core::Errc::path_too_long) return uri_too_long();
+    return bad_request("path refused: " + std::string(err->reason) + " (at byte " +
+                       std::to_string(err->position) + ")");
+  }
+  snapshot.lookup(head.method, req.path, req.lookup);
+  if (req.lookup.status == LookupStatus::not_found) return not_found(req.path.path());
+  if (req.lookup.status == LookupStatus::method_not_allowed) {
+    std::string allow;
+    for (auto m : req.lookup.allowed_methods) {
+      if (!allow.empty()) allow += ", ";
+      allow += m;
+    }
+    return method_not_allowed(std::move(allow));
+  }
+  const Route& route = *req.lookup.route;
+  req.pick = pick_instance(route, selector, rng, scratch);
+  if (!req.pick) return no_instance(route.service);
+  const auto& endpoint = req.pick->instance->endpoint;
+  req.timeout = endpoint && endpoint->timeout_ms > 0
+                    ? core::Duration(std::chrono::milliseconds(endpoint->timeout_ms))
+                    : config.default_timeout;
+  req.frame.method.assign(head.method);
+  req.path.append_encoded(req.frame.path);
+  if (q != std::string_view::npos) req.frame.query.assign(target.substr(q + 1));
+  req.frame.route = route.template_text;
+  req.frame.correlation_id = req.correlation_id;
+  req.frame.timeout_ms = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(req.timeout).count());
+  return std::nullopt;
+}
+
+}  // namespace stella::gw::http

@@ -1,0 +1,175 @@
+#include "stella/gateway/http/upstream_hub.hpp"
+
+#include <boost/asio/dispatch.hpp>
+
+namespace stella::gw::http {
+namespace {
+std::uint64_t key(std::uint64_t connection, std::uint32_t stream) {
+  return (connection << 32) | stream;
+}
+}  // namespace
+
+UpstreamHub::UpstreamHub(asio::any_io_executor transport_executor, UpstreamSettings settings,
+                         RegistryHooks& registry_hooks, const core::Clock& clock)
+    : transport_(std::move(transport_executor)),
+      settings_(settings),
+      registry_hooks_(registry_hooks),
+      clock_(clock) {}
+
+std::shared_ptr<UpstreamCall> UpstreamHub::make_call(
+    const asio::any_io_executor& http_executor) const {
+  return std::make_shared<UpstreamCall>(http_executor, settings_.channel_capacity);
+}
+
+template <class F>
+void UpstreamHub::on_transport(F&& f) {
+  // dispatch: runs inline when the caller already is on the transport executor (one worker).
+  asio::dispatch(transport_, std::forward<F>(f));
+}
+
+void UpstreamHub::start(std::shared_ptr<UpstreamCall> call, std::uint64_t connection,
+                        std::shared_ptr<InstanceState> instance, core::Request request,
+                        bool end_stream) {
+  on_transport([this, call = std::move(call), connection, instance = std::move(instance),
+                request = std::move(request), end_stream]() mutable {
+    call->connection = connection;
+    call->instance = std::move(instance);
+    core::GatewaySession* session = listener_ ? listener_->session(connection) : nullptr;
+    if (!session) {
+      fail(*call, UpstreamPart::Failure::instance_lost, false, "the instance disconnected");
+      return;
+    }
+    std::uint32_t stream = 0;
+    const core::Errc e = session->send_request(request, end_stream, clock_.now(), stream);
+    if (e != core::Errc::ok) {
+      fail(*call, UpstreamPart::Failure::not_ready, false,
+           "the instance cannot take the request (" + std::string(core::errc_name(e)) + ")");
+      return;
+    }
+    call->stream = stream;
+    call->open = true;
+    ++open_calls_;
+    if (call->instance) call->instance->begin_request();
+    calls_.emplace(key(connection, stream), call);
+    listener_->wake(connection);
+  });
+}
+
+void UpstreamHub::send_data(std::shared_ptr<UpstreamCall> call, std::string data,
+                            bool end_stream) {
+  on_transport([this, call = std::move(call), data = std::move(data), end_stream] {
+    if (!call->open) return;
+    core::GatewaySession* session = listener_->session(call->connection);
+    if (!session) return;  // the Closed event fails the call
+    const core::Errc e = session->send_request_data(call->stream, data, end_stream);
+    if (e != core::Errc::ok) {
+      session->cancel(call->stream, core::CancelReason::client_disconnected,
+                      "request body could not be queued");
+      fail(*call, UpstreamPart::Failure::not_ready, false,
+           "the instance connection is saturated (" + std::string(core::errc_name(e)) + ")");
+    }
+    listener_->wake(call->connection);
+  });
+}
+
+void UpstreamHub::cancel(std::shared_ptr<UpstreamCall> call, core::CancelReason reason) {
+  on_transport([this, call = std::move(call), reason] {
+    if (!call->open) return;
+    if (core::GatewaySession* session = listener_->session(call->connection)) {
+      (void)session->cancel(call->stream, reason);
+      listener_->wake(call->connection);
+    }
+    finish(*call);
+  });
+}
+
+void UpstreamHub::finish(UpstreamCall& call) {
+  if (!call.open) return;
+  call.open = false;
+  --open_calls_;
+  if (call.instance) call.instance->end_request();
+  calls_.erase(key(call.connection, call.stream));
+}
+
+void UpstreamHub::deliver(UpstreamCall& call, UpstreamPart part) {
+  const std::size_t bytes = part.head.body.size() + part.data.size();
+  const bool last = part.end_stream || part.kind == UpstreamPart::Kind::failed;
+  const std::size_t buffered = call.buffered_bytes.fetch_add(bytes) + bytes;
+  if (!last && buffered > settings_.max_buffered_bytes) {
+    if (core::GatewaySession* session = listener_->session(call.connection)) {
+      (void)session->cancel(call.stream, core::CancelReason::client_disconnected,
+                            "client too slow");
+      listener_->wake(call.connection);
+    }
+    finish(call);
+    (void)call.channel.try_send(boost::system::error_code{},
+                                UpstreamPart{UpstreamPart::Kind::failed, true, {}, {},
+                                             UpstreamPart::Failure::overflow, true,
+                                             "client reads slower than the service sends"});
+    return;
+  }
+  if (last) finish(call);
+  if (!call.channel.try_send(boost::system::error_code{}, std::move(part))) {
+    // Channel full (a slow client with many small parts): same bound as bytes.
+    if (!last) {
+      if (core::GatewaySession* session = listener_->session(call.connection)) {
+        (void)session->cancel(call.stream, core::CancelReason::client_disconnected,
+                              "client too slow");
+        listener_->wake(call.connection);
+      }
+      finish(call);
+    }
+    call.channel.close();  // the HTTP side sees the channel closed: abort the client response
+  }
+}
+
+void UpstreamHub::fail(UpstreamCall& call, UpstreamPart::Failure why, bool started,
+                       std::string detail) {
+  UpstreamPart part;
+  part.kind = UpstreamPart::Kind::failed;
+  part.failure = why;
+  part.response_started = started;
+  part.detail = std::move(detail);
+  deliver(call, std::move(part));
+}
+
+bool UpstreamHub::on_hello(const transport::ConnectionInfo& conn, const core::Hello& hello,
+                           core::HelloAck& ack, std::string& reason) {
+  return registry_hooks_.on_hello(conn, hello, ack, reason);
+}
+
+void UpstreamHub::on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) {
+  if (auto* head = std::get_if<core::gw_event::ResponseHead>(&e)) {
+    auto it = calls_.find(key(conn.id, head->stream));
+    if (it == calls_.end()) return;  // cancelled meanwhile
+    auto call = it->second;
+    UpstreamPart part;
+    part.kind = UpstreamPart::Kind::head;
+    part.end_stream = head->end_stream;
+    part.head = std::move(head->response);
+    deliver(*call, std::move(part));
+    return;
+  }
+  if (auto* data = std::get_if<core::gw_event::ResponseData>(&e)) {
+    auto it = calls_.find(key(conn.id, data->stream));
+    if (it == calls_.end()) return;
+    auto call = it->second;
+    UpstreamPart part;
+    part.kind = UpstreamPart::Kind::data;
+    part.end_stream = data->end_stream;
+    part.data = std::move(data->data);
+    deliver(*call, std::move(part));
+    return;
+  }
+  if (auto* failed = std::get_if<core::gw_event::StreamFailed>(&e)) {
+    auto it = calls_.find(key(conn.id, failed->stream));
+    if (it == calls_.end()) return;
+    auto call = it->second;
+    fail(*call, UpstreamPart::Failure::instance_lost, failed->response_started,
+         "the instance ended the request (" + std::string(core::errc_name(failed->reason)) + ")");
+    return;
+  }
+  registry_hooks_.on_event(conn, e);
+}
+
+}  // namespace stella::gw::http

@@ -1,0 +1,430 @@
+#!/usr/bin/env bash
+# Side-by-side HTTP load run on one machine: the same small GET through
+#   (a) stella-gw (--workers 1) + the demo service,
+#   (b) nginx (1 worker) proxying to an nginx upstream that returns the same body,
+#   (c) HAProxy (nbthread 1) proxying to that upstream,
+#   (d) the upstream directly;
+# closed-loop wrk at 50 and 1,000 connections, a fixed-rate h2load run, and the RSS of each proxy
+# holding 10,000 idle keep-alive connections. Prints a markdown table; --write-docs also puts it
+# into docs/performance.md between <!-- load:begin --> and <!-- load:end -->. See load/README.md.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+duration=${DURATION:-10}
+binary=$repo/build/release/cli/stella-gw
+write_docs=0
+rate=2000
+rate_clients=10
+idle=10000
+port_base=18000
+profile=0
+keep_tmp=0
+targets="stella haproxy nginx upstream"
+original_args=("$@")
+
+usage() {
+  cat <<EOF
+usage: bash load/run.sh [options]
+  --duration S      seconds per measurement (default \$DURATION or 10)
+  --binary PATH     stella-gw binary (default build/release/cli/stella-gw)
+  --write-docs      replace the load section of docs/performance.md with the report
+  --rate N          total requests/s for the fixed-rate run (default 2000)
+  --rate-clients N  connections for the fixed-rate run (default 10; N must divide the rate)
+  --idle N          idle keep-alive connections for the RSS step (default 10000; 0 skips it)
+  --port-base P     use ports P..P+4 on 127.0.0.1 (default 18000)
+  --profile         also profile the gateway: perf record during a wrk -c50 run, and
+                    strace -c on stella-gw and HAProxy for syscalls per request
+  --keep-tmp        keep the temporary directory (configs, logs, raw outputs)
+EOF
+}
+
+while (($#)); do
+  case $1 in
+    --duration) duration=$2; shift 2 ;;
+    --binary) binary=$2; shift 2 ;;
+    --write-docs) write_docs=1; shift ;;
+    --rate) rate=$2; shift 2 ;;
+    --rate-clients) rate_clients=$2; shift 2 ;;
+    --idle) idle=$2; shift 2 ;;
+    --port-base) port_base=$2; shift 2 ;;
+    --profile) profile=1; shift ;;
+    --keep-tmp) keep_tmp=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '[load %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+for tool in wrk h2load nginx haproxy curl python3; do
+  command -v "$tool" >/dev/null || die "$tool not found (bash scripts/setup.sh installs it)"
+done
+if ((profile)); then
+  for tool in perf strace; do
+    command -v "$tool" >/dev/null || die "$tool not found (needed by --profile)"
+  done
+fi
+[[ -x $binary ]] || die "no stella-gw binary at $binary (cmake --preset release && cmake --build --preset release, or pass --binary)"
+binary=$(cd "$(dirname "$binary")" && pwd)/$(basename "$binary")
+((rate % rate_clients == 0)) || die "--rate ($rate) must be a multiple of --rate-clients ($rate_clients)"
+rps_per_client=$((rate / rate_clients))
+
+p_gw=$port_base p_svc=$((port_base + 1)) p_up=$((port_base + 2)) p_nginx=$((port_base + 3))
+p_haproxy=$((port_base + 4))
+path=/api/v1/demo/echo
+
+# File descriptors: each side of 10,000 connections needs 10,000 of them. Children inherit this.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+nofile=$(ulimit -n)
+if ((idle > 0 && nofile < idle + 200)); then
+  log "ulimit -n is $nofile: lowering --idle from $idle to $((nofile - 200))"
+  idle=$((nofile - 200))
+fi
+fd_budget=$((nofile < 65536 ? nofile : 65536))
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/stella-load.XXXXXX")
+res=$dir/results
+mkdir -p "$res"
+pids=()
+holder_pid=
+
+cleanup() {
+  local rc=$?
+  set +e
+  [[ -n $holder_pid ]] && kill -TERM "$holder_pid" 2>/dev/null
+  # Reverse start order: the service before its gateway, the proxies before their upstream.
+  local i pid
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null
+  done
+  for pid in "${pids[@]}" $holder_pid; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  if ((keep_tmp)) || ((rc != 0)); then
+    log "kept $dir (logs, configs, raw outputs)"
+  else
+    rm -rf "$dir"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_free() {
+  python3 - "$1" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+EOF
+}
+for p in $p_gw $p_svc $p_up $p_nginx $p_haproxy; do
+  port_free "$p" || die "port $p on 127.0.0.1 is in use (choose others with --port-base)"
+done
+
+wait_http() {  # PID URL [grep pattern] — up to 30 s, or until PID exits
+  local pid=$1 url=$2 pattern=${3:-}
+  for _ in $(seq 300); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    local body
+    if body=$(curl -sf --max-time 1 "$url" 2>/dev/null); then
+      if [[ -z $pattern ]] || grep -q -- "$pattern" <<<"$body"; then return 0; fi
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
+load_before=$(load_avg)
+log "load average before the run: $load_before; temp dir $dir"
+
+# --- stella-gw + demo service -------------------------------------------------------------------
+cat >"$dir/gateway.yaml" <<EOF
+# Generated by load/run.sh: the dev default with room for the idle-connection step.
+gateway:
+  node: {region: "local", nodeId: "gw-load", environment: "dev"}
+  http:
+    host: "127.0.0.1"
+    port: $p_gw
+    workers: 1
+    maxConnections: $((idle + 5000))
+    drainTimeout: "1s"
+  transports:
+    tcp: {enabled: true, host: "127.0.0.1", port: $p_svc}
+    tls: {enabled: false}
+  auth: {enabled: false}
+  rateLimiting: {enabled: false}
+EOF
+"$binary" serve --config "$dir/gateway.yaml" --http-listen "127.0.0.1:$p_gw" \
+  --tcp-listen "127.0.0.1:$p_svc" --workers 1 >"$dir/gateway.log" 2>&1 &
+gw_pid=$!
+pids+=("$gw_pid")
+wait_http "$gw_pid" "http://127.0.0.1:$p_gw/health/live" || die "stella-gw did not start: $(tail -5 "$dir/gateway.log")"
+"$binary" service demo --gateway "tcp://127.0.0.1:$p_svc" --region local >"$dir/service.log" 2>&1 &
+svc_pid=$!
+pids+=("$svc_pid")
+wait_http "$svc_pid" "http://127.0.0.1:$p_gw/health/ready" '"instances":1,' ||
+  die "demo service did not register: $(tail -5 "$dir/service.log")"
+wait_http "$gw_pid" "http://127.0.0.1:$p_gw$path" || die "GET $path through stella-gw fails"
+log "stella-gw pid $gw_pid on :$p_gw, demo service pid $svc_pid"
+
+# The body the demo echo gives wrk's request (only a Host header): the upstream returns it verbatim.
+curl -sf -H 'User-Agent:' -H 'Accept:' -o "$dir/body.json" "http://127.0.0.1:$p_gw$path"
+body_bytes=$(wc -c <"$dir/body.json")
+nginx_body=$(python3 - "$dir/body.json" <<'EOF'
+import sys
+body = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+# nginx single-quoted string: escape \ and '; '$' would start a variable, so keep the length
+# with '_' instead (the demo echo has none in practice).
+print(body.replace("\\", "\\\\").replace("'", "\\'").replace("$", "_"), end="")
+EOF
+)
+log "demo echo body: $body_bytes bytes"
+
+# --- nginx upstream and nginx proxy --------------------------------------------------------------
+nginx_conf() {  # PREFIX_DIR SERVER_BLOCK_FILE
+  local user_line=
+  if [[ $(id -u) -eq 0 ]]; then user_line="user $(id -un) $(id -gn);"; fi
+  cat <<EOF
+# Generated by load/run.sh
+$user_line
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile $fd_budget;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections $((fd_budget - 100)); multi_accept on; }
+http {
+  access_log off;
+  keepalive_timeout 300s;
+  keepalive_requests 1000000;
+  client_body_temp_path $1/tmp/client; proxy_temp_path $1/tmp/proxy;
+  fastcgi_temp_path $1/tmp/fastcgi; uwsgi_temp_path $1/tmp/uwsgi; scgi_temp_path $1/tmp/scgi;
+$(cat "$2")
+}
+EOF
+}
+mkdir -p "$dir/upstream/tmp" "$dir/nginx/tmp"
+cat >"$dir/upstream/server.inc" <<EOF
+  server {
+    listen 127.0.0.1:$p_up;
+    location = $path { default_type application/json; return 200 '$nginx_body'; }
+    location / { return 404; }
+  }
+EOF
+cat >"$dir/nginx/server.inc" <<EOF
+  upstream up { server 127.0.0.1:$p_up; keepalive 64; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$p_nginx;
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+EOF
+nginx_conf "$dir/upstream" "$dir/upstream/server.inc" >"$dir/upstream/nginx.conf"
+nginx_conf "$dir/nginx" "$dir/nginx/server.inc" >"$dir/nginx/nginx.conf"
+nginx -e "$dir/upstream/error.log" -p "$dir/upstream" -c nginx.conf >"$dir/upstream/stdout.log" 2>&1 &
+up_pid=$!
+pids+=("$up_pid")
+wait_http "$up_pid" "http://127.0.0.1:$p_up$path" || die "nginx upstream did not start: $(tail -5 "$dir/upstream/error.log" "$dir/upstream/stdout.log")"
+nginx -e "$dir/nginx/error.log" -p "$dir/nginx" -c nginx.conf >"$dir/nginx/stdout.log" 2>&1 &
+nginx_pid=$!
+pids+=("$nginx_pid")
+wait_http "$nginx_pid" "http://127.0.0.1:$p_nginx$path" || die "nginx proxy did not start: $(tail -5 "$dir/nginx/error.log" "$dir/nginx/stdout.log")"
+worker_of() { pgrep -P "$1" | head -1; }
+up_worker=$(worker_of "$up_pid")
+nginx_worker=$(worker_of "$nginx_pid")
+log "nginx upstream pid $up_pid (worker $up_worker) on :$p_up, nginx proxy pid $nginx_pid (worker $nginx_worker) on :$p_nginx"
+
+# --- HAProxy -------------------------------------------------------------------------------------
+cat >"$dir/haproxy.cfg" <<EOF
+# Generated by load/run.sh
+global
+  nbthread 1
+  # maxconn asks for 2 fds per connection; with a lower hard limit, run with what there is
+  # (idle client connections need one fd each).
+  no strict-limits
+  maxconn $((fd_budget - 200))
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+  timeout http-keep-alive 300s
+  timeout http-request 10s
+  maxconn $((fd_budget - 200))
+frontend fe
+  bind 127.0.0.1:$p_haproxy
+  default_backend up
+backend up
+  server u1 127.0.0.1:$p_up
+EOF
+haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
+haproxy_pid=$!
+pids+=("$haproxy_pid")
+wait_http "$haproxy_pid" "http://127.0.0.1:$p_haproxy$path" || die "HAProxy did not start: $(tail -5 "$dir/haproxy.log")"
+log "HAProxy pid $haproxy_pid on :$p_haproxy"
+
+for port in $p_gw $p_nginx $p_haproxy $p_up; do
+  n=$(curl -sf -H 'User-Agent:' -H 'Accept:' -o /dev/null -w '%{size_download}' "http://127.0.0.1:$port$path")
+  [[ $n == "$body_bytes" ]] || die "body through :$port is $n bytes, expected $body_bytes"
+done
+
+url_of() {
+  case $1 in
+    stella) echo "http://127.0.0.1:$p_gw$path" ;;
+    haproxy) echo "http://127.0.0.1:$p_haproxy$path" ;;
+    nginx) echo "http://127.0.0.1:$p_nginx$path" ;;
+    upstream) echo "http://127.0.0.1:$p_up$path" ;;
+  esac
+}
+procs_of() {  # the processes that do the work for a target: NAME=PID ...
+  case $1 in
+    stella) echo "gateway=$gw_pid service=$svc_pid" ;;
+    haproxy) echo "haproxy=$haproxy_pid upstream=$up_worker" ;;
+    nginx) echo "proxy=$nginx_worker upstream=$up_worker" ;;
+    upstream) echo "upstream=$up_worker" ;;
+  esac
+}
+
+# --- 1. idle keep-alive connections (first, while every process is fresh) ------------------------
+idle_step() {  # TARGET PID PORT PATH LABEL
+  local target=$1 pid=$2 port=$3 ipath=$4 label=$5 before after line
+  sleep 1
+  before=$(rss_kb "$pid")
+  python3 "$here/idle_conns.py" 127.0.0.1 "$port" "$ipath" "$idle" </dev/null >"$dir/holder.out" 2>&1 &
+  holder_pid=$!
+  for _ in $(seq 1200); do
+    [[ -s $dir/holder.out ]] && break
+    kill -0 "$holder_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  sleep 1
+  after=$(rss_kb "$pid")
+  line=$(head -1 "$dir/holder.out")
+  kill -TERM "$holder_pid" 2>/dev/null || true
+  wait "$holder_pid" 2>/dev/null || true
+  holder_pid=
+  printf 'process=%s\nbefore_kb=%s\nafter_kb=%s\nholder=%s\n' "$label" "$before" "$after" "$line" \
+    >"$res/rss-$target.env"
+  log "idle $target: RSS ${before} kB -> ${after} kB; $line"
+  sleep 2  # let the server process the closes
+}
+if ((idle > 0)); then
+  log "idle step: $idle keep-alive connections to each proxy (ulimit -n $nofile)"
+  idle_step stella "$gw_pid" "$p_gw" /health/live "stella-gw"
+  idle_step haproxy "$haproxy_pid" "$p_haproxy" "$path" "HAProxy"
+  idle_step nginx "$nginx_worker" "$p_nginx" "$path" "nginx worker"
+fi
+
+# --- 2. closed loop: wrk ------------------------------------------------------------------------
+wrk_cell() {  # TARGET CONNS THREADS
+  local target=$1 c=$2 t=$3 url name pid
+  url=$(url_of "$target")
+  wrk -t"$t" -c"$c" -d2s "$url" >/dev/null 2>&1 || true  # warm-up
+  declare -A before=()
+  for kv in $(procs_of "$target"); do before[${kv%%=*}]=$(cpu_ticks "${kv#*=}"); done
+  wrk -t"$t" -c"$c" -d"${duration}s" --timeout 10s --latency "$url" >"$res/wrk-$target-c$c.txt" 2>&1 ||
+    log "wrk failed for $target at $c connections (see $res/wrk-$target-c$c.txt)"
+  {
+    echo "clk_tck=$(getconf CLK_TCK)"
+    for kv in $(procs_of "$target"); do
+      name=${kv%%=*} pid=${kv#*=}
+      echo "$name=$(($(cpu_ticks "$pid") - ${before[$name]}))"
+    done
+  } >"$res/cpu-$target-c$c.env"
+  log "wrk $target c$c: $(grep -h 'Requests/sec' "$res/wrk-$target-c$c.txt" | tr -s ' ')"
+}
+for target in $targets; do
+  wrk_cell "$target" 50 1
+  wrk_cell "$target" 1000 2
+done
+
+# --- 3. fixed rate: h2load ----------------------------------------------------------------------
+for target in $targets; do
+  h2load --h1 -c"$rate_clients" --rps "$rps_per_client" -D "$duration" --warm-up-time 2 \
+    --log-file "$res/h2-$target.log" "$(url_of "$target")" >"$res/h2-$target.txt" 2>&1 ||
+    log "h2load failed for $target (see $res/h2-$target.txt)"
+  log "h2load $target: $(grep -h 'finished in' "$res/h2-$target.txt")"
+done
+
+# --- 4. optional profile of the gateway ---------------------------------------------------------
+if ((profile)); then
+  log "profile: perf record on stella-gw during wrk -t1 -c50"
+  perf record -F 999 -p "$gw_pid" -o "$dir/perf.data" -- sleep "$duration" >"$dir/perf.log" 2>&1 &
+  perf_pid=$!
+  wrk -t1 -c50 -d"${duration}s" "$(url_of stella)" >"$dir/wrk-perf.txt" 2>&1 || true
+  wait "$perf_pid" || true
+  perf report -i "$dir/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+    grep -v '^#' | grep -v '^$' | sed -E 's/[[:space:]-]+$//' | cut -c1-160 | head -15 \
+      >"$res/profile-perf.txt" || true
+  for target in stella haproxy; do
+    pid=$gw_pid
+    [[ $target == haproxy ]] && pid=$haproxy_pid
+    log "profile: strace -c on $target during wrk -t1 -c50 -d5s"
+    timeout -s INT 6 strace -c -f -p "$pid" -o "$dir/strace-$target.txt" 2>/dev/null &
+    st_pid=$!
+    sleep 0.5
+    wrk -t1 -c50 -d5s "$(url_of "$target")" >"$dir/wrk-strace-$target.txt" 2>&1 || true
+    wait "$st_pid" || true
+    {
+      echo "requests=$(awk '/requests in/ {print $1}' "$dir/wrk-strace-$target.txt")"
+      cat "$dir/strace-$target.txt"
+    } >"$res/strace-$target.txt"
+  done
+fi
+
+# --- report -------------------------------------------------------------------------------------
+cmd="bash load/run.sh"
+((${#original_args[@]})) && cmd+=" ${original_args[*]}"
+stella_version=$("$binary" version 2>/dev/null | awk '{print $2}')
+git_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "?")
+if [[ -n $(git -C "$repo" status --porcelain 2>/dev/null | head -1) ]]; then git_rev+=" + local changes"; fi
+{
+  echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "cpu=$(lscpu | awk -F: '/^Model name/ {gsub(/^ +/, "", $2); print $2; exit}')"
+  echo "cores=$(nproc)"
+  echo "kernel=$(uname -r)"
+  echo "load_before=$load_before"
+  echo "load_after=$(load_avg)"
+  echo "command=$cmd"
+  echo "binary=${binary#"$repo"/}"
+  echo "v_wrk=$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
+  echo "v_h2load=h2load $(h2load --version 2>&1 | head -1 | awk '{print $NF}')"
+  echo "v_nginx=$(nginx -v 2>&1 | sed 's/^nginx version: //; s#/# #')"
+  echo "v_haproxy=HAProxy $(haproxy -v 2>&1 | head -1 | awk '{print $3}')"
+  echo "v_stella=${stella_version:-?} (git $git_rev)"
+  echo "path=$path"
+  echo "body_bytes=$body_bytes"
+  echo "duration=$duration"
+  echo "rate=$rate"
+  echo "rate_clients=$rate_clients"
+  echo "rps_per_client=$rps_per_client"
+  echo "idle_conns=$idle"
+  echo "nofile=$nofile"
+} >"$res/meta.env"
+cp "$dir/body.json" "$res/body.json"
+
+if ((write_docs)); then
+  python3 "$here/report.py" "$res" --write-docs "$repo/docs/performance.md"
+else
+  python3 "$here/report.py" "$res"
+fi

@@ -1,0 +1,75 @@
+// The simulator's agenda: a binary min-heap of events ordered by (time, sequence number).
+//
+// The sequence number is the order of scheduling, so two events at the same virtual time run
+// in the order they were scheduled: ties never depend on heap layout, and a run is a pure
+// function of its seed. Bounded: push() refuses past `capacity` (the caller stops the run
+// with a clear error rather than eating memory).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "stella/core/clock.hpp"
+
+namespace stella::sim {
+
+enum class EventKind : std::uint8_t {
+  arrival,          // a client request reaches the gateway
+  dispatch,         // the gateway finished its processing of a request: route and send
+  deliver,          // a link has a message due (a = connection, b = direction)
+  gateway_timer,    // a = connection: GatewaySession::next_deadline()
+  service_timer,    // a = connection: ServiceSession::next_deadline()
+  job_done,         // a = instance, b = job slot, gen = instance incarnation
+  request_timeout,  // a = timeout lane: its oldest deadline is due
+  action,           // a = index into the expanded failure schedule
+  connect,          // a = instance, gen = incarnation: open a connection to the gateway
+  gateway_up,       // the restarted gateway accepts connections again
+  second_tick,      // per-second timeline bucket, progress, availability sample
+  liveness_check,   // after the last failure healed: everything must be routable again
+};
+
+struct Event {
+  core::TimePoint at{};
+  std::uint64_t seq = 0;
+  EventKind kind = EventKind::arrival;
+  std::uint32_t a = 0;
+  std::uint32_t b = 0;
+  std::uint32_t gen = 0;
+};
+
+class EventQueue {
+ public:
+  explicit EventQueue(std::size_t capacity) : capacity_(capacity) {}
+
+  /// False (nothing queued) when the queue holds `capacity` events.
+  bool push(core::TimePoint at, EventKind kind, std::uint32_t a = 0, std::uint32_t b = 0,
+            std::uint32_t gen = 0) {
+    if (heap_.size() >= capacity_) return false;
+    heap_.push_back(Event{at, next_seq_++, kind, a, b, gen});
+    std::push_heap(heap_.begin(), heap_.end(), Later{});
+    return true;
+  }
+  bool empty() const noexcept { return heap_.empty(); }
+  std::size_t size() const noexcept { return heap_.size(); }
+  const Event& top() const noexcept { return heap_.front(); }
+  Event pop() {
+    std::pop_heap(heap_.begin(), heap_.end(), Later{});
+    Event e = heap_.back();
+    heap_.pop_back();
+    return e;
+  }
+
+ private:
+  struct Later {
+    bool operator()(const Event& x, const Event& y) const noexcept {
+      return x.at != y.at ? x.at > y.at : x.seq > y.seq;
+    }
+  };
+  std::vector<Event> heap_;
+  std::size_t capacity_;
+  std::uint64_t next_seq_ = 0;
+};
+
+}  // namespace stella::sim

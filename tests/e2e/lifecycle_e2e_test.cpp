@@ -1,0 +1,162 @@
+// Failures around a request: timeouts, lost and unhealthy instances, clients that leave, and
+// graceful shutdown — each with its own gateway so one case cannot disturb another.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "gateway_run.hpp"
+
+namespace stella::e2e {
+namespace {
+
+nlohmann::json json_of(const HttpResponse& r) { return nlohmann::json::parse(r.body); }
+
+TEST(Lifecycle, TimeoutIs504AndTheServiceGetsCancel) {
+  GatewayRun gw;  // routing.defaultTimeout: 3s
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  const auto s = gw.start_service("demo-timeout");
+  ASSERT_TRUE(gw.wait_instances(1));
+  auto r = http_exchange(gw.http(), get("/api/v1/demo/slow/60000", "X-Correlation-Id: t-504\r\n"), 20s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 504);
+  const auto j = json_of(*r);
+  EXPECT_EQ(j["type"], "https://stella-gw.dev/problems/timeout");
+  EXPECT_EQ(j["correlationId"], "t-504");
+  EXPECT_TRUE(eventually([&] { return gw.service(s).log_contains("cancelled by the gateway (timeout)"); }))
+      << gw.service(s).log();
+}
+
+TEST(Lifecycle, ClientThatLeavesCausesCancel) {
+  GatewayRun gw;
+  ASSERT_TRUE(gw.ok());
+  const auto s = gw.start_service("demo-leave");
+  ASSERT_TRUE(gw.wait_instances(1));
+  {
+    Client c(gw.http());
+    ASSERT_TRUE(c.send(get("/api/v1/demo/slow/60000")));
+    // Wait until the request reached the service, then go away.
+    ASSERT_TRUE(eventually([&] {
+      auto ready = http_exchange(gw.http(), get("/health/ready"));
+      return ready && ready->status == 200;
+    }));
+    std::this_thread::sleep_for(200ms);  // let the REQUEST frame leave (not an assertion)
+  }
+  EXPECT_TRUE(eventually([&] {
+    return gw.service(s).log_contains("cancelled by the gateway (client_disconnected)");
+  })) << gw.service(s).log();
+}
+
+TEST(Lifecycle, InstanceLostBeforeTheResponseIs502) {
+  GatewayRun gw;
+  ASSERT_TRUE(gw.ok());
+  const auto s = gw.start_service("demo-victim");
+  ASSERT_TRUE(gw.wait_instances(1));
+  Client c(gw.http());
+  ASSERT_TRUE(c.send(get("/api/v1/demo/slow/60000")));
+  std::this_thread::sleep_for(300ms);  // the request is in flight at the service
+  gw.service(s).signal(SIGKILL);
+  auto bytes = c.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 15s);
+  auto r = parse_response(bytes);
+  ASSERT_TRUE(r) << bytes;
+  EXPECT_EQ(r->status, 502);
+  EXPECT_EQ(json_of(*r)["type"], "https://stella-gw.dev/problems/instance-lost");
+}
+
+TEST(Lifecycle, InstanceLostMidStreamCutsTheConnectionWithoutAFinalChunk) {
+  GatewayRun gw;
+  ASSERT_TRUE(gw.ok());
+  const auto s = gw.start_service("demo-stream-victim");
+  ASSERT_TRUE(gw.wait_instances(1));
+  Client c(gw.http());
+  // 100,000 chunks: still streaming when the service dies.
+  ASSERT_TRUE(c.send(get("/api/v1/demo/stream/100000")));
+  c.read_until([](const std::string& b) { return b.find("chunk 10\n") != std::string::npos; });
+  gw.service(s).signal(SIGKILL);
+  const auto bytes = c.read_all(15s);
+  EXPECT_TRUE(c.closed());
+  EXPECT_EQ(bytes.find("\r\n0\r\n\r\n"), std::string::npos) << "a truncated body must not look complete";
+  EXPECT_EQ(parse_response(bytes), std::nullopt);
+}
+
+TEST(Lifecycle, NoHealthyInstanceIs503WithRetryAfter) {
+  GatewayRun gw;  // heartbeats every 0.2 s, Unhealthy after 2 misses or 1 s
+  ASSERT_TRUE(gw.ok());
+  const auto s = gw.start_service("demo-paused");
+  ASSERT_TRUE(gw.wait_instances(1));
+  gw.service(s).signal(SIGSTOP);
+  std::optional<HttpResponse> r;
+  EXPECT_TRUE(eventually([&] {
+    r = http_exchange(gw.http(), get("/api/v1/demo/echo"), 2s);
+    return r && r->status == 503;
+  })) << gw.gateway_log();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->headers["retry-after"], "1");
+  EXPECT_EQ(json_of(*r)["type"], "https://stella-gw.dev/problems/no-healthy-instance");
+  gw.service(s).signal(SIGCONT);
+  EXPECT_TRUE(eventually([&] {
+    auto ok = http_exchange(gw.http(), get("/api/v1/demo/echo"), 2s);
+    return ok && ok->status == 200;
+  }));
+}
+
+TEST(Lifecycle, GracefulShutdownFinishesInFlightRequests) {
+  GatewayRun gw;
+  ASSERT_TRUE(gw.ok());
+  gw.start_service("demo-drain");
+  ASSERT_TRUE(gw.wait_instances(1));
+  Client busy(gw.http());
+  ASSERT_TRUE(busy.send(get("/api/v1/demo/slow/1500")));
+  Client idle(gw.http());  // keep-alive, between requests
+  ASSERT_TRUE(idle.send(get("/health/live")));
+  idle.read_until([](const std::string& b) { return parse_response(b).has_value(); });
+  std::this_thread::sleep_for(200ms);
+  gw.gateway().signal(SIGTERM);
+  // The idle connection is closed, the busy one gets its answer with Connection: close.
+  idle.read_all(5s);
+  EXPECT_TRUE(idle.closed());
+  auto r = parse_response(busy.read_all(10s));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "slept 1500 ms\n");
+  EXPECT_EQ(lower(r->headers["connection"]), "close");
+  EXPECT_EQ(gw.gateway().wait_exit(15s), 0) << gw.gateway_log();
+  EXPECT_NE(gw.gateway_log().find("shutdown complete"), std::string::npos);
+  Client late(gw.http());
+  EXPECT_FALSE(late.connected());
+}
+
+TEST(Lifecycle, ReadinessTurns503WhileDraining) {
+  GatewayRun gw;
+  ASSERT_TRUE(gw.ok());
+  gw.start_service("demo-ready");
+  ASSERT_TRUE(gw.wait_instances(1));
+  Client probe(gw.http());
+  ASSERT_TRUE(probe.send(get("/api/v1/demo/slow/1500")));  // keeps the drain going
+  std::this_thread::sleep_for(200ms);
+  Client keep(gw.http());  // accepted before the signal
+  gw.gateway().signal(SIGTERM);
+  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(keep.send(get("/health/ready")));
+  auto bytes = keep.read_all(5s);
+  auto r = parse_response(bytes);
+  if (r) {  // the connection may also simply be closed: both refuse new work
+    EXPECT_EQ(r->status, 503);
+  } else {
+    EXPECT_TRUE(keep.closed());
+  }
+  EXPECT_EQ(gw.gateway().wait_exit(15s), 0);
+}
+
+TEST(Lifecycle, BadConfigNamesTheKeyAndExits1) {
+  const auto dir = std::filesystem::temp_directory_path() / ("stella-e2e-badcfg-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "bad.yaml") << "routing:\n  defaultTimeout: soon\n  nope: 1\n";
+  auto [rc, out] = shell(std::string(STELLA_GW_BINARY) + " serve --config " + (dir / "bad.yaml").string() + " 2>&1");
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("routing.defaultTimeout"), std::string::npos) << out;
+  EXPECT_NE(out.find("routing.nope"), std::string::npos) << out;
+  EXPECT_NE(out.find("bad.yaml"), std::string::npos) << out;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace stella::e2e

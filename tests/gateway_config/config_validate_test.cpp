@@ -1,0 +1,156 @@
+// The rules that span keys, checked after parsing (docs/configuration.md, "Validation").
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "config_test_util.hpp"
+#include "stella/gateway/config/gateway_config.hpp"
+
+namespace stella::gw::config {
+namespace {
+
+using testing::ConfigTest;
+using testing::dump;
+using testing::has_error;
+using testing::load;
+
+TEST_F(ConfigTest, NodeFieldsMustNotBeEmpty) {
+  const LoadResult r = load("node:\n  region: \"\"\n  nodeId:\n  environment: ''\n");
+  EXPECT_TRUE(has_error(r, "node.region", "must not be empty", 2));
+  EXPECT_TRUE(has_error(r, "node.nodeId", "must not be empty", 3));
+  EXPECT_TRUE(has_error(r, "node.environment", "must not be empty", 4));
+}
+
+TEST_F(ConfigTest, BothTransportsDisabledIsAnError) {
+  const LoadResult r = load("transports:\n  tcp: {enabled: false}\n  tls: {enabled: false}\n");
+  EXPECT_TRUE(has_error(r, "transports", "both disabled: services could not reach", 1));
+  EXPECT_EQ(r.errors.size(), 1u) << dump(r);
+  // TLS alone is fine.
+  EXPECT_TRUE(
+      load("transports:\n  tcp: {enabled: false}\n  tls: {enabled: true, certificatePath: /c}\n")
+          .ok());
+}
+
+TEST_F(ConfigTest, TlsNeedsACertificate) {
+  EXPECT_TRUE(has_error(load("transports:\n  tls:\n    enabled: true\n"),
+                        "transports.tls.certificatePath", "is required when", 2));
+  EXPECT_TRUE(has_error(load("http:\n  tls: {enabled: true}\n"), "http.tls.certificatePath",
+                        "is required when http.tls.enabled is true", 2));
+  // Disabled: no certificate needed.
+  EXPECT_TRUE(load("transports: {tls: {enabled: false}}\nhttp: {tls: {enabled: false}}").ok());
+}
+
+TEST_F(ConfigTest, ThumbprintsNeedAClientCertificateMode) {
+  const LoadResult r = load(R"(transports:
+  tls:
+    clientCertificateMode: NoCertificate
+    allowedClientCertificateThumbprints:
+      - "0000000000000000000000000000000000000000000000000000000000000000"
+)");
+  EXPECT_TRUE(has_error(r, "transports.tls.allowedClientCertificateThumbprints",
+                        "needs clientCertificateMode AllowCertificate or RequireCertificate", 4));
+  EXPECT_TRUE(load("transports: {tls: {clientCertificateMode: none}}").ok());
+}
+
+TEST_F(ConfigTest, HostsMustBeAddresses) {
+  const LoadResult r = load(R"(http: {host: "gateway.example.com"}
+transports:
+  tcp: {host: "127.0.0.1"}
+  tls: {host: "::1"}
+)");
+  EXPECT_TRUE(has_error(r, "http.host", "'gateway.example.com' is not an IP address", 1));
+  EXPECT_EQ(r.errors.size(), 1u) << dump(r);
+  EXPECT_TRUE(load("http: {host: localhost}").ok());
+  EXPECT_TRUE(has_error(load("transports: {tcp: {host: \"\"}}"), "transports.tcp.host",
+                        "is not an IP address"));
+}
+
+TEST_F(ConfigTest, PortsUsedTwiceByEnabledListeners) {
+  // Wildcard overlaps everything.
+  EXPECT_TRUE(has_error(load("transports: {tcp: {port: 8080}}"), "transports.tcp.port",
+                        "port 8080 on 0.0.0.0 is already used by http (0.0.0.0:8080)"));
+  EXPECT_TRUE(has_error(load("http: {host: 127.0.0.1, port: 9100}"), "transports.tcp.port",
+                        "already used by http"));
+  EXPECT_TRUE(has_error(load("transports: {tls: {enabled: true, certificatePath: /c, port: 9100}}"),
+                        "transports.tls.port", "already used by transports.tcp"));
+  // localhost and 127.0.0.1 are the same interface.
+  EXPECT_TRUE(has_error(
+      load("http: {host: localhost, port: 9000}\ntransports: {tcp: {host: 127.0.0.1, port: 9000}}"),
+      "transports.tcp.port", "already used by http"));
+  // Distinct specific addresses, a disabled listener, or port 0 (any free port): no conflict.
+  EXPECT_TRUE(
+      load("http: {host: 127.0.0.1, port: 9000}\ntransports: {tcp: {host: 10.0.0.1, port: 9000}}")
+          .ok());
+  EXPECT_TRUE(load("transports: {tls: {enabled: false, port: 8080}}").ok());
+  EXPECT_TRUE(load("http: {port: 0}\ntransports: {tcp: {port: 0}}").ok());
+}
+
+TEST_F(ConfigTest, HttpLimitsThatSpanKeys) {
+  EXPECT_TRUE(has_error(load("http: {maxHeaderFieldSize: 9000, maxHeaderBytes: 8000}"),
+                        "http.maxHeaderFieldSize", "must be at most http.maxHeaderBytes (8000)"));
+  EXPECT_TRUE(load("http: {maxHeaderFieldSize: 8000, maxHeaderBytes: 8000}").ok());
+  EXPECT_TRUE(has_error(load("http: {identityHeaderPrefix: \"\"}"), "http.identityHeaderPrefix",
+                        "must not be empty"));
+  EXPECT_TRUE(has_error(load("http: {identityHeaderPrefix: \"X Stella\"}"),
+                        "http.identityHeaderPrefix", "is not a header-name prefix"));
+}
+
+TEST_F(ConfigTest, NeighborRegions) {
+  const LoadResult r =
+      load("node: {region: eu1}\nrouting:\n  neighborRegions: [eu2, eu1, \"\", eu2]\n");
+  EXPECT_TRUE(has_error(r, "routing.neighborRegions[1]", "is this gateway's own region", 3));
+  EXPECT_TRUE(has_error(r, "routing.neighborRegions[2]", "must not be empty", 3));
+  EXPECT_TRUE(has_error(r, "routing.neighborRegions[3]", "'eu2' is listed twice", 3));
+  EXPECT_EQ(r.errors.size(), 3u) << dump(r);
+}
+
+TEST_F(ConfigTest, SelectorSettingsUseTheSelectorsValidate) {
+  EXPECT_TRUE(has_error(load("routing:\n  loadBalancing:\n    overprovisioningFactor: 0.5\n"),
+                        "routing.loadBalancing.overprovisioningFactor", "must be 0 (off) or >= 1",
+                        3));
+  EXPECT_TRUE(has_error(load("routing: {loadBalancing: {maxCandidates: 0}}"),
+                        "routing.loadBalancing.maxCandidates", "must be >= 1"));
+  EXPECT_TRUE(has_error(load("routing: {loadBalancing: {p2cMinPing: 0s}}"),
+                        "routing.loadBalancing.p2cMinPing", "must be > 0"));
+}
+
+TEST_F(ConfigTest, HealthSettingsUseTheTrackersValidate) {
+  EXPECT_TRUE(has_error(load("health:\n  heartbeatIntervalSeconds: 0\n"),
+                        "health.heartbeatIntervalSeconds", "must be > 0", 2));
+  EXPECT_TRUE(has_error(load("health: {heartbeatIntervalSeconds: 10, heartbeatTimeoutSeconds: 9}"),
+                        "health.heartbeatTimeoutSeconds", "must be >= health.heartbeatInterval"));
+  EXPECT_TRUE(has_error(load("health: {unhealthyThreshold: 0}"), "health.unhealthyThreshold",
+                        "must be >= 1"));
+  EXPECT_TRUE(
+      has_error(load("health: {healthyThreshold: 0}"), "health.healthyThreshold", "must be >= 1"));
+  EXPECT_TRUE(
+      has_error(load("health: {pingEwmaAlpha: 0}"), "health.pingEwmaAlpha", "must be in (0, 1]"));
+  EXPECT_TRUE(has_error(load("health: {pingEwmaAlpha: 1.01}"), "health.pingEwmaAlpha",
+                        "must be in (0, 1]"));
+  EXPECT_TRUE(has_error(load("health: {initialStatus: draining}"), "health.initialStatus",
+                        "must be healthy, degraded or unhealthy"));
+  // A message's key that was never written still gets the section's line.
+  const LoadResult r = load("node: {}\nhealth:\n  unhealthyThreshold: 3\n  pingEwmaAlpha: 0\n");
+  EXPECT_TRUE(has_error(r, "health.pingEwmaAlpha", "must be in (0, 1]", 4));
+}
+
+TEST_F(ConfigTest, ValidateConfigChecksAConfigBuiltInCode) {
+  GatewayConfig c = dev_default();
+  EXPECT_TRUE(validate_config(c).empty());
+  c.http.max_connections = 0;
+  c.tcp.enabled = false;
+  c.routing.selector.neighbor_regions = {"local"};
+  c.node.node_id = "has $ and ${NOT_A_VAR}";  // escaped, not substituted
+  const auto errors = validate_config(c);
+  LoadResult wrapped;
+  wrapped.errors = errors;
+  EXPECT_TRUE(has_error(wrapped, "http.maxConnections", "must be at least 1"));
+  EXPECT_TRUE(has_error(wrapped, "transports", "both disabled"));
+  EXPECT_TRUE(has_error(wrapped, "routing.neighborRegions[0]", "own region"));
+  EXPECT_EQ(errors.size(), 3u) << dump(wrapped);
+  for (const auto& e : errors)
+    EXPECT_EQ(e.line, 0);
+}
+
+}  // namespace
+}  // namespace stella::gw::config
