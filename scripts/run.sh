@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Sets up the machine, builds stella-gw (release) and shows it working: the wire protocol
-# round trip a service and the gateway speak (a HELLO registering an endpoint, a REQUEST routed
-# to it, the RESPONSE), encoded to bytes and decoded back by `stella-gw frame`.
+# Quickstart: sets up the machine, builds stella-gw (release), starts the gateway with its
+# embedded dev configuration (HTTP on 127.0.0.1:8080, service transport on 127.0.0.1:9100) and
+# two demo service instances, shows a request routed through it, and keeps running until Ctrl-C.
+#
+#   HTTP_PORT / TCP_PORT override the ports (e.g. when 8080 is taken).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,14 +11,52 @@ bash scripts/setup.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target stella-gw
 gw=build/release/cli/stella-gw
+http_port=${HTTP_PORT:-8080}
+tcp_port=${TCP_PORT:-9100}
+logs=$(mktemp -d)
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "logs are in $logs"
+}
+trap cleanup EXIT INT TERM
+
+"$gw" serve --http-listen "127.0.0.1:$http_port" --tcp-listen "127.0.0.1:$tcp_port" \
+  >"$logs/gateway.log" 2>&1 &
+pids+=($!)
+for i in 1 2; do
+  "$gw" service demo --gateway "tcp://127.0.0.1:$tcp_port" --region local \
+    --instance "demo-$i" >"$logs/demo-$i.log" 2>&1 &
+  pids+=($!)
+done
+
+# Wait (up to 30 s) until both instances are registered and healthy.
+for _ in $(seq 1 300); do
+  if curl -fsS "http://127.0.0.1:$http_port/health/ready" 2>/dev/null | grep -q '"healthy":2'; then
+    break
+  fi
+  sleep 0.1
+done
 
 echo
-"$gw" version
-echo "== three frames, as JSON:"
-cat examples/frames.jsonl
-echo "== encoded to bytes (hex):"
-"$gw" frame encode --json examples/frames.jsonl --hex
-echo "== decoded back (text form):"
-"$gw" frame encode --json examples/frames.jsonl | "$gw" frame decode --text
+echo "== gateway log:"
+cat "$logs/gateway.log"
 echo
-echo "stella-gw is built at $gw; try: $gw --help"
+echo "== readiness: curl -s http://127.0.0.1:$http_port/health/ready"
+curl -sS "http://127.0.0.1:$http_port/health/ready"
+echo
+echo
+echo "== a request routed to a demo service:"
+echo "   curl -s 'http://127.0.0.1:$http_port/api/v1/demo/echo?hello=world'"
+curl -sS "http://127.0.0.1:$http_port/api/v1/demo/echo?hello=world"
+echo
+echo
+echo "The gateway and two demo instances are running (logs: $logs). Try:"
+echo "  curl -i http://127.0.0.1:$http_port/api/v1/demo/echo"
+echo "  curl -N http://127.0.0.1:$http_port/api/v1/demo/stream/5"
+echo "  curl -i http://127.0.0.1:$http_port/api/v1/demo/slow/500"
+echo "  curl -i http://127.0.0.1:$http_port/api/v1/nothing     # 404 problem+json"
+echo "Ctrl-C stops everything."
+wait "${pids[0]}"

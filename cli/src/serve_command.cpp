@@ -46,8 +46,9 @@ int run_serve(const ServeOptions& opt) {
   gw::config::GatewayConfig config;
   if (opt.config.empty()) {
     config = gw::config::dev_default();
-    log_line("WARNING: no --config given: running the embedded DEV configuration "
-             "(plain HTTP, plain TCP transport, authentication OFF). Do not expose it.");
+    log_line(
+        "WARNING: no --config given: running the embedded DEV configuration "
+        "(plain HTTP, plain TCP transport, authentication OFF). Do not expose it.");
   } else {
     auto loaded = gw::config::load_config_file(opt.config);
     if (!loaded.ok()) {
@@ -57,7 +58,8 @@ int run_serve(const ServeOptions& opt) {
     }
     config = std::move(loaded.config);
   }
-  if (!opt.http_listen.empty() && !parse_listen("--http-listen", opt.http_listen, config.http.listen))
+  if (!opt.http_listen.empty() &&
+      !parse_listen("--http-listen", opt.http_listen, config.http.listen))
     return 2;
   if (!opt.tcp_listen.empty()) {
     if (!parse_listen("--tcp-listen", opt.tcp_listen, config.tcp.listen)) return 2;
@@ -79,8 +81,7 @@ int run_serve(const ServeOptions& opt) {
   std::string error;
   if (!server.start(error)) {
     std::fprintf(stderr, "stella-gw serve: %s%s%s\n",
-                 shared->source.empty() ? "" : (shared->source + ": ").c_str(), error.c_str(),
-                 "");
+                 shared->source.empty() ? "" : (shared->source + ": ").c_str(), error.c_str(), "");
     return 1;
   }
   auto ep_text = [](const boost::asio::ip::tcp::endpoint& ep) {
@@ -111,8 +112,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                     "Service TCP transport HOST:PORT (overrides transports.tcp)");
   serve->add_option("--tls-listen", opt->tls_listen,
                     "Service TLS transport HOST:PORT (overrides transports.tls)");
-  auto* workers = serve->add_option("--workers", opt->workers,
-                                    "Event-loop threads (default: http.workers, 0 = every core)")
+  auto* workers = serve
+                      ->add_option("--workers", opt->workers,
+                                   "Event-loop threads (default: http.workers, 0 = every core)")
                       ->check(CLI::Range(0, 256));
   serve->callback([opt, workers, &exit_code] {
     opt->workers_given = workers->count() > 0;

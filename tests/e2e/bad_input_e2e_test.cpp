@@ -35,9 +35,9 @@ class BadInput : public ::testing::Test {
     Client c(port());
     ASSERT_TRUE(c.connected());
     ASSERT_TRUE(c.send(raw));
-    auto bytes = closes ? c.read_all() : c.read_until([](const std::string& b) {
-      return parse_response(b).has_value();
-    });
+    auto bytes =
+        closes ? c.read_all()
+               : c.read_until([](const std::string& b) { return parse_response(b).has_value(); });
     auto r = parse_response(bytes);
     ASSERT_TRUE(r) << "no response to: " << raw.substr(0, 200) << "\ngot: " << bytes.substr(0, 300);
     EXPECT_EQ(r->status, status) << raw.substr(0, 200) << "\n" << r->body;
@@ -59,7 +59,8 @@ const std::string kPost = "POST /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\n";
 // ---- request smuggling shapes: 400 and close ---------------------------------------------
 
 TEST_F(BadInput, ContentLengthWithTransferEncoding) {
-  expect(kPost + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400);
+  expect(kPost + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+         400);
 }
 TEST_F(BadInput, ConflictingContentLengths) {
   expect(kPost + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400);
@@ -126,17 +127,20 @@ TEST_F(BadInput, HeaderFieldTooLargeIs431) {
 }
 TEST_F(BadInput, TooManyHeadersIs431) {
   std::string extra;
-  for (int i = 0; i < 101; ++i) extra += "X-H" + std::to_string(i) + ": v\r\n";
+  for (int i = 0; i < 101; ++i)
+    extra += "X-H" + std::to_string(i) + ": v\r\n";
   expect(get("/api/v1/demo/echo", extra), 431);
 }
 TEST_F(BadInput, HundredHeadersAreFine) {
   std::string extra;
-  for (int i = 0; i < 99; ++i) extra += "X-H" + std::to_string(i) + ": v\r\n";  // + Host = 100
+  for (int i = 0; i < 99; ++i)
+    extra += "X-H" + std::to_string(i) + ": v\r\n";  // + Host = 100
   expect(get("/api/v1/demo/echo", extra), 200, false);
 }
 TEST_F(BadInput, HeadTooLargeIs431) {
   std::string extra;
-  for (int i = 0; i < 10; ++i) extra += "X-H" + std::to_string(i) + ": " + std::string(7000, 'v') + "\r\n";
+  for (int i = 0; i < 10; ++i)
+    extra += "X-H" + std::to_string(i) + ": " + std::string(7000, 'v') + "\r\n";
   expect(get("/api/v1/demo/echo", extra), 431);
 }
 TEST_F(BadInput, DeclaredBodyOverTheLimitIs413BeforeItIsSent) {
@@ -150,7 +154,8 @@ TEST_F(BadInput, BodyAtTheLimitIsAccepted) {
 TEST_F(BadInput, ChunkedBodyOverTheLimitIs413) {
   std::string req = kPost + "Transfer-Encoding: chunked\r\n\r\n";
   const std::string piece(100'000, 'c');
-  for (int i = 0; i < 11; ++i) req += "186a0\r\n" + piece + "\r\n";
+  for (int i = 0; i < 11; ++i)
+    req += "186a0\r\n" + piece + "\r\n";
   req += "0\r\n\r\n";
   expect(req, 413);
 }
@@ -218,10 +223,18 @@ TEST_F(BadInput, ConnectAndSayNothingIsClosedQuietly) {
 TEST_F(BadInput, PathEscapingTheRootIs400) {
   expect(get("/api/v1/demo/../../../../etc/passwd"), 400, false);
 }
-TEST_F(BadInput, EncodedSlashIs400) { expect(get("/api/v1/demo%2Fecho"), 400, false); }
-TEST_F(BadInput, EncodedNulIs400) { expect(get("/api/v1/demo/items/a%00b"), 400, false); }
-TEST_F(BadInput, BackslashIs400) { expect(get("/api/v1/demo\\echo"), 400, false); }
-TEST_F(BadInput, BadPercentEscapeIs400) { expect(get("/api/v1/demo/items/%zz"), 400, false); }
+TEST_F(BadInput, EncodedSlashIs400) {
+  expect(get("/api/v1/demo%2Fecho"), 400, false);
+}
+TEST_F(BadInput, EncodedNulIs400) {
+  expect(get("/api/v1/demo/items/a%00b"), 400, false);
+}
+TEST_F(BadInput, BackslashIs400) {
+  expect(get("/api/v1/demo\\echo"), 400, false);
+}
+TEST_F(BadInput, BadPercentEscapeIs400) {
+  expect(get("/api/v1/demo/items/%zz"), 400, false);
+}
 TEST_F(BadInput, DotSegmentsAndDoubleSlashesAreNormalisedThenRouted) {
   auto r = http_exchange(port(), get("/api/v1/demo/x/../echo"));
   ASSERT_TRUE(r);
@@ -246,17 +259,17 @@ std::string echoed(const nlohmann::json& echo, const std::string& name) {
 
 TEST_F(BadInput, SpoofedIdentityHeadersAreStripped) {
   auto r = http_exchange(port(), get("/api/v1/demo/echo",
-                                "X-Forwarded-For: 6.6.6.6\r\n"
-                                "X-Forwarded-Proto: https\r\n"
-                                "X-Forwarded-Host: evil.example\r\n"
-                                "Forwarded: for=6.6.6.6\r\n"
-                                "X-Real-IP: 6.6.6.6\r\n"
-                                "X-Tenant-Id: other-tenant\r\n"
-                                "X-Subject: admin\r\n"
-                                "X-Scopes: admin:all\r\n"
-                                "X-Stella-Tenant: other\r\n"
-                                "x-stella-anything: x\r\n"
-                                "X-Keep-Me: yes\r\n"));
+                                     "X-Forwarded-For: 6.6.6.6\r\n"
+                                     "X-Forwarded-Proto: https\r\n"
+                                     "X-Forwarded-Host: evil.example\r\n"
+                                     "Forwarded: for=6.6.6.6\r\n"
+                                     "X-Real-IP: 6.6.6.6\r\n"
+                                     "X-Tenant-Id: other-tenant\r\n"
+                                     "X-Subject: admin\r\n"
+                                     "X-Scopes: admin:all\r\n"
+                                     "X-Stella-Tenant: other\r\n"
+                                     "x-stella-anything: x\r\n"
+                                     "X-Keep-Me: yes\r\n"));
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200);
   const auto j = nlohmann::json::parse(r->body);
@@ -275,7 +288,8 @@ TEST_F(BadInput, SpoofedIdentityHeadersAreStripped) {
   EXPECT_EQ(j["subject"], "");
 }
 TEST_F(BadInput, HeadersNamedInConnectionAreDropped) {
-  auto r = http_exchange(port(), get("/api/v1/demo/echo", "Connection: keep-alive, X-Secret\r\nX-Secret: s\r\n"));
+  auto r = http_exchange(
+      port(), get("/api/v1/demo/echo", "Connection: keep-alive, X-Secret\r\nX-Secret: s\r\n"));
   ASSERT_TRUE(r);
   const auto j = nlohmann::json::parse(r->body);
   EXPECT_EQ(echoed(j, "X-Secret"), "");

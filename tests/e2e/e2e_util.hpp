@@ -57,7 +57,8 @@ class Process {
     posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+    for (auto& a : args)
+      argv.push_back(a.data());
     argv.push_back(nullptr);
     if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid_ = 0;
     posix_spawn_file_actions_destroy(&fa);
@@ -173,7 +174,8 @@ struct HttpResponse {
 };
 
 inline std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -192,7 +194,8 @@ inline std::optional<HttpResponse> parse_response(const std::string& bytes, bool
     const auto c = line.find(':');
     if (c == std::string::npos) continue;
     std::string v = line.substr(c + 1);
-    while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+    while (!v.empty() && v.front() == ' ')
+      v.erase(0, 1);
     r.headers[lower(line.substr(0, c))] = v;
   }
   std::size_t pos = end + 4;
@@ -226,11 +229,11 @@ inline std::optional<HttpResponse> parse_response(const std::string& bytes, bool
 
 /// Sends `request` on a fresh connection and reads one response.
 inline std::optional<HttpResponse> http_exchange(std::uint16_t port, const std::string& request,
-                                            std::chrono::milliseconds timeout = 10s) {
+                                                 std::chrono::milliseconds timeout = 10s) {
   Client c(port);
   if (!c.connected() || !c.send(request)) return std::nullopt;
-  const auto bytes = c.read_until([](const std::string& b) { return parse_response(b).has_value(); },
-                                  timeout);
+  const auto bytes =
+      c.read_until([](const std::string& b) { return parse_response(b).has_value(); }, timeout);
   return parse_response(bytes);
 }
 
@@ -245,7 +248,8 @@ inline std::pair<int, std::string> shell(const std::string& cmd) {
   if (!p) return {-1, out};
   char buf[4096];
   std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+    out.append(buf, n);
   const int st = ::pclose(p);
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }

@@ -11,7 +11,8 @@
 namespace stella::e2e {
 
 /// The e2e config: short timeouts so the tests finish quickly (never asserted as timings).
-inline std::string test_config(const std::string& extra_http = "", const std::string& extra_routing = "") {
+inline std::string test_config(const std::string& extra_http = "",
+                               const std::string& extra_routing = "") {
   return "gateway:\n"
          "  node:\n"
          "    region: local\n"
@@ -48,11 +49,11 @@ class GatewayRun {
            ("stella-e2e-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
     std::filesystem::create_directories(dir_);
     std::ofstream(dir_ / "gateway.yaml") << config;
-    gateway_ = std::make_unique<Process>(
-        std::vector<std::string>{STELLA_GW_BINARY, "serve", "--config",
-                                 (dir_ / "gateway.yaml").string()},
-        dir_ / "gateway.log");
-    const std::regex re("listening http=127\\.0\\.0\\.1:(\\d+) tcp=127\\.0\\.0\\.1:(\\d+)");
+    gateway_ =
+        std::make_unique<Process>(std::vector<std::string>{STELLA_GW_BINARY, "serve", "--config",
+                                                           (dir_ / "gateway.yaml").string()},
+                                  dir_ / "gateway.log");
+    const std::regex re("listening https?=127\\.0\\.0\\.1:(\\d+) tcp=127\\.0\\.0\\.1:(\\d+)");
     std::smatch m;
     std::string log;
     eventually([&] {
@@ -81,8 +82,8 @@ class GatewayRun {
   std::size_t start_service(const std::string& instance, const std::string& region = "local") {
     services_.push_back(std::make_unique<Process>(
         std::vector<std::string>{STELLA_GW_BINARY, "service", "demo", "--gateway",
-                                 "tcp://127.0.0.1:" + std::to_string(tcp_), "--instance",
-                                 instance, "--region", region},
+                                 "tcp://127.0.0.1:" + std::to_string(tcp_), "--instance", instance,
+                                 "--region", region},
         dir_ / (instance + ".log")));
     return services_.size() - 1;
   }

@@ -1,6 +1,8 @@
 // Failures around a request: timeouts, lost and unhealthy instances, clients that leave, and
 // graceful shutdown — each with its own gateway so one case cannot disturb another.
 #include <gtest/gtest.h>
+
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "gateway_run.hpp"
@@ -8,21 +10,25 @@
 namespace stella::e2e {
 namespace {
 
-nlohmann::json json_of(const HttpResponse& r) { return nlohmann::json::parse(r.body); }
+nlohmann::json json_of(const HttpResponse& r) {
+  return nlohmann::json::parse(r.body);
+}
 
 TEST(Lifecycle, TimeoutIs504AndTheServiceGetsCancel) {
   GatewayRun gw;  // routing.defaultTimeout: 3s
   ASSERT_TRUE(gw.ok()) << gw.gateway_log();
   const auto s = gw.start_service("demo-timeout");
   ASSERT_TRUE(gw.wait_instances(1));
-  auto r = http_exchange(gw.http(), get("/api/v1/demo/slow/60000", "X-Correlation-Id: t-504\r\n"), 20s);
+  auto r =
+      http_exchange(gw.http(), get("/api/v1/demo/slow/60000", "X-Correlation-Id: t-504\r\n"), 20s);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 504);
   const auto j = json_of(*r);
   EXPECT_EQ(j["type"], "https://stella-gw.dev/problems/timeout");
   EXPECT_EQ(j["correlationId"], "t-504");
-  EXPECT_TRUE(eventually([&] { return gw.service(s).log_contains("cancelled by the gateway (timeout)"); }))
-      << gw.service(s).log();
+  EXPECT_TRUE(eventually([&] {
+    return gw.service(s).log_contains("cancelled by the gateway (timeout)");
+  })) << gw.service(s).log();
 }
 
 TEST(Lifecycle, ClientThatLeavesCausesCancel) {
@@ -54,7 +60,8 @@ TEST(Lifecycle, InstanceLostBeforeTheResponseIs502) {
   ASSERT_TRUE(c.send(get("/api/v1/demo/slow/60000")));
   std::this_thread::sleep_for(300ms);  // the request is in flight at the service
   gw.service(s).signal(SIGKILL);
-  auto bytes = c.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 15s);
+  auto bytes =
+      c.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 15s);
   auto r = parse_response(bytes);
   ASSERT_TRUE(r) << bytes;
   EXPECT_EQ(r->status, 502);
@@ -73,7 +80,8 @@ TEST(Lifecycle, InstanceLostMidStreamCutsTheConnectionWithoutAFinalChunk) {
   gw.service(s).signal(SIGKILL);
   const auto bytes = c.read_all(15s);
   EXPECT_TRUE(c.closed());
-  EXPECT_EQ(bytes.find("\r\n0\r\n\r\n"), std::string::npos) << "a truncated body must not look complete";
+  EXPECT_EQ(bytes.find("\r\n0\r\n\r\n"), std::string::npos)
+      << "a truncated body must not look complete";
   EXPECT_EQ(parse_response(bytes), std::nullopt);
 }
 
@@ -147,15 +155,60 @@ TEST(Lifecycle, ReadinessTurns503WhileDraining) {
 }
 
 TEST(Lifecycle, BadConfigNamesTheKeyAndExits1) {
-  const auto dir = std::filesystem::temp_directory_path() / ("stella-e2e-badcfg-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("stella-e2e-badcfg-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "bad.yaml") << "routing:\n  defaultTimeout: soon\n  nope: 1\n";
-  auto [rc, out] = shell(std::string(STELLA_GW_BINARY) + " serve --config " + (dir / "bad.yaml").string() + " 2>&1");
+  auto [rc, out] = shell(std::string(STELLA_GW_BINARY) + " serve --config " +
+                         (dir / "bad.yaml").string() + " 2>&1");
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("routing.defaultTimeout"), std::string::npos) << out;
   EXPECT_NE(out.find("routing.nope"), std::string::npos) << out;
   EXPECT_NE(out.find("bad.yaml"), std::string::npos) << out;
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace stella::e2e
+
+namespace stella::e2e {
+namespace {
+
+TEST(MultiWorker, RequestsOnEveryWorkerReachTheServiceAndBack) {
+  // Four workers: connections land on several event loops, so requests cross to the transport
+  // loop and their answers cross back.
+  std::string config = test_config();
+  const auto pos = config.find("  workers: 1\n");
+  ASSERT_NE(pos, std::string::npos);
+  config.replace(pos, 13, "  workers: 4\n");
+  GatewayRun gw(config);
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  EXPECT_NE(gw.gateway_log().find("4 worker(s)"), std::string::npos);
+  gw.start_service("demo-mw");
+  ASSERT_TRUE(gw.wait_instances(1));
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      Client c(gw.http());
+      for (int i = 0; i < 50; ++i) {
+        const std::string path = "/api/v1/demo/items/" + std::to_string(t * 1000 + i);
+        if (!c.send(get(path))) return;
+        auto bytes =
+            c.read_until([](const std::string& b) { return parse_response(b).has_value(); });
+        auto r = parse_response(bytes);
+        if (!r) return;
+        c.buffer().erase(0, r->size);
+        if (r->status == 200 && nlohmann::json::parse(r->body)["path"] == path) ++ok;
+      }
+    });
+  }
+  for (auto& c : clients)
+    c.join();
+  EXPECT_EQ(ok.load(), 400);
+  auto stream = http_exchange(gw.http(), get("/api/v1/demo/stream/200"));
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(stream->body.substr(stream->body.size() - 10), "chunk 199\n");
 }
 
 }  // namespace

@@ -25,11 +25,13 @@ class Routing : public ::testing::Test {
 };
 GatewayRun* Routing::gw_ = nullptr;
 
-nlohmann::json json_of(const HttpResponse& r) { return nlohmann::json::parse(r.body); }
+nlohmann::json json_of(const HttpResponse& r) {
+  return nlohmann::json::parse(r.body);
+}
 
 TEST_F(Routing, CurlGetsTheEchoThroughTheGateway) {
-  auto [rc, out] = shell("curl -sS -i http://127.0.0.1:" + std::to_string(port()) +
-                         "/api/v1/demo/echo?x=1");
+  auto [rc, out] =
+      shell("curl -sS -i http://127.0.0.1:" + std::to_string(port()) + "/api/v1/demo/echo?x=1");
   ASSERT_EQ(rc, 0) << out;
   auto r = parse_response(out);
   ASSERT_TRUE(r) << out;
@@ -52,8 +54,10 @@ TEST_F(Routing, PostBodyIsForwarded) {
 TEST_F(Routing, LargeChunkedBodyStreamsToTheService) {
   // 300 KB: above the inline limit, so the body goes out as REQUEST + STREAM_DATA frames.
   std::string body(300'000, 'x');
-  for (std::size_t i = 0; i < body.size(); i += 997) body[i] = 'y';
-  std::string req = "POST /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::size_t i = 0; i < body.size(); i += 997)
+    body[i] = 'y';
+  std::string req =
+      "POST /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (std::size_t i = 0; i < body.size(); i += 10000) {
     const auto piece = body.substr(i, 10000);
     char size[16];
@@ -121,7 +125,8 @@ TEST_F(Routing, StreamedResponseArrivesChunkedAndComplete) {
   EXPECT_EQ(r->status, 200);
   EXPECT_TRUE(r->chunked);
   std::string want;
-  for (int i = 0; i < 50; ++i) want += "chunk " + std::to_string(i) + "\n";
+  for (int i = 0; i < 50; ++i)
+    want += "chunk " + std::to_string(i) + "\n";
   EXPECT_EQ(r->body, want);
 }
 
@@ -142,7 +147,8 @@ TEST_F(Routing, PipelinedRequestsAreAnsweredInOrder) {
   Client c(port());
   // A slow request first: the fast ones behind it must still come back after it, in order.
   std::string batch = get("/api/v1/demo/slow/200");
-  for (int i = 0; i < 5; ++i) batch += get("/api/v1/demo/items/" + std::to_string(i));
+  for (int i = 0; i < 5; ++i)
+    batch += get("/api/v1/demo/items/" + std::to_string(i));
   ASSERT_TRUE(c.send(batch));
   std::vector<HttpResponse> got;
   auto bytes = c.read_until([&](const std::string& b) {

@@ -237,7 +237,8 @@ void GatewayServer::Impl::run() {
   if (tls_listener) asio::co_spawn(io0, tls_listener->run(), on_done("service TLS listener"));
   for (std::size_t i = 0; i < workers.size(); ++i)
     asio::co_spawn(workers[i]->io, accept_loop(*workers[i], *acceptors[i]), on_done("http accept"));
-  for (auto& w : workers) guards.push_back(asio::make_work_guard(w->io));
+  for (auto& w : workers)
+    guards.push_back(asio::make_work_guard(w->io));
   signals.emplace(io0, SIGINT, SIGTERM);
   signals->async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;
@@ -249,7 +250,8 @@ void GatewayServer::Impl::run() {
   for (std::size_t i = 1; i < workers.size(); ++i)
     threads.emplace_back([w = workers[i].get()] { w->io.run(); });
   io0.run();
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
 }
 
 void GatewayServer::Impl::shutdown() {
@@ -268,8 +270,10 @@ void GatewayServer::Impl::shutdown() {
       });
     }
     asio::co_spawn(workers[0]->io, drain(), [this](std::exception_ptr) {
-      for (auto& g : guards) g.reset();
-      for (auto& w : workers) w->io.stop();
+      for (auto& g : guards)
+        g.reset();
+      for (auto& w : workers)
+        w->io.stop();
     });
   });
 }
@@ -308,12 +312,26 @@ GatewayServer::GatewayServer(std::shared_ptr<const config::GatewayConfig> config
                              std::function<void(const std::string&)> log)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(log))) {}
 GatewayServer::~GatewayServer() = default;
-bool GatewayServer::start(std::string& error) { return impl_->start(error); }
-void GatewayServer::run() { impl_->run(); }
-void GatewayServer::shutdown() { impl_->shutdown(); }
-tcp::endpoint GatewayServer::http_endpoint() const { return impl_->http_ep; }
-tcp::endpoint GatewayServer::tcp_endpoint() const { return impl_->tcp_ep; }
-tcp::endpoint GatewayServer::tls_endpoint() const { return impl_->tls_ep; }
-std::size_t GatewayServer::workers() const { return impl_->workers.size(); }
+bool GatewayServer::start(std::string& error) {
+  return impl_->start(error);
+}
+void GatewayServer::run() {
+  impl_->run();
+}
+void GatewayServer::shutdown() {
+  impl_->shutdown();
+}
+tcp::endpoint GatewayServer::http_endpoint() const {
+  return impl_->http_ep;
+}
+tcp::endpoint GatewayServer::tcp_endpoint() const {
+  return impl_->tcp_ep;
+}
+tcp::endpoint GatewayServer::tls_endpoint() const {
+  return impl_->tls_ep;
+}
+std::size_t GatewayServer::workers() const {
+  return impl_->workers.size();
+}
 
 }  // namespace stella::gw::http

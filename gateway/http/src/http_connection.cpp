@@ -1,8 +1,8 @@
 #include "stella/gateway/http/http_connection.hpp"
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -50,20 +50,23 @@ bool valid_field_name(std::string_view n) {
 
 // Headers a service may not set on the client response: framing is the gateway's.
 bool hop_by_hop_response(std::string_view name) {
-  static constexpr std::string_view kHop[] = {"connection",        "keep-alive", "proxy-connection",
-                                              "transfer-encoding", "upgrade",    "te",
-                                              "trailer",           "content-length",
-                                              "x-correlation-id"};
+  static constexpr std::string_view kHop[] = {
+      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
+      "te",         "trailer",    "content-length",   "x-correlation-id"};
   for (auto h : kHop)
     if (iequals(name, h)) return true;
   return false;
 }
 
 void count_status(IngressStats& s, unsigned status) {
-  if (status < 300) s.responses_2xx.fetch_add(1, std::memory_order_relaxed);
-  else if (status < 400) s.responses_3xx.fetch_add(1, std::memory_order_relaxed);
-  else if (status < 500) s.responses_4xx.fetch_add(1, std::memory_order_relaxed);
-  else s.responses_5xx.fetch_add(1, std::memory_order_relaxed);
+  if (status < 300)
+    s.responses_2xx.fetch_add(1, std::memory_order_relaxed);
+  else if (status < 400)
+    s.responses_3xx.fetch_add(1, std::memory_order_relaxed);
+  else if (status < 500)
+    s.responses_4xx.fetch_add(1, std::memory_order_relaxed);
+  else
+    s.responses_5xx.fetch_add(1, std::memory_order_relaxed);
 }
 
 // A co_spawn completion handler that logs what escaped a coroutine.
@@ -80,8 +83,10 @@ auto log_failure(WorkerContext& w, const char* what) {
 
 template <class Stream>
 tcp::socket& lowest(Stream& s) {
-  if constexpr (std::is_same_v<Stream, tcp::socket>) return s;
-  else return s.next_layer();
+  if constexpr (std::is_same_v<Stream, tcp::socket>)
+    return s;
+  else
+    return s.next_layer();
 }
 
 template <class Stream>
@@ -205,13 +210,18 @@ class HttpConnection final : public HttpConnectionBase,
       deadline_kind_ = Deadline::none;
       switch (expired_) {
         case Deadline::idle:
-        case Deadline::write: close(); break;
+        case Deadline::write:
+          close();
+          break;
         case Deadline::header:
-        case Deadline::body: data_cv_.cancel(); break;
+        case Deadline::body:
+          data_cv_.cancel();
+          break;
         case Deadline::response:
           if (call_) call_->channel.cancel();
           break;
-        case Deadline::none: break;
+        case Deadline::none:
+          break;
       }
     }
   }
@@ -313,8 +323,8 @@ class HttpConnection final : public HttpConnectionBase,
     w_.shared.stats.stripped_headers.fetch_add(req_.stripped_headers, std::memory_order_relaxed);
     // Stages 3–5 (authentication, tenant, rate limiting) are inserted here.
     auto snapshot = w_.shared.routes->snapshot();
-    auto problem = route_request(w_.shared.pipeline, head_, *snapshot, w_.shared.selector,
-                                 w_.rng, w_.scratch, req_);  // stage 6
+    auto problem = route_request(w_.shared.pipeline, head_, *snapshot, w_.shared.selector, w_.rng,
+                                 w_.scratch, req_);  // stage 6
     // From here on nothing refers to the head's views: the buffer may move.
     consume(head_size);
     if (!problem && has_body && !chunked && content_length > s_.routing.max_request_body_size)
@@ -369,8 +379,8 @@ class HttpConnection final : public HttpConnectionBase,
         w_.shared.stats.bad_requests.fetch_add(1, std::memory_order_relaxed);
         const auto& e = decoder.error();
         co_await respond_problem(
-            from_http_error(e.status, e.reason, s_.routing.max_request_body_size),
-            req_.frame.path, false);
+            from_http_error(e.status, e.reason, s_.routing.max_request_body_size), req_.frame.path,
+            false);
         co_return -1;
       }
     }
@@ -395,7 +405,8 @@ class HttpConnection final : public HttpConnectionBase,
               body_state == 1);
     while (body_state == 0) {
       std::string chunk;
-      body_state = co_await read_body(chunked, remaining, decoder, chunk, s_.routing.streaming_buffer_size);
+      body_state =
+          co_await read_body(chunked, remaining, decoder, chunk, s_.routing.streaming_buffer_size);
       if (body_state < 0) {
         hub.cancel(call, core::CancelReason::client_disconnected);
         call_.reset();
@@ -537,11 +548,11 @@ class HttpConnection final : public HttpConnectionBase,
                           const std::vector<std::pair<std::string, std::string>>& extra) {
     count_status(w_.shared.stats, status);
     if (draining_) keep_alive_ = false;
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status),
-                                            http11_ ? 11 : 10};
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), http11_ ? 11 : 10};
     res.set(bhttp::field::content_type, content_type);
     res.set("X-Correlation-Id", req_.correlation_id);
-    for (const auto& [n, v] : extra) res.insert(n, v);
+    for (const auto& [n, v] : extra)
+      res.insert(n, v);
     res.keep_alive(keep_alive_);
     if (!is_head_) res.body() = std::move(body);
     res.prepare_payload();

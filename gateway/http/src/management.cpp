@@ -34,7 +34,8 @@ std::string readiness_json(const ServerShared& shared, bool ready) {
   for (const auto& [name, counts] : services) {
     nlohmann::ordered_json s;
     s["instances"] = counts.connections.size();
-    for (const auto& [health, n] : counts.by_health) s[health] = n;
+    for (const auto& [health, n] : counts.by_health)
+      s[health] = n;
     svc[name] = std::move(s);
   }
   j["services"] = std::move(svc);
@@ -51,7 +52,8 @@ std::optional<ManagementResponse> management_response(const ServerShared& shared
   if (method != "GET" && method != "HEAD") {
     r.status = 405;
     r.content_type = "application/problem+json";
-    r.body = R"({"type":"https://stella-gw.dev/problems/method-not-allowed","title":"Method not allowed","status":405,"detail":"management endpoints answer GET and HEAD"})";
+    r.body =
+        R"({"type":"https://stella-gw.dev/problems/method-not-allowed","title":"Method not allowed","status":405,"detail":"management endpoints answer GET and HEAD"})";
     return r;
   }
   const bool started = shared.started.load(std::memory_order_relaxed);

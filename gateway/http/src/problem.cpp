@@ -38,20 +38,20 @@ Problem not_found(std::string_view path) {
   return make(404, "no-route", "No route", "no route matches " + std::string(path));
 }
 Problem method_not_allowed(std::string allow) {
-  auto p = make(405, "method-not-allowed", "Method not allowed",
-                "the path is served for: " + allow);
+  auto p =
+      make(405, "method-not-allowed", "Method not allowed", "the path is served for: " + allow);
   p.headers.emplace_back("Allow", std::move(allow));
   return p;
 }
 Problem request_timeout() {
-  return make(408, "request-timeout", "Request timeout",
-              "the request was not received in time", true);
+  return make(408, "request-timeout", "Request timeout", "the request was not received in time",
+              true);
 }
 Problem payload_too_large(std::uint64_t limit) {
-  return make(413, "payload-too-large", "Payload too large",
-              "the request body exceeds routing.maxRequestBodySize (" + std::to_string(limit) +
-                  " bytes)",
-              true);
+  return make(
+      413, "payload-too-large", "Payload too large",
+      "the request body exceeds routing.maxRequestBodySize (" + std::to_string(limit) + " bytes)",
+      true);
 }
 Problem uri_too_long() {
   return make(414, "uri-too-long", "URI too long", "the request line exceeds the limit", true);
@@ -80,14 +80,19 @@ Problem gateway_timeout(std::string_view detail) {
 
 Problem from_http_error(unsigned status, std::string_view reason, std::uint64_t body_limit) {
   switch (status) {
-    case 413: return payload_too_large(body_limit);
-    case 414: return uri_too_long();
-    case 431: return headers_too_large(reason);
-    case 417: return make(417, "expectation-failed", "Expectation failed", std::string(reason), true);
+    case 413:
+      return payload_too_large(body_limit);
+    case 414:
+      return uri_too_long();
+    case 431:
+      return headers_too_large(reason);
+    case 417:
+      return make(417, "expectation-failed", "Expectation failed", std::string(reason), true);
     case 505:
       return make(505, "http-version-not-supported", "HTTP version not supported",
                   std::string(reason), true);
-    default: return bad_request(reason);
+    default:
+      return bad_request(reason);
   }
 }
 

@@ -12,8 +12,10 @@ bool is_vchar_or_ws(unsigned char c) noexcept {
 }
 
 std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -290,8 +292,10 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view in, std::string& 
     switch (state_) {
       case State::size: {
         int digit = -1;
-        if (c >= '0' && c <= '9') digit = c - '0';
-        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') digit = (c | 0x20) - 'a' + 10;
+        if (c >= '0' && c <= '9')
+          digit = c - '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+          digit = (c | 0x20) - 'a' + 10;
         if (digit >= 0) {
           if (++size_digits_ > 16) return fail(i, 400, "chunk size too long");
           chunk_left_ = chunk_left_ * 16 + static_cast<std::uint64_t>(digit);
@@ -387,7 +391,8 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view in, std::string& 
           if (c == ':') trailer_colon_ = true;
           ++trailer_line_;
           if (trailer_line_ > limits_.max_header_field) return fail(i, 431, "trailer too large");
-          if (++trailer_total_ > limits_.max_header_bytes) return fail(i, 431, "trailers too large");
+          if (++trailer_total_ > limits_.max_header_bytes)
+            return fail(i, 431, "trailers too large");
         }
         ++i;
         break;

@@ -13,8 +13,10 @@ bool connection_names(std::string_view connection_value, std::string_view name) 
   while (!connection_value.empty()) {
     const auto comma = connection_value.find(',');
     std::string_view token = connection_value.substr(0, comma);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+      token.remove_suffix(1);
     if (iequals(token, name)) return true;
     if (comma == std::string_view::npos) break;
     connection_value.remove_prefix(comma + 1);
@@ -23,10 +25,10 @@ bool connection_names(std::string_view connection_value, std::string_view name) 
 }
 
 constexpr std::array<std::string_view, 21> kOwned{
-    "connection",      "keep-alive",  "proxy-connection", "te",          "trailer",
-    "transfer-encoding", "upgrade",   "content-length",   "forwarded",   "x-real-ip",
-    "x-correlation-id", "x-tenant-id", "x-tenant",        "x-subject",   "x-user-id",
-    "x-scopes",        "x-scope",     "x-client-id",      "x-claims",    "proxy-authorization",
+    "connection",        "keep-alive",  "proxy-connection", "te",        "trailer",
+    "transfer-encoding", "upgrade",     "content-length",   "forwarded", "x-real-ip",
+    "x-correlation-id",  "x-tenant-id", "x-tenant",         "x-subject", "x-user-id",
+    "x-scopes",          "x-scope",     "x-client-id",      "x-claims",  "proxy-authorization",
     "x-original-url"};
 
 }  // namespace

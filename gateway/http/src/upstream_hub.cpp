@@ -55,8 +55,7 @@ void UpstreamHub::start(std::shared_ptr<UpstreamCall> call, std::uint64_t connec
   });
 }
 
-void UpstreamHub::send_data(std::shared_ptr<UpstreamCall> call, std::string data,
-                            bool end_stream) {
+void UpstreamHub::send_data(std::shared_ptr<UpstreamCall> call, std::string data, bool end_stream) {
   on_transport([this, call = std::move(call), data = std::move(data), end_stream] {
     if (!call->open) return;
     core::GatewaySession* session = listener_->session(call->connection);
@@ -103,8 +102,12 @@ void UpstreamHub::deliver(UpstreamCall& call, UpstreamPart part) {
     }
     finish(call);
     (void)call.channel.try_send(boost::system::error_code{},
-                                UpstreamPart{UpstreamPart::Kind::failed, true, {}, {},
-                                             UpstreamPart::Failure::overflow, true,
+                                UpstreamPart{UpstreamPart::Kind::failed,
+                                             true,
+                                             {},
+                                             {},
+                                             UpstreamPart::Failure::overflow,
+                                             true,
                                              "client reads slower than the service sends"});
     return;
   }

@@ -23,17 +23,17 @@ std::string problem_json(const Problem& p, std::string_view instance,
                          std::string_view correlation_id);
 
 // The problems the gateway answers with (docs/http.md lists them).
-Problem bad_request(std::string_view detail);          // 400 bad-request (closes)
-Problem not_found(std::string_view path);              // 404 no-route
-Problem method_not_allowed(std::string allow);         // 405 method-not-allowed
-Problem request_timeout();                             // 408 request-timeout (closes)
-Problem payload_too_large(std::uint64_t limit);        // 413 payload-too-large (closes)
-Problem uri_too_long();                                // 414 uri-too-long (closes)
-Problem headers_too_large(std::string_view detail);    // 431 headers-too-large (closes)
-Problem bad_gateway(std::string_view detail);          // 502 instance-lost
-Problem no_instance(std::string_view service);         // 503 no-healthy-instance, Retry-After
-Problem unavailable(std::string_view detail);          // 503 unavailable, Retry-After
-Problem gateway_timeout(std::string_view detail);      // 504 timeout
+Problem bad_request(std::string_view detail);        // 400 bad-request (closes)
+Problem not_found(std::string_view path);            // 404 no-route
+Problem method_not_allowed(std::string allow);       // 405 method-not-allowed
+Problem request_timeout();                           // 408 request-timeout (closes)
+Problem payload_too_large(std::uint64_t limit);      // 413 payload-too-large (closes)
+Problem uri_too_long();                              // 414 uri-too-long (closes)
+Problem headers_too_large(std::string_view detail);  // 431 headers-too-large (closes)
+Problem bad_gateway(std::string_view detail);        // 502 instance-lost
+Problem no_instance(std::string_view service);       // 503 no-healthy-instance, Retry-After
+Problem unavailable(std::string_view detail);        // 503 unavailable, Retry-After
+Problem gateway_timeout(std::string_view detail);    // 504 timeout
 /// A HeadParser / ChunkedDecoder error as its problem (400/413/414/417/431/505, closes).
 Problem from_http_error(unsigned status, std::string_view reason, std::uint64_t body_limit);
 

@@ -32,10 +32,10 @@
 namespace stella::gw::http {
 
 struct HeadLimits {
-  std::size_t max_request_line = 8192;  // http.maxRequestLineSize
-  std::size_t max_header_field = 8192;  // http.maxHeaderFieldSize (name + ':' + value)
-  std::size_t max_header_bytes = 65536; // http.maxHeaderBytes (whole head incl. the final CRLF)
-  std::size_t max_header_count = 100;   // http.maxHeaderCount
+  std::size_t max_request_line = 8192;   // http.maxRequestLineSize
+  std::size_t max_header_field = 8192;   // http.maxHeaderFieldSize (name + ':' + value)
+  std::size_t max_header_bytes = 65536;  // http.maxHeaderBytes (whole head incl. the final CRLF)
+  std::size_t max_header_count = 100;    // http.maxHeaderCount
 };
 
 struct HeaderField {
@@ -114,7 +114,8 @@ class HeadParser {
 /// trailer line passes max_header_field or all trailer lines pass max_header_bytes.
 class ChunkedDecoder {
  public:
-  ChunkedDecoder(std::uint64_t max_body, HeadLimits limits) : max_body_(max_body), limits_(limits) {}
+  ChunkedDecoder(std::uint64_t max_body, HeadLimits limits)
+      : max_body_(max_body), limits_(limits) {}
 
   struct Result {
     ParseStatus status = ParseStatus::need_more;
@@ -148,8 +149,21 @@ constexpr bool is_tchar(unsigned char c) noexcept {
   if (c >= '0' && c <= '9') return true;
   if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;

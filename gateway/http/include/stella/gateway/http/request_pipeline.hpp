@@ -56,12 +56,12 @@ struct ConnectionFacts {
 /// Per-request state, reused by a connection for each of its requests (capacities kept).
 struct ProxyRequest {
   std::string correlation_id;
-  core::Request frame;              // what goes to the service (headers, path, query, ids)
-  core::NormalizedPath path;        // stage 6
-  std::size_t stripped_headers = 0; // stage 2: how many client headers were dropped
-  LookupResult lookup;              // stage 6
-  std::optional<Pick> pick;         // stage 6
-  core::Duration timeout{};         // stage 6: endpoint timeout, else default_timeout
+  core::Request frame;               // what goes to the service (headers, path, query, ids)
+  core::NormalizedPath path;         // stage 6
+  std::size_t stripped_headers = 0;  // stage 2: how many client headers were dropped
+  LookupResult lookup;               // stage 6
+  std::optional<Pick> pick;          // stage 6
+  core::Duration timeout{};          // stage 6: endpoint timeout, else default_timeout
 
   void clear();
 };

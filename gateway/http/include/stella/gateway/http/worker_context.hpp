@@ -26,14 +26,13 @@ struct IngressStats {
   std::atomic<std::uint64_t> connections_accepted{0};
   std::atomic<std::uint64_t> connections_refused{0};  // over http.maxConnections
   std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> responses_2xx{0}, responses_3xx{0}, responses_4xx{0},
-      responses_5xx{0};
-  std::atomic<std::uint64_t> bad_requests{0};      // framing refused (400/414/431/505/413)
-  std::atomic<std::uint64_t> timeouts{0};          // 504
-  std::atomic<std::uint64_t> header_timeouts{0};   // 408
-  std::atomic<std::uint64_t> client_aborts{0};     // client left before its response: CANCEL
-  std::atomic<std::uint64_t> aborted_responses{0}; // instance lost mid-response: connection cut
-  std::atomic<std::uint64_t> stripped_headers{0};  // identity policy
+  std::atomic<std::uint64_t> responses_2xx{0}, responses_3xx{0}, responses_4xx{0}, responses_5xx{0};
+  std::atomic<std::uint64_t> bad_requests{0};       // framing refused (400/414/431/505/413)
+  std::atomic<std::uint64_t> timeouts{0};           // 504
+  std::atomic<std::uint64_t> header_timeouts{0};    // 408
+  std::atomic<std::uint64_t> client_aborts{0};      // client left before its response: CANCEL
+  std::atomic<std::uint64_t> aborted_responses{0};  // instance lost mid-response: connection cut
+  std::atomic<std::uint64_t> stripped_headers{0};   // identity policy
 };
 
 class HttpConnectionBase;
