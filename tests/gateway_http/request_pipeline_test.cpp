@@ -301,7 +301,7 @@ TEST_F(RouteRequest, RefusedPathShapesAre400) {
     const auto p = route("GET", target);
     ASSERT_TRUE(p.has_value()) << target;
     EXPECT_EQ(p->status, 400u) << target;
-    EXPECT_TRUE(p->close) << target;
+    EXPECT_FALSE(p->close) << target;  // well framed: the connection is kept
     EXPECT_NE(p->detail.find("path refused"), std::string::npos) << p->detail;
   }
   // Dots that stay inside the root are fine.

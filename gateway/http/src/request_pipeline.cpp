@@ -118,8 +118,10 @@ std::optional<Problem> route_request(const PipelineConfig& config, const Request
   const std::string_view raw_path = target.substr(0, q);
   if (auto err = core::normalize_path_into(raw_path, req.path, config.path_limits)) {
     if (err->code == core::Errc::path_too_long) return uri_too_long();
-    return bad_request("path refused: " + std::string(err->reason) + " (at byte " +
-                       std::to_string(err->position) + ")");
+    auto p = bad_request("path refused: " + std::string(err->reason) + " (at byte " +
+                         std::to_string(err->position) + ")");
+    p.close = false;  // the request was well framed: the connection is kept (docs/http.md)
+    return p;
   }
   snapshot.lookup(head.method, req.path, req.lookup);
   if (req.lookup.status == LookupStatus::not_found) return not_found(req.path.path());
