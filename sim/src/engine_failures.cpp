@@ -113,7 +113,7 @@ void Engine::expand_failures() {
 
 void Engine::crash(std::uint32_t idx, bool silent) {
   InstanceSim& in = instances_[idx];
-  if (!in.alive && in.conn == kNone) return;
+  if (!in.alive) return;  // already dead (or drained and exited)
   in.alive = false;
   in.paused = false;
   in.draining = false;
@@ -125,7 +125,7 @@ void Engine::crash(std::uint32_t idx, bool silent) {
   if (in.conn != kNone) {
     Conn& c = *conns_[in.conn];
     const std::uint32_t ci = in.conn;
-    c.dead_since = now_;
+    if (c.dead_since == kNever) c.dead_since = now_;
     if (c.ss && !c.ss_dead) {
       c.ss_dead = true;
       c.ss.reset();

@@ -29,7 +29,16 @@ TEST_P(SampleTopology, HoldsItsInvariantsOnFixedSeeds) {
   double peak = 0;
   for (const auto& p : t.workload.rate)
     peak = std::max(peak, p.rps);
-  for (std::uint64_t seed : {1ULL, 2ULL, 3ULL}) {
+  // The 1,000-instance file spends its time in the route table rebuilding a snapshot per
+  // registration (2,000 of them): ~1 min per seed under ASan, so it runs one seed here; the
+  // release sweep in docs/simulation.md covers seeds 1-3.
+  std::size_t instances = 0;
+  for (const auto& s : t.services)
+    for (const auto& g : s.instances)
+      instances += g.count;
+  const std::vector<std::uint64_t> seeds =
+      instances > 200 ? std::vector<std::uint64_t>{1} : std::vector<std::uint64_t>{1, 2, 3};
+  for (std::uint64_t seed : seeds) {
     SimOptions o;
     o.seed = seed;
     o.rate_scale = std::min(1.0, 15.0 / peak);

@@ -25,7 +25,6 @@ enum class EventKind : std::uint8_t {
   request_timeout,  // a = timeout lane: its oldest deadline is due
   action,           // a = index into the expanded failure schedule
   connect,          // a = instance, gen = incarnation: open a connection to the gateway
-  gateway_up,       // the restarted gateway accepts connections again
   second_tick,      // per-second timeline bucket, progress, availability sample
   liveness_check,   // after the last failure healed: everything must be routable again
 };
