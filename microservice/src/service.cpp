@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <cstdio>
 
 #include "stella/core/path_normalize.hpp"
@@ -283,8 +284,8 @@ void Service::on_event(core::ServiceEvent& e) {
       start_handler(started);
     }
   } else if (auto* cancel = std::get_if<core::svc_event::Cancelled>(&e)) {
-    static constexpr const char* kReasons[] = {"unknown",          "client_disconnected",
-                                               "timeout",          "gateway_shutdown",
+    static constexpr const char* kReasons[] = {"unknown",           "client_disconnected",
+                                               "timeout",           "gateway_shutdown",
                                                "instance_draining", "handler_failed"};
     log("stream " + std::to_string(cancel->stream) + " cancelled by the gateway (" +
         (cancel->reason < 6 ? kReasons[cancel->reason] : "unknown") + ")");
@@ -354,7 +355,15 @@ asio::awaitable<void> Service::run_handler(std::shared_ptr<RequestContext> ctx, 
       live_->session.send_response(stream, *response, true);
     }
     live_->contexts.erase(stream);
-    wake();
+    if (!*wake_token_) {
+      *wake_token_ = true;
+      asio::post(executor_, [this, token = std::weak_ptr<bool>(wake_token_)] {
+        auto alive = token.lock();
+        if (!alive) return;
+        *alive = false;
+        wake();
+      });
+    }
   }
 }
 

@@ -152,7 +152,12 @@ class Service {
   core::Random random_;
   std::vector<Route> routes_;
   std::unordered_map<std::string, core::PathMatcher> by_method_;
-  std::unique_ptr<Live> live_;                         // the current connection, if any
+  std::unique_ptr<Live> live_;  // the current connection, if any
+  /// A wake from a finished handler is deferred to the next turn of the loop: handlers that
+  /// complete at once would otherwise nest wake → event → handler → wake without bound (one
+  /// stack level per queued request), and finishing many in one turn gathers their writes.
+  /// The token dies with the Service, so a pending wake after destruction does nothing.
+  std::shared_ptr<bool> wake_token_ = std::make_shared<bool>(false);
   std::unique_ptr<transport::tls::TlsConnector> tls_;  // built by run() for tls:// gateways
   std::uint64_t generation_ = 0;
   core::HealthStatus health_ = core::HealthStatus::healthy;
