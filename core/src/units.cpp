@@ -8,6 +8,18 @@
 namespace stella::core {
 namespace {
 
+// "'text'". Built by appending: GCC 12 at -O3 reports a false -Wrestrict on
+// "'" + std::string(...) (operator+(const char*, string&&)).
+std::string quote(std::string_view text) {
+  std::string q;
+  q.reserve(text.size() + 2);
+  q += '\'';
+  q.append(text);
+  q += '\'';
+  return q;
+}
+
+
 // Exact arithmetic: a long double accumulation of "1.001KB" can land a hair below 1001 and be
 // refused as "not a whole number of bytes". Numbers are read as integer + decimal fraction and
 // scaled in 128-bit integers instead.
@@ -124,7 +136,7 @@ std::optional<std::chrono::nanoseconds> parse_duration(
                                                {"d", 86'400'000'000'000}}};
   constexpr U128 kMax = static_cast<U128>(std::numeric_limits<std::int64_t>::max());
   text = trim(text);
-  const std::string quoted = "'" + std::string(text) + "'";
+  const std::string quoted = quote(text);
   if (text.empty()) {
     error = "empty duration";
     return std::nullopt;
@@ -199,7 +211,7 @@ std::optional<std::uint64_t> parse_size(std::string_view text, std::string& erro
                                                {"gib", 1ULL << 30},
                                                {"tib", 1ULL << 40}}};
   text = trim(text);
-  const std::string quoted = "'" + std::string(text) + "'";
+  const std::string quoted = quote(text);
   if (text.empty()) {
     error = "empty size";
     return std::nullopt;
