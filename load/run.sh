@@ -21,6 +21,7 @@ idle=10000
 port_base=18000
 profile=0
 keep_tmp=0
+rounds=1
 targets="stella haproxy nginx upstream"
 original_args=("$@")
 
@@ -36,6 +37,8 @@ usage: bash load/run.sh [options]
   --port-base P     use ports P..P+4 on 127.0.0.1 (default 18000)
   --profile         also profile the gateway: perf record during a wrk -c50 run, and
                     strace -c on stella-gw and HAProxy for syscalls per request
+  --rounds N        repeat the wrk and h2load measurements N times, targets interleaved, and
+                    report the median round of each cell (default 1; use 3 on a shared machine)
   --keep-tmp        keep the temporary directory (configs, logs, raw outputs)
 EOF
 }
@@ -51,6 +54,7 @@ while (($#)); do
     --port-base) port_base=$2; shift 2 ;;
     --profile) profile=1; shift ;;
     --keep-tmp) keep_tmp=1; shift ;;
+    --rounds) rounds=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -62,6 +66,9 @@ die() { log "ERROR: $*"; exit 1; }
 for tool in wrk h2load nginx haproxy curl python3; do
   command -v "$tool" >/dev/null || die "$tool not found (bash scripts/setup.sh installs it)"
 done
+# The interpreter itself, not a wrapper (pyenv shims fork): $! must be the process that holds the
+# idle connections, so that stopping it closes them.
+python=$(python3 -c 'import sys; print(sys.executable)')
 if ((profile)); then
   for tool in perf strace; do
     command -v "$tool" >/dev/null || die "$tool not found (needed by --profile)"
@@ -310,16 +317,22 @@ idle_step() {  # TARGET PID PORT PATH LABEL
   local target=$1 pid=$2 port=$3 ipath=$4 label=$5 before after line
   sleep 1
   before=$(rss_kb "$pid")
-  python3 "$here/idle_conns.py" 127.0.0.1 "$port" "$ipath" "$idle" </dev/null >"$dir/holder.out" 2>&1 &
+  local out=$dir/holder-$target.out
+  "$python" "$here/idle_conns.py" 127.0.0.1 "$port" "$ipath" "$idle" </dev/null >"$out" 2>&1 &
   holder_pid=$!
   for _ in $(seq 1200); do
-    [[ -s $dir/holder.out ]] && break
+    grep -q '^held=' "$out" && break
     kill -0 "$holder_pid" 2>/dev/null || break
     sleep 0.1
   done
   sleep 1
   after=$(rss_kb "$pid")
-  line=$(head -1 "$dir/holder.out")
+  line=$(grep -m1 '^held=' "$out" || true)
+  if ! kill -0 "$holder_pid" 2>/dev/null; then
+    local rc=0
+    wait "$holder_pid" || rc=$?
+    line="client exited early (status $rc): $(tr '\n' ' ' <"$out" | tail -c 300)"
+  fi
   kill -TERM "$holder_pid" 2>/dev/null || true
   wait "$holder_pid" 2>/dev/null || true
   holder_pid=
@@ -336,34 +349,36 @@ if ((idle > 0)); then
 fi
 
 # --- 2. closed loop: wrk ------------------------------------------------------------------------
-wrk_cell() {  # TARGET CONNS THREADS
-  local target=$1 c=$2 t=$3 url name pid
+wrk_cell() {  # TARGET CONNS THREADS ROUND
+  local target=$1 c=$2 t=$3 r=$4 url name pid
   url=$(url_of "$target")
   wrk -t"$t" -c"$c" -d2s "$url" >/dev/null 2>&1 || true  # warm-up
   declare -A before=()
   for kv in $(procs_of "$target"); do before[${kv%%=*}]=$(cpu_ticks "${kv#*=}"); done
-  wrk -t"$t" -c"$c" -d"${duration}s" --timeout 10s --latency "$url" >"$res/wrk-$target-c$c.txt" 2>&1 ||
-    log "wrk failed for $target at $c connections (see $res/wrk-$target-c$c.txt)"
+  wrk -t"$t" -c"$c" -d"${duration}s" --timeout 10s --latency "$url" >"$res/wrk-$target-c$c-r$r.txt" 2>&1 ||
+    log "wrk failed for $target at $c connections (see $res/wrk-$target-c$c-r$r.txt)"
   {
     echo "clk_tck=$(getconf CLK_TCK)"
     for kv in $(procs_of "$target"); do
       name=${kv%%=*} pid=${kv#*=}
       echo "$name=$(($(cpu_ticks "$pid") - ${before[$name]}))"
     done
-  } >"$res/cpu-$target-c$c.env"
-  log "wrk $target c$c: $(grep -h 'Requests/sec' "$res/wrk-$target-c$c.txt" | tr -s ' ')"
+  } >"$res/cpu-$target-c$c-r$r.env"
+  log "wrk $target c$c round $r: $(grep -h 'Requests/sec' "$res/wrk-$target-c$c-r$r.txt" | tr -s ' ')"
 }
-for target in $targets; do
-  wrk_cell "$target" 50 1
-  wrk_cell "$target" 1000 2
+for ((r = 1; r <= rounds; r++)); do
+  for target in $targets; do wrk_cell "$target" 50 1 "$r"; done
+  for target in $targets; do wrk_cell "$target" 1000 2 "$r"; done
 done
 
 # --- 3. fixed rate: h2load ----------------------------------------------------------------------
-for target in $targets; do
-  h2load --h1 -c"$rate_clients" --rps "$rps_per_client" -D "$duration" --warm-up-time 2 \
-    --log-file "$res/h2-$target.log" "$(url_of "$target")" >"$res/h2-$target.txt" 2>&1 ||
-    log "h2load failed for $target (see $res/h2-$target.txt)"
-  log "h2load $target: $(grep -h 'finished in' "$res/h2-$target.txt")"
+for ((r = 1; r <= rounds; r++)); do
+  for target in $targets; do
+    h2load --h1 -c"$rate_clients" --rps "$rps_per_client" -D "$duration" --warm-up-time 2 \
+      --log-file "$res/h2-$target-r$r.log" "$(url_of "$target")" >"$res/h2-$target-r$r.txt" 2>&1 ||
+      log "h2load failed for $target (see $res/h2-$target-r$r.txt)"
+    log "h2load $target round $r: $(grep -h 'finished in' "$res/h2-$target-r$r.txt")"
+  done
 done
 
 # --- 4. optional profile of the gateway ---------------------------------------------------------
@@ -420,6 +435,7 @@ if [[ -n $(git -C "$repo" status --porcelain 2>/dev/null | head -1) ]]; then git
   echo "rps_per_client=$rps_per_client"
   echo "idle_conns=$idle"
   echo "nofile=$nofile"
+  echo "rounds=$rounds"
 } >"$res/meta.env"
 cp "$dir/body.json" "$res/body.json"
 
