@@ -13,6 +13,7 @@ import math
 import os
 import re
 import sys
+import textwrap
 
 TARGETS = [
     ("stella", "stella-gw (1 worker) → demo service"),
@@ -193,9 +194,9 @@ def build(results):
     o("")
     rounds = int(meta.get("rounds", "1") or 1)
     if rounds > 1:
-        o(f"{rounds} rounds, targets interleaved within each round; each cell shows the round with "
-          f"the median requests/s (the lower one for an even count) (its p50 and p99), with the range of requests/s over the rounds "
-          f"in brackets.")
+        o(f"{rounds} rounds, targets interleaved within each round. Each cell is the round with "
+          f"the median requests/s (the lower middle one for an even count) with that round's p50 "
+          f"and p99; in brackets, the range of requests/s over the rounds.")
         o("")
     o("| target | 50 conns: req/s | p50 | p99 | 1,000 conns: req/s | p50 | p99 |")
     o("|---|---|---|---|---|---|---|")
@@ -396,7 +397,24 @@ def build(results):
             o("| **total** | " + " | ".join(
                 f"**{sum(straces[k][1].values()) / max(straces[k][0], 1):.2f}**" for k in keys) + " |")
             o("")
-    return "\n".join(out).rstrip() + "\n"
+    return "\n".join(wrap(out)).rstrip() + "\n"
+
+
+def wrap(lines, width=100):
+    """Wraps prose at `width` like the rest of docs/performance.md; tables and code stay."""
+    result, in_code = [], False
+    for line in lines:
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or line.startswith(("```", "|", "#")) or len(line) <= width:
+            result.append(line)
+        elif line.startswith("- "):
+            result.extend(textwrap.wrap(line, width, subsequent_indent="  ",
+                                        break_long_words=False, break_on_hyphens=False))
+        else:
+            result.extend(textwrap.wrap(line, width, break_long_words=False,
+                                        break_on_hyphens=False))
+    return result
 
 
 def parse_strace(text):
