@@ -355,7 +355,7 @@ class HttpConnection final : public HttpConnectionBase,
         if (closed_ || peer_closed_) co_return -1;
         if (expired_ == Deadline::body) {
           w_.shared.stats.header_timeouts.fetch_add(1, std::memory_order_relaxed);
-          co_await respond_problem(request_timeout(), req_.frame.path, false);
+          co_await respond_problem(request_timeout(), req_.path.path(), false);
           co_return -1;
         }
         set_deadline(Deadline::body, s_.http.body_timeout);
@@ -379,7 +379,7 @@ class HttpConnection final : public HttpConnectionBase,
         w_.shared.stats.bad_requests.fetch_add(1, std::memory_order_relaxed);
         const auto& e = decoder.error();
         co_await respond_problem(
-            from_http_error(e.status, e.reason, s_.routing.max_request_body_size), req_.frame.path,
+            from_http_error(e.status, e.reason, s_.routing.max_request_body_size), req_.path.path(),
             false);
         co_return -1;
       }
@@ -401,7 +401,8 @@ class HttpConnection final : public HttpConnectionBase,
     call_ = hub.make_call(w_.io.get_executor());
     auto call = call_;
     const auto started_at = Clock::now();
-    hub.start(call, pick.instance->info->connection_id, pick.instance->state, req_.frame,
+    // Moved, not copied: from here on req_.path (not req_.frame) names the request.
+    hub.start(call, pick.instance->info->connection_id, pick.instance->state, std::move(req_.frame),
               body_state == 1);
     while (body_state == 0) {
       std::string chunk;
@@ -482,7 +483,7 @@ class HttpConnection final : public HttpConnectionBase,
     f.set("X-Correlation-Id", req_.correlation_id);
   }
 
-  awaitable<bool> write_head(const core::Response& r, bool end_stream) {
+  awaitable<bool> write_head(core::Response& r, bool end_stream) {
     const unsigned status = r.status >= 100 && r.status <= 999 ? r.status : 502;
     count_status(w_.shared.stats, status);
     if (draining_) keep_alive_ = false;  // shutting down: this answer is the last
@@ -498,7 +499,7 @@ class HttpConnection final : public HttpConnectionBase,
         auto [ec, n] = co_await bhttp::async_write_header(stream_, sr, kTuple);
         co_return !ec;
       }
-      res.body() = r.body;
+      res.body() = std::move(r.body);
       res.prepare_payload();
       auto [ec, n] = co_await bhttp::async_write(stream_, res, kTuple);
       co_return !ec;
