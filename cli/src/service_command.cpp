@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "stella/gateway/http/registry_hooks.hpp"
 #include "stella/core/path_template.hpp"
+#include "stella/gateway/http/registry_hooks.hpp"
 #include "stella/microservice/demo_service.hpp"
 #include "stella/transport/address.hpp"
 #include "stella/transport/gateway_listener.hpp"

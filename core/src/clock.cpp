@@ -12,7 +12,6 @@ std::uint64_t entropy_seed() {
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
 
-
 std::string wall_clock_rfc3339() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t secs = std::chrono::system_clock::to_time_t(now);

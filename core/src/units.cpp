@@ -19,7 +19,6 @@ std::string quote(std::string_view text) {
   return q;
 }
 
-
 // Exact arithmetic: a long double accumulation of "1.001KB" can land a hair below 1001 and be
 // refused as "not a whole number of bytes". Numbers are read as integer + decimal fraction and
 // scaled in 128-bit integers instead.

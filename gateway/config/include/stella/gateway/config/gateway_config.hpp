@@ -40,22 +40,22 @@ struct ListenAddress {
 
 /// transports.tcp
 struct TcpTransportConfig {
-  bool enabled = true;                      // enabled
-  ListenAddress listen{"0.0.0.0", 9100};    // host (default 0.0.0.0), port (9100)
-  std::size_t max_connections = 1000;       // maxConnections
-  int receive_buffer_size = 65536;          // receiveBufferSize (0: OS default)
-  int send_buffer_size = 65536;             // sendBufferSize (0: OS default)
-  std::size_t max_pending_hellos = 256;     // maxPendingHellos
-  core::Duration hello_timeout = 10s;       // helloTimeout
+  bool enabled = true;                    // enabled
+  ListenAddress listen{"0.0.0.0", 9100};  // host (default 0.0.0.0), port (9100)
+  std::size_t max_connections = 1000;     // maxConnections
+  int receive_buffer_size = 65536;        // receiveBufferSize (0: OS default)
+  int send_buffer_size = 65536;           // sendBufferSize (0: OS default)
+  std::size_t max_pending_hellos = 256;   // maxPendingHellos
+  core::Duration hello_timeout = 10s;     // helloTimeout
 };
 
 /// transports.tls: the same listener settings plus the TLS material.
 struct TlsTransportConfig {
-  bool enabled = false;                    // enabled
-  ListenAddress listen{"0.0.0.0", 9443};   // host, port (9443)
-  std::size_t max_connections = 1000;      // maxConnections
-  int receive_buffer_size = 65536;         // receiveBufferSize
-  int send_buffer_size = 65536;            // sendBufferSize
+  bool enabled = false;                                // enabled
+  ListenAddress listen{"0.0.0.0", 9443};               // host, port (9443)
+  std::size_t max_connections = 1000;                  // maxConnections
+  int receive_buffer_size = 65536;                     // receiveBufferSize
+  int send_buffer_size = 65536;                        // sendBufferSize
   std::chrono::milliseconds handshake_timeout{10000};  // handshakeTimeout
   /// certificatePath, privateKeyPath, certificatePassword, clientCertificateMode, caPath,
   /// allowedClientCertificateThumbprints (validated: 64 hex digits each).
@@ -91,10 +91,10 @@ struct HttpConfig {
 
 /// routing
 struct RoutingConfig {
-  core::Duration default_timeout = 30s;                // defaultTimeout
-  std::uint64_t max_request_body_size = 100'000'000;   // maxRequestBodySize ("100MB") → 413
-  bool streaming_enabled = true;                       // streamingEnabled
-  std::size_t streaming_buffer_size = 16384;           // streamingBufferSize (bytes per chunk)
+  core::Duration default_timeout = 30s;               // defaultTimeout
+  std::uint64_t max_request_body_size = 100'000'000;  // maxRequestBodySize ("100MB") → 413
+  bool streaming_enabled = true;                      // streamingEnabled
+  std::size_t streaming_buffer_size = 16384;          // streamingBufferSize (bytes per chunk)
   /// neighborRegions, loadBalancing.{policy, preferHealthy, overprovisioningFactor,
   /// maxCandidates, p2cMinPing}; local_region is copied from node.region.
   SelectorSettings selector;
@@ -105,13 +105,13 @@ struct RoutingConfig {
 
 /// auth (shape only until the authentication issue; auth off in the dev default).
 struct AuthConfig {
-  bool enabled = false;                        // enabled
-  bool dpop_enabled = true;                    // dpopEnabled
-  core::Duration dpop_max_clock_skew = 60s;    // dpopMaxClockSkew
-  bool mtls_enabled = false;                   // mtlsEnabled
-  std::string issuer;                          // issuer
-  std::string audience;                        // audience
-  std::string jwks_path;                       // jwksPath
+  bool enabled = false;                      // enabled
+  bool dpop_enabled = true;                  // dpopEnabled
+  core::Duration dpop_max_clock_skew = 60s;  // dpopMaxClockSkew
+  bool mtls_enabled = false;                 // mtlsEnabled
+  std::string issuer;                        // issuer
+  std::string audience;                      // audience
+  std::string jwks_path;                     // jwksPath
 };
 
 /// One window rule: at most `max_requests` per `per` (rate_limiting.*.rules[]).
@@ -122,25 +122,26 @@ struct RateLimitRule {
 
 /// rateLimiting / rate_limiting (shape only until the rate-limiting issue).
 struct RateLimitConfig {
-  bool enabled = false;                                  // enabled
-  std::uint64_t requests_per_minute = 1000;              // requestsPerMinute
-  std::uint64_t burst_size = 100;                        // burstSize
-  std::string redis_connection_string;                   // redisConnectionString
-  std::uint64_t process_back_pressure_per_5min = 5000;   // process_back_pressure_when_more_than_per_5min
-  std::vector<RateLimitRule> instance_rules;             // for_instance.rules
-  std::string valkey_connection;                         // for_environment.valkey_connection
-  std::vector<RateLimitRule> environment_rules;          // for_environment.rules
-  std::uint32_t circuit_failure_threshold = 3;           // for_environment.circuit_breaker.failure_threshold
-  core::Duration circuit_timeout = 30s;                  // .timeout_seconds
-  core::Duration circuit_half_open_timeout = 10s;        // .half_open_timeout
+  bool enabled = false;                      // enabled
+  std::uint64_t requests_per_minute = 1000;  // requestsPerMinute
+  std::uint64_t burst_size = 100;            // burstSize
+  std::string redis_connection_string;       // redisConnectionString
+  std::uint64_t process_back_pressure_per_5min =
+      5000;                                      // process_back_pressure_when_more_than_per_5min
+  std::vector<RateLimitRule> instance_rules;     // for_instance.rules
+  std::string valkey_connection;                 // for_environment.valkey_connection
+  std::vector<RateLimitRule> environment_rules;  // for_environment.rules
+  std::uint32_t circuit_failure_threshold = 3;  // for_environment.circuit_breaker.failure_threshold
+  core::Duration circuit_timeout = 30s;         // .timeout_seconds
+  core::Duration circuit_half_open_timeout = 10s;  // .half_open_timeout
 };
 
 /// openapi (shape only until the OpenAPI issue).
 struct OpenApiConfig {
-  bool enabled = true;                    // enabled
-  core::Duration cache_ttl = 300s;        // cacheTtlSeconds
-  std::string title = "Stella Ops API";   // title
-  std::string version = "1.0.0";          // version
+  bool enabled = true;                   // enabled
+  core::Duration cache_ttl = 300s;       // cacheTtlSeconds
+  std::string title = "Stella Ops API";  // title
+  std::string version = "1.0.0";         // version
 };
 
 struct GatewayConfig {
