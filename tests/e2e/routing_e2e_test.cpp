@@ -187,6 +187,13 @@ TEST_F(Routing, HeadGetsHeadersOnly) {
   EXPECT_EQ(second->body, R"({"status":"live"})");
 }
 
+TEST_F(Routing, HealthEndpointsRefuseOtherMethodsWithAllow) {
+  auto r = http_exchange(port(), "POST /health/live HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->headers["allow"], "GET, HEAD");
+}
+
 TEST_F(Routing, HealthEndpoints) {
   auto live = http_exchange(port(), get("/health/live"));
   auto ready = http_exchange(port(), get("/health/ready"));

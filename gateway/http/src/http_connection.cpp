@@ -311,7 +311,7 @@ class HttpConnection final : public HttpConnectionBase,
         co_await respond_problem(bad_request("management endpoints take no body"), target, false);
         co_return false;
       }
-      co_return co_await respond(m->status, m->content_type, std::move(m->body), {});
+      co_return co_await respond(m->status, m->content_type, std::move(m->body), m->headers);
     }
     if (draining_ || w_.shared.draining.load(std::memory_order_relaxed)) {
       consume(head_size);
@@ -505,7 +505,6 @@ class HttpConnection final : public HttpConnectionBase,
       co_return !ec;
     }
     // Streamed: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
-    streaming_ = true;
     bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), http11_ ? 11 : 10};
     add_headers(res.base(), r.headers);
     if (http11_) {
@@ -581,7 +580,7 @@ class HttpConnection final : public HttpConnectionBase,
   Clock::time_point deadline_{};
   Deadline expired_ = Deadline::none;
   bool closed_ = false, peer_closed_ = false, draining_ = false, busy_ = false;
-  bool keep_alive_ = true, is_head_ = false, http11_ = true, streaming_ = false;
+  bool keep_alive_ = true, is_head_ = false, http11_ = true;
   std::shared_ptr<UpstreamCall> call_;
   HeadParser parser_;
   RequestHead head_;

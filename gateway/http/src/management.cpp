@@ -52,6 +52,7 @@ std::optional<ManagementResponse> management_response(const ServerShared& shared
   if (method != "GET" && method != "HEAD") {
     r.status = 405;
     r.content_type = "application/problem+json";
+    r.headers.emplace_back("Allow", "GET, HEAD");
     r.body =
         R"({"type":"https://stella-gw.dev/problems/method-not-allowed","title":"Method not allowed","status":405,"detail":"management endpoints answer GET and HEAD"})";
     return r;

@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "stella/gateway/http/worker_context.hpp"
 
@@ -21,6 +23,7 @@ struct ManagementResponse {
   unsigned status = 200;
   std::string_view content_type = "application/json";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // Allow on 405
 };
 
 /// The answer when `target` is a management endpoint, else std::nullopt.
