@@ -8,7 +8,9 @@ packages=(
   clang-14 libclang-rt-14-dev clang-format
   libboost1.81-dev libboost-url1.81-dev libssl-dev
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
-  libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+  libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev prometheus-cpp-dev
+  # tests: promtool (metrics format, alert rules)
+  prometheus
   # load/run.sh: the side-by-side HTTP benchmark (peers, load generators, profilers)
   nginx-light haproxy wrk nghttp2-client curl python3 linux-perf strace
 )

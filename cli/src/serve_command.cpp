@@ -1,8 +1,8 @@
 #include "serve_command.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 
 #include "stella/core/clock.hpp"
 #include "stella/gateway/config/gateway_config.hpp"
@@ -17,15 +17,8 @@ struct ServeOptions {
   std::string http_listen, tcp_listen, tls_listen;
   std::size_t workers = 0;
   bool workers_given = false;
+  std::string log_format;  // "", "text" or "json": overrides telemetry.logging.format
 };
-
-// Workers log from several threads: one line at a time.
-void log_line(const std::string& line) {
-  static std::mutex mutex;
-  std::lock_guard lock(mutex);
-  std::fprintf(stderr, "%s %s\n", core::wall_clock_rfc3339().c_str(), line.c_str());
-  std::fflush(stderr);
-}
 
 // "HOST:PORT" / "[V6]:PORT" into a ListenAddress; false with a message naming the flag.
 bool parse_listen(const std::string& flag, const std::string& text,
@@ -43,12 +36,11 @@ bool parse_listen(const std::string& flag, const std::string& text,
 }
 
 int run_serve(const ServeOptions& opt) {
+  // Log lines go out with write(2): a reader that went away must not kill the gateway.
+  std::signal(SIGPIPE, SIG_IGN);
   gw::config::GatewayConfig config;
   if (opt.config.empty()) {
     config = gw::config::dev_default();
-    log_line(
-        "WARNING: no --config given: running the embedded DEV configuration "
-        "(plain HTTP, plain TCP transport, authentication OFF). Do not expose it.");
   } else {
     auto loaded = gw::config::load_config_file(opt.config);
     if (!loaded.ok()) {
@@ -76,8 +68,22 @@ int run_serve(const ServeOptions& opt) {
     }
   }
   if (opt.workers_given) config.http.workers = opt.workers;
+  if (!opt.log_format.empty())
+    config.telemetry.logging.format =
+        opt.log_format == "json" ? gw::config::LogFormat::json : gw::config::LogFormat::text;
+  std::string sink_error;
+  auto sink = gw::http::LogSink::open(config.telemetry.logging, sink_error);
+  if (!sink) {
+    std::fprintf(stderr, "stella-gw serve: %s%s\n",
+                 config.source.empty() ? "" : (config.source + ": ").c_str(), sink_error.c_str());
+    return 1;
+  }
+  if (opt.config.empty())
+    sink->lifecycle("warn",
+                    "WARNING: no --config given: running the embedded DEV configuration "
+                    "(plain HTTP, plain TCP transport, authentication OFF). Do not expose it.");
   auto shared = std::make_shared<const gw::config::GatewayConfig>(std::move(config));
-  gw::http::GatewayServer server(shared, log_line);
+  gw::http::GatewayServer server(shared, *sink);
   std::string error;
   if (!server.start(error)) {
     std::fprintf(stderr, "stella-gw serve: %s%s%s\n",
@@ -94,7 +100,9 @@ int run_serve(const ServeOptions& opt) {
                      ep_text(server.http_endpoint());
   if (server.tcp_endpoint().port() != 0) line += " tcp=" + ep_text(server.tcp_endpoint());
   if (server.tls_endpoint().port() != 0) line += " tls=" + ep_text(server.tls_endpoint());
-  log_line(line);
+  if (server.metrics_endpoint().port() != 0)
+    line += " metrics=" + ep_text(server.metrics_endpoint());
+  sink->lifecycle("info", line);
   server.run();
   return 0;
 }
@@ -116,6 +124,10 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                       ->add_option("--workers", opt->workers,
                                    "Event-loop threads (default: http.workers, 0 = every core)")
                       ->check(CLI::Range(0, 256));
+  serve
+      ->add_option("--log-format", opt->log_format,
+                   "Log lines as text or json (overrides telemetry.logging.format)")
+      ->check(CLI::IsMember({"text", "json"}));
   serve->callback([opt, workers, &exit_code] {
     opt->workers_given = workers->count() > 0;
     exit_code = run_serve(*opt);

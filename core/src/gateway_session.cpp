@@ -5,7 +5,7 @@
 namespace stella::core {
 
 GatewaySession::GatewaySession(GatewaySessionConfig config, TimePoint now)
-    : SessionBase(config.limits, config.max_output_bytes),
+    : SessionBase(config.limits, config.max_output_bytes, config.frame_counters),
       config_(std::move(config)),
       hello_deadline_(now + config_.hello_timeout) {}
 

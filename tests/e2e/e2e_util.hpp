@@ -51,9 +51,17 @@ inline std::string slurp(const std::filesystem::path& p) {
 /// A child process whose stdout+stderr go to a log file.
 class Process {
  public:
-  Process(std::vector<std::string> args, std::filesystem::path log) : log_(std::move(log)) {
+  /// `stdin_pipe`: the child's stdin is a pipe this object holds open until it is destroyed
+  /// (for children that run until their stdin closes).
+  Process(std::vector<std::string> args, std::filesystem::path log, bool stdin_pipe = false)
+      : log_(std::move(log)) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    int pipe_fds[2] = {-1, -1};
+    if (stdin_pipe && ::pipe2(pipe_fds, O_CLOEXEC) == 0) {
+      posix_spawn_file_actions_adddup2(&fa, pipe_fds[0], 0);
+      stdin_ = pipe_fds[1];
+    }
     posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     std::vector<char*> argv;
@@ -62,8 +70,10 @@ class Process {
     argv.push_back(nullptr);
     if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid_ = 0;
     posix_spawn_file_actions_destroy(&fa);
+    if (pipe_fds[0] >= 0) ::close(pipe_fds[0]);
   }
   ~Process() {
+    if (stdin_ >= 0) ::close(stdin_);
     if (pid_ > 0 && !exited_) {
       ::kill(pid_, SIGKILL);
       int st = 0;
@@ -94,6 +104,7 @@ class Process {
  private:
   std::filesystem::path log_;
   pid_t pid_ = 0;
+  int stdin_ = -1;
   bool exited_ = false;
 };
 

@@ -73,6 +73,7 @@ class GatewayRun {
   }
 
   bool ok() const { return http_ != 0; }
+  const std::filesystem::path& dir() const { return dir_; }
   std::uint16_t http() const { return http_; }
   std::uint16_t tcp() const { return tcp_; }
   Process& gateway() { return *gateway_; }

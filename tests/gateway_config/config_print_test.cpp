@@ -144,10 +144,14 @@ TEST_F(ConfigTest, ProdExampleIsProductionLike) {
   EXPECT_EQ(c.tls.tls.certificate_password, "from-env");
   EXPECT_EQ(c.tls.tls.certificate_path.rfind("/etc/stella-gw/", 0), 0u);
   EXPECT_TRUE(c.http.tls.enabled);
-  EXPECT_TRUE(c.auth.enabled);
-  EXPECT_TRUE(c.rate_limiting.enabled);
-  EXPECT_EQ(c.rate_limiting.instance_rules.size(), 2u);
+  // Refused while enabled until their stages exist (fail closed): the example keeps them off.
+  EXPECT_FALSE(c.auth.enabled);
+  EXPECT_FALSE(c.rate_limiting.enabled);
   EXPECT_EQ(c.rate_limiting.valkey_connection, "valkey.eu1.internal:6379");
+  EXPECT_EQ(c.telemetry.logging.format, LogFormat::json);
+  ASSERT_TRUE(c.telemetry.metrics.listen.has_value());
+  EXPECT_EQ(c.telemetry.metrics.listen->port, 9091);
+  EXPECT_TRUE(c.telemetry.tracing.enabled);
 }
 
 }  // namespace

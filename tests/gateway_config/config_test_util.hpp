@@ -30,8 +30,20 @@ class ConfigTest : public ::testing::Test {
   void TearDown() override { fake_env().clear(); }
 };
 
-inline LoadResult load(const std::string& yaml) {
+/// Loads with every check, as `serve` and `config validate` do.
+inline LoadResult load_strict(const std::string& yaml) {
   return load_config_text(yaml, "test.yaml", &fake_lookup);
+}
+
+/// Loads for tests of a section's shape: the fail-closed refusals of features this build does
+/// not have yet (authentication, rate limiting; config_validate_test checks them with
+/// load_strict) are left out, so they do not hide what the test is about.
+inline LoadResult load(const std::string& yaml) {
+  LoadResult r = load_strict(yaml);
+  std::erase_if(r.errors, [](const ConfigError& e) {
+    return e.message.find("this build has no") != std::string::npos;
+  });
+  return r;
 }
 
 inline std::string dump(const LoadResult& r) {

@@ -13,6 +13,7 @@ using testing::ConfigTest;
 using testing::dump;
 using testing::has_error;
 using testing::load;
+using testing::load_strict;
 
 TEST_F(ConfigTest, NodeFieldsMustNotBeEmpty) {
   const LoadResult r = load("node:\n  region: \"\"\n  nodeId:\n  environment: ''\n");
@@ -150,6 +151,58 @@ TEST_F(ConfigTest, ValidateConfigChecksAConfigBuiltInCode) {
   EXPECT_EQ(errors.size(), 3u) << dump(wrapped);
   for (const auto& e : errors)
     EXPECT_EQ(e.line, 0);
+}
+
+TEST_F(ConfigTest, AuthEnabledFailsClosed) {
+  // No Authority at all.
+  EXPECT_TRUE(has_error(load_strict("auth:\n  enabled: true\n"), "auth.enabled",
+                        "no Authority is configured", 2));
+  // An Authority, but no authentication stage in this build: refused, never served open.
+  EXPECT_TRUE(has_error(load_strict("auth:\n  enabled: true\n  issuer: https://a.example\n"),
+                        "auth.enabled", "refusing to start rather than serve", 2));
+  EXPECT_TRUE(load_strict("auth:\n  enabled: false\n  issuer: https://a.example\n").ok());
+}
+
+TEST_F(ConfigTest, RateLimitRulesFailClosed) {
+  EXPECT_TRUE(has_error(load_strict("rate_limiting:\n  for_instance:\n    rules:\n"
+                                    "      - {max_requests: 1, per_seconds: 1}\n"),
+                        "rateLimiting.forInstance.rules", "no rate limiter yet"));
+  EXPECT_TRUE(has_error(load_strict("rateLimiting:\n  enabled: true\n"), "rateLimiting.enabled",
+                        "no rate limiter yet", 2));
+  EXPECT_TRUE(load_strict("rateLimiting:\n  enabled: false\n").ok());
+}
+
+TEST_F(ConfigTest, UnstreamedBodiesMustFitOneFrame) {
+  EXPECT_TRUE(has_error(load("routing:\n  streamingEnabled: false\n"), "routing.maxRequestBodySize",
+                        "when routing.streamingEnabled is false"));
+  EXPECT_TRUE(load("routing:\n  streamingEnabled: false\n  maxRequestBodySize: 512KB\n").ok());
+}
+
+TEST_F(ConfigTest, TelemetryKeys) {
+  const LoadResult r = load(
+      "telemetry:\n  metrics: {path: /prom, host: 127.0.0.1, port: 9091, topTenants: 5}\n"
+      "  logging: {format: json, output: stderr, requests: false}\n"
+      "  tracing: {enabled: true, endpoint: 'http://127.0.0.1:4318/v1/traces', "
+      "maxQueueSpans: 100, maxBatchSpans: 10, exportInterval: 200ms}\n");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  const auto& t = r.config.telemetry;
+  EXPECT_EQ(t.metrics.path, "/prom");
+  ASSERT_TRUE(t.metrics.listen);
+  EXPECT_EQ(t.metrics.listen->port, 9091);
+  EXPECT_EQ(t.metrics.top_tenants, 5u);
+  EXPECT_EQ(t.logging.format, LogFormat::json);
+  EXPECT_FALSE(t.logging.request_lines());
+  EXPECT_EQ(t.tracing.max_batch_spans, 10u);
+  EXPECT_TRUE(has_error(load("telemetry:\n  metrics: {path: /health/x}\n"),
+                        "telemetry.metrics.path", "outside /health/"));
+  EXPECT_TRUE(has_error(load("telemetry:\n  logging: {format: xml}\n"), "telemetry.logging.format",
+                        "expected text or json"));
+  EXPECT_TRUE(has_error(load("telemetry:\n  tracing: {enabled: true, endpoint: 'udp://x'}\n"),
+                        "telemetry.tracing.endpoint", "not an http:// or https:// URL"));
+  EXPECT_TRUE(has_error(load("http: {port: 8080}\ntelemetry:\n  metrics: {port: 8080}\n"),
+                        "telemetry.metrics.port", "already used by http"));
+  EXPECT_TRUE(has_error(load("telemetry:\n  tracing: {enabeld: true}\n"),
+                        "telemetry.tracing.enabeld", "enabled"));
 }
 
 }  // namespace

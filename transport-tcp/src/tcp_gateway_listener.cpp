@@ -44,6 +44,7 @@ asio::awaitable<void> GatewayListener::run() {
     }
     tune_socket(socket, settings_.receive_buffer_size, settings_.send_buffer_size);
     ConnectionInfo info;
+    info.origin = ConnectionInfo::Origin::tcp;
     boost::system::error_code rec;
     const auto remote = socket.remote_endpoint(rec);
     info.peer = rec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
@@ -60,6 +61,7 @@ void GatewayListener::finished(std::uint64_t id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
   if (it->second->hello_pending) --pending_hellos_;
+  --live_by_origin_[static_cast<std::size_t>(it->second->info.origin)];
   connections_.erase(it);
 }
 

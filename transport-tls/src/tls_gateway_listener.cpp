@@ -130,7 +130,8 @@ asio::awaitable<void> TlsGatewayListener::run() {
     const auto remote = socket.remote_endpoint(rec);
     std::string peer =
         rec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
-    if (pending_.size() >= settings_.max_pending_handshakes || !sessions_.accepting()) {
+    if (pending_.size() >= settings_.max_pending_handshakes ||
+        !sessions_.accepting(ConnectionInfo::Origin::tls)) {
       refuse(TlsRefusal::over_capacity, peer,
              std::to_string(pending_.size()) + " handshakes in flight, " +
                  std::to_string(sessions_.connections()) + " sessions");
@@ -138,7 +139,7 @@ asio::awaitable<void> TlsGatewayListener::run() {
       socket.close(ignored);
       continue;
     }
-    tune_socket(socket, 0, 0);
+    tune_socket(socket, settings_.receive_buffer_size, settings_.send_buffer_size);
     asio::co_spawn(executor_, handshake(std::move(socket), std::move(peer)),
                    [this](std::exception_ptr e) {
                      if (!e) return;
@@ -186,6 +187,7 @@ asio::awaitable<void> TlsGatewayListener::handshake(tcp::socket socket, std::str
   }
 
   ConnectionInfo info;
+  info.origin = ConnectionInfo::Origin::tls;
   info.peer = peer;
   const auto thumbprint = peer_certificate_sha256(stream);
   if (thumbprint) {

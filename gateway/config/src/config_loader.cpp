@@ -30,8 +30,8 @@ struct Section {
   void (*read)(MapReader&, GatewayConfig&);
 };
 
-const std::array<Section, 8>& sections() {
-  static const std::array<Section, 8> kSections{{
+const std::array<Section, 9>& sections() {
+  static const std::array<Section, 9> kSections{{
       {"node", [](MapReader& m, GatewayConfig& c) { detail::read_node(m, c.node); }},
       {"transports",
        [](MapReader& m, GatewayConfig& c) { detail::read_transports(m, c.tcp, c.tls); }},
@@ -42,6 +42,7 @@ const std::array<Section, 8>& sections() {
       {Key{"rateLimiting", "rate_limiting"},
        [](MapReader& m, GatewayConfig& c) { detail::read_rate_limiting(m, c.rate_limiting); }},
       {"openapi", [](MapReader& m, GatewayConfig& c) { detail::read_openapi(m, c.openapi); }},
+      {"telemetry", [](MapReader& m, GatewayConfig& c) { detail::read_telemetry(m, c.telemetry); }},
   }};
   return kSections;
 }

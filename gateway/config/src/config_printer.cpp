@@ -279,6 +279,33 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.str("version", c.openapi.version);
   w.end();
 
+  const TelemetryConfig& t = c.telemetry;
+  w.begin("telemetry");
+  w.begin("metrics");
+  w.boolean("enabled", t.metrics.enabled);
+  w.str("path", t.metrics.path);
+  if (t.metrics.listen) {
+    w.str("host", t.metrics.listen->host);
+    w.number("port", t.metrics.listen->port);
+  }
+  w.number("topTenants", t.metrics.top_tenants);
+  w.end();
+  w.begin("logging");
+  w.str("format", t.logging.format == LogFormat::json ? "json" : "text");
+  w.str("output", t.logging.output);
+  if (t.logging.requests) w.boolean("requests", *t.logging.requests);
+  w.end();
+  w.begin("tracing");
+  w.boolean("enabled", t.tracing.enabled);
+  w.str("endpoint", t.tracing.endpoint);
+  w.str("serviceName", t.tracing.service_name);
+  w.number("maxQueueSpans", t.tracing.max_queue_spans);
+  w.number("maxBatchSpans", t.tracing.max_batch_spans);
+  w.duration("exportInterval", t.tracing.export_interval);
+  w.duration("exportTimeout", t.tracing.export_timeout);
+  w.end();
+  w.end();
+
   w.end();  // gateway
   w.emitter() << YAML::EndMap;
   return std::string(w.emitter().c_str()) + "\n";

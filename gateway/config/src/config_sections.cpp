@@ -204,6 +204,50 @@ void read_openapi(MapReader& m, OpenApiConfig& c) {
   m.finish();
 }
 
+void read_telemetry(MapReader& m, TelemetryConfig& c) {
+  if (auto t = m.map("metrics")) {
+    t->get("enabled", c.metrics.enabled);
+    t->get("path", c.metrics.path);
+    if (t->has("host") || t->has("port")) {
+      ListenAddress a{"127.0.0.1", 9090};
+      read_listen(*t, a);
+      c.metrics.listen = a;
+    } else {
+      t->allow("host");
+      t->allow("port");
+    }
+    t->get_int("topTenants", c.metrics.top_tenants, 0, 1000);
+    t->finish();
+  }
+  if (auto t = m.map("logging")) {
+    t->get_enum("format", c.logging.format, parse_log_format, "text or json");
+    t->get("output", c.logging.output);
+    if (t->has("requests")) {
+      bool v = false;
+      t->get("requests", v);
+      c.logging.requests = v;
+    }
+    t->finish();
+  }
+  if (auto t = m.map("tracing")) {
+    t->get("enabled", c.tracing.enabled);
+    t->get("endpoint", c.tracing.endpoint);
+    t->get("serviceName", c.tracing.service_name);
+    t->get_int("maxQueueSpans", c.tracing.max_queue_spans, 1, 1'000'000);
+    t->get_int("maxBatchSpans", c.tracing.max_batch_spans, 1, 100'000);
+    t->get("exportInterval", c.tracing.export_interval, kPositive);
+    t->get("exportTimeout", c.tracing.export_timeout, kPositive);
+    t->finish();
+  }
+  m.finish();
+}
+
+std::optional<LogFormat> parse_log_format(std::string_view text) {
+  if (text == "text") return LogFormat::text;
+  if (text == "json") return LogFormat::json;
+  return std::nullopt;
+}
+
 void link_sections(GatewayConfig& c) {
   c.routing.selector.local_region = c.node.region;
   c.routing.table.initial_health = c.health.initial_status;

@@ -17,6 +17,8 @@ void read_health(MapReader& m, HealthSettings& c);
 void read_auth(MapReader& m, AuthConfig& c);
 void read_rate_limiting(MapReader& m, RateLimitConfig& c);
 void read_openapi(MapReader& m, OpenApiConfig& c);
+void read_telemetry(MapReader& m, TelemetryConfig& c);
+std::optional<LogFormat> parse_log_format(std::string_view text);
 
 /// Copies what one section takes from another (node.region into the selector, the health's
 /// initial status into the route table). Run after reading and in dev_default().

@@ -59,6 +59,10 @@ void report_prefixed(Diagnostics& d, const std::string& message, const std::stri
 
 }  // namespace
 
+// A body that is not streamed travels inline in one REQUEST frame: it must fit the frame
+// payload limit with room for the request's other fields.
+constexpr std::uint64_t kMaxUnstreamedBody = 960 * 1024;
+
 void validate_into(const GatewayConfig& c, Diagnostics& d) {
   auto err = [&d](const std::string& key, std::string message) {
     d.error(key, d.line_of(key), std::move(message));
@@ -162,6 +166,66 @@ void validate_into(const GatewayConfig& c, Diagnostics& d) {
 
   // health
   if (auto why = validate(c.health)) report_prefixed(d, *why, "health");
+
+  // Fail closed: a security feature switched on must work, or the gateway does not start
+  // (docs/configuration.md, "keys that are refused").
+  if (c.auth.enabled) {
+    if (c.auth.issuer.empty() && c.auth.jwks_path.empty()) {
+      err("auth.enabled",
+          "is true but no Authority is configured (auth.issuer or auth.jwksPath): requests "
+          "could not be authenticated");
+    } else {
+      err("auth.enabled",
+          "is true, but this build has no authentication stage yet: refusing to start rather "
+          "than serve every route unauthenticated (set auth.enabled: false)");
+    }
+  }
+  const auto& rl = c.rate_limiting;
+  if (rl.enabled || !rl.instance_rules.empty() || !rl.environment_rules.empty()) {
+    const char* key = rl.enabled                   ? "rateLimiting.enabled"
+                      : !rl.instance_rules.empty() ? "rateLimiting.forInstance.rules"
+                                                   : "rateLimiting.forEnvironment.rules";
+    err(key,
+        "rate limiting is configured, but this build has no rate limiter yet: refusing to start "
+        "rather than not enforce it (remove the rules, or set rateLimiting.enabled: false)");
+  }
+  if (!c.routing.streaming_enabled && c.routing.max_request_body_size > kMaxUnstreamedBody) {
+    err("routing.maxRequestBodySize",
+        "must be at most " + std::to_string(kMaxUnstreamedBody) +
+            " bytes when routing.streamingEnabled is false (a body then travels in one frame), "
+            "got " +
+            std::to_string(c.routing.max_request_body_size));
+  }
+
+  // telemetry
+  const auto& m = c.telemetry.metrics;
+  if (m.path.empty() || m.path.front() != '/' || m.path.rfind("/health/", 0) == 0 ||
+      m.path.find_first_of("?# \t") != std::string::npos) {
+    err("telemetry.metrics.path",
+        "'" + m.path + "' must be an absolute path (\"/metrics\") outside /health/");
+  }
+  if (m.listen) {
+    if (m.listen->host != "localhost" && !is_ip_literal(m.listen->host))
+      err("telemetry.metrics.host", "'" + m.listen->host + "' is not an IP address");
+    for (const Listener& l : enabled) {
+      if (m.listen->port != 0 && m.listen->port == l.address->port &&
+          hosts_overlap(m.listen->host, l.address->host))
+        err("telemetry.metrics.port", "port " + std::to_string(m.listen->port) +
+                                          " is already used by " + std::string(l.name));
+    }
+  }
+  const auto& tr = c.telemetry.tracing;
+  if (tr.enabled) {
+    const bool http = tr.endpoint.rfind("http://", 0) == 0;
+    const bool https = tr.endpoint.rfind("https://", 0) == 0;
+    const std::size_t host_at = http ? 7 : 8;
+    if ((!http && !https) || tr.endpoint.size() <= host_at || tr.endpoint[host_at] == '/')
+      err("telemetry.tracing.endpoint", "'" + tr.endpoint +
+                                            "' is not an http:// or https:// URL with a host "
+                                            "(e.g. http://127.0.0.1:4318/v1/traces)");
+    if (tr.max_batch_spans > tr.max_queue_spans)
+      err("telemetry.tracing.maxBatchSpans", "must be at most telemetry.tracing.maxQueueSpans");
+  }
 }
 
 }  // namespace stella::gw::config::detail

@@ -9,9 +9,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
+#include <map>
 #include <optional>
+#include <set>
 
+#include "stella/core/frame_counters.hpp"
+#include "stella/gateway/health_tracker.hpp"
 #include "stella/gateway/http/http_connection.hpp"
+#include "stella/gateway/http/otlp_exporter.hpp"
 #include "stella/gateway/http/registry_hooks.hpp"
 #include "stella/gateway/http/upstream_hub.hpp"
 #include "stella/gateway/http/worker_context.hpp"
@@ -58,9 +63,12 @@ SelectorSettings selector_settings(const config::GatewayConfig& c) {
 }  // namespace
 
 struct GatewayServer::Impl {
-  Impl(std::shared_ptr<const config::GatewayConfig> cfg, std::function<void(const std::string&)> l)
+  Impl(std::shared_ptr<const config::GatewayConfig> cfg, LogSink& sink)
       : config(std::move(cfg)),
-        log(std::move(l)),
+        log_sink(sink),
+        log([&sink](const std::string& line) {
+          sink.lifecycle(line.rfind("WARNING", 0) == 0 ? "warn" : "info", line);
+        }),
         shared(selector_settings(*config)),
         registry_hooks(registry_settings(*config), clock, log, false) {
     std::size_t n = config->http.workers;
@@ -76,6 +84,11 @@ struct GatewayServer::Impl {
                           config->http.max_header_bytes, config->http.max_header_count};
     shared.clock = &clock;
     shared.log = log;
+    shared.log_sink = &log_sink;
+    for (auto& w : workers)
+      shared.workers.push_back(w.get());
+    shared.stages = std::make_unique<Pipeline>(build_pipeline(shared));
+    shared.process_gauges = [this] { return transport_gauges(); };
     shared.routes = &registry_hooks.registry().routes();
     auto& transport_io = workers[0]->io;
     hub.emplace(transport_io.get_executor(), UpstreamSettings{}, registry_hooks, clock);
@@ -84,32 +97,88 @@ struct GatewayServer::Impl {
     ls.session.node_id = config->node.node_id;
     ls.session.heartbeat_interval = config->health.heartbeat_interval;
     ls.session.hello_timeout = config->tcp.hello_timeout;
+    ls.session.frame_counters = &frames;
     ls.max_connections = config->tcp.max_connections + config->tls.max_connections;
+    ls.max_connections_by_origin = {config->tcp.max_connections, config->tls.max_connections,
+                                    config->tcp.max_connections + config->tls.max_connections};
     ls.receive_buffer_size = config->tcp.receive_buffer_size;
     ls.send_buffer_size = config->tcp.send_buffer_size;
     ls.max_pending_hellos = config->tcp.max_pending_hellos;
     listener.emplace(transport_io.get_executor(), ls, clock, *hub);
     hub->attach(*listener);
+    if (config->telemetry.tracing.enabled) {
+      const auto& t = config->telemetry.tracing;
+      OtlpExporterSettings es;
+      es.endpoint = t.endpoint;
+      es.service_name = t.service_name;
+      es.max_queue_spans = t.max_queue_spans;
+      es.max_batch_spans = t.max_batch_spans;
+      es.export_interval = t.export_interval;
+      es.export_timeout = t.export_timeout;
+      exporter = std::make_unique<OtlpExporter>(transport_io.get_executor(), es, log);
+      shared.exporter = exporter.get();
+    }
+  }
+
+  // Runs on the transport executor (worker 0), where the registry and sessions live.
+  ProcessGauges transport_gauges() {
+    ProcessGauges g;
+    const auto snapshot = registry_hooks.registry().routes().snapshot();
+    g.routes = snapshot->route_count();
+    std::map<std::pair<std::string, std::string>, std::uint64_t> health, in_flight;
+    std::map<std::string, std::uint64_t> open;
+    std::set<std::uint64_t> seen;
+    for (const auto& method : snapshot->methods())
+      for (const auto& route : method->routes)
+        for (const auto& c : route.candidates) {
+          if (!seen.insert(c.info->connection_id).second) continue;
+          ++health[{c.info->service, std::string(health_status_name(c.state->health()))}];
+          in_flight[{c.info->service, c.info->instance_id}] += c.state->in_flight();
+          open[c.info->service] += c.state->in_flight();
+        }
+    g.instances_by_health.assign(health.begin(), health.end());
+    g.instance_in_flight.assign(in_flight.begin(), in_flight.end());
+    g.open_requests_by_service.assign(open.begin(), open.end());
+    for (std::uint8_t type = 0; type < core::FrameCounters::kSlots; ++type) {
+      const std::string name(type == 0 ? "UNKNOWN" : core::frame_type_name(type));
+      g.frames.push_back({{name, "in"}, frames.get(core::FrameCounters::in, type)});
+      g.frames.push_back({{name, "out"}, frames.get(core::FrameCounters::out, type)});
+    }
+    static constexpr std::string_view kReasons[] = {
+        "other", "malformed_template", "conflict", "limit_exceeded", "invalid_method", "duplicate"};
+    const auto& refused = registry_hooks.refused_endpoints();
+    for (std::size_t i = 0; i < refused.size(); ++i)
+      g.hello_endpoints_refused.emplace_back(std::string(kReasons[i]), refused[i]);
+    if (exporter) {
+      g.spans_exported = exporter->exported_spans();
+      g.spans_dropped = exporter->dropped_spans();
+    }
+    return g;
   }
 
   bool start(std::string& error);
   void run();
   void shutdown();
   asio::awaitable<void> accept_loop(WorkerContext& w, tcp::acceptor& acceptor);
+  asio::awaitable<void> metrics_accept_loop();
   asio::awaitable<void> drain();
 
   std::shared_ptr<const config::GatewayConfig> config;
+  LogSink& log_sink;
   std::function<void(const std::string&)> log;
   core::SteadyClock clock;
+  core::FrameCounters frames;
   ServerShared shared;
   RegistryHooks registry_hooks;
   std::vector<std::unique_ptr<WorkerContext>> workers;
   std::optional<UpstreamHub> hub;
   std::optional<transport::GatewayListener> listener;
+  std::unique_ptr<OtlpExporter> exporter;
+  std::unique_ptr<tcp::acceptor> metrics_acceptor;  // telemetry.metrics.host/port
   std::unique_ptr<transport::tls::TlsGatewayListener> tls_listener;
   std::shared_ptr<transport::tls::ServerTlsContext> https_context;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // one per worker
-  tcp::endpoint http_ep, tcp_ep, tls_ep;
+  tcp::endpoint http_ep, tcp_ep, tls_ep, metrics_ep;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::optional<asio::signal_set> signals;
   bool tcp_enabled = false;
@@ -140,6 +209,8 @@ bool GatewayServer::Impl::start(std::string& error) {
     }
     transport::tls::TlsListenerSettings ts;
     ts.handshake_timeout = c.tls.handshake_timeout;
+    ts.receive_buffer_size = c.tls.receive_buffer_size;
+    ts.send_buffer_size = c.tls.send_buffer_size;
     ts.log = log;
     tls_listener = std::make_unique<transport::tls::TlsGatewayListener>(
         workers[0]->io.get_executor(), ctx, *listener, ts);
@@ -189,7 +260,46 @@ bool GatewayServer::Impl::start(std::string& error) {
     acceptors.push_back(std::move(acceptor));
   }
   http_ep = acceptors.front()->local_endpoint();
+  if (const auto& m = c.telemetry.metrics; m.enabled && m.listen) {
+    auto mep = endpoint_of(*m.listen, error);
+    if (!mep) {
+      error = "telemetry.metrics.host: " + error;
+      return false;
+    }
+    metrics_acceptor = std::make_unique<tcp::acceptor>(workers[0]->io);
+    boost::system::error_code ec;
+    metrics_acceptor->open(mep->protocol(), ec);
+    if (!ec) metrics_acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) metrics_acceptor->bind(*mep, ec);
+    if (!ec) metrics_acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      error = "telemetry.metrics: cannot listen on " + to_string(*mep) + ": " + ec.message();
+      return false;
+    }
+    metrics_ep = metrics_acceptor->local_endpoint();
+  }
   return true;
+}
+
+asio::awaitable<void> GatewayServer::Impl::metrics_accept_loop() {
+  WorkerContext& w = *workers[0];
+  const std::size_t max_connections = config->http.max_connections;
+  for (;;) {
+    auto [ec, socket] = co_await metrics_acceptor->async_accept(kTuple);
+    if (ec) {
+      if (!metrics_acceptor->is_open() || shared.draining.load()) co_return;
+      continue;
+    }
+    if (shared.connections.load(std::memory_order_relaxed) >= max_connections) {
+      shared.stats.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    shared.connections.fetch_add(1, std::memory_order_relaxed);
+    shared.stats.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+    serve_http_connection(w, std::move(socket), true);
+  }
 }
 
 asio::awaitable<void> GatewayServer::Impl::accept_loop(WorkerContext& w, tcp::acceptor& acceptor) {
@@ -235,6 +345,8 @@ void GatewayServer::Impl::run() {
   auto& io0 = workers[0]->io;
   if (tcp_enabled) asio::co_spawn(io0, listener->run(), on_done("service listener"));
   if (tls_listener) asio::co_spawn(io0, tls_listener->run(), on_done("service TLS listener"));
+  if (metrics_acceptor) asio::co_spawn(io0, metrics_accept_loop(), on_done("metrics accept"));
+  if (exporter) exporter->start();
   for (std::size_t i = 0; i < workers.size(); ++i)
     asio::co_spawn(workers[i]->io, accept_loop(*workers[i], *acceptors[i]), on_done("http accept"));
   for (auto& w : workers)
@@ -262,6 +374,7 @@ void GatewayServer::Impl::shutdown() {
       asio::post(workers[i]->io, [this, i] {
         boost::system::error_code ignored;
         acceptors[i]->close(ignored);
+        if (i == 0 && metrics_acceptor) metrics_acceptor->close(ignored);
         // Copy: on_drain may close and remove the connection from the set.
         std::vector<HttpConnectionBase*> conns(workers[i]->connections.begin(),
                                                workers[i]->connections.end());
@@ -305,12 +418,18 @@ asio::awaitable<void> GatewayServer::Impl::drain() {
     tick.expires_after(std::chrono::milliseconds(20));
     co_await tick.async_wait(kTuple);
   }
+  if (exporter) {  // last spans: one bounded attempt
+    exporter->stop();
+    while (!exporter->finished()) {
+      tick.expires_after(std::chrono::milliseconds(20));
+      co_await tick.async_wait(kTuple);
+    }
+  }
   log("shutdown complete");
 }
 
-GatewayServer::GatewayServer(std::shared_ptr<const config::GatewayConfig> config,
-                             std::function<void(const std::string&)> log)
-    : impl_(std::make_unique<Impl>(std::move(config), std::move(log))) {}
+GatewayServer::GatewayServer(std::shared_ptr<const config::GatewayConfig> config, LogSink& log)
+    : impl_(std::make_unique<Impl>(std::move(config), log)) {}
 GatewayServer::~GatewayServer() = default;
 bool GatewayServer::start(std::string& error) {
   return impl_->start(error);
@@ -329,6 +448,9 @@ tcp::endpoint GatewayServer::tcp_endpoint() const {
 }
 tcp::endpoint GatewayServer::tls_endpoint() const {
   return impl_->tls_ep;
+}
+tcp::endpoint GatewayServer::metrics_endpoint() const {
+  return impl_->metrics_ep;
 }
 std::size_t GatewayServer::workers() const {
   return impl_->workers.size();

@@ -1,10 +1,13 @@
 #include "stella/gateway/http/management.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "stella/gateway/health_tracker.hpp"
+#include "stella/gateway/http/worker_context.hpp"
 
 namespace stella::gw::http {
 
@@ -39,29 +42,38 @@ std::string readiness_json(const ServerShared& shared, bool ready) {
     svc[name] = std::move(s);
   }
   j["services"] = std::move(svc);
-  return j.dump();
+  // Service names come from peers: invalid UTF-8 is replaced, never an exception.
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-std::optional<ManagementResponse> management_response(const ServerShared& shared,
-                                                      std::string_view method,
-                                                      std::string_view target) {
-  const std::string_view path = target.substr(0, target.find('?'));
-  if (path != "/health/live" && path != "/health/ready" && path != "/health/startup")
-    return std::nullopt;
-  ManagementResponse r;
-  if (method != "GET" && method != "HEAD") {
-    r.status = 405;
-    r.content_type = "application/problem+json";
-    r.headers.emplace_back("Allow", "GET, HEAD");
-    r.body =
-        R"({"type":"https://stella-gw.dev/problems/method-not-allowed","title":"Method not allowed","status":405,"detail":"management endpoints answer GET and HEAD"})";
-    return r;
-  }
+ManagementEndpoint management_endpoint(const ServerShared& shared, std::string_view path,
+                                       bool management_only) noexcept {
+  if (path == "/health/live") return ManagementEndpoint::live;
+  if (path == "/health/ready") return ManagementEndpoint::ready;
+  if (path == "/health/startup") return ManagementEndpoint::startup;
+  const auto& m = shared.config->telemetry.metrics;
+  if (m.enabled && path == m.path && m.separate_listener() == management_only)
+    return ManagementEndpoint::metrics;
+  return management_only ? ManagementEndpoint::not_found : ManagementEndpoint::none;
+}
+
+DirectReply method_not_allowed_reply() {
+  DirectReply r;
+  r.status = 405;
+  r.content_type = "application/problem+json";
+  r.headers.emplace_back("Allow", "GET, HEAD");
+  r.body =
+      R"({"type":"https://stella-gw.dev/problems/method-not-allowed","title":"Method not allowed","status":405,"detail":"management endpoints answer GET and HEAD"})";
+  return r;
+}
+
+DirectReply health_reply(const ServerShared& shared, ManagementEndpoint which) {
+  DirectReply r;
   const bool started = shared.started.load(std::memory_order_relaxed);
   const bool draining = shared.draining.load(std::memory_order_relaxed);
-  if (path == "/health/live") {
+  if (which == ManagementEndpoint::live) {
     r.body = R"({"status":"live"})";
-  } else if (path == "/health/startup") {
+  } else if (which == ManagementEndpoint::startup) {
     r.status = started ? 200 : 503;
     r.body = started ? R"({"status":"started"})" : R"({"status":"starting"})";
   } else {
@@ -70,6 +82,35 @@ std::optional<ManagementResponse> management_response(const ServerShared& shared
     r.body = readiness_json(shared, ready);
   }
   return r;
+}
+
+boost::asio::awaitable<DirectReply> async_metrics_reply(ServerShared& shared) {
+  namespace asio = boost::asio;
+  // Each worker's metrics are copied on that worker's own loop: the request path never shares
+  // them with another thread.
+  WorkerMetrics merged;
+  for (WorkerContext* w : shared.workers) {
+    auto copy = co_await asio::co_spawn(
+        w->io, [w]() -> asio::awaitable<WorkerMetrics> { co_return w->metrics; },
+        asio::use_awaitable);
+    merged.merge(copy);
+  }
+  ProcessGauges gauges;
+  if (shared.process_gauges && !shared.workers.empty())
+    gauges = co_await asio::co_spawn(
+        shared.workers.front()->io,
+        [&shared]() -> asio::awaitable<ProcessGauges> { co_return shared.process_gauges(); },
+        asio::use_awaitable);
+  gauges.http_connections = shared.connections.load(std::memory_order_relaxed);
+  gauges.http_connections_accepted =
+      shared.stats.connections_accepted.load(std::memory_order_relaxed);
+  gauges.http_connections_refused =
+      shared.stats.connections_refused.load(std::memory_order_relaxed);
+  if (shared.log_sink) gauges.log_lines_dropped = shared.log_sink->dropped();
+  DirectReply r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = render_metrics(merged, gauges, shared.config->telemetry.metrics.top_tenants);
+  co_return r;
 }
 
 }  // namespace stella::gw::http

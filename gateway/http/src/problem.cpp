@@ -18,64 +18,58 @@ std::string problem_json(const Problem& p, std::string_view instance,
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-namespace {
-Problem make(unsigned status, std::string_view type, std::string_view title, std::string detail,
-             bool close = false) {
+Problem make_problem(Outcome o, std::string detail) {
+  const OutcomeInfo& info = outcome_info(o);
   Problem p;
-  p.status = status;
-  p.type = type;
-  p.title = title;
+  p.outcome = o;
+  p.status = info.status;
+  p.type = info.problem_type;
+  p.title = info.title;
   p.detail = std::move(detail);
-  p.close = close;
+  p.close = info.close;
   return p;
 }
-}  // namespace
 
 Problem bad_request(std::string_view detail) {
-  return make(400, "bad-request", "Bad request", std::string(detail), true);
+  return make_problem(Outcome::bad_request_framing, std::string(detail));
 }
 Problem not_found(std::string_view path) {
-  return make(404, "no-route", "No route", "no route matches " + std::string(path));
+  return make_problem(Outcome::no_route, "no route matches " + std::string(path));
 }
 Problem method_not_allowed(std::string allow) {
-  auto p =
-      make(405, "method-not-allowed", "Method not allowed", "the path is served for: " + allow);
+  auto p = make_problem(Outcome::method_not_allowed, "the path is served for: " + allow);
   p.headers.emplace_back("Allow", std::move(allow));
   return p;
 }
 Problem request_timeout() {
-  return make(408, "request-timeout", "Request timeout", "the request was not received in time",
-              true);
+  return make_problem(Outcome::request_timeout, "the request was not received in time");
 }
 Problem payload_too_large(std::uint64_t limit) {
-  return make(
-      413, "payload-too-large", "Payload too large",
-      "the request body exceeds routing.maxRequestBodySize (" + std::to_string(limit) + " bytes)",
-      true);
+  return make_problem(
+      Outcome::body_too_large,
+      "the request body exceeds routing.maxRequestBodySize (" + std::to_string(limit) + " bytes)");
 }
 Problem uri_too_long() {
-  return make(414, "uri-too-long", "URI too long", "the request line exceeds the limit", true);
+  return make_problem(Outcome::uri_too_long, "the request line exceeds the limit");
 }
 Problem headers_too_large(std::string_view detail) {
-  return make(431, "headers-too-large", "Request header fields too large", std::string(detail),
-              true);
+  return make_problem(Outcome::headers_too_large, std::string(detail));
 }
 Problem bad_gateway(std::string_view detail) {
-  return make(502, "instance-lost", "Bad gateway", std::string(detail));
+  return make_problem(Outcome::instance_lost, std::string(detail));
 }
 Problem no_instance(std::string_view service) {
-  auto p = make(503, "no-healthy-instance", "Service unavailable",
-                "no healthy instance of " + std::string(service));
+  auto p = make_problem(Outcome::no_instance, "no healthy instance of " + std::string(service));
   p.headers.emplace_back("Retry-After", "1");
   return p;
 }
 Problem unavailable(std::string_view detail) {
-  auto p = make(503, "unavailable", "Service unavailable", std::string(detail));
+  auto p = make_problem(Outcome::upstream_not_ready, std::string(detail));
   p.headers.emplace_back("Retry-After", "1");
   return p;
 }
 Problem gateway_timeout(std::string_view detail) {
-  return make(504, "timeout", "Gateway timeout", std::string(detail));
+  return make_problem(Outcome::upstream_timeout, std::string(detail));
 }
 
 Problem from_http_error(unsigned status, std::string_view reason, std::uint64_t body_limit) {
@@ -87,10 +81,9 @@ Problem from_http_error(unsigned status, std::string_view reason, std::uint64_t 
     case 431:
       return headers_too_large(reason);
     case 417:
-      return make(417, "expectation-failed", "Expectation failed", std::string(reason), true);
+      return make_problem(Outcome::expectation_failed, std::string(reason));
     case 505:
-      return make(505, "http-version-not-supported", "HTTP version not supported",
-                  std::string(reason), true);
+      return make_problem(Outcome::version_not_supported, std::string(reason));
     default:
       return bad_request(reason);
   }

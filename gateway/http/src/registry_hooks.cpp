@@ -16,6 +16,7 @@ bool RegistryHooks::on_hello(const transport::ConnectionInfo& conn, const core::
   auto outcome = registry_.on_hello(conn.id, hello, clock_.now());
   const std::string who = hello.service + "/" + hello.instance_id;
   if (!outcome.registered) {
+    ++refused_hellos_;
     reason = outcome.reason;
     log_("conn " + std::to_string(conn.id) + " " + conn.peer + ": HELLO from " + who +
          " refused: " + reason);
@@ -28,6 +29,7 @@ bool RegistryHooks::on_hello(const transport::ConnectionInfo& conn, const core::
        " endpoints: " + std::to_string(ack.accepted.size()) + " accepted, " +
        std::to_string(ack.rejected.size()) + " refused");
   for (const auto& r : ack.rejected) {
+    ++refused_endpoints_[r.reason < refused_endpoints_.size() ? r.reason : 0];
     log_("  refused " + r.method + " " + r.path + ": " + r.message);
   }
   return true;

@@ -24,12 +24,14 @@ bool connection_names(std::string_view connection_value, std::string_view name) 
   return false;
 }
 
-constexpr std::array<std::string_view, 21> kOwned{
+// traceparent/tracestate: the trace-context stage sends the gateway's own (the service's
+// parent is the gateway's span) in the REQUEST frame's fields, never the client's as a header.
+constexpr std::array<std::string_view, 23> kOwned{
     "connection",        "keep-alive",  "proxy-connection", "te",        "trailer",
     "transfer-encoding", "upgrade",     "content-length",   "forwarded", "x-real-ip",
     "x-correlation-id",  "x-tenant-id", "x-tenant",         "x-subject", "x-user-id",
     "x-scopes",          "x-scope",     "x-client-id",      "x-claims",  "proxy-authorization",
-    "x-original-url"};
+    "x-original-url",    "traceparent", "tracestate"};
 
 }  // namespace
 
@@ -99,8 +101,6 @@ void apply_identity_policy(const PipelineConfig& config, const RequestHead& head
       ++req.stripped_headers;
       continue;
     }
-    if (iequals(f.name, "traceparent")) req.frame.traceparent.assign(f.value);
-    if (iequals(f.name, "tracestate")) req.frame.tracestate.assign(f.value);
     out.push_back({std::string(f.name), std::string(f.value)});
   }
   out.push_back({"X-Forwarded-For", conn.peer_ip});
@@ -108,21 +108,27 @@ void apply_identity_policy(const PipelineConfig& config, const RequestHead& head
   if (!head.host.empty()) out.push_back({"X-Forwarded-Host", std::string(head.host)});
 }
 
-std::optional<Problem> route_request(const PipelineConfig& config, const RequestHead& head,
-                                     const RouteSnapshot& snapshot, const Selector& selector,
-                                     core::Random& rng, std::vector<Candidate>& scratch,
-                                     ProxyRequest& req) {
-  std::string_view target = head.target;
+std::optional<Problem> normalize_request_path(const PipelineConfig& config, const RequestHead& head,
+                                              ProxyRequest& req) {
+  const std::string_view target = head.target;
   if (target == "*") return bad_request("asterisk-form is only meaningful for OPTIONS of a server");
-  const auto q = target.find('?');
-  const std::string_view raw_path = target.substr(0, q);
+  const std::string_view raw_path = target.substr(0, target.find('?'));
   if (auto err = core::normalize_path_into(raw_path, req.path, config.path_limits)) {
     if (err->code == core::Errc::path_too_long) return uri_too_long();
-    auto p = bad_request("path refused: " + std::string(err->reason) + " (at byte " +
-                         std::to_string(err->position) + ")");
-    p.close = false;  // the request was well framed: the connection is kept (docs/http.md)
-    return p;
+    // The request was well framed: the connection is kept (docs/http.md).
+    return make_problem(Outcome::bad_request_path, "path refused: " + std::string(err->reason) +
+                                                       " (at byte " +
+                                                       std::to_string(err->position) + ")");
   }
+  return std::nullopt;
+}
+
+std::optional<Problem> route_normalized(const PipelineConfig& config, const RequestHead& head,
+                                        const RouteSnapshot& snapshot, const Selector& selector,
+                                        core::Random& rng, std::vector<Candidate>& scratch,
+                                        ProxyRequest& req) {
+  const std::string_view target = head.target;
+  const auto q = target.find('?');
   snapshot.lookup(head.method, req.path, req.lookup);
   if (req.lookup.status == LookupStatus::not_found) return not_found(req.path.path());
   if (req.lookup.status == LookupStatus::method_not_allowed) {
@@ -148,6 +154,14 @@ std::optional<Problem> route_request(const PipelineConfig& config, const Request
   req.frame.timeout_ms = static_cast<std::uint32_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(req.timeout).count());
   return std::nullopt;
+}
+
+std::optional<Problem> route_request(const PipelineConfig& config, const RequestHead& head,
+                                     const RouteSnapshot& snapshot, const Selector& selector,
+                                     core::Random& rng, std::vector<Candidate>& scratch,
+                                     ProxyRequest& req) {
+  if (auto p = normalize_request_path(config, head, req)) return p;
+  return route_normalized(config, head, snapshot, selector, rng, scratch, req);
 }
 
 }  // namespace stella::gw::http

@@ -42,6 +42,10 @@ class ManualClock final : public Clock {
 /// Wall-clock time as RFC 3339 UTC with milliseconds ("2026-11-26T09:17:35.123Z"), for log
 /// lines only; never for decisions.
 std::string wall_clock_rfc3339();
+/// Wall-clock time in nanoseconds since the Unix epoch, for log lines and trace spans only.
+std::uint64_t wall_clock_unix_nano();
+/// `unix_nano` as RFC 3339 UTC with milliseconds.
+std::string rfc3339_of_unix_nano(std::uint64_t unix_nano);
 
 /// 64 bits from the operating system's entropy source, to seed a Random where determinism is
 /// not wanted (correlation ids in `serve`). The simulator and tests never call it.

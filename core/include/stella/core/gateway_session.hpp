@@ -28,6 +28,7 @@ struct GatewaySessionConfig {
   Duration hello_timeout = std::chrono::seconds(10);       // HELLO must arrive within this
   std::uint32_t max_in_flight = 1024;                      // streams open at once, per connection
   std::size_t max_output_bytes = 8 * 1024 * 1024;          // outbound queue bound (back-pressure)
+  FrameCounters* frame_counters = nullptr;  // frames by type and direction (not owned; optional)
 };
 
 namespace gw_event {

@@ -12,6 +12,7 @@
 #include "stella/core/clock.hpp"
 #include "stella/core/errc.hpp"
 #include "stella/core/frame_codec.hpp"
+#include "stella/core/frame_counters.hpp"
 
 namespace stella::core {
 
@@ -45,14 +46,15 @@ class SessionBase {
   const std::optional<CloseInfo>& close_info() const noexcept { return closed_; }
 
  protected:
-  SessionBase(const FrameLimits& limits, std::size_t max_output)
-      : reader_(limits), limits_(limits), max_output_(max_output) {}
+  SessionBase(const FrameLimits& limits, std::size_t max_output, FrameCounters* counters = nullptr)
+      : reader_(limits), limits_(limits), max_output_(max_output), counters_(counters) {}
 
   /// Encodes `f` onto the output. Errors: the encoder's (a limit), or output_overflow.
   Errc queue(const Frame& f, bool enforce_bound = true) {
     if (enforce_bound && output_.size() > max_output_) return Errc::output_overflow;
     if (std::error_code ec = encode_frame(f, output_, limits_))
       return static_cast<Errc>(ec.value());
+    if (counters_) counters_->count(FrameCounters::out, f.type_code());
     return Errc::ok;
   }
 
@@ -82,6 +84,7 @@ class SessionBase {
                  at + r.error_offset);
         return;
       }
+      if (counters_) counters_->count(FrameCounters::in, f.type_code());
       on_frame(f);
     }
   }
@@ -104,6 +107,7 @@ class SessionBase {
   std::string output_;
   std::deque<Event> events_;
   std::optional<CloseInfo> closed_;
+  FrameCounters* counters_;
 };
 
 /// Microseconds since the clock's epoch, as carried in HEARTBEAT timestamps.

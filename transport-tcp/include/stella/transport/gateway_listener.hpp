@@ -7,6 +7,7 @@
 // listener's executor; use a single-threaded io_context (or a strand).
 #pragma once
 
+#include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,6 +25,8 @@ struct ConnectionInfo {
   std::uint64_t id = 0;
   std::string peer;                       // "127.0.0.1:53122"
   std::string client_certificate_sha256;  // hex thumbprint of the TLS client certificate, if any
+  /// Which listener accepted it (for the per-transport connection limits).
+  enum class Origin : std::uint8_t { tcp = 0, tls = 1, other = 2 } origin = Origin::other;
 };
 
 class GatewayHooks {
@@ -39,9 +42,13 @@ class GatewayHooks {
 
 struct ListenerSettings {
   core::GatewaySessionConfig session;
-  std::size_t max_connections = 1000;  // transports.tcp.maxConnections
-  int receive_buffer_size = 65536;     // transports.tcp.receiveBufferSize (0: OS default)
-  int send_buffer_size = 65536;        // transports.tcp.sendBufferSize (0: OS default)
+  /// Every session, whatever accepted it.
+  std::size_t max_connections = 1000;
+  /// Sessions per origin (tcp, tls, other): transports.tcp.maxConnections and
+  /// transports.tls.maxConnections apply to their own listener.
+  std::array<std::size_t, 3> max_connections_by_origin{1000, 1000, 1000};
+  int receive_buffer_size = 65536;  // transports.tcp.receiveBufferSize (0: OS default)
+  int send_buffer_size = 65536;     // transports.tcp.sendBufferSize (0: OS default)
   /// Connections accepted but not yet past their HELLO. Beyond it new connections are closed at
   /// once, so a reconnect storm (every service of a region at the same moment) cannot pile up
   /// sessions that each hold buffers until their hello_timeout; the SDK's jittered backoff
@@ -73,8 +80,10 @@ class GatewayListener {
   core::GatewaySession* session(std::uint64_t id);
   void wake(std::uint64_t id);
   std::size_t connections() const noexcept { return connections_.size(); }
-  bool accepting() const noexcept {
+  bool accepting(ConnectionInfo::Origin origin = ConnectionInfo::Origin::other) const noexcept {
+    const auto o = static_cast<std::size_t>(origin);
     return !stopping_ && connections_.size() < settings_.max_connections &&
+           live_by_origin_[o] < settings_.max_connections_by_origin[o] &&
            pending_hellos_ < settings_.max_pending_hellos;
   }
   std::size_t pending_hellos() const noexcept { return pending_hellos_; }
@@ -106,6 +115,7 @@ class GatewayListener {
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   std::uint64_t next_id_ = 1;
   std::size_t pending_hellos_ = 0;
+  std::array<std::size_t, 3> live_by_origin_{};
   std::uint64_t refused_total_ = 0;
   bool stopping_ = false;
 };
@@ -128,12 +138,13 @@ struct GatewayListener::StreamConnection final : Connection {
 template <class Stream>
 std::uint64_t GatewayListener::adopt(Stream stream, ConnectionInfo info,
                                      std::function<void(Stream&)> close) {
-  if (!accepting()) {
+  if (!accepting(info.origin)) {
     ++refused_total_;
     close(stream);
     return 0;
   }
   ++pending_hellos_;
+  ++live_by_origin_[static_cast<std::size_t>(info.origin)];
   info.id = next_id_++;
   auto conn = std::make_shared<StreamConnection<Stream>>(std::move(stream), settings_.session,
                                                          clock_, std::move(info), std::move(close));

@@ -60,6 +60,9 @@ struct TlsListenerSettings {
   std::chrono::milliseconds handshake_timeout{10000};
   /// Handshakes in flight at once; connections beyond are closed at once (over_capacity).
   std::size_t max_pending_handshakes = 256;
+  /// transports.tls.receiveBufferSize / sendBufferSize (0: the OS default).
+  int receive_buffer_size = 0;
+  int send_buffer_size = 0;
   /// Log sink for refusals; defaults to stderr with a timestamp.
   std::function<void(const std::string&)> log;
 };

@@ -144,6 +144,45 @@ struct OpenApiConfig {
   std::string version = "1.0.0";         // version
 };
 
+/// telemetry.metrics: the Prometheus endpoint.
+struct MetricsConfig {
+  bool enabled = true;                  // enabled
+  std::string path = "/metrics";        // path (on the HTTP listener unless `listen` is set)
+  std::optional<ListenAddress> listen;  // host + port: serve metrics (and /health/*) there only
+  std::size_t top_tenants = 20;         // topTenants: tenant label values before "other"
+  bool separate_listener() const noexcept { return listen.has_value(); }
+};
+
+enum class LogFormat : std::uint8_t { text, json };
+
+/// telemetry.logging: lifecycle and request log lines.
+struct LoggingConfig {
+  LogFormat format = LogFormat::text;  // format: text | json (serve --log-format overrides)
+  /// output: "stdout", "stderr" or a file path (appended). Empty: stderr for text, stdout for
+  /// json.
+  std::string output;
+  /// requests: one line per request. Unset: on for json, off for text (a terminal).
+  std::optional<bool> requests;
+  bool request_lines() const noexcept { return requests.value_or(format == LogFormat::json); }
+};
+
+/// telemetry.tracing: spans exported as OTLP/HTTP JSON.
+struct TracingConfig {
+  bool enabled = false;                                      // enabled
+  std::string endpoint = "http://127.0.0.1:4318/v1/traces";  // endpoint (http:// or https://)
+  std::string service_name = "stella-gw";                    // serviceName
+  std::size_t max_queue_spans = 2048;                        // maxQueueSpans: then dropped
+  std::size_t max_batch_spans = 512;                         // maxBatchSpans per POST
+  core::Duration export_interval = 1s;                       // exportInterval
+  core::Duration export_timeout = 5s;                        // exportTimeout
+};
+
+struct TelemetryConfig {
+  MetricsConfig metrics;
+  LoggingConfig logging;
+  TracingConfig tracing;
+};
+
 struct GatewayConfig {
   NodeConfig node;
   TcpTransportConfig tcp;
@@ -156,6 +195,7 @@ struct GatewayConfig {
   AuthConfig auth;
   RateLimitConfig rate_limiting;
   OpenApiConfig openapi;
+  TelemetryConfig telemetry;  // telemetry: metrics, logging, tracing
   /// The file it came from ("" for the embedded dev default), for messages.
   std::string source;
 };

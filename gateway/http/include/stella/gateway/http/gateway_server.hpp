@@ -16,13 +16,14 @@
 #include <vector>
 
 #include "stella/gateway/config/gateway_config.hpp"
+#include "stella/gateway/http/log_sink.hpp"
 
 namespace stella::gw::http {
 
 class GatewayServer {
  public:
-  GatewayServer(std::shared_ptr<const config::GatewayConfig> config,
-                std::function<void(const std::string&)> log);
+  /// Lifecycle lines and request lines go to `log`, which must outlive the server.
+  GatewayServer(std::shared_ptr<const config::GatewayConfig> config, LogSink& log);
   ~GatewayServer();
   GatewayServer(const GatewayServer&) = delete;
   GatewayServer& operator=(const GatewayServer&) = delete;
@@ -38,6 +39,8 @@ class GatewayServer {
   boost::asio::ip::tcp::endpoint http_endpoint() const;
   boost::asio::ip::tcp::endpoint tcp_endpoint() const;  // port 0 when disabled
   boost::asio::ip::tcp::endpoint tls_endpoint() const;  // port 0 when disabled
+  /// The dedicated metrics listener (telemetry.metrics.host/port); port 0 when none.
+  boost::asio::ip::tcp::endpoint metrics_endpoint() const;
   std::size_t workers() const;
 
  private:

@@ -1,5 +1,6 @@
-// One client connection: HTTP/1.1 over TCP or TLS, keep-alive, pipelined requests answered in
-// order, the pipeline's stages, and the transport stage (forwarding through UpstreamHub).
+// Serving an accepted client connection: HTTP/1.1 over TCP or TLS, keep-alive, pipelined
+// requests answered in order. The pieces are private: ClientConnection (socket, buffer,
+// deadlines), ExchangeLoop (HTTP semantics, stages, on_complete), UpstreamForwarder (services).
 // docs/http.md describes limits, timeouts and error answers.
 //
 // A connection lives on its worker's event loop from accept to close; nothing of it is touched
@@ -14,8 +15,10 @@
 
 namespace stella::gw::http {
 
-/// Serves a plain-TCP client connection until it closes.
-void serve_http_connection(WorkerContext& worker, boost::asio::ip::tcp::socket socket);
+/// Serves a plain-TCP client connection until it closes. `management_only`: accepted on the
+/// dedicated metrics listener (only /metrics and /health/* are answered).
+void serve_http_connection(WorkerContext& worker, boost::asio::ip::tcp::socket socket,
+                           bool management_only = false);
 
 /// Performs the TLS handshake (bounded by http.headerTimeout), then serves the connection.
 void serve_https_connection(WorkerContext& worker, boost::asio::ip::tcp::socket socket,

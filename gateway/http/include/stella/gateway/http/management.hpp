@@ -1,35 +1,40 @@
 // Management endpoints, answered by the gateway itself without authentication and never
-// routed to a service (DESIGN.md §4):
+// routed to a service (DESIGN.md §4), matched on the normalised path:
 //   /health/live     200 while the process runs
 //   /health/startup  200 once every listener is up, else 503
 //   /health/ready    200 when started and not draining, else 503; JSON body with the node,
 //                    and per service the instance count by health
+//   /metrics         Prometheus text (telemetry.metrics.path; off with telemetry.metrics.enabled
+//                    false; on its own listener with telemetry.metrics.host/port)
 // Only GET and HEAD; another method gets 405 with Allow. Readiness does not depend on services
 // being connected: a gateway without instances is still able to answer (with 503 per request),
 // and pulling it from a load balancer would not bring services back.
 #pragma once
 
-#include <optional>
+#include <boost/asio/awaitable.hpp>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
-#include "stella/gateway/http/worker_context.hpp"
+#include "stella/gateway/http/exchange.hpp"
 
 namespace stella::gw::http {
 
-struct ManagementResponse {
-  unsigned status = 200;
-  std::string_view content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // Allow on 405
-};
+struct ServerShared;
 
-/// The answer when `target` is a management endpoint, else std::nullopt.
-std::optional<ManagementResponse> management_response(const ServerShared& shared,
-                                                      std::string_view method,
-                                                      std::string_view target);
+enum class ManagementEndpoint : std::uint8_t { none, live, ready, startup, metrics, not_found };
+
+/// Which management endpoint `path` names. On the dedicated metrics listener
+/// (`management_only`) every other path is not_found; elsewhere it is none (routed).
+ManagementEndpoint management_endpoint(const ServerShared& shared, std::string_view path,
+                                       bool management_only) noexcept;
+
+/// 405 problem body with Allow: GET, HEAD.
+DirectReply method_not_allowed_reply();
+/// The answer of a /health/* endpoint.
+DirectReply health_reply(const ServerShared& shared, ManagementEndpoint which);
+/// Scrapes every worker (each on its own event loop) and the transport state, and renders the
+/// Prometheus text.
+boost::asio::awaitable<DirectReply> async_metrics_reply(ServerShared& shared);
 
 /// The /health/ready body (also used by tests and `serve`'s startup log).
 std::string readiness_json(const ServerShared& shared, bool ready);

@@ -6,9 +6,12 @@
 #include <string_view>
 #include <vector>
 
+#include "stella/gateway/http/outcome.hpp"
+
 namespace stella::gw::http {
 
 struct Problem {
+  Outcome outcome = Outcome::instance_lost;
   unsigned status = 500;
   std::string_view type;   // slug under https://stella-gw.dev/problems/, e.g. "no-route"
   std::string_view title;  // short, fixed per type
@@ -17,6 +20,9 @@ struct Problem {
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;  // close the connection after answering (framing errors)
 };
+
+/// The problem for `o` (status, type, title and close from the outcome table) with `detail`.
+Problem make_problem(Outcome o, std::string detail);
 
 /// The JSON body: {"type","title","status","detail","instance","correlationId"}.
 std::string problem_json(const Problem& p, std::string_view instance,

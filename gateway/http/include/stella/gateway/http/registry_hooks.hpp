@@ -3,6 +3,7 @@
 // change, drain, loss). Used by `stella-gw listen` and, inside UpstreamHub, by `serve`.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <string>
 #include <unordered_map>
@@ -23,6 +24,13 @@ class RegistryHooks final : public transport::GatewayHooks {
 
   gw::ServiceRegistry& registry() noexcept { return registry_; }
 
+  /// HELLO endpoints refused in HELLO_ACK, by core::RejectReason code (0: any other code), and
+  /// whole HELLOs refused. Read on the transport executor (like every other member).
+  const std::array<std::uint64_t, 6>& refused_endpoints() const noexcept {
+    return refused_endpoints_;
+  }
+  std::uint64_t refused_hellos() const noexcept { return refused_hellos_; }
+
  private:
   void transition(const std::string& who, const std::optional<gw::HealthTransition>& t);
 
@@ -31,6 +39,8 @@ class RegistryHooks final : public transport::GatewayHooks {
   std::function<void(const std::string&)> log_;
   bool log_heartbeats_;
   std::unordered_map<std::uint64_t, std::string> names_;
+  std::array<std::uint64_t, 6> refused_endpoints_{};
+  std::uint64_t refused_hellos_ = 0;
 };
 
 }  // namespace stella::gw::http

@@ -1,24 +1,7 @@
-// The request pipeline: the stages every proxied request passes, in this order
-// (DESIGN.md §4; docs/architecture.md "Life of a request"):
-//
-//   1. correlation id          assign_correlation_id   — accept a well-formed X-Correlation-Id
-//                                                        or make one; echoed on the response
-//   2. identity header policy  apply_identity_policy   — strip gateway-owned headers sent by
-//                                                        the client; set X-Forwarded-*
-//   3. authentication          (inserted here by the authentication work; off until then)
-//   4. tenant                  (inserted here by the authentication work)
-//   5. rate limiting           (inserted here by the rate-limiting work)
-//   6. routing                 route_request           — normalise the path, look up the
-//                                                        route (404/405), pick an instance (503)
-//   7. transport               HttpConnection          — REQUEST/STREAM_DATA to the instance,
-//                                                        RESPONSE/STREAM_DATA back, deadline →
-//                                                        504 + CANCEL (http_connection.cpp)
-//
-// Management endpoints (/health/*) are answered before stage 3 and never reach a service.
-//
-// Each stage is a function of immutable config (PipelineConfig, shared by all workers) and the
-// per-request state (ProxyRequest); a stage that refuses a request returns the Problem to
-// answer with. Sans-I/O: the stages do not touch sockets and are tested alone.
+// The pipeline's request-level steps as plain functions of immutable config (PipelineConfig,
+// shared by all workers) and per-request state (ProxyRequest). The stages in pipeline.cpp call
+// them in order; they are sans-I/O and tested alone. A step that refuses a request returns the
+// Problem to answer with.
 #pragma once
 
 #include <cstdint>
@@ -51,6 +34,8 @@ struct PipelineConfig {
 struct ConnectionFacts {
   std::string peer_ip;  // "127.0.0.1", "::1"
   bool tls = false;
+  /// Accepted on the dedicated metrics listener: only management endpoints are answered.
+  bool management_only = false;
 };
 
 /// Per-request state, reused by a connection for each of its requests (capacities kept).
@@ -75,7 +60,8 @@ void assign_correlation_id(const RequestHead& head, core::Random& rng, ProxyRequ
 /// Transfer-Encoding, Upgrade), Content-Length (framing is the frame's), X-Forwarded-*,
 /// Forwarded, X-Real-IP, X-Correlation-Id (carried in its own frame field), the identity
 /// headers X-Tenant-Id, X-Tenant, X-Subject, X-User-Id, X-Scopes, X-Scope, X-Client-Id,
-/// X-Claims, and anything under `prefix`.
+/// X-Claims, traceparent and tracestate (the trace-context stage sets the frame's own), and
+/// anything under `prefix`.
 bool is_gateway_owned(std::string_view name, std::string_view connection_value,
                       std::string_view prefix) noexcept;
 
@@ -86,7 +72,20 @@ bool is_gateway_owned(std::string_view name, std::string_view connection_value,
 void apply_identity_policy(const PipelineConfig& config, const RequestHead& head,
                            const ConnectionFacts& conn, ProxyRequest& req);
 
-/// Stage 6. Splits the target into path and query, normalises the path (400 with the rule
+/// Splits the target into path and query and normalises the path into req.path (400 with the
+/// rule that refused it, 414 when too long). Views of the query stay in the head.
+std::optional<Problem> normalize_request_path(const PipelineConfig& config, const RequestHead& head,
+                                              ProxyRequest& req);
+
+/// Looks up req.path (already normalised) in `snapshot` (404, 405 with the allowed methods) and
+/// picks an instance (503). On success req.lookup, req.pick, req.timeout and
+/// req.frame.{method, path, query, route, timeout_ms, correlation_id} are set.
+std::optional<Problem> route_normalized(const PipelineConfig& config, const RequestHead& head,
+                                        const RouteSnapshot& snapshot, const Selector& selector,
+                                        core::Random& rng, std::vector<Candidate>& scratch,
+                                        ProxyRequest& req);
+
+/// Both steps above. Splits the target into path and query, normalises the path (400 with the rule
 /// that refused it), looks up the route (404, 405 with the allowed methods) and picks an
 /// instance (503). On success req.lookup, req.pick, req.timeout, req.frame.{method, path,
 /// query, route, timeout_ms, correlation_id} are set.

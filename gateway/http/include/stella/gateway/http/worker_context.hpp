@@ -14,6 +14,9 @@
 
 #include "stella/core/clock.hpp"
 #include "stella/gateway/config/gateway_config.hpp"
+#include "stella/gateway/http/log_sink.hpp"
+#include "stella/gateway/http/metrics.hpp"
+#include "stella/gateway/http/pipeline.hpp"
 #include "stella/gateway/http/request_pipeline.hpp"
 #include "stella/gateway/http/upstream_hub.hpp"
 #include "stella/gateway/routing_state.hpp"
@@ -21,21 +24,16 @@
 
 namespace stella::gw::http {
 
-/// Counters kept by the ingress (relaxed atomics; any thread).
+/// Connection counters kept by the acceptors (relaxed atomics; any thread). Request counters
+/// are per worker (WorkerContext::metrics).
 struct IngressStats {
   std::atomic<std::uint64_t> connections_accepted{0};
   std::atomic<std::uint64_t> connections_refused{0};  // over http.maxConnections
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> responses_2xx{0}, responses_3xx{0}, responses_4xx{0}, responses_5xx{0};
-  std::atomic<std::uint64_t> bad_requests{0};       // framing refused (400/414/431/505/413)
-  std::atomic<std::uint64_t> timeouts{0};           // 504
-  std::atomic<std::uint64_t> header_timeouts{0};    // 408
-  std::atomic<std::uint64_t> client_aborts{0};      // client left before its response: CANCEL
-  std::atomic<std::uint64_t> aborted_responses{0};  // instance lost mid-response: connection cut
-  std::atomic<std::uint64_t> stripped_headers{0};   // identity policy
 };
 
 class HttpConnectionBase;
+class OtlpExporter;
+struct WorkerContext;
 
 /// Read-only after start (except the atomics).
 struct ServerShared {
@@ -47,6 +45,16 @@ struct ServerShared {
   UpstreamHub* hub = nullptr;
   const core::Clock* clock = nullptr;
   std::function<void(const std::string&)> log;
+  /// The stages, in order (pipeline.cpp). Built once before traffic.
+  std::unique_ptr<Pipeline> stages;
+  /// Lifecycle and request log lines (never null while serving).
+  LogSink* log_sink = nullptr;
+  /// Span export; null when telemetry.tracing is off.
+  OtlpExporter* exporter = nullptr;
+  /// Every worker, for the metrics scrape (set before traffic; fixed afterwards).
+  std::vector<WorkerContext*> workers;
+  /// Transport-side gauges (instances, frames, refused endpoints); runs on worker 0.
+  std::function<ProcessGauges()> process_gauges;
   std::atomic<bool> started{false};   // every listener is up
   std::atomic<bool> draining{false};  // shutting down: not ready, no new requests
   std::atomic<std::size_t> connections{0};
@@ -62,6 +70,8 @@ struct WorkerContext {
   boost::asio::io_context io{1};
   core::Random rng;
   std::vector<Candidate> scratch;
+  /// This worker's request metrics: written only by this thread (metrics.hpp).
+  WorkerMetrics metrics;
   std::unordered_set<HttpConnectionBase*> connections;  // live ones, for shutdown
 };
 

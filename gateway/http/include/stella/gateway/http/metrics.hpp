@@ -1,0 +1,124 @@
+// Request metrics, kept per worker and merged when /metrics is scraped (docs/observability.md).
+//
+// The request path writes only its own worker's WorkerMetrics: plain integers, no atomics, no
+// lock, no cache line shared with another thread. A scrape visits each worker on that worker's
+// own event loop, copies its WorkerMetrics there, and merges the copies; the text is then
+// rendered with prometheus-cpp's TextSerializer (Prometheus text format 0.0.4).
+//
+// Bounded: route series by the route table's own limits (routing.maxRoutes) times the statuses
+// seen; unmatched requests share one placeholder path; methods outside the standard set share
+// "OTHER"; tenants are merged to the top N (telemetry.metrics.topTenants) plus "other".
+//
+// Thread-safety: a WorkerMetrics belongs to one thread. render_metrics is a pure function.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "stella/gateway/http/outcome.hpp"
+
+namespace stella::gw::http {
+
+/// Upper bounds (seconds) of every duration histogram's buckets; +Inf is implicit.
+inline constexpr std::array<double, 15> kDurationBuckets{
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+/// The fixed reasons of gateway_auth_failures_total (all exposed at zero while auth is off).
+inline constexpr std::array<std::string_view, 10> kAuthFailureReasons{
+    "missing_token",       "invalid_token",      "expired_token", "invalid_issuer",
+    "invalid_audience",    "invalid_dpop_proof", "dpop_replay",   "cnf_mismatch",
+    "insufficient_claims", "tenant_mismatch"};
+
+/// Label placeholder for requests that matched no route.
+inline constexpr std::string_view kUnmatchedPath = "(unmatched)";
+
+struct HistogramData {
+  std::array<std::uint64_t, kDurationBuckets.size() + 1> buckets{};  // non-cumulative; last: +Inf
+  double sum = 0;
+  std::uint64_t count = 0;
+
+  void observe(double seconds) noexcept;
+  void merge(const HistogramData& o) noexcept;
+};
+
+/// One (service, method, path template) series set.
+struct RouteSeries {
+  std::string service, method, path;
+  std::vector<std::pair<unsigned, std::uint64_t>> by_status;  // few statuses per route
+  HistogramData duration;
+  std::uint64_t rate_limited = 0;  // 429 answers (gateway_ratelimit_total)
+  void count_status(unsigned status) noexcept;
+};
+
+class WorkerMetrics {
+ public:
+  /// One finished request: `method` is the route's method when matched (else the request's,
+  /// folded to "OTHER" outside the standard set), `path` the route template or kUnmatchedPath.
+  void record_request(std::string_view service, std::string_view method, std::string_view path,
+                      unsigned status, Outcome outcome, double duration_seconds);
+  void record_routing(double seconds) noexcept { routing_.observe(seconds); }
+  void record_auth(double seconds) noexcept { auth_.observe(seconds); }
+  void record_transport(std::string_view service, double seconds);
+  void record_auth_failure(std::size_t reason_index) noexcept;
+  /// A 429 for `tenant` (empty: "anonymous"). At most `max_tenants` distinct tenants are kept
+  /// per worker; the rest count as "other".
+  void record_rate_limit_exceeded(std::string_view tenant, std::size_t max_tenants);
+
+  /// Adds `o` into this (the scrape's accumulator).
+  void merge(const WorkerMetrics& o);
+
+  const std::unordered_map<std::string, RouteSeries>& routes() const noexcept { return routes_; }
+  const std::unordered_map<std::string, HistogramData>& transport() const noexcept {
+    return transport_;
+  }
+  const HistogramData& routing() const noexcept { return routing_; }
+  const HistogramData& auth() const noexcept { return auth_; }
+  const std::array<std::uint64_t, kAuthFailureReasons.size()>& auth_failures() const noexcept {
+    return auth_failures_;
+  }
+  const std::array<std::uint64_t, kOutcomeCount>& outcomes() const noexcept { return outcomes_; }
+  const std::unordered_map<std::string, std::uint64_t>& tenants_exceeded() const noexcept {
+    return tenants_exceeded_;
+  }
+
+ private:
+  RouteSeries& series(std::string_view service, std::string_view method, std::string_view path);
+
+  std::unordered_map<std::string, RouteSeries> routes_;       // key: service \x1f method \x1f path
+  std::unordered_map<std::string, HistogramData> transport_;  // by service
+  HistogramData routing_, auth_;
+  std::array<std::uint64_t, kAuthFailureReasons.size()> auth_failures_{};
+  std::array<std::uint64_t, kOutcomeCount> outcomes_{};
+  std::unordered_map<std::string, std::uint64_t> tenants_exceeded_;
+  std::string key_;  // reused lookup key: no allocation once it has grown
+};
+
+/// Process-wide values read at scrape time (gauges and counters kept outside the workers).
+struct ProcessGauges {
+  std::uint64_t http_connections = 0;
+  std::uint64_t http_connections_accepted = 0;
+  std::uint64_t http_connections_refused = 0;
+  std::uint64_t routes = 0;
+  /// (service, health) → instances; (service, service_instance) → in-flight; service → open
+  /// requests.
+  std::vector<std::pair<std::pair<std::string, std::string>, std::uint64_t>> instances_by_health;
+  std::vector<std::pair<std::pair<std::string, std::string>, std::uint64_t>> instance_in_flight;
+  std::vector<std::pair<std::string, std::uint64_t>> open_requests_by_service;
+  /// (type name, direction) → frames.
+  std::vector<std::pair<std::pair<std::string, std::string>, std::uint64_t>> frames;
+  /// reason → refused HELLO endpoints.
+  std::vector<std::pair<std::string, std::uint64_t>> hello_endpoints_refused;
+  std::uint64_t spans_exported = 0, spans_dropped = 0, log_lines_dropped = 0;
+};
+
+/// The Prometheus text (format 0.0.4) for merged worker metrics, process gauges and the
+/// process_* family read from /proc. Every family is written with HELP and TYPE even when it
+/// has no series yet; fixed label sets (auth failure reasons, outcomes) are written at zero.
+std::string render_metrics(const WorkerMetrics& merged, const ProcessGauges& gauges,
+                           std::size_t top_tenants);
+
+}  // namespace stella::gw::http

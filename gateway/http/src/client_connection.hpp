@@ -1,0 +1,253 @@
+// The client connection: the socket (plain or TLS), the read buffer and the background reader
+// that fills it, one watchdog timer for every deadline, and writes. It knows nothing of HTTP
+// semantics: ExchangeLoop (exchange_loop.hpp) parses and answers, UpstreamForwarder
+// (upstream_forwarder.hpp) talks to services.
+//
+// Lives on its worker's event loop from accept to close; nothing of it is touched from another
+// thread.
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "stella/gateway/http/worker_context.hpp"
+
+namespace stella::gw::http {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using SslStream = asio::ssl::stream<tcp::socket>;
+inline constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+enum class Deadline : std::uint8_t { none, idle, header, body, response, write };
+
+/// What the connection reports to its owner (the exchange loop), on the worker's thread.
+class ConnectionEvents {
+ public:
+  virtual ~ConnectionEvents() = default;
+  /// The client closed or reset the connection (the reader saw EOF or an error).
+  virtual void on_peer_closed() = 0;
+  /// The response deadline passed while an answer was awaited.
+  virtual void on_response_deadline() = 0;
+  /// The connection is closing (close() ran): cancel whatever is pending.
+  virtual void on_closing() = 0;
+};
+
+/// A co_spawn completion handler that logs what escaped a coroutine.
+inline auto log_failure(WorkerContext& w, const char* what) {
+  return [&w, what](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      w.shared.log(std::string(what) + ": " + ex.what());
+    }
+  };
+}
+
+template <class Stream>
+tcp::socket& lowest_layer(Stream& s) {
+  if constexpr (std::is_same_v<Stream, tcp::socket>)
+    return s;
+  else
+    return s.next_layer();
+}
+
+template <class Stream>
+class ClientConnection {
+ public:
+  static constexpr std::size_t kReadChunk = 16 * 1024;
+
+  /// `read_ahead_limit`: bytes held unparsed; `max_pipelined`: complete request heads held
+  /// behind the one being answered (http.maxPipelinedRequests).
+  ClientConnection(WorkerContext& w, Stream stream, std::size_t read_ahead_limit,
+                   std::size_t max_pipelined)
+      : w_(w),
+        stream_(std::move(stream)),
+        data_cv_(w.io),
+        space_cv_(w.io),
+        watchdog_(w.io),
+        in_limit_(read_ahead_limit),
+        max_heads_(max_pipelined + 1) {
+    data_cv_.expires_at(core::TimePoint::max());
+    space_cv_.expires_at(core::TimePoint::max());
+  }
+
+  /// Starts the reader and the watchdog; `keep` keeps the owner alive while they run.
+  void start(ConnectionEvents& events, std::shared_ptr<void> keep) {
+    events_ = &events;
+    asio::co_spawn(w_.io, reader(keep), log_failure(w_, "http reader"));
+    asio::co_spawn(w_.io, watchdog(std::move(keep)), log_failure(w_, "http watchdog"));
+  }
+
+  Stream& stream() noexcept { return stream_; }
+  bool closed() const noexcept { return closed_; }
+  bool peer_closed() const noexcept { return peer_closed_; }
+
+  // ---- buffer ----------------------------------------------------------------------------
+  std::string_view pending() const noexcept { return {buf_.data() + begin_, end_ - begin_}; }
+  bool empty() const noexcept { return begin_ == end_; }
+  /// Only the exchange loop calls this, and it moves begin_ alone: end_ and the buffer belong
+  /// to the reader, whose pending read targets [end_, size).
+  void consume(std::size_t n) noexcept {
+    begin_ += n;
+    space_cv_.cancel();
+  }
+  /// While pinned the reader neither moves nor grows the buffer, so views into pending() (a
+  /// parsed head) stay valid across a suspending stage.
+  void pin(bool on) noexcept {
+    pinned_ = on;
+    if (!on) space_cv_.cancel();
+  }
+  /// Waits until the reader adds bytes, the client leaves, or a deadline passes.
+  asio::awaitable<void> wait_data() {
+    data_cv_.expires_at(core::TimePoint::max());
+    co_await data_cv_.async_wait(kTuple);
+  }
+
+  // ---- deadlines: one timer --------------------------------------------------------------
+  void set_deadline(Deadline kind, core::Duration d) {
+    deadline_kind_ = kind;
+    deadline_ = w_.shared.clock->now() + d;
+    if (deadline_ < watchdog_.expiry()) watchdog_.cancel();  // re-arm earlier
+  }
+  void clear_deadline() noexcept { deadline_kind_ = Deadline::none; }
+  Deadline expired() const noexcept { return expired_; }
+  void clear_expired() noexcept { expired_ = Deadline::none; }
+
+  // ---- writes ----------------------------------------------------------------------------
+  template <class Buffers>
+  asio::awaitable<bool> write(const Buffers& buffers) {
+    set_deadline(Deadline::write, w_.shared.config->http.idle_timeout);
+    auto [ec, n] = co_await asio::async_write(stream_, buffers, kTuple);
+    co_return !ec;
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    lowest_layer(stream_).shutdown(tcp::socket::shutdown_both, ignored);
+    lowest_layer(stream_).close(ignored);
+    data_cv_.cancel();
+    space_cv_.cancel();
+    watchdog_.cancel();
+    if (events_) events_->on_closing();
+  }
+
+ private:
+  bool room_for_read() const noexcept {
+    if (end_ - begin_ >= in_limit_) return false;  // pipelined bytes wait: bounded read-ahead
+    if (pinned_ && buf_.size() - end_ < kReadChunk) return false;  // would move the head
+    return heads_buffered() <= max_heads_;
+  }
+
+  // Complete heads in the buffer, counted by their empty line. Body bytes that happen to hold
+  // CRLFCRLF count too: that only pauses reading earlier, and the exchange loop always consumes
+  // what it has, so reading resumes.
+  std::size_t heads_buffered() const noexcept {
+    const std::string_view p = pending();
+    std::size_t n = 0;
+    for (std::size_t at = p.find("\r\n\r\n"); at != std::string_view::npos && n <= max_heads_;
+         at = p.find("\r\n\r\n", at + 4))
+      ++n;
+    return n;
+  }
+
+  asio::awaitable<void> reader(std::shared_ptr<void> keep) {
+    while (!closed_) {
+      if (!room_for_read()) {
+        co_await space_cv_.async_wait(kTuple);
+        continue;
+      }
+      if constexpr (std::is_same_v<Stream, tcp::socket>) {
+        if (begin_ == end_ && !pinned_) {
+          // Idle: give the buffer back and wait for readability without one, so an idle
+          // keep-alive connection holds no read buffer.
+          release_buffer();
+          auto [ec] = co_await stream_.async_wait(tcp::socket::wait_read, kTuple);
+          if (ec || closed_) break;
+        }
+      }
+      if (!pinned_) {
+        if (begin_ == end_) begin_ = end_ = 0;
+        if (buf_.size() - end_ < kReadChunk) {
+          if (begin_ > 0) {
+            std::copy(buf_.begin() + static_cast<std::ptrdiff_t>(begin_),
+                      buf_.begin() + static_cast<std::ptrdiff_t>(end_), buf_.begin());
+            end_ -= begin_;
+            begin_ = 0;
+          }
+          if (buf_.size() - end_ < kReadChunk) buf_.resize(end_ + kReadChunk);
+        }
+      }
+      auto buffer = asio::buffer(buf_.data() + end_, buf_.size() - end_);
+      auto [ec, n] = co_await stream_.async_read_some(buffer, kTuple);
+      if (ec || closed_) break;
+      end_ += n;
+      data_cv_.cancel();
+    }
+    peer_closed_ = true;
+    data_cv_.cancel();
+    if (!closed_ && events_) events_->on_peer_closed();
+    (void)keep;
+  }
+
+  void release_buffer() {
+    if (buf_.capacity() == 0) return;
+    begin_ = end_ = 0;
+    std::vector<char>().swap(buf_);
+  }
+
+  asio::awaitable<void> watchdog(std::shared_ptr<void> keep) {
+    while (!closed_) {
+      watchdog_.expires_at(deadline_kind_ == Deadline::none
+                               ? w_.shared.clock->now() + std::chrono::hours(1)
+                               : deadline_);
+      co_await watchdog_.async_wait(kTuple);
+      if (closed_) break;
+      if (deadline_kind_ == Deadline::none || w_.shared.clock->now() < deadline_) continue;
+      expired_ = deadline_kind_;
+      deadline_kind_ = Deadline::none;
+      switch (expired_) {
+        case Deadline::idle:
+        case Deadline::write:
+          close();
+          break;
+        case Deadline::header:
+        case Deadline::body:
+          data_cv_.cancel();
+          break;
+        case Deadline::response:
+          if (events_) events_->on_response_deadline();
+          break;
+        case Deadline::none:
+          break;
+      }
+    }
+    (void)keep;
+  }
+
+  WorkerContext& w_;
+  Stream stream_;
+  ConnectionEvents* events_ = nullptr;
+  std::vector<char> buf_;
+  std::size_t begin_ = 0, end_ = 0;
+  asio::steady_timer data_cv_, space_cv_, watchdog_;
+  std::size_t in_limit_;
+  std::size_t max_heads_;
+  Deadline deadline_kind_ = Deadline::none;
+  core::TimePoint deadline_{};
+  Deadline expired_ = Deadline::none;
+  bool closed_ = false, peer_closed_ = false, pinned_ = false;
+};
+
+}  // namespace stella::gw::http

@@ -1,0 +1,52 @@
+#include "stella/gateway/http/exchange.hpp"
+
+#include "stella/gateway/http/metrics.hpp"
+
+namespace stella::gw::http {
+
+std::string_view Exchange::service() const noexcept {
+  return proxy.lookup.route && proxy.lookup.status == LookupStatus::found
+             ? std::string_view(proxy.lookup.route->service)
+             : std::string_view();
+}
+
+std::string_view Exchange::route_template() const noexcept {
+  return proxy.lookup.route && proxy.lookup.status == LookupStatus::found
+             ? std::string_view(proxy.lookup.route->template_text)
+             : kUnmatchedPath;
+}
+
+std::string_view Exchange::instance_id() const noexcept {
+  return proxy.pick && proxy.pick->instance
+             ? std::string_view(proxy.pick->instance->info->instance_id)
+             : std::string_view();
+}
+
+void Exchange::reset() {
+  method.clear();
+  http_minor = 1;
+  head_request = false;
+  keep_alive = true;
+  wall_start_unix_nano = 0;
+  proxy.clear();
+  proxy.lookup.status = LookupStatus::not_found;
+  proxy.lookup.route = nullptr;
+  proxy.lookup.allowed_methods.clear();
+  snapshot.reset();
+  identity.subject.clear();
+  identity.tenant.clear();
+  identity.scopes.clear();
+  identity.client_id.clear();
+  identity.authenticated = false;
+  trace = {};
+  problem.reset();
+  reply.reset();
+  path_normalized = false;
+  outcome = Outcome::ok;
+  status = 0;
+  bytes_in = bytes_out = 0;
+  times = {};
+  completed = false;
+}
+
+}  // namespace stella::gw::http

@@ -1,0 +1,494 @@
+// The HTTP/1.1 exchange loop of one client connection: parse a head, run the pipeline's
+// stages, forward through the UpstreamForwarder or answer directly, write the answer, keep
+// the connection alive or close it — and, once per request, on_complete (request_completion).
+//
+// Pieces: ClientConnection (socket, buffer, reader, deadlines, writes), UpstreamForwarder
+// (the service side), this loop (HTTP semantics). docs/http.md describes the limits, timeouts
+// and answers.
+#pragma once
+
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "client_connection.hpp"
+#include "request_completion.hpp"
+#include "upstream_forwarder.hpp"
+
+namespace stella::gw::http {
+
+namespace bhttp = boost::beast::http;
+
+/// Bytes of a request body sent inline in the REQUEST frame; larger bodies stream.
+inline constexpr std::size_t kInlineBody = 64 * 1024;
+
+bool valid_field_name(std::string_view n) noexcept;
+bool valid_field_value(std::string_view v) noexcept;
+/// Headers a service may not set on the client response: framing is the gateway's.
+bool hop_by_hop_response(std::string_view name) noexcept;
+
+template <class Stream>
+class ExchangeLoop final : public HttpConnectionBase,
+                           public ConnectionEvents,
+                           public std::enable_shared_from_this<ExchangeLoop<Stream>> {
+ public:
+  ExchangeLoop(WorkerContext& w, Stream stream, ConnectionFacts facts)
+      : w_(w),
+        s_(*w.shared.config),
+        conn_(w, std::move(stream),
+              // Room for one maximal head plus a read; more is back-pressure.
+              w.shared.head_limits.max_header_bytes + ClientConnection<Stream>::kReadChunk,
+              s_.http.max_pipelined),
+        fwd_(*w.shared.hub, w.io.get_executor()),
+        facts_(std::move(facts)),
+        parser_(w.shared.head_limits) {
+    w_.connections.insert(this);
+  }
+  ~ExchangeLoop() override {
+    w_.connections.erase(this);
+    w_.shared.connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  asio::awaitable<void> run() {
+    auto self = this->shared_from_this();
+    conn_.start(*this, self);
+    try {
+      co_await process();
+    } catch (const std::exception& e) {
+      w_.shared.log(std::string("http connection failed: ") + e.what());
+      if (in_exchange_) finish_exchange(Outcome::client_closed, 499);
+    }
+    conn_.close();
+  }
+
+  // HttpConnectionBase
+  void on_drain() override {
+    draining_ = true;
+    if (!busy_ && conn_.empty()) conn_.close();
+  }
+  void abort() override { conn_.close(); }
+
+  // ConnectionEvents
+  void on_peer_closed() override {
+    if (fwd_.active()) fwd_.cancel(core::CancelReason::client_disconnected);
+  }
+  void on_response_deadline() override { fwd_.interrupt(); }
+  void on_closing() override {
+    if (fwd_.active()) fwd_.cancel(core::CancelReason::client_disconnected);
+  }
+
+ private:
+  // ---- the loop ----------------------------------------------------------------------------
+  asio::awaitable<void> process() {
+    const auto& http = s_.http;
+    for (;;) {
+      busy_ = false;
+      conn_.clear_expired();
+      if (draining_ && conn_.empty()) co_return;
+      parser_.reset();
+      conn_.set_deadline(Deadline::idle, http.idle_timeout);
+      bool header_armed = false;
+      ParseStatus st;
+      for (;;) {
+        st = parser_.parse(conn_.pending(), head_);
+        if (st != ParseStatus::need_more) break;
+        if (!header_armed && parser_.started()) {
+          conn_.set_deadline(Deadline::header, http.header_timeout);
+          header_armed = true;
+        }
+        if (conn_.closed() || conn_.peer_closed()) co_return;
+        if (conn_.expired() == Deadline::header) {
+          begin_exchange();
+          assign_correlation_id(RequestHead{}, w_.rng, ex_.proxy);
+          co_await respond_problem(request_timeout(), false);
+          complete();
+          co_return;
+        }
+        co_await conn_.wait_data();
+      }
+      busy_ = true;
+      begin_exchange();
+      if (st == ParseStatus::error) {
+        const auto& e = parser_.error();
+        assign_correlation_id(RequestHead{}, w_.rng, ex_.proxy);
+        co_await respond_problem(
+            from_http_error(e.status, e.reason, s_.routing.max_request_body_size), false);
+        complete();
+        co_return;
+      }
+      const bool keep = co_await handle();
+      complete();
+      if (!keep || conn_.closed()) co_return;
+    }
+  }
+
+  void begin_exchange() {
+    ex_.reset();
+    ex_.times.head = w_.shared.clock->now();
+    ex_.wall_start_unix_nano = core::wall_clock_unix_nano();
+    in_exchange_ = true;
+  }
+  void complete() {
+    if (!in_exchange_) return;
+    in_exchange_ = false;
+    ex_.times.end = w_.shared.clock->now();
+    on_complete(ex_, w_);
+  }
+  void finish_exchange(Outcome o, unsigned status) {
+    ex_.outcome = o;
+    ex_.status = status;
+    complete();
+  }
+
+  // Runs the stages; answers or forwards. Returns whether the connection stays open.
+  asio::awaitable<bool> handle() {
+    ex_.method.assign(head_.method);
+    ex_.http_minor = head_.version_minor;
+    ex_.head_request = head_.method == "HEAD";
+    ex_.keep_alive = head_.keep_alive && !draining_;
+    const std::size_t head_size = head_.size;
+    const bool has_body = head_.has_body();
+    const bool chunked = head_.chunked;
+    const std::uint64_t content_length = head_.content_length.value_or(0);
+    const bool expect_continue = head_.expect_continue;
+
+    // The stages read the head's views: the buffer stays put until they are done.
+    conn_.pin(true);
+    StageContext ctx{head_, facts_, w_};
+    StageStatus st = StageStatus::next;
+    for (const auto& stage : w_.shared.stages->stages()) {
+      st = stage->run(ex_, ctx);
+      if (st == StageStatus::suspend) st = co_await stage->async_run(ex_, ctx);
+      if (st == StageStatus::respond) break;
+    }
+    conn_.pin(false);
+    // From here on nothing refers to the head's views: the buffer may move.
+    conn_.consume(head_size);
+    if (conn_.closed()) {
+      ex_.outcome = Outcome::client_closed;
+      ex_.status = 499;
+      co_return false;
+    }
+
+    if (st == StageStatus::respond) {
+      if (ex_.reply) {
+        if (has_body) ex_.keep_alive = false;
+        co_return co_await respond_reply(*ex_.reply);
+      }
+      Problem& p = *ex_.problem;
+      // A refused request with a body: its bytes cannot be skipped safely without reading
+      // them, so the connection closes after the answer.
+      if (has_body) p.close = true;
+      co_return co_await respond_problem(p, !p.close);
+    }
+    if (expect_continue && has_body && ex_.http_minor == 1) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      const bool sent = co_await conn_.write(asio::buffer(kContinue));
+      if (!sent) {
+        ex_.outcome = Outcome::client_closed;
+        ex_.status = 499;
+        co_return false;
+      }
+    }
+    co_return co_await forward(has_body, chunked, content_length);
+  }
+
+  // ---- request body --------------------------------------------------------------------------
+  // Reads body bytes into `out` until it has `want` more bytes or the body ends.
+  // 1: body complete, 0: more to come, -1: failed (answered, or the client left).
+  asio::awaitable<int> read_body(bool chunked, std::uint64_t& remaining, ChunkedDecoder& decoder,
+                                 std::string& out, std::size_t want) {
+    while (out.size() < want) {
+      if (conn_.empty()) {
+        if (conn_.closed() || conn_.peer_closed()) {
+          ex_.outcome = Outcome::client_closed;
+          ex_.status = 499;
+          co_return -1;
+        }
+        if (conn_.expired() == Deadline::body) {
+          co_await respond_problem(request_timeout(), false);
+          co_return -1;
+        }
+        conn_.set_deadline(Deadline::body, s_.http.body_timeout);
+        co_await conn_.wait_data();
+        continue;
+      }
+      std::string_view in = conn_.pending();
+      if (!chunked) {
+        const std::size_t n = static_cast<std::size_t>(
+            std::min<std::uint64_t>({remaining, in.size(), want - out.size()}));
+        out.append(in.data(), n);
+        conn_.consume(n);
+        ex_.bytes_in += n;
+        remaining -= n;
+        if (remaining == 0) co_return 1;
+        continue;
+      }
+      const std::size_t before = out.size();
+      const auto r = decoder.decode(in.substr(0, std::min(in.size(), want - out.size() + 64)), out);
+      conn_.consume(r.consumed);
+      ex_.bytes_in += out.size() - before;
+      if (r.status == ParseStatus::done) co_return 1;
+      if (r.status == ParseStatus::error) {
+        const auto& e = decoder.error();
+        co_await respond_problem(
+            from_http_error(e.status, e.reason, s_.routing.max_request_body_size), false);
+        co_return -1;
+      }
+    }
+    co_return 0;
+  }
+
+  // ---- transport ---------------------------------------------------------------------------
+  asio::awaitable<bool> forward(bool has_body, bool chunked, std::uint64_t content_length) {
+    std::uint64_t remaining = content_length;
+    ChunkedDecoder decoder(s_.routing.max_request_body_size, w_.shared.head_limits);
+    // With streaming off the whole body travels in the REQUEST frame (its size was bounded at
+    // config load to fit one frame).
+    const std::size_t inline_limit =
+        s_.routing.streaming_enabled ? kInlineBody : s_.routing.max_request_body_size + 1;
+    int body_state = has_body ? 0 : 1;
+    if (has_body) {
+      body_state =
+          co_await read_body(chunked, remaining, decoder, ex_.proxy.frame.body, inline_limit);
+      if (body_state < 0) co_return false;
+      if (body_state == 0 && !s_.routing.streaming_enabled) {  // chunked past the limit
+        co_return co_await respond_problem(payload_too_large(s_.routing.max_request_body_size),
+                                           false);
+      }
+    }
+    const auto started_at = w_.shared.clock->now();
+    ex_.times.upstream_sent = started_at;
+    // Moved, not copied: from here on ex_.proxy.path (not .frame) names the request.
+    fwd_.start(*ex_.proxy.pick, std::move(ex_.proxy.frame), body_state == 1);
+    while (body_state == 0) {
+      std::string chunk;
+      body_state =
+          co_await read_body(chunked, remaining, decoder, chunk, s_.routing.streaming_buffer_size);
+      if (body_state < 0) {
+        fwd_.cancel(core::CancelReason::client_disconnected);
+        co_return false;
+      }
+      fwd_.send_body(std::move(chunk), body_state == 1);
+    }
+    const core::Duration timeout = ex_.proxy.timeout;
+    conn_.set_deadline(Deadline::response, timeout - (w_.shared.clock->now() - started_at));
+    bool head_written = false;
+    for (;;) {
+      // Not a structured binding: GCC 12 miscompiles them around co_await in some frames.
+      std::tuple<boost::system::error_code, UpstreamPart> received = co_await fwd_.next_part();
+      const boost::system::error_code ec = std::get<0>(received);
+      UpstreamPart& part = std::get<1>(received);
+      if (ec) {
+        if (conn_.expired() == Deadline::response) {
+          conn_.clear_expired();
+          fwd_.cancel(core::CancelReason::timeout);
+          if (head_written) {  // cut: never a body that looks complete
+            ex_.outcome = Outcome::upstream_timeout;
+            co_return false;
+          }
+          const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+          co_return co_await respond_problem(
+              gateway_timeout("no response from " + std::string(ex_.service()) + " within " +
+                              std::to_string(ms) + " ms"),
+              ex_.keep_alive);
+        }
+        fwd_.finish();
+        if (conn_.closed() || conn_.peer_closed()) {
+          ex_.outcome = Outcome::client_closed;
+          ex_.status = 499;
+        } else {  // the hub closed the channel: the client reads too slowly
+          ex_.outcome = Outcome::upstream_overflow;
+          if (!head_written) ex_.status = 502;
+        }
+        co_return false;
+      }
+      const std::size_t bytes = part.head.body.size() + part.data.size();
+      if (part.kind == UpstreamPart::Kind::failed) {
+        fwd_.finish();
+        conn_.clear_deadline();
+        if (head_written || part.response_started) {
+          ex_.outcome = part.failure == UpstreamPart::Failure::overflow ? Outcome::upstream_overflow
+                                                                        : Outcome::instance_lost;
+          if (!head_written) ex_.status = 502;
+          co_return false;
+        }
+        if (part.failure == UpstreamPart::Failure::not_ready)
+          co_return co_await respond_problem(unavailable(part.detail), ex_.keep_alive);
+        co_return co_await respond_problem(bad_gateway(part.detail), ex_.keep_alive);
+      }
+      bool ok = true;
+      if (part.kind == UpstreamPart::Kind::head) {
+        ex_.times.upstream_head = w_.shared.clock->now();
+        const unsigned status = part.head.status;
+        if (status < 200 || status > 599) {
+          // Informational or out-of-range final statuses never reach the client.
+          fwd_.cancel(core::CancelReason::handler_failed);
+          w_.shared.log("instance " + std::string(ex_.instance_id()) + " of " +
+                        std::string(ex_.service()) + " answered status " + std::to_string(status) +
+                        ": answered 502");
+          co_return co_await respond_problem(
+              bad_gateway("the instance answered with an invalid status (" +
+                          std::to_string(status) + ")"),
+              ex_.keep_alive);
+        }
+        ex_.outcome = Outcome::ok;
+        ex_.status = status;
+        ok = co_await write_head(part.head, part.end_stream);
+        head_written = true;
+      } else {
+        ok = co_await write_chunk(part.data, part.end_stream);
+      }
+      fwd_.written(bytes);
+      if (!ok) {
+        fwd_.cancel(core::CancelReason::client_disconnected);
+        ex_.outcome = Outcome::client_closed;
+        co_return false;
+      }
+      if (part.end_stream) break;
+      conn_.set_deadline(Deadline::response, timeout - (w_.shared.clock->now() - started_at));
+    }
+    fwd_.finish();
+    conn_.clear_deadline();
+    co_return ex_.keep_alive;
+  }
+
+  // ---- writing -------------------------------------------------------------------------------
+  void add_headers(bhttp::fields& f, const std::vector<core::Header>& headers) {
+    for (const auto& h : headers) {
+      if (!valid_field_name(h.name) || !valid_field_value(h.value) || hop_by_hop_response(h.name))
+        continue;
+      f.insert(h.name, h.value);
+    }
+    add_gateway_headers(f);
+  }
+  void add_gateway_headers(bhttp::fields& f) {
+    f.set("X-Correlation-Id", ex_.proxy.correlation_id);
+    f.set("traceparent",
+          format_traceparent(ex_.trace.trace_id, ex_.trace.span_id, ex_.trace.flags));
+  }
+  int version() const noexcept { return ex_.http_minor == 1 ? 11 : 10; }
+  static bool bodyless(unsigned status) noexcept {
+    return status == 204 || status == 304 || status < 200;
+  }
+
+  asio::awaitable<bool> write_head(core::Response& r, bool end_stream) {
+    if (draining_) ex_.keep_alive = false;  // shutting down: this answer is the last
+    const auto status = static_cast<bhttp::status>(r.status);
+    if (bodyless(r.status)) r.body.clear();
+    if (end_stream || bodyless(r.status)) {
+      bhttp::response<bhttp::string_body> res{status, version()};
+      add_headers(res.base(), r.headers);
+      res.keep_alive(ex_.keep_alive);
+      if (ex_.head_request) {
+        if (!bodyless(r.status)) res.content_length(r.body.size());
+        bhttp::response_serializer<bhttp::string_body> sr{res};
+        conn_.set_deadline(Deadline::write, s_.http.idle_timeout);
+        auto [ec, n] = co_await bhttp::async_write_header(conn_.stream(), sr, kTuple);
+        co_return !ec;
+      }
+      ex_.bytes_out += r.body.size();
+      res.body() = std::move(r.body);
+      res.prepare_payload();
+      conn_.set_deadline(Deadline::write, s_.http.idle_timeout);
+      auto [ec, n] = co_await bhttp::async_write(conn_.stream(), res, kTuple);
+      if (!end_stream) discard_rest_ = true;  // a 204/304 that the service streams
+      co_return !ec;
+    }
+    // Streamed: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
+    bhttp::response<bhttp::empty_body> res{status, version()};
+    add_headers(res.base(), r.headers);
+    if (ex_.http_minor == 1) {
+      res.chunked(true);
+      res.keep_alive(ex_.keep_alive);
+    } else {
+      ex_.keep_alive = false;
+      res.keep_alive(false);
+    }
+    bhttp::response_serializer<bhttp::empty_body> sr{res};
+    conn_.set_deadline(Deadline::write, s_.http.idle_timeout);
+    auto [ec, n] = co_await bhttp::async_write_header(conn_.stream(), sr, kTuple);
+    if (ec) co_return false;
+    if (!r.body.empty()) co_return co_await write_chunk(r.body, false);
+    co_return true;
+  }
+
+  asio::awaitable<bool> write_chunk(const std::string& data, bool last) {
+    if (ex_.head_request || discard_rest_) {
+      if (last) discard_rest_ = false;
+      co_return true;
+    }
+    ex_.bytes_out += data.size();
+    // co_await stays out of && / || conditions: GCC 12 miscompiles it there (the frame loses
+    // `this`), so each write is its own statement.
+    if (ex_.http_minor != 1) {
+      if (data.empty()) co_return true;
+      const bool ok = co_await conn_.write(asio::buffer(data));
+      co_return ok;
+    }
+    if (!data.empty()) {
+      const bool ok = co_await conn_.write(bhttp::make_chunk(asio::buffer(data)));
+      if (!ok) co_return false;
+    }
+    if (last) {
+      const bool ok = co_await conn_.write(bhttp::make_chunk_last());
+      if (!ok) co_return false;
+    }
+    co_return true;
+  }
+
+  asio::awaitable<bool> respond(unsigned status, std::string_view content_type, std::string body,
+                                const std::vector<std::pair<std::string, std::string>>& extra) {
+    if (draining_) ex_.keep_alive = false;
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version()};
+    res.set(bhttp::field::content_type, content_type);
+    add_gateway_headers(res.base());
+    for (const auto& [n, v] : extra)
+      res.insert(n, v);
+    res.keep_alive(ex_.keep_alive);
+    if (!ex_.head_request) {
+      ex_.bytes_out += body.size();
+      res.body() = std::move(body);
+    }
+    res.prepare_payload();
+    conn_.set_deadline(Deadline::write, s_.http.idle_timeout);
+    auto [ec, n] = co_await bhttp::async_write(conn_.stream(), res, kTuple);
+    conn_.clear_deadline();
+    if (ec) {
+      ex_.outcome = Outcome::client_closed;
+      ex_.status = 499;
+    }
+    co_return !ec && ex_.keep_alive;
+  }
+
+  asio::awaitable<bool> respond_reply(DirectReply& r) {
+    ex_.outcome = Outcome::management;
+    ex_.status = r.status;
+    co_return co_await respond(r.status, r.content_type, std::move(r.body), r.headers);
+  }
+
+  asio::awaitable<bool> respond_problem(const Problem& p, bool keep_alive) {
+    ex_.keep_alive = keep_alive && !p.close && ex_.keep_alive;
+    ex_.outcome = p.outcome;
+    ex_.status = p.status;
+    if (ex_.proxy.correlation_id.empty()) assign_correlation_id(RequestHead{}, w_.rng, ex_.proxy);
+    const std::string_view instance =
+        ex_.path_normalized ? std::string_view(ex_.proxy.path.path()) : std::string_view();
+    std::string body = problem_json(p, instance, ex_.proxy.correlation_id);
+    co_return co_await respond(p.status, "application/problem+json", std::move(body), p.headers);
+  }
+
+  WorkerContext& w_;
+  const config::GatewayConfig& s_;
+  ClientConnection<Stream> conn_;
+  UpstreamForwarder fwd_;
+  ConnectionFacts facts_;
+  HeadParser parser_;
+  RequestHead head_;
+  Exchange ex_;  // reused for every request of this connection
+  bool draining_ = false, busy_ = false, in_exchange_ = false, discard_rest_ = false;
+};
+
+}  // namespace stella::gw::http

@@ -1,0 +1,18 @@
+// on_complete: the one place where a finished request is accounted for — its metrics, its
+// request log line, its spans. The exchange loop calls it exactly once for every request whose
+// head was read (answered, refused, timed out, abandoned by the client, cut by a lost instance).
+#pragma once
+
+#include "stella/gateway/http/exchange.hpp"
+#include "stella/gateway/http/span.hpp"
+#include "stella/gateway/http/worker_context.hpp"
+
+namespace stella::gw::http {
+
+void on_complete(Exchange& ex, WorkerContext& w);
+
+/// The JSON request log line (with its '\n'): the seed's fields, then the gateway's own.
+/// Never a header value (no token, Authorization or Cookie can reach it).
+std::string request_log_json(const Exchange& ex);
+
+}  // namespace stella::gw::http

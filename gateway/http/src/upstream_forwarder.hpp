@@ -1,0 +1,69 @@
+// The upstream side of one request: REQUEST and STREAM_DATA out through the UpstreamHub, the
+// RESPONSE and STREAM_DATA parts back on the call's channel, CANCEL when the request ends
+// early. It knows nothing of HTTP/1 framing or client sockets (the exchange loop does).
+//
+// One per connection, reused for each request; lives on the connection's worker.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <memory>
+#include <tuple>
+
+#include "stella/gateway/http/upstream_hub.hpp"
+#include "stella/gateway/instance_picker.hpp"
+
+namespace stella::gw::http {
+
+class UpstreamForwarder {
+ public:
+  UpstreamForwarder(UpstreamHub& hub, boost::asio::any_io_executor executor)
+      : hub_(hub), executor_(std::move(executor)) {}
+
+  /// A call is open: started and neither finished nor cancelled.
+  bool active() const noexcept { return call_ != nullptr; }
+
+  /// Sends the REQUEST to the picked instance; `end_stream` when the body is complete in it.
+  void start(const Pick& pick, core::Request&& request, bool end_stream) {
+    call_ = hub_.make_call(executor_);
+    hub_.start(call_, pick.instance->info->connection_id, pick.instance->state, std::move(request),
+               end_stream);
+  }
+  /// More request body, in order.
+  void send_body(std::string chunk, bool end_stream) {
+    if (call_) hub_.send_data(call_, std::move(chunk), end_stream);
+  }
+  /// The next response part; an error when interrupted (deadline, client gone) or when the
+  /// hub closed the channel (the client reads too slowly).
+  boost::asio::awaitable<std::tuple<boost::system::error_code, UpstreamPart>> next_part() {
+    auto call = call_;  // the call outlives a cancel() that runs while we wait
+    co_return co_await call->channel.async_receive(
+        boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+  /// A part of `bytes` was written to the client: the hub may deliver more.
+  void written(std::size_t bytes) noexcept {
+    if (call_) call_->buffered_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+  /// Wakes a pending next_part() with an error (the caller decides why).
+  void interrupt() {
+    if (call_) call_->channel.cancel();
+  }
+  /// Ends the call early: CANCEL to the service, and a pending next_part() wakes.
+  void cancel(core::CancelReason reason) {
+    if (!call_) return;
+    hub_.cancel(call_, reason);
+    call_->channel.cancel();
+    call_.reset();
+  }
+  /// The call ended normally (last part received) or failed: forget it.
+  void finish() noexcept { call_.reset(); }
+
+ private:
+  UpstreamHub& hub_;
+  boost::asio::any_io_executor executor_;
+  std::shared_ptr<UpstreamCall> call_;
+};
+
+}  // namespace stella::gw::http
