@@ -11,8 +11,5 @@ namespace stella::gw::http {
 
 void on_complete(Exchange& ex, WorkerContext& w);
 
-/// The JSON request log line (with its '\n'): the seed's fields, then the gateway's own.
-/// Never a header value (no token, Authorization or Cookie can reach it).
-std::string request_log_json(const Exchange& ex);
 
 }  // namespace stella::gw::http

@@ -51,6 +51,13 @@ class LogSink {
   std::atomic<std::uint64_t> dropped_{0};
 };
 
+struct Exchange;
+/// The JSON request log line of a finished exchange (with its '\n'): the seed's fields
+/// (timestamp, level, message, correlationId, tenantId, method, path, service, durationMs,
+/// status), then route, instance, outcome, bytesIn, bytesOut, traceId. Never a header value:
+/// no token, Authorization or Cookie can reach it. The path is cut at 1 KiB.
+std::string request_log_json(const Exchange& ex);
+
 /// Appends `s` to `out` as the inside of a JSON string: quotes, backslashes and control bytes
 /// escaped, invalid UTF-8 replaced by U+FFFD (log lines carry client and service bytes).
 void append_json_escaped(std::string& out, std::string_view s);
