@@ -71,7 +71,8 @@ class Completion : public ::testing::Test {
         c.send(get("/api/v1/demo/echo") + get("/nowhere") + get("/api/v1/demo/items/1"));
         c.read_until([](const std::string& b) {
           std::size_t n = 0;
-          for (auto at = b.find("HTTP/1.1 "); at != std::string::npos; at = b.find("HTTP/1.1 ", at + 1))
+          for (auto at = b.find("HTTP/1.1 "); at != std::string::npos;
+               at = b.find("HTTP/1.1 ", at + 1))
             ++n;
           return n >= 3;
         });
@@ -106,14 +107,41 @@ TEST_F(Completion, ExactlyOncePerRequestWhoseHeadWasRead) {
     // Requests finish on the gateway after their client moved on: wait until the counts
     // settle at the expected value (a double count would overshoot and fail below).
     std::pair<double, double> after;
-    eventually([&] {
-      after = counts();
-      return after.first - before.first >= expected && after.second - before.second >= expected;
-    }, std::chrono::seconds(10));
+    eventually(
+        [&] {
+          after = counts();
+          return after.first - before.first >= expected && after.second - before.second >= expected;
+        },
+        std::chrono::seconds(10));
     RC_ASSERT(after.first - before.first == expected);
     RC_ASSERT(after.second - before.second == expected);
   });
   EXPECT_TRUE(ok);
+  EXPECT_FALSE(gw_->gateway().log_contains("AddressSanitizer")) << gw_->gateway_log();
+}
+
+// A client that closes while a streamed answer is being written to it (what `curl | head -c`
+// does): the request ends as client_closed, once, and the gateway goes on serving.
+TEST_F(Completion, ClientClosingMidStreamEndsTheRequestOnce) {
+  ASSERT_TRUE(gw_->ok());
+  const auto before = counts();
+  for (int i = 0; i < 10; ++i) {
+    Client c(port());
+    ASSERT_TRUE(c.send(get("/api/v1/demo/stream/2000")));
+    c.read_until([](const std::string& b) { return b.find("chunk 3\n") != std::string::npos; });
+    if (i % 2) c.shutdown_write();
+    c.close();
+  }
+  std::pair<double, double> after;
+  EXPECT_TRUE(eventually([&] {
+    after = counts();
+    return after.first - before.first >= 10;
+  }));
+  EXPECT_EQ(after.first - before.first, 10);
+  auto live = http_exchange(port(), get("/health/live"));
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 200);
+  EXPECT_FALSE(gw_->gateway().log_contains("runtime error")) << gw_->gateway_log();
   EXPECT_FALSE(gw_->gateway().log_contains("AddressSanitizer")) << gw_->gateway_log();
 }
 

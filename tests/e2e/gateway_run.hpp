@@ -90,6 +90,17 @@ class GatewayRun {
   }
   Process& service(std::size_t i) { return *services_[i]; }
 
+  /// Waits until `n` requests are in flight at the instances of `service` (the gateway's own
+  /// gauge: the REQUEST frame has been handed to the service connection).
+  bool wait_in_flight(int n, const std::string& service = "demo") {
+    const std::string want =
+        "gateway_active_connections{service=\"" + service + "\"} " + std::to_string(n) + "\n";
+    return eventually([&] {
+      auto r = http_exchange(http_, get("/metrics"));
+      return r && r->body.find(want) != std::string::npos;
+    });
+  }
+
   /// Waits until /health/ready lists `n` instances.
   bool wait_instances(int n) {
     const std::string want = "\"instances\":" + std::to_string(n) + ",";

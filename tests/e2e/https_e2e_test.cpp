@@ -75,15 +75,14 @@ TEST_F(Https, PlainHttpOnTheTlsPortGetsNoAnswer) {
 // some finish just before it, some just after, some on the same turn. Under ASan a handler
 // that outlived its coroutine frame would abort the gateway.
 TEST(HttpsHandshakeRace, DeadlineAndLastFlightTogetherAreSafe) {
-  const auto certs = std::filesystem::temp_directory_path() /
-                     ("stella-e2e-race-" + std::to_string(::getpid()));
+  const auto certs =
+      std::filesystem::temp_directory_path() / ("stella-e2e-race-" + std::to_string(::getpid()));
   auto [rc, out] =
       shell(std::string(STELLA_GW_BINARY) + " tls dev-certs --out " + certs.string() + " 2>&1");
   ASSERT_EQ(rc, 0) << out;
-  std::string config =
-      test_config("  tls:\n    enabled: true\n    certificatePath: " +
-                  (certs / "gateway.pem").string() +
-                  "\n    privateKeyPath: " + (certs / "gateway-key.pem").string() + "\n");
+  std::string config = test_config(
+      "  tls:\n    enabled: true\n    certificatePath: " + (certs / "gateway.pem").string() +
+      "\n    privateKeyPath: " + (certs / "gateway-key.pem").string() + "\n");
   config.replace(config.find("headerTimeout: 1s"), 17, "headerTimeout: 40ms");
   GatewayRun gw(config);
   ASSERT_TRUE(gw.ok()) << gw.gateway_log();

@@ -40,11 +40,7 @@ TEST(Lifecycle, ClientThatLeavesCausesCancel) {
     Client c(gw.http());
     ASSERT_TRUE(c.send(get("/api/v1/demo/slow/60000")));
     // Wait until the request reached the service, then go away.
-    ASSERT_TRUE(eventually([&] {
-      auto ready = http_exchange(gw.http(), get("/health/ready"));
-      return ready && ready->status == 200;
-    }));
-    std::this_thread::sleep_for(200ms);  // let the REQUEST frame leave (not an assertion)
+    ASSERT_TRUE(gw.wait_in_flight(1)) << gw.gateway_log();
   }
   EXPECT_TRUE(eventually([&] {
     return gw.service(s).log_contains("cancelled by the gateway (client_disconnected)");
@@ -58,7 +54,7 @@ TEST(Lifecycle, InstanceLostBeforeTheResponseIs502) {
   ASSERT_TRUE(gw.wait_instances(1));
   Client c(gw.http());
   ASSERT_TRUE(c.send(get("/api/v1/demo/slow/60000")));
-  std::this_thread::sleep_for(300ms);  // the request is in flight at the service
+  ASSERT_TRUE(gw.wait_in_flight(1));  // the request is at the service
   gw.service(s).signal(SIGKILL);
   auto bytes =
       c.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 15s);
@@ -116,7 +112,7 @@ TEST(Lifecycle, GracefulShutdownFinishesInFlightRequests) {
   Client idle(gw.http());  // keep-alive, between requests
   ASSERT_TRUE(idle.send(get("/health/live")));
   idle.read_until([](const std::string& b) { return parse_response(b).has_value(); });
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(gw.wait_in_flight(1));  // the slow request is at the service
   gw.gateway().signal(SIGTERM);
   // The idle connection is closed, the busy one gets its answer with Connection: close.
   idle.read_all(5s);
@@ -139,10 +135,10 @@ TEST(Lifecycle, ReadinessTurns503WhileDraining) {
   ASSERT_TRUE(gw.wait_instances(1));
   Client probe(gw.http());
   ASSERT_TRUE(probe.send(get("/api/v1/demo/slow/1500")));  // keeps the drain going
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(gw.wait_in_flight(1));
   Client keep(gw.http());  // accepted before the signal
   gw.gateway().signal(SIGTERM);
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(eventually([&] { return gw.gateway().log_contains("shutting down gracefully"); }));
   ASSERT_TRUE(keep.send(get("/health/ready")));
   auto bytes = keep.read_all(5s);
   auto r = parse_response(bytes);

@@ -143,7 +143,8 @@ TEST_F(Observability, EveryOutcomeMovesExactlyItsSeriesByOne) {
               requests_series("POST", "(unmatched)", "", 413), "body_too_large");
   // An informational status from the service is not a final answer: 502.
   expect_only(send(get("/api/v1/demo/status/103")),
-              requests_series("GET", "/api/v1/demo/status/{code}", "demo", 502), "instance_lost");
+              requests_series("GET", "/api/v1/demo/status/{code}", "demo", 502),
+              "upstream_bad_response");
   // The demo's slow endpoint outlasts routing.defaultTimeout (3 s): 504, CANCEL sent.
   expect_only(send(get("/api/v1/demo/slow/5000")),
               requests_series("GET", "/api/v1/demo/slow/{ms}", "demo", 504), "upstream_timeout");

@@ -195,6 +195,10 @@ TEST_F(ConfigTest, TelemetryKeys) {
   EXPECT_EQ(t.tracing.max_batch_spans, 10u);
   EXPECT_TRUE(has_error(load("telemetry:\n  metrics: {path: /health/x}\n"),
                         "telemetry.metrics.path", "outside /health/"));
+  for (const char* bad : {"/a//m", "/m%65trics", "/x/", "/./m", "metrics", "/m?x"})
+    EXPECT_TRUE(has_error(load(std::string("telemetry:\n  metrics: {path: '") + bad + "'}\n"),
+                          "telemetry.metrics.path", "normal form"))
+        << bad;
   EXPECT_TRUE(has_error(load("telemetry:\n  logging: {format: xml}\n"), "telemetry.logging.format",
                         "expected text or json"));
   EXPECT_TRUE(has_error(load("telemetry:\n  tracing: {enabled: true, endpoint: 'udp://x'}\n"),

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,16 +24,45 @@ TEST(LogEscape, ControlBytesQuotesAndInvalidUtf8) {
   EXPECT_EQ(escaped("a\"b\\c"), R"(a\"b\\c)");
   EXPECT_EQ(escaped("line\nbreak\r\t"), R"(line\nbreak\r\t)");
   EXPECT_EQ(escaped(std::string("\x01\x1f\x7f", 3)), R"(\u0001\u001f\u007f)");
-  EXPECT_EQ(escaped("caf\xc3\xa9"), "caf\xc3\xa9");          // valid UTF-8 kept
-  EXPECT_EQ(escaped("\xff\xfe"), R"(\ufffd\ufffd)");         // invalid bytes
-  EXPECT_EQ(escaped("\xc0\xaf"), R"(\ufffd\ufffd)");         // overlong
+  EXPECT_EQ(escaped("caf\xc3\xa9"), "caf\xc3\xa9");             // valid UTF-8 kept
+  EXPECT_EQ(escaped("\xff\xfe"), R"(\ufffd\ufffd)");            // invalid bytes
+  EXPECT_EQ(escaped("\xc0\xaf"), R"(\ufffd\ufffd)");            // overlong
   EXPECT_EQ(escaped("\xed\xa0\x80"), R"(\ufffd\ufffd\ufffd)");  // surrogate
-  EXPECT_EQ(escaped("\xe2\x82"), R"(\ufffd\ufffd)");         // truncated
+  EXPECT_EQ(escaped("\xe2\x82"), R"(\ufffd\ufffd)");            // truncated
   // Whatever the bytes, the result is a valid JSON string.
   std::string all;
   for (int c = 0; c < 256; ++c)
     all.push_back(static_cast<char>(c));
   EXPECT_TRUE(nlohmann::json::accept("\"" + escaped(all) + "\""));
+}
+
+TEST(LogEscape, TextLinesCannotBeForged) {
+  std::string out;
+  append_text_escaped(out, "svc\n2026-01-01T00:00:00.000Z FAKE: registered admin\\x\xff");
+  EXPECT_EQ(out, R"(svc\x0a2026-01-01T00:00:00.000Z FAKE: registered admin\\x\xff)");
+  EXPECT_EQ(to_valid_utf8("ok\xff\xc3\xa9"), "ok\xef\xbf\xbd\xc3\xa9");
+}
+
+TEST(LogSink, AStalledReaderNeverBlocksTheCaller) {
+  // A pipe nobody reads: the writer thread blocks on it, the callers do not.
+  std::signal(SIGPIPE, SIG_IGN);  // as `serve` does
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  config::LoggingConfig c;
+  c.format = config::LogFormat::json;
+  c.output = "/dev/fd/" + std::to_string(fds[1]);
+  std::string error;
+  auto sink = LogSink::open(c, error);
+  ASSERT_TRUE(sink) << error;
+  const std::string line(1000, 'x');
+  for (int i = 0; i < 20000; ++i)  // 20 MB: far more than the pipe and the buffer hold
+    sink->write_line(line + "\n");
+  EXPECT_GT(sink->dropped(), 0u);
+  EXPECT_FALSE(sink->flush(100));  // nothing drains the pipe
+  ::close(fds[0]);                 // the reader goes away: writes fail, lines are counted
+  EXPECT_TRUE(sink->flush(5000));
+  sink.reset();
+  ::close(fds[1]);
 }
 
 TEST(RequestLog, HasTheSeedFieldsAndNoHeaders) {
@@ -95,8 +125,9 @@ TEST(LogSink, WritesWholeLinesToAFileAndCountsFailures) {
     auto full = LogSink::open(c, error);
     ASSERT_TRUE(full) << error;
     full->lifecycle("info", "lost");
-    full->write_line("lost too\n");
-    EXPECT_EQ(full->dropped(), 2u);
+    full->write_line("lost too\nand this\n");
+    EXPECT_TRUE(full->flush());
+    EXPECT_EQ(full->dropped(), 3u);
   }
 }
 

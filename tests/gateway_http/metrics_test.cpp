@@ -15,18 +15,32 @@ std::size_t count(const std::string& text, const std::string& needle) {
 
 TEST(Metrics, EveryFamilyIsWrittenEvenWithNoTraffic) {
   const std::string text = render_metrics(WorkerMetrics{}, ProcessGauges{}, 20);
-  for (const char* family :
-       {"gateway_requests_total", "gateway_errors_total", "gateway_ratelimit_total",
-        "gateway_request_duration_seconds", "gateway_request_outcomes_total",
-        "gateway_bad_requests_total", "gateway_auth_failures_total",
-        "gateway_rate_limit_exceeded_total", "gateway_auth_duration_seconds",
-        "gateway_routing_duration_seconds", "gateway_transport_duration_seconds",
-        "gateway_active_connections", "gateway_http_connections",
-        "gateway_http_connections_accepted_total", "gateway_http_connections_refused_total",
-        "gateway_transport_frames_total", "gateway_instances", "gateway_instance_in_flight",
-        "gateway_routes", "gateway_hello_endpoints_refused_total", "gateway_spans_total",
-        "gateway_log_lines_dropped_total", "process_cpu_seconds_total",
-        "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds"}) {
+  for (const char* family : {"gateway_requests_total",
+                             "gateway_errors_total",
+                             "gateway_ratelimit_total",
+                             "gateway_request_duration_seconds",
+                             "gateway_request_outcomes_total",
+                             "gateway_bad_requests_total",
+                             "gateway_auth_failures_total",
+                             "gateway_rate_limit_exceeded_total",
+                             "gateway_auth_duration_seconds",
+                             "gateway_routing_duration_seconds",
+                             "gateway_transport_duration_seconds",
+                             "gateway_active_connections",
+                             "gateway_http_connections",
+                             "gateway_http_connections_accepted_total",
+                             "gateway_http_connections_refused_total",
+                             "gateway_transport_frames_total",
+                             "gateway_instances",
+                             "gateway_instance_in_flight",
+                             "gateway_routes",
+                             "gateway_hello_endpoints_refused_total",
+                             "gateway_spans_total",
+                             "gateway_log_lines_dropped_total",
+                             "process_cpu_seconds_total",
+                             "process_resident_memory_bytes",
+                             "process_open_fds",
+                             "process_start_time_seconds"}) {
     EXPECT_EQ(count(text, std::string("# TYPE ") + family + " "), 1u) << family;
     EXPECT_EQ(count(text, std::string("# HELP ") + family + " "), 1u) << family;
   }
@@ -77,8 +91,8 @@ TEST(Metrics, HistogramBucketsAtTheirBounds) {
   h.observe(0.0005);  // on the first bound: counted in it (le is inclusive)
   h.observe(0.00050001);
   h.observe(30);
-  h.observe(31);     // +Inf
-  h.observe(-1);     // a clock step: never a negative bucket
+  h.observe(31);                // +Inf
+  h.observe(-1);                // a clock step: never a negative bucket
   EXPECT_EQ(h.buckets[0], 2u);  // 0.0005 and the clamped -1
   EXPECT_EQ(h.buckets[1], 1u);
   EXPECT_EQ(h.buckets[kDurationBuckets.size() - 1], 1u);

@@ -17,12 +17,16 @@ GatewayListener::GatewayListener(asio::any_io_executor executor, ListenerSetting
 
 GatewayListener::~GatewayListener() = default;
 
-void GatewayListener::log_failure(std::exception_ptr e) {
+void GatewayListener::log_failure(std::exception_ptr e) const {
   if (!e) return;
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
-    std::fprintf(stderr, "stella: connection task failed: %s\n", ex.what());
+    const std::string line = std::string("service connection task failed: ") + ex.what();
+    if (settings_.log)
+      settings_.log(line);
+    else
+      std::fprintf(stderr, "stella: %s\n", line.c_str());
   }
 }
 

@@ -17,19 +17,6 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-// Makes OpenSSL check the gateway's name during verification: an IP address against the IP
-// SANs, a DNS name against the DNS SANs (and send it as SNI).
-bool expect_name(SSL* ssl, const std::string& name) {
-  boost::system::error_code ec;
-  asio::ip::make_address(name, ec);
-  if (!ec) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) == 1;
-  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  // SSL_set_tlsext_host_name without its C cast (-Wold-style-cast).
-  return SSL_set1_host(ssl, name.c_str()) == 1 &&
-         SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                  const_cast<char*>(name.c_str())) == 1;
-}
-
 }  // namespace
 
 std::unique_ptr<TlsConnector> TlsConnector::create(const ClientTlsSettings& settings,
@@ -45,7 +32,7 @@ asio::awaitable<TlsConnector::Result> TlsConnector::async_handshake(asio::ip::tc
   Result result;
   const std::string name = settings_.server_name.empty() ? host : settings_.server_name;
   SslStream stream(std::move(socket), *context_);
-  if (!expect_name(stream.native_handle(), name)) {
+  if (!expect_peer_name(stream.native_handle(), name)) {
     result.ec = asio::error::invalid_argument;
     result.error = "cannot verify the gateway as '" + name + "': " + detail::openssl_errors();
     co_return result;

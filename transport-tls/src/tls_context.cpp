@@ -1,5 +1,9 @@
 #include "stella/transport/tls/tls_context.hpp"
 
+#include <openssl/x509_vfy.h>
+
+#include <boost/asio/ip/address.hpp>
+
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -312,6 +316,17 @@ std::optional<Thumbprint> certificate_file_sha256(const std::string& path, std::
   auto t = sha256_of(cert.get());
   if (!t) error = "cannot hash certificate '" + path + "'";
   return t;
+}
+
+bool expect_peer_name(SSL* ssl, const std::string& name) {
+  boost::system::error_code ec;
+  asio::ip::make_address(name, ec);
+  if (!ec) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) == 1;
+  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  // SSL_set_tlsext_host_name without its C cast (-Wold-style-cast).
+  return SSL_set1_host(ssl, name.c_str()) == 1 &&
+         SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                  const_cast<char*>(name.c_str())) == 1;
 }
 
 }  // namespace stella::transport::tls

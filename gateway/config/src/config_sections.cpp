@@ -110,7 +110,7 @@ void read_http(MapReader& m, HttpConfig& c) {
   m.get("headerTimeout", c.header_timeout, kPositive);
   m.get("idleTimeout", c.idle_timeout, kPositive);
   m.get("bodyTimeout", c.body_timeout, kPositive);
-  m.get_int("maxPipelinedRequests", c.max_pipelined, 0);
+  m.get_int("maxPipelinedRequests", c.max_pipelined, 0, 1024);
   m.get("drainTimeout", c.drain_timeout);
   m.get("identityHeaderPrefix", c.identity_header_prefix);
   m.finish();
@@ -233,7 +233,7 @@ void read_telemetry(MapReader& m, TelemetryConfig& c) {
     t->get("enabled", c.tracing.enabled);
     t->get("endpoint", c.tracing.endpoint);
     t->get("serviceName", c.tracing.service_name);
-    t->get_int("maxQueueSpans", c.tracing.max_queue_spans, 1, 1'000'000);
+    t->get_int("maxQueueSpans", c.tracing.max_queue_spans, 1, 100'000);
     t->get_int("maxBatchSpans", c.tracing.max_batch_spans, 1, 100'000);
     t->get("exportInterval", c.tracing.export_interval, kPositive);
     t->get("exportTimeout", c.tracing.export_timeout, kPositive);

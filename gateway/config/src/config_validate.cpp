@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "config_sections.hpp"
+#include "stella/core/path_normalize.hpp"
 #include "stella/gateway/health_tracker.hpp"
 #include "stella/gateway/selector.hpp"
 #include "stella/transport/tls/tls_settings.hpp"
@@ -61,7 +62,9 @@ void report_prefixed(Diagnostics& d, const std::string& message, const std::stri
 
 // A body that is not streamed travels inline in one REQUEST frame: it must fit the frame
 // payload limit with room for the request's other fields.
-constexpr std::uint64_t kMaxUnstreamedBody = 960 * 1024;
+// 1 MiB frames minus room for a maximal header block (http.maxHeaderBytes, 64 KiB by default)
+// and the request's other fields.
+constexpr std::uint64_t kMaxUnstreamedBody = 896 * 1024;
 
 void validate_into(const GatewayConfig& c, Diagnostics& d) {
   auto err = [&d](const std::string& key, std::string message) {
@@ -199,10 +202,17 @@ void validate_into(const GatewayConfig& c, Diagnostics& d) {
 
   // telemetry
   const auto& m = c.telemetry.metrics;
-  if (m.path.empty() || m.path.front() != '/' || m.path.rfind("/health/", 0) == 0 ||
-      m.path.find_first_of("?# \t") != std::string::npos) {
+  // Requests are matched on their normalised path: a path that normalises to something else
+  // ("/a//m", "/m%65trics", "/x/") would never be served.
+  core::NormalizedPath normalized;
+  const bool canonical = !m.path.empty() && m.path.front() == '/' &&
+                         !core::normalize_path_into(m.path, normalized) &&
+                         normalized.path() == m.path;
+  if (!canonical || m.path.rfind("/health/", 0) == 0) {
     err("telemetry.metrics.path",
-        "'" + m.path + "' must be an absolute path (\"/metrics\") outside /health/");
+        "'" + m.path +
+            "' must be an absolute path in normal form (\"/metrics\": no empty, dot or "
+            "percent-encoded segments, no trailing slash), outside /health/");
   }
   if (m.listen) {
     if (m.listen->host != "localhost" && !is_ip_literal(m.listen->host))

@@ -7,6 +7,7 @@
 // thread.
 #pragma once
 
+#include <sys/socket.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -14,6 +15,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+
+#include <cerrno>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,8 +69,9 @@ class ClientConnection {
  public:
   static constexpr std::size_t kReadChunk = 16 * 1024;
 
-  /// `read_ahead_limit`: bytes held unparsed; `max_pipelined`: complete request heads held
-  /// behind the one being answered (http.maxPipelinedRequests).
+  /// `read_ahead_limit`: bytes held unparsed; `max_pipelined`: reading pauses while this many
+  /// complete request heads wait in the buffer (http.maxPipelinedRequests; 0 counts as 1: the
+  /// head being parsed). One read may bring more, within the byte bound.
   ClientConnection(WorkerContext& w, Stream stream, std::size_t read_ahead_limit,
                    std::size_t max_pipelined)
       : w_(w),
@@ -76,7 +80,7 @@ class ClientConnection {
         space_cv_(w.io),
         watchdog_(w.io),
         in_limit_(read_ahead_limit),
-        max_heads_(max_pipelined + 1) {
+        max_heads_(std::max<std::size_t>(max_pipelined, 1)) {
     data_cv_.expires_at(core::TimePoint::max());
     space_cv_.expires_at(core::TimePoint::max());
   }
@@ -147,14 +151,25 @@ class ClientConnection {
   bool room_for_read() const noexcept {
     if (end_ - begin_ >= in_limit_) return false;  // pipelined bytes wait: bounded read-ahead
     if (pinned_ && buf_.size() - end_ < kReadChunk) return false;  // would move the head
-    return heads_buffered() <= max_heads_;
+    return heads_buffered() < max_heads_;
+  }
+
+  // A pending error on the socket (ECONNRESET): the client is gone. Never blocks.
+  bool peer_reset() noexcept {
+    char byte;
+    const ssize_t n =
+        ::recv(lowest_layer(stream_).native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
   }
 
   // Complete heads in the buffer, counted by their empty line. Body bytes that happen to hold
   // CRLFCRLF count too: that only pauses reading earlier, and the exchange loop always consumes
   // what it has, so reading resumes.
   std::size_t heads_buffered() const noexcept {
-    const std::string_view p = pending();
+    std::string_view p = pending();
+    // Empty lines before a request line are allowed (RFC 9112 §2.2) and are not heads.
+    while (p.size() >= 2 && p[0] == '\r' && p[1] == '\n')
+      p.remove_prefix(2);
     std::size_t n = 0;
     for (std::size_t at = p.find("\r\n\r\n"); at != std::string_view::npos && n <= max_heads_;
          at = p.find("\r\n\r\n", at + 4))
@@ -165,7 +180,12 @@ class ClientConnection {
   asio::awaitable<void> reader(std::shared_ptr<void> keep) {
     while (!closed_) {
       if (!room_for_read()) {
+        // Paused: requests wait in the buffer. Look every 200 ms whether the client reset the
+        // connection meanwhile, so its request in flight is cancelled rather than served to no
+        // one. (A plain close behind unread bytes is seen once those bytes are read.)
+        space_cv_.expires_after(std::chrono::milliseconds(200));
         co_await space_cv_.async_wait(kTuple);
+        if (!closed_ && peer_reset()) break;
         continue;
       }
       if constexpr (std::is_same_v<Stream, tcp::socket>) {

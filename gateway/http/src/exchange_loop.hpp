@@ -13,6 +13,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <cstring>
+
 #include "client_connection.hpp"
 #include "request_completion.hpp"
 #include "upstream_forwarder.hpp"
@@ -58,7 +60,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       co_await process();
     } catch (const std::exception& e) {
       w_.shared.log(std::string("http connection failed: ") + e.what());
-      if (in_exchange_) finish_exchange(Outcome::client_closed, 499);
+      if (in_exchange_) finish_exchange(Outcome::internal_error, 500);
     }
     conn_.close();
   }
@@ -329,10 +331,10 @@ class ExchangeLoop final : public HttpConnectionBase,
           w_.shared.log("instance " + std::string(ex_.instance_id()) + " of " +
                         std::string(ex_.service()) + " answered status " + std::to_string(status) +
                         ": answered 502");
-          co_return co_await respond_problem(
-              bad_gateway("the instance answered with an invalid status (" +
-                          std::to_string(status) + ")"),
-              ex_.keep_alive);
+          const Problem invalid = make_problem(
+              Outcome::upstream_bad_response,
+              "the instance answered with an invalid status (" + std::to_string(status) + ")");
+          co_return co_await respond_problem(invalid, ex_.keep_alive);
         }
         ex_.outcome = Outcome::ok;
         ex_.status = status;
@@ -345,6 +347,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       if (!ok) {
         fwd_.cancel(core::CancelReason::client_disconnected);
         ex_.outcome = Outcome::client_closed;
+        ex_.status = 499;
         co_return false;
       }
       if (part.end_stream) break;
@@ -366,6 +369,16 @@ class ExchangeLoop final : public HttpConnectionBase,
   }
   void add_gateway_headers(bhttp::fields& f) {
     f.set("X-Correlation-Id", ex_.proxy.correlation_id);
+    if (ex_.trace.trace_id == decltype(ex_.trace.trace_id){}) {
+      // Refused before the trace-context stage (a malformed head, a head timeout): a trace of
+      // its own, never the invalid all-zero one.
+      for (std::size_t i = 0; i < ex_.trace.trace_id.size(); i += 8) {
+        const std::uint64_t bits = w_.rng.next();
+        std::memcpy(ex_.trace.trace_id.data() + i, &bits, 8);
+      }
+      const std::uint64_t span = w_.rng.next() | 1;  // never zero
+      std::memcpy(ex_.trace.span_id.data(), &span, 8);
+    }
     f.set("traceparent",
           format_traceparent(ex_.trace.trace_id, ex_.trace.span_id, ex_.trace.flags));
   }
@@ -391,7 +404,8 @@ class ExchangeLoop final : public HttpConnectionBase,
       }
       ex_.bytes_out += r.body.size();
       res.body() = std::move(r.body);
-      res.prepare_payload();
+      // 204 and 304 carry no Content-Length (RFC 9110 §8.6): no framing at all.
+      if (!bodyless(r.status)) res.prepare_payload();
       conn_.set_deadline(Deadline::write, s_.http.idle_timeout);
       auto [ec, n] = co_await bhttp::async_write(conn_.stream(), res, kTuple);
       if (!end_stream) discard_rest_ = true;  // a 204/304 that the service streams
@@ -429,11 +443,13 @@ class ExchangeLoop final : public HttpConnectionBase,
       co_return ok;
     }
     if (!data.empty()) {
-      const bool ok = co_await conn_.write(bhttp::make_chunk(asio::buffer(data)));
+      const auto chunk = bhttp::make_chunk(asio::buffer(data));  // named: outlives the write
+      const bool ok = co_await conn_.write(chunk);
       if (!ok) co_return false;
     }
     if (last) {
-      const bool ok = co_await conn_.write(bhttp::make_chunk_last());
+      const auto end = bhttp::make_chunk_last();
+      const bool ok = co_await conn_.write(end);
       if (!ok) co_return false;
     }
     co_return true;

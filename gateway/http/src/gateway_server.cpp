@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 
+#include "request_completion.hpp"
 #include "stella/core/frame_counters.hpp"
 #include "stella/gateway/health_tracker.hpp"
 #include "stella/gateway/http/http_connection.hpp"
@@ -104,6 +105,7 @@ struct GatewayServer::Impl {
     ls.receive_buffer_size = config->tcp.receive_buffer_size;
     ls.send_buffer_size = config->tcp.send_buffer_size;
     ls.max_pending_hellos = config->tcp.max_pending_hellos;
+    ls.log = log;
     listener.emplace(transport_io.get_executor(), ls, clock, *hub);
     hub->attach(*listener);
     if (config->telemetry.tracing.enabled) {
@@ -161,6 +163,10 @@ struct GatewayServer::Impl {
   void shutdown();
   asio::awaitable<void> accept_loop(WorkerContext& w, tcp::acceptor& acceptor);
   asio::awaitable<void> metrics_accept_loop();
+  /// Counts an accepted client connection, or closes it when http.maxConnections is reached.
+  bool admit(tcp::socket& socket, std::size_t reserve = 0);
+  /// Connections the metrics listener may open beyond http.maxConnections.
+  static constexpr std::size_t kManagementReserve = 64;
   asio::awaitable<void> drain();
 
   std::shared_ptr<const config::GatewayConfig> config;
@@ -281,30 +287,41 @@ bool GatewayServer::Impl::start(std::string& error) {
   return true;
 }
 
+bool GatewayServer::Impl::admit(tcp::socket& socket, std::size_t reserve) {
+  // Both listeners count in http.maxConnections: beyond it a connection is closed at once. The
+  // metrics listener has `reserve` more, so a flood of clients cannot take probes and scrapes
+  // away with it.
+  if (shared.connections.load(std::memory_order_relaxed) >=
+      config->http.max_connections + reserve) {
+    shared.stats.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return false;
+  }
+  shared.connections.fetch_add(1, std::memory_order_relaxed);
+  shared.stats.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 asio::awaitable<void> GatewayServer::Impl::metrics_accept_loop() {
   WorkerContext& w = *workers[0];
-  const std::size_t max_connections = config->http.max_connections;
+  asio::steady_timer backoff(w.io);
   for (;;) {
     auto [ec, socket] = co_await metrics_acceptor->async_accept(kTuple);
     if (ec) {
       if (!metrics_acceptor->is_open() || shared.draining.load()) co_return;
+      // EMFILE and friends: wait a moment rather than spin on worker 0 (the transport's loop).
+      backoff.expires_after(std::chrono::milliseconds(20));
+      co_await backoff.async_wait(kTuple);
       continue;
     }
-    if (shared.connections.load(std::memory_order_relaxed) >= max_connections) {
-      shared.stats.connections_refused.fetch_add(1, std::memory_order_relaxed);
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      continue;
-    }
-    shared.connections.fetch_add(1, std::memory_order_relaxed);
-    shared.stats.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+    if (!admit(socket, kManagementReserve)) continue;
     serve_http_connection(w, std::move(socket), true);
   }
 }
 
 asio::awaitable<void> GatewayServer::Impl::accept_loop(WorkerContext& w, tcp::acceptor& acceptor) {
   asio::steady_timer backoff(w.io);
-  const std::size_t max_connections = config->http.max_connections;
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kTuple);
     if (ec) {
@@ -314,14 +331,7 @@ asio::awaitable<void> GatewayServer::Impl::accept_loop(WorkerContext& w, tcp::ac
       co_await backoff.async_wait(kTuple);
       continue;
     }
-    if (shared.connections.load(std::memory_order_relaxed) >= max_connections) {
-      shared.stats.connections_refused.fetch_add(1, std::memory_order_relaxed);
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      continue;
-    }
-    shared.connections.fetch_add(1, std::memory_order_relaxed);
-    shared.stats.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+    if (!admit(socket)) continue;
     if (https_context) {
       std::shared_ptr<asio::ssl::context> ctx(https_context, &https_context->ssl);
       serve_https_connection(w, std::move(socket), std::move(ctx));
@@ -364,6 +374,9 @@ void GatewayServer::Impl::run() {
   io0.run();
   for (auto& t : threads)
     t.join();
+  // Request lines of the last loop turns, whose posted flush the stopped loops did not run.
+  for (auto& w : workers)
+    if (!w->log_batch.empty()) flush_request_log(*w);
 }
 
 void GatewayServer::Impl::shutdown() {

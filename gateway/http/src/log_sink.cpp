@@ -3,48 +3,136 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "stella/core/clock.hpp"
 
 namespace stella::gw::http {
 
+struct LogSink::State {
+  int fd = -1;
+  bool owned = false;
+  std::mutex mutex;
+  std::condition_variable wake;           // the writer: there is work, or stop
+  std::condition_variable written;        // flush(): the writer caught up
+  std::string pending;                    // whole lines, not yet taken by the writer
+  std::uint64_t submitted = 0, done = 0;  // bytes accepted / written or dropped
+  bool stop = false, finished = false;
+  std::atomic<std::uint64_t> dropped{0};
+
+  ~State() {
+    if (owned) ::close(fd);
+  }
+
+  void drop(std::string_view lines) {
+    const auto n = static_cast<std::uint64_t>(std::count(lines.begin(), lines.end(), '\n'));
+    dropped.fetch_add(std::max<std::uint64_t>(n, 1), std::memory_order_relaxed);
+  }
+
+  // Writes whole lines in pieces of at most PIPE_BUF bytes, so a pipe never interleaves them
+  // with another writer's.
+  void write_all(std::string_view data) {
+    constexpr std::size_t kPiece = 4096;
+    while (!data.empty()) {
+      std::size_t n = data.size();
+      if (n > kPiece) {
+        const auto cut = data.rfind('\n', kPiece - 1);
+        n = cut == std::string_view::npos ? kPiece : cut + 1;
+      }
+      std::string_view piece = data.substr(0, n);
+      while (!piece.empty()) {
+        const ssize_t w = ::write(fd, piece.data(), piece.size());
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          drop(piece);
+          break;
+        }
+        piece.remove_prefix(static_cast<std::size_t>(w));
+      }
+      data.remove_prefix(n);
+    }
+  }
+
+  void run() {
+    std::string batch;
+    std::unique_lock lock(mutex);
+    for (;;) {
+      wake.wait(lock, [&] { return stop || !pending.empty(); });
+      if (pending.empty() && stop) break;
+      batch.swap(pending);
+      lock.unlock();
+      write_all(batch);
+      const std::size_t n = batch.size();
+      batch.clear();
+      if (batch.capacity() > kMaxBufferedBytes) std::string().swap(batch);
+      lock.lock();
+      done += n;
+      written.notify_all();
+    }
+    finished = true;
+    written.notify_all();
+  }
+};
+
+LogSink::LogSink(std::shared_ptr<State> state, config::LogFormat format, bool request_lines)
+    : state_(std::move(state)), format_(format), request_lines_(request_lines) {}
+
 std::unique_ptr<LogSink> LogSink::open(const config::LoggingConfig& config, std::string& error) {
   const bool json = config.format == config::LogFormat::json;
   std::string out = config.output;
   if (out.empty()) out = json ? "stdout" : "stderr";
-  int fd = -1;
-  bool owned = false;
+  auto state = std::make_shared<State>();
   if (out == "stdout") {
-    fd = STDOUT_FILENO;
+    state->fd = STDOUT_FILENO;
   } else if (out == "stderr") {
-    fd = STDERR_FILENO;
+    state->fd = STDERR_FILENO;
   } else {
-    fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) {
+    state->fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (state->fd < 0) {
       error = "telemetry.logging.output: cannot open '" + out + "': " + std::strerror(errno);
       return nullptr;
     }
-    owned = true;
+    state->owned = true;
   }
-  return std::unique_ptr<LogSink>(new LogSink(fd, owned, config.format, config.request_lines()));
+  // The thread shares the state: if the output is stalled at exit, it may outlive the sink.
+  std::thread([state] { state->run(); }).detach();
+  return std::unique_ptr<LogSink>(
+      new LogSink(std::move(state), config.format, config.request_lines()));
 }
 
 LogSink::~LogSink() {
-  if (owned_) ::close(fd_);
+  flush(2000);
+  std::lock_guard lock(state_->mutex);
+  state_->stop = true;
+  state_->wake.notify_all();
 }
 
-void LogSink::write_line(std::string_view line) {
-  while (!line.empty()) {
-    const ssize_t n = ::write(fd_, line.data(), line.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    line.remove_prefix(static_cast<std::size_t>(n));
+void LogSink::write_line(std::string_view lines) {
+  if (lines.empty()) return;
+  std::lock_guard lock(state_->mutex);
+  if (state_->pending.size() + lines.size() > kMaxBufferedBytes) {
+    state_->drop(lines);
+    return;
   }
+  state_->pending.append(lines);
+  state_->submitted += lines.size();
+  state_->wake.notify_one();
+}
+
+bool LogSink::flush(int timeout_ms) {
+  std::unique_lock lock(state_->mutex);
+  const std::uint64_t target = state_->submitted;
+  return state_->written.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                                  [&] { return state_->done >= target || state_->finished; });
+}
+
+std::uint64_t LogSink::dropped() const noexcept {
+  return state_->dropped.load(std::memory_order_relaxed);
 }
 
 void LogSink::lifecycle(std::string_view level, std::string_view message) {
@@ -61,7 +149,7 @@ void LogSink::lifecycle(std::string_view level, std::string_view message) {
   } else {
     line += core::wall_clock_rfc3339();
     line += ' ';
-    line += message;
+    append_text_escaped(line, message);
     line += '\n';
   }
   write_line(line);
@@ -103,6 +191,19 @@ std::size_t utf8_length(std::string_view s, std::size_t i) noexcept {
 
 void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Fast path: most values (ids, templates, paths) need no escaping at all.
+  bool plain = true;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out.append(s);
+    return;
+  }
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
@@ -143,6 +244,59 @@ void append_json_escaped(std::string& out, std::string_view s) {
     }
     ++i;
   }
+}
+
+void append_text_escaped(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto hex = [&](unsigned char c) {
+    out += "\\x";
+    out += kHex[c >> 4];
+    out += kHex[c & 0xF];
+  };
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const std::size_t n = utf8_length(s, i);
+      if (n == 0) {
+        hex(c);
+        ++i;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    if (c < 0x20 || c == 0x7F) {
+      hex(c);
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else {
+      out += static_cast<char>(c);
+    }
+    ++i;
+  }
+}
+
+std::string to_valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_length(s, i);
+    if (n == 0) {
+      out += "\xef\xbf\xbd";  // U+FFFD
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
 }
 
 }  // namespace stella::gw::http

@@ -86,6 +86,19 @@ DirectReply health_reply(const ServerShared& shared, ManagementEndpoint which) {
 
 boost::asio::awaitable<DirectReply> async_metrics_reply(ServerShared& shared) {
   namespace asio = boost::asio;
+  // Any client may ask (on the main listener): a render per scrape would let a flood of
+  // scrapes cost every worker a copy of its metrics each time.
+  constexpr auto kMetricsCacheFor = std::chrono::milliseconds(250);
+  DirectReply r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  {
+    std::lock_guard lock(shared.metrics_cache_mutex);
+    if (!shared.metrics_cache.empty() &&
+        shared.clock->now() - shared.metrics_cache_at < kMetricsCacheFor) {
+      r.body = shared.metrics_cache;
+      co_return r;
+    }
+  }
   // Each worker's metrics are copied on that worker's own loop: the request path never shares
   // them with another thread.
   WorkerMetrics merged;
@@ -107,9 +120,12 @@ boost::asio::awaitable<DirectReply> async_metrics_reply(ServerShared& shared) {
   gauges.http_connections_refused =
       shared.stats.connections_refused.load(std::memory_order_relaxed);
   if (shared.log_sink) gauges.log_lines_dropped = shared.log_sink->dropped();
-  DirectReply r;
-  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = render_metrics(merged, gauges, shared.config->telemetry.metrics.top_tenants);
+  {
+    std::lock_guard lock(shared.metrics_cache_mutex);
+    shared.metrics_cache = r.body;
+    shared.metrics_cache_at = shared.clock->now();
+  }
   co_return r;
 }
 

@@ -1,5 +1,7 @@
 #include "stella/gateway/http/metrics.hpp"
 
+#include "stella/gateway/http/log_sink.hpp"
+
 #include <dirent.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
@@ -30,8 +32,10 @@ std::string_view fold_method(std::string_view m) noexcept {
 
 ClientMetric labelled(std::initializer_list<std::pair<std::string_view, std::string_view>> l) {
   ClientMetric m;
+  // Values come from peers (service and instance names): invalid UTF-8 would make Prometheus
+  // refuse the whole scrape, so it is replaced (the serializer escapes quotes and newlines).
   for (const auto& [name, value] : l)
-    m.label.push_back({std::string(name), std::string(value)});
+    m.label.push_back({std::string(name), to_valid_utf8(value)});
   return m;
 }
 
@@ -141,6 +145,13 @@ RouteSeries& WorkerMetrics::series(std::string_view service, std::string_view me
   key_.append(method).push_back('\x1f');
   key_.append(path);
   auto it = routes_.find(key_);
+  if (it == routes_.end() && routes_.size() >= kMaxRouteSeries) {
+    // Routes that came and went leave their series behind: past the cap, new ones share one.
+    key_ = "\x1f\x1f(other)";
+    service = method = {};
+    path = "(other)";
+    it = routes_.find(key_);
+  }
   if (it == routes_.end()) {
     RouteSeries s;
     s.service = service;

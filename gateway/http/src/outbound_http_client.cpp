@@ -29,6 +29,7 @@
 #include <string_view>
 
 #include "stella/gateway/http/request_head.hpp"  // is_tchar, iequals
+#include "stella/transport/tls/tls_context.hpp"
 
 namespace stella::gw::http {
 namespace {
@@ -190,20 +191,6 @@ asio::awaitable<boost::system::result<std::vector<tcp::endpoint>>> async_resolve
   co_return endpoints;
 }
 
-// Makes OpenSSL check the server's name during verification: an IP address against the IP
-// SANs, a DNS name against the DNS SANs. Only a DNS name is sent as SNI (RFC 6066 allows no
-// IP literals there). The same rules as the SDK's TlsConnector.
-bool expect_name(SSL* ssl, const std::string& name) {
-  error_code ec;
-  asio::ip::make_address(name, ec);
-  if (!ec) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) == 1;
-  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  // SSL_set_tlsext_host_name without its C cast (-Wold-style-cast).
-  return SSL_set1_host(ssl, name.c_str()) == 1 &&
-         SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                  const_cast<char*>(name.c_str())) == 1;
-}
-
 error_code configure_client_context(asio::ssl::context& ctx, const OutboundTlsOptions& tls) {
   error_code ec;
   // TLS 1.2 is still what many collectors and identity providers offer; older is refused.
@@ -280,7 +267,7 @@ asio::awaitable<boost::system::result<OutboundResponse>> async_request_owned(
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   if (auto ec = configure_client_context(ctx, tls)) co_return ec;
   asio::ssl::stream<beast::tcp_stream> stream(ex, ctx);
-  if (!expect_name(stream.native_handle(), target->host))
+  if (!transport::tls::expect_peer_name(stream.native_handle(), target->host))
     co_return make_error_code(OutboundErrc::tls_setup_failed);
   beast::get_lowest_layer(stream).expires_at(deadline.expiry());
   if (auto [ec, ep] = co_await beast::get_lowest_layer(stream).async_connect(*endpoints, kTuple);

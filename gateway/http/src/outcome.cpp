@@ -15,6 +15,7 @@ constexpr std::array<OutcomeInfo, kOutcomeCount> kTable{{
     {503, "unavailable", "Service unavailable", "upstream_not_ready", false},
     {503, "unavailable", "Service unavailable", "shutting_down", true},
     {502, "instance-lost", "Bad gateway", "instance_lost", false},
+    {502, "bad-response", "Bad gateway", "upstream_bad_response", false},
     {504, "timeout", "Gateway timeout", "upstream_timeout", false},
     {502, "", "", "upstream_overflow", true},
     {499, "", "", "client_closed", true},
@@ -31,8 +32,10 @@ constexpr std::array<OutcomeInfo, kOutcomeCount> kTable{{
     {401, "unauthorized", "Unauthorized", "auth_invalid", false},
     {403, "forbidden", "Forbidden", "auth_forbidden", false},
     {429, "rate-limited", "Too many requests", "rate_limited", false},
+    {500, "internal-error", "Internal error", "internal_error", true},
 }};
-static_assert(kTable.back().status == 429, "the table follows the enum");
+static_assert(kTable.back().status == 500 && kTable[7].status == 502 && kTable[8].status == 502,
+              "the table follows the enum");
 
 }  // namespace
 

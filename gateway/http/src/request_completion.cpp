@@ -1,6 +1,9 @@
 #include "request_completion.hpp"
 
+#include <boost/asio/post.hpp>
+#include <charconv>
 #include <cstdio>
+#include <type_traits>
 
 #include "stella/gateway/http/otlp_exporter.hpp"
 
@@ -20,6 +23,45 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
   out += "\":\"";
   append_json_escaped(out, value);
   out += '"';
+}
+
+template <class T>
+void append_number(std::string& out, T v) {
+  char buf[32];
+  std::to_chars_result r;
+  if constexpr (std::is_floating_point_v<T>)
+    r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 3);
+  else
+    r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+template <std::size_t N>
+void append_hex(std::string& out, const std::array<std::uint8_t, N>& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::uint8_t b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xF];
+  }
+}
+
+// RFC 3339 with milliseconds. The date and time of day change once a second: each worker
+// keeps the last second's text, so a request line formats only its milliseconds.
+void append_rfc3339(std::string& out, std::uint64_t unix_nano) {
+  thread_local std::uint64_t cached_second = ~std::uint64_t{0};
+  thread_local std::string cached;  // "2026-11-30T05:20:00"
+  const std::uint64_t second = unix_nano / 1'000'000'000u;
+  if (second != cached_second) {
+    cached = core::rfc3339_of_unix_nano(second * 1'000'000'000u).substr(0, 19);
+    cached_second = second;
+  }
+  out += cached;
+  const auto ms = static_cast<unsigned>((unix_nano / 1'000'000u) % 1000u);
+  out += '.';
+  out += static_cast<char>('0' + ms / 100);
+  out += static_cast<char>('0' + ms / 10 % 10);
+  out += static_cast<char>('0' + ms % 10);
+  out += 'Z';
 }
 
 std::string_view logged_path(const Exchange& ex) {
@@ -92,33 +134,45 @@ void export_spans(const Exchange& ex, OtlpExporter& exporter) {
 
 }  // namespace
 
+void flush_request_log(WorkerContext& w) {
+  w.log_flush_posted = false;
+  w.shared.log_sink->write_line(w.log_batch);
+  w.log_batch.clear();
+  // A burst can leave a large buffer behind: give it back when it is far above the usual size.
+  if (w.log_batch.capacity() > 1 << 20) std::string().swap(w.log_batch);
+}
+
 std::string request_log_json(const Exchange& ex) {
   std::string line;
-  line.reserve(512);
+  append_request_log_json(line, ex);
+  return line;
+}
+
+void append_request_log_json(std::string& line, const Exchange& ex) {
   line += R"({"timestamp":")";
-  line += core::rfc3339_of_unix_nano(ex.wall_start_unix_nano);
+  append_rfc3339(line, ex.wall_start_unix_nano);
   line += '"';
   append_field(line, "level", ex.status >= 500 ? "error" : (ex.status >= 400 ? "warn" : "info"));
   append_field(line, "message", "Request routed");
   append_field(line, "correlationId", ex.proxy.correlation_id);
   append_field(line, "tenantId", ex.identity.tenant);
-  append_field(line, "method", ex.method.substr(0, 32));
+  append_field(line, "method", std::string_view(ex.method).substr(0, 32));
   append_field(line, "path", logged_path(ex));
   append_field(line, "service", ex.service());
-  char number[64];
-  std::snprintf(number, sizeof number, ",\"durationMs\":%.3f,\"status\":%u",
-                seconds_between(ex.times.head, ex.times.end) * 1000.0, ex.status);
-  line += number;
+  line += R"(,"durationMs":)";
+  append_number(line, seconds_between(ex.times.head, ex.times.end) * 1000.0);
+  line += R"(,"status":)";
+  append_number(line, ex.status);
   append_field(line, "route", ex.route_template());
   append_field(line, "instance", ex.instance_id());
   append_field(line, "outcome", outcome_label(ex.outcome));
-  std::snprintf(number, sizeof number, ",\"bytesIn\":%llu,\"bytesOut\":%llu",
-                static_cast<unsigned long long>(ex.bytes_in),
-                static_cast<unsigned long long>(ex.bytes_out));
-  line += number;
-  append_field(line, "traceId", to_hex(ex.trace.trace_id));
-  line += "}\n";
-  return line;
+  line += R"(,"bytesIn":)";
+  append_number(line, ex.bytes_in);
+  line += R"(,"bytesOut":)";
+  append_number(line, ex.bytes_out);
+  line += R"(,"traceId":")";
+  append_hex(line, ex.trace.trace_id);
+  line += "\"}\n";
 }
 
 void on_complete(Exchange& ex, WorkerContext& w) {
@@ -131,38 +185,52 @@ void on_complete(Exchange& ex, WorkerContext& w) {
       ex.proxy.lookup.status == LookupStatus::found && ex.proxy.lookup.route
           ? std::string_view(ex.proxy.lookup.route->method)
           : std::string_view(ex.method);
-  // Management answers are labelled with their own (fixed) path, so a scrape never looks like
-  // traffic of an unmatched route.
-  const std::string_view path = ex.outcome == Outcome::management && ex.path_normalized
-                                    ? std::string_view(ex.proxy.path.path())
-                                    : ex.route_template();
-  w.metrics.record_request(ex.service(), method, path, ex.status, ex.outcome, total);
-  if (ex.times.upstream_sent != core::TimePoint{} && ex.times.upstream_head != core::TimePoint{})
-    w.metrics.record_transport(ex.service(),
-                               seconds_between(ex.times.upstream_sent, ex.times.upstream_head));
-  if (ex.times.auth_start != core::TimePoint{})
-    w.metrics.record_auth(seconds_between(ex.times.auth_start, ex.times.auth_end));
+  if (ex.outcome == Outcome::management) {
+    // Probes and scrapes: counted by outcome only, no request line, no span.
+    w.metrics.record_outcome(ex.outcome);
+    return;
+  }
+  if (shared.config->telemetry.metrics.enabled) {
+    w.metrics.record_request(ex.service(), method, ex.route_template(), ex.status, ex.outcome,
+                             total);
+    if (ex.times.upstream_sent != core::TimePoint{} && ex.times.upstream_head != core::TimePoint{})
+      w.metrics.record_transport(ex.service(),
+                                 seconds_between(ex.times.upstream_sent, ex.times.upstream_head));
+    if (ex.times.auth_start != core::TimePoint{})
+      w.metrics.record_auth(seconds_between(ex.times.auth_start, ex.times.auth_end));
+  }
 
   if (shared.log_sink && shared.log_sink->request_lines()) {
+    std::string& out = w.log_batch;
     if (shared.log_sink->format() == config::LogFormat::json) {
-      shared.log_sink->write_line(request_log_json(ex));
+      append_request_log_json(out, ex);
     } else {
-      char line[160];
-      std::snprintf(line, sizeof line, " %u %.3fms %s cid=", ex.status, total * 1000.0,
-                    std::string(outcome_label(ex.outcome)).c_str());
-      std::string text =
-          core::rfc3339_of_unix_nano(ex.wall_start_unix_nano) + " " + ex.method.substr(0, 32) + " ";
-      append_json_escaped(text, logged_path(ex));
-      text += line;
-      text += ex.proxy.correlation_id;
+      append_rfc3339(out, ex.wall_start_unix_nano);
+      out += ' ';
+      out += std::string_view(ex.method).substr(0, 32);
+      out += ' ';
+      append_json_escaped(out, logged_path(ex));
+      out += ' ';
+      append_number(out, ex.status);
+      out += ' ';
+      append_number(out, total * 1000.0);
+      out += "ms ";
+      out += outcome_label(ex.outcome);
+      out += " cid=";
+      out += ex.proxy.correlation_id;
       if (!ex.service().empty()) {
-        text += " service=";
-        text += ex.service();
-        text += " instance=";
-        append_json_escaped(text, ex.instance_id());
+        out += " service=";
+        append_json_escaped(out, ex.service());
+        out += " instance=";
+        append_json_escaped(out, ex.instance_id());
       }
-      text += '\n';
-      shared.log_sink->write_line(text);
+      out += '\n';
+    }
+    // Lines finished in this turn of the worker's loop go out together at its end: one write
+    // for all of them, never held longer than the turn.
+    if (!w.log_flush_posted) {
+      w.log_flush_posted = true;
+      boost::asio::post(w.io, [&w] { flush_request_log(w); });
     }
   }
   if (shared.exporter && (ex.trace.flags & 0x01) != 0) export_spans(ex, *shared.exporter);

@@ -11,5 +11,8 @@ namespace stella::gw::http {
 
 void on_complete(Exchange& ex, WorkerContext& w);
 
+/// Writes the request lines this worker gathered during the current loop turn (posted by
+/// on_complete; also called at shutdown).
+void flush_request_log(WorkerContext& w);
 
 }  // namespace stella::gw::http

@@ -23,22 +23,28 @@ class UpstreamForwarder {
       : hub_(hub), executor_(std::move(executor)) {}
 
   /// A call is open: started and neither finished nor cancelled.
-  bool active() const noexcept { return call_ != nullptr; }
+  bool active() const noexcept { return call_ != nullptr && !cancelled_; }
 
   /// Sends the REQUEST to the picked instance; `end_stream` when the body is complete in it.
   void start(const Pick& pick, core::Request&& request, bool end_stream) {
     call_ = hub_.make_call(executor_);
+    cancelled_ = false;
     hub_.start(call_, pick.instance->info->connection_id, pick.instance->state, std::move(request),
                end_stream);
   }
   /// More request body, in order.
   void send_body(std::string chunk, bool end_stream) {
-    if (call_) hub_.send_data(call_, std::move(chunk), end_stream);
+    if (active()) hub_.send_data(call_, std::move(chunk), end_stream);
   }
   /// The next response part; an error when interrupted (deadline, client gone) or when the
   /// hub closed the channel (the client reads too slowly).
+  /// After cancel() (the client left while its answer was being written, say) it completes at
+  /// once with operation_aborted.
   boost::asio::awaitable<std::tuple<boost::system::error_code, UpstreamPart>> next_part() {
-    auto call = call_;  // the call outlives a cancel() that runs while we wait
+    if (!active())
+      co_return std::tuple<boost::system::error_code, UpstreamPart>{
+          boost::asio::error::operation_aborted, UpstreamPart{}};
+    auto call = call_;  // the call outlives a cancel() or finish() that runs while we wait
     co_return co_await call->channel.async_receive(
         boost::asio::as_tuple(boost::asio::use_awaitable));
   }
@@ -51,19 +57,24 @@ class UpstreamForwarder {
     if (call_) call_->channel.cancel();
   }
   /// Ends the call early: CANCEL to the service, and a pending next_part() wakes.
+  /// The call stays known (a pending next_part() may still hold it) until finish().
   void cancel(core::CancelReason reason) {
-    if (!call_) return;
+    if (!active()) return;
+    cancelled_ = true;
     hub_.cancel(call_, reason);
     call_->channel.cancel();
-    call_.reset();
   }
-  /// The call ended normally (last part received) or failed: forget it.
-  void finish() noexcept { call_.reset(); }
+  /// The call ended normally (last part received), failed, or was cancelled: forget it.
+  void finish() noexcept {
+    call_.reset();
+    cancelled_ = false;
+  }
 
  private:
   UpstreamHub& hub_;
   boost::asio::any_io_executor executor_;
   std::shared_ptr<UpstreamCall> call_;
+  bool cancelled_ = false;
 };
 
 }  // namespace stella::gw::http

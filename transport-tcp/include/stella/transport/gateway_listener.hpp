@@ -12,6 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -54,6 +55,8 @@ struct ListenerSettings {
   /// sessions that each hold buffers until their hello_timeout; the SDK's jittered backoff
   /// spreads the retries.
   std::size_t max_pending_hellos = 256;
+  /// Where a failed connection task is reported; empty: stderr.
+  std::function<void(const std::string&)> log;
 };
 
 class GatewayListener {
@@ -105,7 +108,7 @@ class GatewayListener {
 
   void handle_event(Connection& c, core::GatewayEvent& e);
   void finished(std::uint64_t id);
-  static void log_failure(std::exception_ptr e);
+  void log_failure(std::exception_ptr e) const;
 
   asio::any_io_executor executor_;
   ListenerSettings settings_;
@@ -159,7 +162,7 @@ std::uint64_t GatewayListener::adopt(Stream stream, ConnectionInfo info,
     keep->close(keep->stream);
     self->finished(keep->info.id);
   };
-  asio::co_spawn(executor_, serve(this, conn), &GatewayListener::log_failure);
+  asio::co_spawn(executor_, serve(this, conn), [this](std::exception_ptr e) { log_failure(e); });
   return c->info.id;
 }
 

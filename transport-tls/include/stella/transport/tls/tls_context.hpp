@@ -48,6 +48,12 @@ std::shared_ptr<asio::ssl::context> make_client_context(const ClientTlsSettings&
 /// presented none.
 std::optional<Thumbprint> peer_certificate_sha256(SslStream& stream);
 
+/// Makes OpenSSL check a server's name during verification on this client connection: an IP
+/// address against the certificate's IP SANs, a DNS name against its DNS SANs (no partial
+/// wildcards) and sent as SNI (RFC 6066 allows no IP literals there). False when OpenSSL
+/// refuses the name.
+bool expect_peer_name(SSL* ssl, const std::string& name);
+
 /// SHA-256 of the first certificate in a PEM file (for `stella-gw tls thumbprint` and tests).
 /// nullopt with `error` naming the file.
 std::optional<Thumbprint> certificate_file_sha256(const std::string& path, std::string& error);

@@ -5,8 +5,8 @@
 // own event loop, copies its WorkerMetrics there, and merges the copies; the text is then
 // rendered with prometheus-cpp's TextSerializer (Prometheus text format 0.0.4).
 //
-// Bounded: route series by the route table's own limits (routing.maxRoutes) times the statuses
-// seen; unmatched requests share one placeholder path; methods outside the standard set share
+// Bounded: at most kMaxRouteSeries route series per worker, each with the statuses seen;
+// unmatched requests share one placeholder path; methods outside the standard set share
 // "OTHER"; tenants are merged to the top N (telemetry.metrics.topTenants) plus "other".
 //
 // Thread-safety: a WorkerMetrics belongs to one thread. render_metrics is a pure function.
@@ -35,6 +35,10 @@ inline constexpr std::array<std::string_view, 10> kAuthFailureReasons{
 
 /// Label placeholder for requests that matched no route.
 inline constexpr std::string_view kUnmatchedPath = "(unmatched)";
+/// Route series one worker keeps at most. Routes that churn (services re-registering with new
+/// templates) would otherwise grow the series without end; past the cap new (service, method,
+/// template) combinations are counted under service="", method="", path="(other)".
+inline constexpr std::size_t kMaxRouteSeries = 10000;
 
 struct HistogramData {
   std::array<std::uint64_t, kDurationBuckets.size() + 1> buckets{};  // non-cumulative; last: +Inf
@@ -60,6 +64,9 @@ class WorkerMetrics {
   /// folded to "OTHER" outside the standard set), `path` the route template or kUnmatchedPath.
   void record_request(std::string_view service, std::string_view method, std::string_view path,
                       unsigned status, Outcome outcome, double duration_seconds);
+  /// Only the outcome (gateway_request_outcomes_total): management answers (/metrics,
+  /// /health/*) are not traffic, and counting them would put probes and scrapes into the SLOs.
+  void record_outcome(Outcome outcome) noexcept { ++outcomes_[static_cast<std::size_t>(outcome)]; }
   void record_routing(double seconds) noexcept { routing_.observe(seconds); }
   void record_auth(double seconds) noexcept { auth_.observe(seconds); }
   void record_transport(std::string_view service, double seconds);

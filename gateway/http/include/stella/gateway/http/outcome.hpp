@@ -17,6 +17,7 @@ enum class Outcome : std::uint8_t {
   upstream_not_ready,     // 503: the chosen instance could not take the request
   shutting_down,          // 503: the gateway is draining
   instance_lost,          // 502: the instance ended the request or disconnected
+  upstream_bad_response,  // 502: the instance answered with an invalid status
   upstream_timeout,       // 504 (CANCEL sent)
   upstream_overflow,      // the client read slower than the service sent: stream cut
   client_closed,          // the client left before its answer (CANCEL sent); 499 in logs
@@ -32,8 +33,9 @@ enum class Outcome : std::uint8_t {
   auth_invalid,           // 401: credentials refused
   auth_forbidden,         // 403: claims or tenant do not allow it
   rate_limited,           // 429
+  internal_error,         // 500: a fault inside the gateway (an exception escaped a step)
 };
-inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::rate_limited) + 1;
+inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::internal_error) + 1;
 
 struct OutcomeInfo {
   /// The status the client gets (for ok/management: the one the answer carried; 0 here).

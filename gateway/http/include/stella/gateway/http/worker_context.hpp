@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -55,6 +56,11 @@ struct ServerShared {
   std::vector<WorkerContext*> workers;
   /// Transport-side gauges (instances, frames, refused endpoints); runs on worker 0.
   std::function<ProcessGauges()> process_gauges;
+  /// The last rendered /metrics text and when it was made: scrapes within kMetricsCacheFor of
+  /// it get the same text, so a flood of scrapes costs one render per interval.
+  std::mutex metrics_cache_mutex;
+  std::string metrics_cache;
+  core::TimePoint metrics_cache_at{};
   std::atomic<bool> started{false};   // every listener is up
   std::atomic<bool> draining{false};  // shutting down: not ready, no new requests
   std::atomic<std::size_t> connections{0};
@@ -72,6 +78,9 @@ struct WorkerContext {
   std::vector<Candidate> scratch;
   /// This worker's request metrics: written only by this thread (metrics.hpp).
   WorkerMetrics metrics;
+  /// Request log lines of the current loop turn, written at its end (request_completion.cpp).
+  std::string log_batch;
+  bool log_flush_posted = false;
   std::unordered_set<HttpConnectionBase*> connections;  // live ones, for shutdown
 };
 
