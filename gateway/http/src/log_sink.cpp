@@ -58,12 +58,23 @@ struct LogSink::State {
     }
   }
 
+  // The writer looks every kWriteInterval, or at once when kWakeBytes are waiting (or a flush
+  // or stop asks): producers then almost never pay for a wake-up, and a busy gateway makes a
+  // few hundred writes a second instead of one per loop turn.
+  static constexpr auto kWriteInterval = std::chrono::milliseconds(5);
+  static constexpr std::size_t kWakeBytes = 64 * 1024;
+  bool urgent = false;
+
   void run() {
     std::string batch;
     std::unique_lock lock(mutex);
     for (;;) {
-      wake.wait(lock, [&] { return stop || !pending.empty(); });
-      if (pending.empty() && stop) break;
+      wake.wait_for(lock, kWriteInterval, [&] { return stop || urgent; });
+      urgent = false;
+      if (pending.empty()) {
+        if (stop) break;
+        continue;
+      }
       batch.swap(pending);
       lock.unlock();
       write_all(batch);
@@ -121,12 +132,17 @@ void LogSink::write_line(std::string_view lines) {
   }
   state_->pending.append(lines);
   state_->submitted += lines.size();
-  state_->wake.notify_one();
+  if (state_->pending.size() >= State::kWakeBytes && !state_->urgent) {
+    state_->urgent = true;
+    state_->wake.notify_one();
+  }
 }
 
 bool LogSink::flush(int timeout_ms) {
   std::unique_lock lock(state_->mutex);
   const std::uint64_t target = state_->submitted;
+  state_->urgent = true;
+  state_->wake.notify_one();
   return state_->written.wait_for(lock, std::chrono::milliseconds(timeout_ms),
                                   [&] { return state_->done >= target || state_->finished; });
 }

@@ -3,7 +3,8 @@
 // (telemetry.logging; docs/observability.md).
 //
 // The event loops never wait on the output: write_line() appends to a bounded in-memory buffer
-// and a writer thread of the sink's own makes the write(2) calls, at once. A reader that stops
+// and a writer thread of the sink's own makes the write(2) calls, every 5 ms (at once when
+// 64 KiB are waiting). A reader that stops
 // reading (a stalled log pipe) or a slow disk therefore fills that buffer, not the gateway's
 // loops; past `kMaxBufferedBytes` further lines are dropped and counted (never a block). A
 // failed write (full disk, closed pipe; SIGPIPE is ignored by `serve`) drops its lines and
