@@ -183,8 +183,11 @@ TEST_F(Observability, LiveScrapePassesPromtool) {
         "# TYPE gateway_request_duration_seconds histogram",
         "gateway_routing_duration_seconds_bucket{le=\"0.05\"}",
         "gateway_transport_frames_total{type=\"REQUEST\",direction=\"out\"}",
-        "gateway_instances{service=\"demo\",health=\"healthy\"} 1", "gateway_routes ",
-        "process_resident_memory_bytes ", "process_open_fds ", "process_cpu_seconds_total "})
+        "gateway_instances{service=\"demo\",health=\"healthy\"} 1",
+        "gateway_instance_health{service=\"demo\",service_instance=\"demo-a\",health=\"healthy\"} "
+        "1",
+        "gateway_routes ", "process_resident_memory_bytes ", "process_open_fds ",
+        "process_cpu_seconds_total "})
     EXPECT_NE(text.find(needle), std::string::npos) << needle << "\n" << text;
 }
 
@@ -311,6 +314,13 @@ TEST(ObservabilityConfig, AuthEnabledWithoutAStageRefusesToStart) {
   EXPECT_EQ(p.wait_exit(), 1);
   EXPECT_TRUE(p.log_contains("auth.enabled")) << p.log();
   EXPECT_TRUE(p.log_contains("no Authority is configured")) << p.log();
+  // A tracing CA file that cannot be read: refused at startup, named.
+  std::ofstream(dir / "gw2.yaml") << test_config()
+                                  << "telemetry:\n  tracing:\n    enabled: true\n"
+                                     "    caFile: /nonexistent/ca.pem\n";
+  Process p2({STELLA_GW_BINARY, "serve", "--config", (dir / "gw2.yaml").string()}, dir / "log2");
+  EXPECT_EQ(p2.wait_exit(), 1);
+  EXPECT_TRUE(p2.log_contains("telemetry.tracing.caFile")) << p2.log();
   std::filesystem::remove_all(dir);
 }
 

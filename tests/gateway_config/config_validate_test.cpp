@@ -183,7 +183,7 @@ TEST_F(ConfigTest, TelemetryKeys) {
       "telemetry:\n  metrics: {path: /prom, host: 127.0.0.1, port: 9091, topTenants: 5}\n"
       "  logging: {format: json, output: stderr, requests: false}\n"
       "  tracing: {enabled: true, endpoint: 'http://127.0.0.1:4318/v1/traces', "
-      "maxQueueSpans: 100, maxBatchSpans: 10, exportInterval: 200ms}\n");
+      "maxQueueSpans: 100, maxBatchSpans: 10, exportInterval: 200ms, caFile: /etc/ca.pem}\n");
   ASSERT_TRUE(r.ok()) << dump(r);
   const auto& t = r.config.telemetry;
   EXPECT_EQ(t.metrics.path, "/prom");
@@ -193,6 +193,7 @@ TEST_F(ConfigTest, TelemetryKeys) {
   EXPECT_EQ(t.logging.format, LogFormat::json);
   EXPECT_FALSE(t.logging.request_lines());
   EXPECT_EQ(t.tracing.max_batch_spans, 10u);
+  EXPECT_EQ(t.tracing.ca_file, "/etc/ca.pem");
   EXPECT_TRUE(has_error(load("telemetry:\n  metrics: {path: /health/x}\n"),
                         "telemetry.metrics.path", "outside /health/"));
   for (const char* bad : {"/a//m", "/m%65trics", "/x/", "/./m", "metrics", "/m?x"})

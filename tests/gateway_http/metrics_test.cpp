@@ -33,6 +33,7 @@ TEST(Metrics, EveryFamilyIsWrittenEvenWithNoTraffic) {
                              "gateway_transport_frames_total",
                              "gateway_instances",
                              "gateway_instance_in_flight",
+                             "gateway_instance_health",
                              "gateway_routes",
                              "gateway_hello_endpoints_refused_total",
                              "gateway_spans_total",

@@ -303,6 +303,7 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.number("maxBatchSpans", t.tracing.max_batch_spans);
   w.duration("exportInterval", t.tracing.export_interval);
   w.duration("exportTimeout", t.tracing.export_timeout);
+  w.str("caFile", t.tracing.ca_file);
   w.end();
   w.end();
 

@@ -237,6 +237,7 @@ void read_telemetry(MapReader& m, TelemetryConfig& c) {
     t->get_int("maxBatchSpans", c.tracing.max_batch_spans, 1, 100'000);
     t->get("exportInterval", c.tracing.export_interval, kPositive);
     t->get("exportTimeout", c.tracing.export_timeout, kPositive);
+    t->get("caFile", c.tracing.ca_file);
     t->finish();
   }
   m.finish();

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
@@ -117,6 +118,7 @@ struct GatewayServer::Impl {
       es.max_batch_spans = t.max_batch_spans;
       es.export_interval = t.export_interval;
       es.export_timeout = t.export_timeout;
+      es.ca_file = t.ca_file;
       exporter = std::make_unique<OtlpExporter>(transport_io.get_executor(), es, log);
       shared.exporter = exporter.get();
     }
@@ -136,6 +138,8 @@ struct GatewayServer::Impl {
           if (!seen.insert(c.info->connection_id).second) continue;
           ++health[{c.info->service, std::string(health_status_name(c.state->health()))}];
           in_flight[{c.info->service, c.info->instance_id}] += c.state->in_flight();
+          g.instance_health.push_back({{c.info->service, c.info->instance_id},
+                                       std::string(health_status_name(c.state->health()))});
           open[c.info->service] += c.state->in_flight();
         }
     g.instances_by_health.assign(health.begin(), health.end());
@@ -192,6 +196,14 @@ struct GatewayServer::Impl {
 
 bool GatewayServer::Impl::start(std::string& error) {
   const auto& c = *config;
+  if (const auto& t = c.telemetry.tracing; t.enabled && !t.ca_file.empty()) {
+    if (std::FILE* f = std::fopen(t.ca_file.c_str(), "r")) {
+      std::fclose(f);
+    } else {
+      error = "telemetry.tracing.caFile: cannot read '" + t.ca_file + "'";
+      return false;
+    }
+  }
   // Service transport first: an ingress without it could only answer 503.
   if (c.tcp.enabled) {
     auto ep = endpoint_of(c.tcp.listen, error);

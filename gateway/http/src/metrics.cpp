@@ -379,6 +379,13 @@ std::string render_metrics(const WorkerMetrics& m, const ProcessGauges& g,
     in_flight.metric.push_back(gauge(
         labelled({{"service", k.first}, {"service_instance", k.second}}), static_cast<double>(n)));
   fams.push_back(std::move(in_flight));
+  auto health =
+      family("gateway_instance_health", "1 for each registered instance, labelled with its health",
+             MetricType::Gauge);
+  for (const auto& [k, state] : g.instance_health)
+    health.metric.push_back(gauge(
+        labelled({{"service", k.first}, {"service_instance", k.second}, {"health", state}}), 1));
+  fams.push_back(std::move(health));
   auto routes_g = family("gateway_routes", "Routes in the route table", MetricType::Gauge);
   routes_g.metric.push_back(gauge({}, static_cast<double>(g.routes)));
   fams.push_back(std::move(routes_g));

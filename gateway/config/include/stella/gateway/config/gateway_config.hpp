@@ -175,6 +175,7 @@ struct TracingConfig {
   std::size_t max_batch_spans = 512;                         // maxBatchSpans per POST
   core::Duration export_interval = 1s;                       // exportInterval
   core::Duration export_timeout = 5s;                        // exportTimeout
+  std::string ca_file;  // caFile: PEM CA bundle for an https:// endpoint (empty: system store)
 };
 
 struct TelemetryConfig {

@@ -114,6 +114,8 @@ struct ProcessGauges {
   /// requests.
   std::vector<std::pair<std::pair<std::string, std::string>, std::uint64_t>> instances_by_health;
   std::vector<std::pair<std::pair<std::string, std::string>, std::uint64_t>> instance_in_flight;
+  /// (service, service_instance) → health name, one per registered instance.
+  std::vector<std::pair<std::pair<std::string, std::string>, std::string>> instance_health;
   std::vector<std::pair<std::string, std::uint64_t>> open_requests_by_service;
   /// (type name, direction) → frames.
   std::vector<std::pair<std::pair<std::string, std::string>, std::uint64_t>> frames;
