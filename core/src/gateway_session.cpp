@@ -116,14 +116,17 @@ void GatewaySession::handle_heartbeat(const Frame& f, TimePoint now) {
     Heartbeat reply{hb.sequence, hb.timestamp_us,
                     state_ == State::draining ? HealthStatus::draining : HealthStatus::healthy,
                     static_cast<std::uint32_t>(streams_.size())};
-    queue(Frame{flags::kAck, 0, reply}, false);
+    // Within the output bound like any other frame: a peer that asks at line rate and never
+    // reads gets no more answers once its output is full (its reads are then paused).
+    (void)queue(Frame{flags::kAck, 0, reply});
     return;
   }
-  if (!heartbeat_outstanding_ || hb.sequence != heartbeat_seq_) return;  // stale ack
+  // Only the sequence of the beat we sent counts, once; the echoed timestamp is the peer's
+  // word and is not used: the RTT is measured on the gateway's own clock.
+  if (!heartbeat_outstanding_ || hb.sequence != heartbeat_seq_) return;  // stale or unknown
   heartbeat_outstanding_ = false;
   missed_ = 0;
-  const TimePoint sent = from_wire_us(hb.timestamp_us);
-  const Duration rtt = now >= sent ? now - sent : Duration::zero();
+  const Duration rtt = now >= heartbeat_sent_at_ ? now - heartbeat_sent_at_ : Duration::zero();
   emit(gw_event::HeartbeatAck{rtt, hb.status, hb.in_flight});
 }
 
@@ -147,6 +150,7 @@ void GatewaySession::on_timer(TimePoint now) {
                  static_cast<std::uint32_t>(streams_.size())};
     queue(Frame{0, 0, hb}, false);  // control frames bypass the bound: they are tiny
     heartbeat_outstanding_ = true;
+    heartbeat_sent_at_ = now;
     next_heartbeat_ = now + config_.heartbeat_interval;
     emit(gw_event::HeartbeatSent{now});
   }

@@ -143,6 +143,49 @@ TEST_F(SessionPair, HeartbeatMeasuresRttOnTheGatewayClock) {
   EXPECT_EQ(gateway.next_deadline(), clock.now() - 7ms + 10s);
 }
 
+// A service cannot fake its round-trip time: the echoed timestamp is not trusted, only the
+// sequence, and only the gateway's own send time counts.
+TEST_F(SessionPair, ForgedHeartbeatTimestampsDoNotChangeTheRtt) {
+  handshake();
+  for (const std::uint64_t forged : {std::uint64_t{0}, std::uint64_t{1}, ~std::uint64_t{0},
+                                     std::uint64_t{1} << 63, to_wire_us(clock.now() + 1h)}) {
+    clock.advance(10s);
+    gateway.on_timer(clock.now());
+    std::string out;
+    gateway.take_output(out);
+    FrameReader reader;
+    reader.feed(out);
+    Frame f;
+    ASSERT_EQ(reader.next(f).status, DecodeStatus::done);
+    auto hb = std::get<Heartbeat>(f.body);
+    clock.advance(3ms);
+    hb.timestamp_us = forged;
+    gateway.on_bytes(encode_frame(Frame{flags::kAck, 0, hb}), clock.now());
+    // A repeated ack of the same sequence changes nothing either.
+    gateway.on_bytes(encode_frame(Frame{flags::kAck, 0, hb}), clock.now());
+    hb.sequence += 7;  // an unknown sequence
+    gateway.on_bytes(encode_frame(Frame{flags::kAck, 0, hb}), clock.now());
+    pump();
+    auto acks = events_of<gw_event::HeartbeatAck>(gw_events);
+    ASSERT_EQ(acks.size(), 1u) << forged;
+    EXPECT_EQ(acks[0].rtt, 3ms) << forged;
+    gw_events.clear();
+  }
+}
+
+// Heartbeat asks from a service are answered within the output bound: a peer that sends them
+// at line rate and never reads cannot grow the gateway's output queue.
+TEST_F(SessionPair, HeartbeatAsksCannotGrowTheOutputWithoutBound) {
+  handshake();
+  std::string asks;
+  for (std::uint64_t i = 0; i < 100000; ++i)
+    asks += encode_frame(Frame{0, 0, Heartbeat{i, i, HealthStatus::healthy, 0}});
+  gateway.on_bytes(asks, clock.now());
+  // The bound (1 MiB in this fixture) plus at most one frame.
+  EXPECT_LE(gateway.pending_output(), (1u << 20) + 64u);
+  EXPECT_GT(gateway.pending_output(), 0u);  // answered until the bound
+}
+
 TEST_F(SessionPair, UnansweredHeartbeatsCountAsMissed) {
   handshake();
   deliver_to_service = false;

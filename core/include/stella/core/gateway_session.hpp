@@ -144,6 +144,7 @@ class GatewaySession : public SessionBase<GatewayEvent> {
   std::uint32_t last_stream_ = 0;  // the highest id handed out (wraps)
   std::uint64_t heartbeat_seq_ = 0;
   bool heartbeat_outstanding_ = false;
+  TimePoint heartbeat_sent_at_{};  // when beat heartbeat_seq_ was queued (RTT on our clock)
   std::uint32_t missed_ = 0;
   TimePoint hello_deadline_;
   TimePoint next_heartbeat_;
