@@ -1,6 +1,29 @@
 #include "stella/gateway/service_registry.hpp"
 
+#include "stella/core/text.hpp"
+
 namespace stella::gw {
+namespace {
+
+// What a service says about itself ends up in logs, JSON bodies and metric labels: it must be
+// text that can be shown as it is (docs/protocol.md, HELLO).
+std::optional<std::string> check_identity(const core::Hello& hello) {
+  const std::pair<std::string_view, const std::string*> fields[] = {
+      {"service", &hello.service},
+      {"instance_id", &hello.instance_id},
+      {"region", &hello.region},
+      {"service_version", &hello.service_version}};
+  if (hello.service.empty()) return "service name is empty";
+  for (const auto& [name, value] : fields) {
+    if (value->size() > kMaxIdentityLength)
+      return std::string(name) + " is longer than " + std::to_string(kMaxIdentityLength) + " bytes";
+    if (!core::is_printable_utf8(*value))
+      return std::string(name) + " is not printable UTF-8 (control characters or invalid bytes)";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 ServiceRegistry::ServiceRegistry(RegistrySettings settings)
     : settings_(std::move(settings)), routes_(settings_.routes) {}
@@ -8,6 +31,10 @@ ServiceRegistry::ServiceRegistry(RegistrySettings settings)
 HelloOutcome ServiceRegistry::on_hello(std::uint64_t connection, const core::Hello& hello,
                                        core::TimePoint now) {
   HelloOutcome out;
+  if (auto why = check_identity(hello)) {
+    out.reason = std::move(*why);
+    return out;
+  }
   InstanceInfo info;
   info.connection_id = connection;
   info.service = hello.service;

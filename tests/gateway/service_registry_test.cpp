@@ -50,6 +50,30 @@ TEST(ServiceRegistry, ConflictsAcrossServicesAreRefusedWithTheReason) {
   EXPECT_EQ(lookup(r, "/api/v1/scans/9"), LookupStatus::found);
 }
 
+TEST(ServiceRegistry, IdentityStringsMustBePrintableText) {
+  ServiceRegistry r;
+  const core::TimePoint t0{};
+  const auto refused = [&](core::Hello h, std::string_view why) {
+    const auto out = r.on_hello(9, h, t0);
+    EXPECT_FALSE(out.registered) << why;
+    EXPECT_NE(out.reason.find(why), std::string::npos) << out.reason;
+  };
+  refused(hello("\xff", "i-1", {"/a"}), "service is not printable UTF-8");
+  refused(hello("demo", "i-1\n2026 FAKE: registered", {"/a"}), "instance_id is not printable");
+  refused(hello("demo", std::string("i\0", 2), {"/a"}), "instance_id is not printable");
+  refused(hello("demo", "i\xc2\x85", {"/a"}), "instance_id is not printable");  // C1 (NEL)
+  refused(hello("", "i-1", {"/a"}), "service name is empty");
+  refused(hello(std::string(kMaxIdentityLength + 1, 's'), "i-1", {"/a"}),
+          "service is longer than 128 bytes");
+  auto h = hello("demo", "i-1", {"/a"});
+  h.region = "eu\x1b[31m";
+  refused(h, "region is not printable");
+  // At the limit, and non-ASCII text, are fine.
+  EXPECT_TRUE(
+      r.on_hello(10, hello(std::string(kMaxIdentityLength, 's'), "inst\xc3\xa9", {"/a"}), t0)
+          .registered);
+}
+
 TEST(ServiceRegistry, MissedBeatsMakeUnhealthyAndAcksRecover) {
   ServiceRegistry r;
   core::TimePoint now{};

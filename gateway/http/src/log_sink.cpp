@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "stella/core/clock.hpp"
+#include "stella/core/text.hpp"
 
 namespace stella::gw::http {
 
@@ -171,40 +172,6 @@ void LogSink::lifecycle(std::string_view level, std::string_view message) {
   write_line(line);
 }
 
-namespace {
-// Length of the valid UTF-8 sequence at s[i], 0 if invalid (RFC 3629: no overlongs, no
-// surrogates, nothing above U+10FFFF).
-std::size_t utf8_length(std::string_view s, std::size_t i) noexcept {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  std::size_t n = 0;
-  unsigned lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF)
-    n = 2;
-  else if (c == 0xE0)
-    n = 3, lo = 0xA0;
-  else if (c >= 0xE1 && c <= 0xEC)
-    n = 3;
-  else if (c == 0xED)
-    n = 3, hi = 0x9F;
-  else if (c >= 0xEE && c <= 0xEF)
-    n = 3;
-  else if (c == 0xF0)
-    n = 4, lo = 0x90;
-  else if (c >= 0xF1 && c <= 0xF3)
-    n = 4;
-  else if (c == 0xF4)
-    n = 4, hi = 0x8F;
-  else
-    return 0;
-  if (i + n > s.size()) return 0;
-  if (b(i + 1) < lo || b(i + 1) > hi) return 0;
-  for (std::size_t k = 2; k < n; ++k)
-    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
-  return n;
-}
-}  // namespace
-
 void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   // Fast path: most values (ids, templates, paths) need no escaping at all.
@@ -223,7 +190,7 @@ void append_json_escaped(std::string& out, std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      const std::size_t n = utf8_length(s, i);
+      const std::size_t n = core::utf8_sequence_length(s, i);
       if (n == 0) {
         out += "\\ufffd";
         ++i;
@@ -272,7 +239,7 @@ void append_text_escaped(std::string& out, std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      const std::size_t n = utf8_length(s, i);
+      const std::size_t n = core::utf8_sequence_length(s, i);
       if (n == 0) {
         hex(c);
         ++i;
@@ -303,7 +270,7 @@ std::string to_valid_utf8(std::string_view s) {
       ++i;
       continue;
     }
-    const std::size_t n = utf8_length(s, i);
+    const std::size_t n = core::utf8_sequence_length(s, i);
     if (n == 0) {
       out += "\xef\xbf\xbd";  // U+FFFD
       ++i;

@@ -15,6 +15,11 @@
 
 namespace stella::gw {
 
+/// Bytes a HELLO's service, instance_id, region and service_version may have at most. Each must
+/// also be printable UTF-8 (no control characters), and the service name non-empty: a HELLO
+/// that breaks this is refused whole.
+inline constexpr std::size_t kMaxIdentityLength = 128;
+
 struct RegistrySettings {
   RouteTableSettings routes;
   HealthSettings health;

@@ -1,0 +1,19 @@
+// Checks on text that comes from peers (service names, instance ids, label values, log
+// fields): UTF-8 validity and control characters. Pure functions.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace stella::core {
+
+/// Length of the valid UTF-8 sequence that starts at s[i] (1 for ASCII), 0 when the bytes
+/// there are not one (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF, no
+/// truncated sequence). `i` must be < s.size().
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept;
+
+/// True when `s` is valid UTF-8 with no control character (C0, DEL, C1): text that can be shown
+/// in a log line, a JSON document or a metric label as it is.
+bool is_printable_utf8(std::string_view s) noexcept;
+
+}  // namespace stella::core

@@ -1,0 +1,54 @@
+#include "stella/core/text.hpp"
+
+namespace stella::core {
+
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  std::size_t n = 0;
+  unsigned lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c == 0xE0) {
+    n = 3;
+    lo = 0xA0;
+  } else if (c >= 0xE1 && c <= 0xEC) {
+    n = 3;
+  } else if (c == 0xED) {
+    n = 3;
+    hi = 0x9F;
+  } else if (c >= 0xEE && c <= 0xEF) {
+    n = 3;
+  } else if (c == 0xF0) {
+    n = 4;
+    lo = 0x90;
+  } else if (c >= 0xF1 && c <= 0xF3) {
+    n = 4;
+  } else if (c == 0xF4) {
+    n = 4;
+    hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  if (b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k)
+    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
+  return n;
+}
+
+bool is_printable_utf8(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7F) return false;
+    const std::size_t n = utf8_sequence_length(s, i);
+    if (n == 0) return false;
+    // C1 controls U+0080..U+009F are encoded C2 80..C2 9F.
+    if (n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) return false;
+    i += n;
+  }
+  return true;
+}
+
+}  // namespace stella::core
