@@ -102,6 +102,32 @@ TEST(Lifecycle, NoHealthyInstanceIs503WithRetryAfter) {
   }));
 }
 
+// A service that stops reading its socket (SIGSTOP) while the gateway has requests to send it:
+// once a write makes no progress for transports.tcp.writeTimeout, the connection is closed and
+// the instance removed — not kept forever with the gateway's queue for it.
+TEST(Lifecycle, AServiceThatStopsReadingIsDisconnected) {
+  std::string config = test_config();
+  config.replace(config.find("    port: 0\n"), 12, "    port: 0\n    writeTimeout: 1s\n");
+  GatewayRun gw(config);
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  const auto s = gw.start_service("demo-deaf");
+  ASSERT_TRUE(gw.wait_instances(1));
+  gw.service(s).signal(SIGSTOP);
+  // Enough request bytes to fill both socket buffers, sent before the missed heartbeats make
+  // the instance unhealthy.
+  std::vector<std::unique_ptr<Client>> clients;
+  const std::string body(200'000, 'x');
+  for (int i = 0; i < 16; ++i) {
+    clients.push_back(std::make_unique<Client>(gw.http()));
+    clients.back()->send("POST /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
+  EXPECT_TRUE(eventually([&] { return gw.gateway().log_contains("write timeout"); }))
+      << gw.gateway_log();
+  EXPECT_TRUE(gw.wait_instances(0)) << gw.gateway_log();
+  gw.service(s).signal(SIGCONT);
+}
+
 TEST(Lifecycle, GracefulShutdownFinishesInFlightRequests) {
   GatewayRun gw;
   ASSERT_TRUE(gw.ok());

@@ -171,6 +171,7 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.size("sendBufferSize", static_cast<std::uint64_t>(c.tcp.send_buffer_size));
   w.number("maxPendingHellos", c.tcp.max_pending_hellos);
   w.duration("helloTimeout", c.tcp.hello_timeout);
+  w.duration("writeTimeout", c.tcp.write_timeout);
   w.end();
   w.begin("tls");
   w.boolean("enabled", c.tls.enabled);
@@ -179,6 +180,7 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.size("receiveBufferSize", static_cast<std::uint64_t>(c.tls.receive_buffer_size));
   w.size("sendBufferSize", static_cast<std::uint64_t>(c.tls.send_buffer_size));
   w.duration("handshakeTimeout", c.tls.handshake_timeout);
+  w.duration("writeTimeout", c.tls.write_timeout);
   w.str("certificatePath", c.tls.tls.certificate_path);
   w.str("privateKeyPath", c.tls.tls.private_key_path);
   w.secret("certificatePassword", c.tls.tls.certificate_password);

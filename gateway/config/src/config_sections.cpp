@@ -36,6 +36,7 @@ void read_tcp(MapReader& m, TcpTransportConfig& c) {
   m.get_size("sendBufferSize", c.send_buffer_size);
   m.get_int("maxPendingHellos", c.max_pending_hellos, 1);
   m.get("helloTimeout", c.hello_timeout, kPositive);
+  m.get("writeTimeout", c.write_timeout, kPositive);
   m.finish();
 }
 
@@ -46,6 +47,7 @@ void read_tls(MapReader& m, TlsTransportConfig& c) {
   m.get_size("receiveBufferSize", c.receive_buffer_size);
   m.get_size("sendBufferSize", c.send_buffer_size);
   m.get("handshakeTimeout", c.handshake_timeout, 1ms);
+  m.get("writeTimeout", c.write_timeout, kPositive);
   m.get("certificatePath", c.tls.certificate_path);
   m.get("privateKeyPath", c.tls.private_key_path);
   m.get("certificatePassword", c.tls.certificate_password);

@@ -101,6 +101,8 @@ struct GatewayServer::Impl {
     ls.session.hello_timeout = config->tcp.hello_timeout;
     ls.session.frame_counters = &frames;
     ls.max_connections = config->tcp.max_connections + config->tls.max_connections;
+    ls.write_timeout_by_origin = {config->tcp.write_timeout, config->tls.write_timeout,
+                                  std::max(config->tcp.write_timeout, config->tls.write_timeout)};
     ls.max_connections_by_origin = {config->tcp.max_connections, config->tls.max_connections,
                                     config->tcp.max_connections + config->tls.max_connections};
     ls.receive_buffer_size = config->tcp.receive_buffer_size;

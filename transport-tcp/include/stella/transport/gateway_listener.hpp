@@ -48,6 +48,10 @@ struct ListenerSettings {
   /// Sessions per origin (tcp, tls, other): transports.tcp.maxConnections and
   /// transports.tls.maxConnections apply to their own listener.
   std::array<std::size_t, 3> max_connections_by_origin{1000, 1000, 1000};
+  /// A write to a session's peer that makes no progress for this long closes the session: the
+  /// peer stopped reading (transports.tcp.writeTimeout / transports.tls.writeTimeout).
+  std::array<core::Duration, 3> write_timeout_by_origin{
+      std::chrono::seconds(30), std::chrono::seconds(30), std::chrono::seconds(30)};
   int receive_buffer_size = 65536;  // transports.tcp.receiveBufferSize (0: OS default)
   int send_buffer_size = 65536;     // transports.tcp.sendBufferSize (0: OS default)
   /// Connections accepted but not yet past their HELLO. Beyond it new connections are closed at
@@ -155,7 +159,8 @@ std::uint64_t GatewayListener::adopt(Stream stream, ConnectionInfo info,
   auto* c = conn.get();
   c->runner = std::make_unique<SessionRunner<Stream, core::GatewaySession, core::GatewayEvent>>(
       c->stream, c->session, clock_, [this, c](core::GatewayEvent& e) { handle_event(*c, e); },
-      [c] { c->close(c->stream); });
+      [c] { c->close(c->stream); }, 64 * 1024,
+      settings_.write_timeout_by_origin[static_cast<std::size_t>(c->info.origin)]);
   auto serve = [](GatewayListener* self,
                   std::shared_ptr<StreamConnection<Stream>> keep) -> asio::awaitable<void> {
     co_await keep->runner->run();

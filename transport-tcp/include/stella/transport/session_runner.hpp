@@ -29,8 +29,11 @@ class SessionRunner {
   using EventHandler = std::function<void(Event&)>;
 
   /// `close_stream` shuts the transport (so a blocked read ends) after a write failure.
+  /// `write_timeout`: a write that makes no progress for that long means the peer stopped
+  /// reading; the session is closed (reason "write timeout") rather than held forever.
   SessionRunner(Stream& stream, Session& session, const core::Clock& clock, EventHandler on_event,
-                std::function<void()> close_stream, std::size_t read_buffer = 64 * 1024)
+                std::function<void()> close_stream, std::size_t read_buffer = 64 * 1024,
+                core::Duration write_timeout = std::chrono::seconds(30))
       : stream_(stream),
         session_(session),
         clock_(clock),
@@ -38,7 +41,9 @@ class SessionRunner {
         close_stream_(std::move(close_stream)),
         buffer_(read_buffer),
         wake_(stream.get_executor()),
-        timer_(stream.get_executor()) {}
+        timer_(stream.get_executor()),
+        write_timer_(stream.get_executor()),
+        write_timeout_(write_timeout) {}
 
   /// Runs until the session is closed and its last bytes are written, or the transport fails.
   /// Never throws for I/O errors: they become session.on_closed().
@@ -110,7 +115,22 @@ class SessionRunner {
         co_await wake_.async_wait(kTuple);
         continue;
       }
-      auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out_), kTuple);
+      // Raced with a deadline inside this coroutine (awaitable operators: the loser is
+      // cancelled, nothing outlives the frame): a peer that stops reading cannot hold this
+      // connection, and what was queued for it, forever.
+      using namespace asio::experimental::awaitable_operators;
+      write_timer_.expires_after(write_timeout_);
+      auto write = asio::async_write(stream_, asio::buffer(out_), kTuple);
+      auto deadline = write_timer_.async_wait(kTuple);
+      auto raced = co_await (std::move(write) || std::move(deadline));
+      if (raced.index() == 1) {
+        session_.on_closed(clock_.now(), "write timeout: the peer stopped reading");
+        dispatch();
+        close_stream_();
+        timer_.cancel();
+        co_return;
+      }
+      auto [ec, n] = std::get<0>(raced);
       if (ec) {
         // The reader will see the failure too (or already has); make sure it stops.
         session_.on_closed(clock_.now(), ec.message());
@@ -131,6 +151,8 @@ class SessionRunner {
   std::string out_;
   asio::steady_timer wake_;
   asio::steady_timer timer_;
+  asio::steady_timer write_timer_;
+  core::Duration write_timeout_;
   core::TimePoint armed_ = core::TimePoint::max();  // what timer_ waits for
 };
 

@@ -47,6 +47,7 @@ struct TcpTransportConfig {
   int send_buffer_size = 65536;           // sendBufferSize (0: OS default)
   std::size_t max_pending_hellos = 256;   // maxPendingHellos
   core::Duration hello_timeout = 10s;     // helloTimeout
+  core::Duration write_timeout = 30s;     // writeTimeout: a peer not reading that long is cut
 };
 
 /// transports.tls: the same listener settings plus the TLS material.
@@ -57,6 +58,7 @@ struct TlsTransportConfig {
   int receive_buffer_size = 65536;                     // receiveBufferSize
   int send_buffer_size = 65536;                        // sendBufferSize
   std::chrono::milliseconds handshake_timeout{10000};  // handshakeTimeout
+  core::Duration write_timeout = 30s;  // writeTimeout: a peer not reading that long is cut
   /// certificatePath, privateKeyPath, certificatePassword, clientCertificateMode, caPath,
   /// allowedClientCertificateThumbprints (validated: 64 hex digits each).
   transport::tls::TlsSettings tls;
