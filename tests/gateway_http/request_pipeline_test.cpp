@@ -101,22 +101,49 @@ TEST(CorrelationId, HeaderNameIsCaseInsensitive) {
 // ---- stage 2: identity header policy -------------------------------------------------------
 
 TEST(IdentityPolicy, EveryGatewayOwnedHeaderIsRecognisedInAnyCase) {
-  const char* owned[] = {"Connection",        "Keep-Alive",
-                         "Proxy-Connection",  "TE",
-                         "Trailer",           "Transfer-Encoding",
-                         "Upgrade",           "Content-Length",
-                         "Forwarded",         "X-Real-IP",
-                         "X-Correlation-Id",  "X-Tenant-Id",
-                         "X-Tenant",          "X-Subject",
-                         "X-User-Id",         "X-Scopes",
-                         "X-Scope",           "X-Client-Id",
-                         "X-Claims",          "Proxy-Authorization",
-                         "X-Original-URL",    "X-Forwarded-For",
-                         "X-Forwarded-Proto", "X-Forwarded-Host",
-                         "X-Forwarded-Port",  "X-Forwarded-Anything",
-                         "X-Stella-Tenant",   "X-Stella-",
-                         "x-stella-x",        "traceparent",
-                         "tracestate"};
+  const char* owned[] = {"Connection",
+                         "Keep-Alive",
+                         "Proxy-Connection",
+                         "TE",
+                         "Trailer",
+                         "Transfer-Encoding",
+                         "Upgrade",
+                         "Content-Length",
+                         "Forwarded",
+                         "X-Real-IP",
+                         "X-Correlation-Id",
+                         "X-Tenant-Id",
+                         "X-Tenant",
+                         "X-Subject",
+                         "X-User-Id",
+                         "X-Scopes",
+                         "X-Scope",
+                         "X-Client-Id",
+                         "X-Claims",
+                         "Proxy-Authorization",
+                         "X-Original-URL",
+                         "X-Forwarded-For",
+                         "X-Forwarded-Proto",
+                         "X-Forwarded-Host",
+                         "X-Forwarded-Port",
+                         "X-Forwarded-Anything",
+                         "X-Stella-Tenant",
+                         "X-Stella-",
+                         "x-stella-x",
+                         "traceparent",
+                         "tracestate",
+                         "X-User",
+                         "X_User_Id",
+                         "x_tenant_id",
+                         "X-User-Email",
+                         "X-StellaOps-Tenant",
+                         "X-Auth-Request-User",
+                         "X-Remote-User",
+                         "X-SSL-Client-Verify",
+                         "X-Client-Cert",
+                         "X-Tenant-Name",
+                         "X_Forwarded_For",
+                         "X-DPoP-Thumbprint"};
   for (std::string name : owned) {
     EXPECT_TRUE(is_gateway_owned(name, "", "X-Stella-")) << name;
     for (auto& c : name)
@@ -126,8 +153,9 @@ TEST(IdentityPolicy, EveryGatewayOwnedHeaderIsRecognisedInAnyCase) {
       c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     EXPECT_TRUE(is_gateway_owned(name, "", "X-Stella-")) << name;
   }
-  for (const char* name : {"Accept", "Authorization", "Content-Type", "X-Stellar", "X-Stella",
-                           "X-Forwarded", "X-Tenants", "Host", "Cookie"})
+  for (const char* name :
+       {"Accept", "Authorization", "Content-Type", "X-Stellar", "X-Stella", "X-Forwarded",
+        "X-Tenants", "Host", "Cookie", "X-Users", "X-Userland", "Accept_Language", "X-Request-Id"})
     EXPECT_FALSE(is_gateway_owned(name, "", "X-Stella-")) << name;
 }
 

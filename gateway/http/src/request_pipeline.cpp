@@ -5,8 +5,20 @@
 namespace stella::gw::http {
 namespace {
 
-bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+// Header names as services may read them: case-insensitive, and '_' the same as '-' (CGI and
+// WSGI style servers fold both into one variable, so X_User_Id would pass for X-User-Id).
+char fold(char c) noexcept {
+  if (c == '_') return '-';
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+bool same_name(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (fold(a[i]) != fold(b[i])) return false;
+  return true;
+}
+bool starts_with_name(std::string_view s, std::string_view prefix) noexcept {
+  return s.size() >= prefix.size() && same_name(s.substr(0, prefix.size()), prefix);
 }
 
 bool connection_names(std::string_view connection_value, std::string_view name) noexcept {
@@ -26,12 +38,40 @@ bool connection_names(std::string_view connection_value, std::string_view name) 
 
 // traceparent/tracestate: the trace-context stage sends the gateway's own (the service's
 // parent is the gateway's span) in the REQUEST frame's fields, never the client's as a header.
-constexpr std::array<std::string_view, 23> kOwned{
-    "connection",        "keep-alive",  "proxy-connection", "te",        "trailer",
-    "transfer-encoding", "upgrade",     "content-length",   "forwarded", "x-real-ip",
-    "x-correlation-id",  "x-tenant-id", "x-tenant",         "x-subject", "x-user-id",
-    "x-scopes",          "x-scope",     "x-client-id",      "x-claims",  "proxy-authorization",
-    "x-original-url",    "traceparent", "tracestate"};
+constexpr std::array<std::string_view, 28> kOwned{"connection",
+                                                  "keep-alive",
+                                                  "proxy-connection",
+                                                  "te",
+                                                  "trailer",
+                                                  "transfer-encoding",
+                                                  "upgrade",
+                                                  "content-length",
+                                                  "forwarded",
+                                                  "x-real-ip",
+                                                  "x-correlation-id",
+                                                  "x-tenant-id",
+                                                  "x-tenant",
+                                                  "x-subject",
+                                                  "x-user-id",
+                                                  "x-scopes",
+                                                  "x-scope",
+                                                  "x-client-id",
+                                                  "x-claims",
+                                                  "proxy-authorization",
+                                                  "x-original-url",
+                                                  "traceparent",
+                                                  "tracestate",
+                                                  "x-user",
+                                                  "x-remote-user",
+                                                  "x-auth-user",
+                                                  "x-authenticated-user",
+                                                  "x-client-cert"};
+
+// Identity-shaped families: default deny. Whatever a service might read as who the caller is,
+// only the gateway sets (docs/http.md, "Identity headers").
+constexpr std::array<std::string_view, 11> kOwnedPrefixes{
+    "x-forwarded-", "x-user-",  "x-stellaops-",   "x-auth-request-", "x-tenant-", "x-subject-",
+    "x-scope-",     "x-claim-", "x-client-cert-", "x-ssl-client-",   "x-dpop-"};
 
 }  // namespace
 
@@ -85,9 +125,10 @@ void assign_correlation_id(const RequestHead& head, core::Random& rng, ProxyRequ
 bool is_gateway_owned(std::string_view name, std::string_view connection_value,
                       std::string_view prefix) noexcept {
   for (std::string_view owned : kOwned)
-    if (iequals(name, owned)) return true;
-  if (starts_with_icase(name, "x-forwarded-")) return true;
-  if (!prefix.empty() && starts_with_icase(name, prefix)) return true;
+    if (same_name(name, owned)) return true;
+  for (std::string_view owned : kOwnedPrefixes)
+    if (starts_with_name(name, owned)) return true;
+  if (!prefix.empty() && starts_with_name(name, prefix)) return true;
   return connection_names(connection_value, name);
 }
 

@@ -55,13 +55,16 @@ struct ProxyRequest {
 /// otherwise (absent, too long, other bytes) a fresh 32-hex-digit id from `rng` replaces it.
 void assign_correlation_id(const RequestHead& head, core::Random& rng, ProxyRequest& req);
 
-/// True when the header is the gateway's to set, never the client's: hop-by-hop fields
-/// (Connection and the fields it names, Keep-Alive, Proxy-Connection, TE, Trailer,
-/// Transfer-Encoding, Upgrade), Content-Length (framing is the frame's), X-Forwarded-*,
-/// Forwarded, X-Real-IP, X-Correlation-Id (carried in its own frame field), the identity
-/// headers X-Tenant-Id, X-Tenant, X-Subject, X-User-Id, X-Scopes, X-Scope, X-Client-Id,
-/// X-Claims, traceparent and tracestate (the trace-context stage sets the frame's own), and
-/// anything under `prefix`.
+/// True when the header is the gateway's to set, never the client's. Names compare
+/// case-insensitively with '_' equal to '-' (X_User_Id is X-User-Id to a CGI-style service).
+/// Owned: hop-by-hop fields (Connection and the fields it names, Keep-Alive, Proxy-Connection,
+/// TE, Trailer, Transfer-Encoding, Upgrade), Content-Length, Forwarded, X-Real-IP,
+/// X-Correlation-Id (carried in its own frame field), Proxy-Authorization, X-Original-URL,
+/// traceparent and tracestate (the trace-context stage sets the frame's own), the identity
+/// headers X-Tenant-Id, X-Tenant, X-Subject, X-User, X-User-Id, X-Remote-User, X-Auth-User,
+/// X-Authenticated-User, X-Scopes, X-Scope, X-Client-Id, X-Claims, X-Client-Cert; every name
+/// under X-Forwarded-, X-User-, X-StellaOps-, X-Auth-Request-, X-Tenant-, X-Subject-, X-Scope-,
+/// X-Claim-, X-Client-Cert-, X-SSL-Client-, X-DPoP-; and anything under `prefix`.
 bool is_gateway_owned(std::string_view name, std::string_view connection_value,
                       std::string_view prefix) noexcept;
 
