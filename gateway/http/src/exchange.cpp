@@ -29,9 +29,6 @@ void Exchange::reset() {
   keep_alive = true;
   wall_start_unix_nano = 0;
   proxy.clear();
-  proxy.lookup.status = LookupStatus::not_found;
-  proxy.lookup.route = nullptr;
-  proxy.lookup.allowed_methods.clear();
   snapshot.reset();
   identity.subject.clear();
   identity.tenant.clear();

@@ -173,8 +173,9 @@ class RoutingStage final : public Stage {
     auto problem = route_normalized(config_, ctx.head, *ex.snapshot, w.shared.selector, w.rng,
                                     w.scratch, ex.proxy);
     ex.times.routing_end = w.shared.clock->now();
-    w.metrics.record_routing(
-        std::chrono::duration<double>(ex.times.routing_end - ex.times.routing_start).count());
+    if (w.shared.config->telemetry.metrics.enabled)
+      w.metrics.record_routing(
+          std::chrono::duration<double>(ex.times.routing_end - ex.times.routing_start).count());
     if (problem) {
       ex.problem = std::move(problem);
       return StageStatus::respond;

@@ -82,6 +82,7 @@ void export_spans(const Exchange& ex, OtlpExporter& exporter) {
     return ex.wall_start_unix_nano + nanos_since(ex.times.head, at);
   };
   std::vector<Span> spans;
+  spans.reserve(3);
   Span root;
   root.trace_id = t.trace_id;
   root.span_id = t.span_id;
@@ -101,32 +102,31 @@ void export_spans(const Exchange& ex, OtlpExporter& exporter) {
   root.attributes.push_back({"stella.correlation_id", ex.proxy.correlation_id});
   if (!ex.service().empty())
     root.attributes.push_back({"stella.service", std::string(ex.service())});
-  if (ex.times.auth_start != core::TimePoint{}) {
-    Span auth;
-    auth.trace_id = t.trace_id;
-    auth.span_id = t.auth_span_id;
-    auth.parent_span_id = t.span_id;
-    auth.name = "gateway.auth.validate";
-    auth.start_unix_nano = wall(ex.times.auth_start);
-    auth.end_unix_nano = wall(ex.times.auth_end);
-    spans.push_back(std::move(auth));
-  }
+  // A child of gateway.route covering [from, to).
+  const auto child = [&](const char* name, const std::array<std::uint8_t, 8>& id,
+                         core::TimePoint from, core::TimePoint to) -> Span& {
+    Span& c = spans.emplace_back();
+    c.trace_id = t.trace_id;
+    c.span_id = id;
+    c.parent_span_id = t.span_id;
+    c.name = name;
+    c.start_unix_nano = wall(from);
+    c.end_unix_nano = wall(to);
+    return c;
+  };
+  // The authentication stage will set auth_start/auth_end and auth_span_id.
+  if (ex.times.auth_start != core::TimePoint{})
+    child("gateway.auth.validate", t.auth_span_id, ex.times.auth_start, ex.times.auth_end);
   if (ex.times.upstream_sent != core::TimePoint{}) {
-    Span send;
-    send.trace_id = t.trace_id;
-    send.span_id = t.send_span_id;
-    send.parent_span_id = t.span_id;
-    send.name = "gateway.transport.send";
+    Span& send =
+        child("gateway.transport.send", t.send_span_id, ex.times.upstream_sent, ex.times.end);
     send.kind = Span::Kind::client;
-    send.start_unix_nano = wall(ex.times.upstream_sent);
-    send.end_unix_nano = wall(ex.times.end);
     send.attributes.push_back({"stella.service", std::string(ex.service())});
     send.attributes.push_back({"stella.instance", std::string(ex.instance_id())});
     if (ex.outcome != Outcome::ok) {
       send.status = Span::Status::error;
       send.status_message = std::string(outcome_label(ex.outcome));
     }
-    spans.push_back(std::move(send));
   }
   spans.insert(spans.begin(), std::move(root));
   exporter.enqueue(std::move(spans));

@@ -92,6 +92,9 @@ void ProxyRequest::clear() {
   frame.tracestate.clear();
   frame.route.clear();
   stripped_headers = 0;
+  lookup.status = LookupStatus::not_found;
+  lookup.route = nullptr;
+  lookup.allowed_methods.clear();
   pick.reset();
   timeout = {};
 }

@@ -86,7 +86,8 @@ struct Exchange {
   PhaseTimes times;
   bool completed = false;  // on_complete ran
 
-  /// The route's service, template and method, or placeholders when unmatched.
+  /// The matched route's service and template, and the picked instance's id; when nothing
+  /// matched: "", kUnmatchedPath ("(unmatched)") and "".
   std::string_view service() const noexcept;
   std::string_view route_template() const noexcept;
   std::string_view instance_id() const noexcept;

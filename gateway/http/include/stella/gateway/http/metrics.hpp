@@ -6,7 +6,7 @@
 // rendered with prometheus-cpp's TextSerializer (Prometheus text format 0.0.4).
 //
 // Bounded: at most kMaxRouteSeries route series per worker, each with the statuses seen;
-// unmatched requests share one placeholder path; methods outside the standard set share
+// unmatched requests share the path label "(unmatched)"; methods outside the standard set share
 // "OTHER"; tenants are merged to the top N (telemetry.metrics.topTenants) plus "other".
 //
 // Thread-safety: a WorkerMetrics belongs to one thread. render_metrics is a pure function.
@@ -33,7 +33,7 @@ inline constexpr std::array<std::string_view, 10> kAuthFailureReasons{
     "invalid_audience",    "invalid_dpop_proof", "dpop_replay",   "cnf_mismatch",
     "insufficient_claims", "tenant_mismatch"};
 
-/// Label placeholder for requests that matched no route.
+/// The path label value of requests that matched no route.
 inline constexpr std::string_view kUnmatchedPath = "(unmatched)";
 /// Route series one worker keeps at most. Routes that churn (services re-registering with new
 /// templates) would otherwise grow the series without end; past the cap new (service, method,
