@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
     so.log = [](const std::string&) {};
     so.liveness_timeout = std::chrono::seconds(60);
     auto s = std::make_unique<microservice::Service>(svc_io.get_executor(), so, clock, 7 + i);
-    microservice::add_demo_endpoints(*s);
+    microservice::add_demo_endpoints(*s, "demo");
     asio::co_spawn(svc_io, s->run({opt.transport, "127.0.0.1", port}), asio::detached);
     services.push_back(std::move(s));
   }

@@ -67,7 +67,7 @@ int run_demo(const DemoOptions& opt) {
   const std::uint64_t seed =
       std::hash<std::string>{}(so.instance_id) ^ static_cast<std::uint64_t>(::getpid());
   microservice::Service service(io.get_executor(), so, clock, seed);
-  microservice::add_demo_endpoints(service);
+  microservice::add_demo_endpoints(service, so.instance_id);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
@@ -154,7 +154,8 @@ void add_service_command(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<DemoOptions>();
   auto* demo = service->add_subcommand(
       "demo",
-      "The demo service: echo, slow/{ms}, stream/{chunks}, status/{code} under /api/v1/demo");
+      "The demo service: echo, slow/{ms}, stream/{chunks}, bytes/{n}, status/{code} under "
+      "/api/v1/demo");
   demo->add_option("--gateway", opt->gateway, "Gateway service transport address")
       ->capture_default_str();
   demo->add_option("--name", opt->name, "Service name")->capture_default_str();

@@ -24,11 +24,13 @@ std::string env_or_empty(const std::string& name) {
 struct DevCertOptions {
   std::string out = "dev-certs";
   std::string p12_password_env;
+  std::vector<std::string> services;
 };
 
 int run_dev_certs(const DevCertOptions& opt) {
   try {
-    const auto files = tls::write_dev_certificates(opt.out, env_or_empty(opt.p12_password_env));
+    const auto files =
+        tls::write_dev_certificates(opt.out, env_or_empty(opt.p12_password_env), opt.services);
     std::printf("wrote dev certificates to %s (EC P-256, not for production):\n", opt.out.c_str());
     std::printf("  CA:       %s  (key %s)\n", files.ca_cert.c_str(), files.ca_key.c_str());
     std::printf("  gateway:  %s  (key %s; SAN localhost, 127.0.0.1, ::1)\n",
@@ -38,6 +40,9 @@ int run_dev_certs(const DevCertOptions& opt) {
                   opt.p12_password_env.c_str());
     }
     std::printf("  client:   %s  (key %s)\n", files.client_cert.c_str(), files.client_key.c_str());
+    for (const auto& svc : files.services)
+      std::printf("  service:  %s  (key %s; CN and SAN %s; SHA-256 %s)\n", svc.cert.c_str(),
+                  svc.key.c_str(), svc.name.c_str(), svc.thumbprint.c_str());
     std::printf("client certificate thumbprint (SHA-256): %s\n", files.client_thumbprint.c_str());
     std::printf("gateway certificate thumbprint (SHA-256): %s\n", files.gateway_thumbprint.c_str());
     return 0;
@@ -72,6 +77,10 @@ void add_tls_command(CLI::App& app, int& exit_code) {
   gen->add_option("--p12-password-env", dev->p12_password_env,
                   "Also write gateway.p12, encrypted with the password in this environment "
                   "variable");
+  gen->add_option("--service", dev->services,
+                  "Also issue a client certificate for this service name (CN and DNS SAN = "
+                  "NAME, written to NAME.pem / NAME-key.pem); repeatable, for "
+                  "transports.tls.serviceIdentities");
   gen->callback([dev, &exit_code] { exit_code = run_dev_certs(*dev); });
 
   auto path = std::make_shared<std::string>();

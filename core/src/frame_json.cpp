@@ -201,8 +201,9 @@ class Reader {
 
 constexpr std::array<std::string_view, 5> kHealthNames{"unknown", "healthy", "degraded",
                                                        "unhealthy", "draining"};
-constexpr std::array<std::string_view, 6> kRejectNames{
-    "", "malformed_template", "conflict", "limit_exceeded", "invalid_method", "duplicate"};
+constexpr std::array<std::string_view, 7> kRejectNames{
+    "", "malformed_template", "conflict", "limit_exceeded", "invalid_method", "duplicate",
+    "forbidden"};
 constexpr std::array<std::string_view, 6> kCancelNames{"",
                                                        "client_disconnected",
                                                        "timeout",

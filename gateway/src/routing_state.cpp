@@ -65,8 +65,9 @@ RouteTableCounters RouteTable::counters() const {
   return counters_;
 }
 
-RegisterResult RouteTable::register_instance(
-    InstanceInfo info, const std::vector<core::EndpointDescriptor>& endpoints) {
+RegisterResult RouteTable::register_instance(InstanceInfo info,
+                                            const std::vector<core::EndpointDescriptor>& endpoints,
+                                            const EndpointFilter& filter) {
   std::lock_guard lock(mu_);
   RegisterResult result;
   result.endpoints.reserve(endpoints.size());
@@ -88,6 +89,9 @@ RegisterResult RouteTable::register_instance(
         break;
       case core::RejectReason::limit_exceeded:
         ++counters_.limits_exceeded_total;
+        break;
+      case core::RejectReason::forbidden:
+        ++counters_.forbidden_total;
         break;
     }
   };
@@ -149,16 +153,28 @@ RegisterResult RouteTable::register_instance(
       continue;
     }
 
+    if (filter) {
+      if (auto why = filter(tmpl)) {
+        result.endpoints.push_back(reject(core::RejectReason::forbidden, std::move(*why)));
+        continue;
+      }
+    }
+
     const Entry* existing = nullptr;
     if (const auto m = routes_.find(ep.method); m != routes_.end()) {
       if (const auto e = m->second.find(shape); e != m->second.end()) existing = &e->second;
     }
     if (existing != nullptr && existing->service != info.service) {
+      const Member& owner = existing->members.empty() ? *existing->held : existing->members.front();
       result.endpoints.push_back(reject(
           core::RejectReason::conflict,
           endpoint_text(ep.method, tmpl.to_string()) + " conflicts with " +
-              endpoint_text(ep.method, existing->members.front().tmpl.to_string()) +
-              " of service \"" + existing->service + "\" (same method and shape " + shape + ")"));
+              endpoint_text(ep.method, owner.tmpl.to_string()) + " of service \"" +
+              existing->service + "\" (same method and shape " + shape + ")" +
+              (existing->members.empty()
+                   ? "; the route is held for that service until its grace period ends "
+                     "(routing.ownershipGracePeriod)"
+                   : "")));
       continue;
     }
     if (accepted.size() >= s_.max_endpoints_per_instance) {
@@ -193,7 +209,10 @@ RegisterResult RouteTable::register_instance(
   for (Accepted& a : accepted) {
     const core::EndpointDescriptor& ep = endpoints[a.index];
     Entry& entry = routes_[ep.method][a.shape];
-    if (entry.members.empty()) {
+    if (entry.held) {  // the owner is back within its grace
+      entry.held.reset();
+      --held_count_;
+    } else if (entry.members.empty()) {
       entry.service = inst.info->service;
       entry.runtime = std::make_shared<RouteRuntime>();
       ++route_count_;
@@ -211,7 +230,7 @@ RegisterResult RouteTable::register_instance(
   return result;
 }
 
-bool RouteTable::unregister_instance(std::uint64_t connection_id) {
+bool RouteTable::unregister_instance(std::uint64_t connection_id, core::TimePoint now) {
   std::lock_guard lock(mu_);
   const auto it = instances_.find(connection_id);
   if (it == instances_.end()) return false;
@@ -222,8 +241,18 @@ bool RouteTable::unregister_instance(std::uint64_t connection_id) {
     const auto e = m->second.find(shape);
     if (e == m->second.end()) continue;
     auto& members = e->second.members;
-    std::erase_if(members, [&](const Member& x) { return x.connection_id == connection_id; });
-    if (members.empty()) {
+    const auto gone = std::find_if(members.begin(), members.end(), [&](const Member& x) {
+      return x.connection_id == connection_id;
+    });
+    if (gone == members.end()) continue;
+    if (members.size() == 1 && s_.ownership_grace > core::Duration::zero()) {
+      e->second.held = std::move(*gone);
+      e->second.held_until = now + s_.ownership_grace;
+      ++held_count_;
+      ++counters_.routes_held_total;
+    }
+    members.erase(gone);
+    if (members.empty() && !e->second.held) {
       m->second.erase(e);
       --route_count_;
       if (m->second.empty()) routes_.erase(m);
@@ -236,13 +265,45 @@ bool RouteTable::unregister_instance(std::uint64_t connection_id) {
   return true;
 }
 
+std::size_t RouteTable::expire_held(core::TimePoint now) {
+  std::lock_guard lock(mu_);
+  if (held_count_ == 0) return 0;
+  std::vector<std::string> dirty;
+  std::size_t expired = 0;
+  for (auto m = routes_.begin(); m != routes_.end();) {
+    bool touched = false;
+    for (auto e = m->second.begin(); e != m->second.end();) {
+      if (e->second.held && e->second.held_until <= now) {
+        e = m->second.erase(e);
+        --route_count_;
+        --held_count_;
+        ++expired;
+        touched = true;
+      } else {
+        ++e;
+      }
+    }
+    if (touched) dirty.push_back(m->first);
+    m = m->second.empty() ? routes_.erase(m) : std::next(m);
+  }
+  if (expired == 0) return 0;
+  counters_.routes_expired_total += expired;
+  publish(dirty);
+  return expired;
+}
+
+std::size_t RouteTable::held_routes() const {
+  std::lock_guard lock(mu_);
+  return held_count_;
+}
+
 std::shared_ptr<const MethodRoutes> RouteTable::build_method(const std::string& method,
                                                              const ShapeMap& shapes) const {
   auto out = std::make_shared<MethodRoutes>();
   out->method = method;
   out->routes.reserve(shapes.size());
   for (const auto& [shape, entry] : shapes) {
-    const Member& primary = entry.members.front();
+    const Member& primary = entry.members.empty() ? *entry.held : entry.members.front();
     std::vector<core::Claim> claims;
     std::vector<RouteCandidate> candidates;
     candidates.reserve(entry.members.size());
@@ -253,6 +314,8 @@ std::shared_ptr<const MethodRoutes> RouteTable::build_method(const std::string& 
                     m.endpoint->required_claims.end());
       candidates.push_back(RouteCandidate{inst->second.info, inst->second.state, m.endpoint});
     }
+    // A held route keeps the claims of its last instance: no instance, no weaker route.
+    if (entry.members.empty()) claims = primary.endpoint->required_claims;
     normalize_claims(claims);
     std::sort(candidates.begin(), candidates.end(),
               [](const RouteCandidate& a, const RouteCandidate& b) {

@@ -29,9 +29,13 @@ ServiceRegistry::ServiceRegistry(RegistrySettings settings)
     : settings_(std::move(settings)), routes_(settings_.routes) {}
 
 HelloOutcome ServiceRegistry::on_hello(std::uint64_t connection, const core::Hello& hello,
-                                       core::TimePoint now) {
+                                       core::TimePoint now, const PeerIdentity& peer) {
   HelloOutcome out;
   if (auto why = check_identity(hello)) {
+    out.reason = std::move(*why);
+    return out;
+  }
+  if (auto why = settings_.identities.check_service(peer, hello.service)) {
     out.reason = std::move(*why);
     return out;
   }
@@ -42,7 +46,13 @@ HelloOutcome ServiceRegistry::on_hello(std::uint64_t connection, const core::Hel
   info.instance_id = hello.instance_id;
   info.region = hello.region;
   info.registered_at = now;
-  const RegisterResult result = routes_.register_instance(info, hello.endpoints);
+  EndpointFilter filter;
+  if (!settings_.identities.empty()) {
+    filter = [this, &peer, &hello](const core::PathTemplate& t) {
+      return settings_.identities.check_template(peer, hello.service, t);
+    };
+  }
+  const RegisterResult result = routes_.register_instance(info, hello.endpoints, filter);
   switch (result.status) {
     case RegisterStatus::registered:
       break;
@@ -93,8 +103,8 @@ std::optional<HealthTransition> ServiceRegistry::on_drain(std::uint64_t connecti
   return publish(it->second, it->second.tracker.on_drain());
 }
 
-void ServiceRegistry::on_closed(std::uint64_t connection) {
-  if (entries_.erase(connection) > 0) routes_.unregister_instance(connection);
+void ServiceRegistry::on_closed(std::uint64_t connection, core::TimePoint now) {
+  if (entries_.erase(connection) > 0) routes_.unregister_instance(connection, now);
 }
 
 const HealthTracker* ServiceRegistry::health(std::uint64_t connection) const {

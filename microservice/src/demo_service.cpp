@@ -24,7 +24,22 @@ core::Response text(std::uint16_t status, std::string body) {
   return core::Response{status, {{"content-type", "text/plain; charset=utf-8"}}, std::move(body)};
 }
 
-asio::awaitable<std::optional<core::Response>> echo(RequestContext& ctx) {
+// The value of `name` in a query string ("a=1&interval_ms=5"), undecoded.
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name)
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+asio::awaitable<std::optional<core::Response>> echo(RequestContext& ctx,
+                                                    const std::string& instance) {
   const core::Request& r = ctx.request();
   nlohmann::json headers = nlohmann::json::array();
   for (const auto& h : r.headers)
@@ -34,7 +49,7 @@ asio::awaitable<std::optional<core::Response>> echo(RequestContext& ctx) {
                    {"headers", headers}, {"correlationId", r.correlation_id},
                    {"tenant", r.tenant}, {"subject", r.subject},
                    {"scopes", r.scopes}, {"traceparent", r.traceparent},
-                   {"body", r.body}};
+                   {"body", r.body},     {"instance", instance}};
   co_return core::Response{200,
                            {{"content-type", "application/json"}},
                            j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
@@ -53,17 +68,54 @@ asio::awaitable<std::optional<core::Response>> slow(RequestContext& ctx) {
 asio::awaitable<std::optional<core::Response>> stream(RequestContext& ctx) {
   const auto chunks = number(ctx.param("chunks"), 100'000);
   if (!chunks) co_return text(400, "chunks must be an integer in 0..100000\n");
+  const auto interval_text = query_param(ctx.request().query, "interval_ms");
+  const auto interval = number(interval_text, 60'000);
+  if (interval_text && !interval) co_return text(400, "interval_ms must be an integer in 0..60000\n");
+  asio::steady_timer pause(co_await asio::this_coro::executor);
   // (Values built before co_await: GCC 12 mishandles string literals inside co_await operands.)
   core::Response head = text(200, std::string());
   if (co_await ctx.send_head(std::move(head)) != core::Errc::ok) co_return std::nullopt;
   for (unsigned i = 0; i < *chunks; ++i) {
     const bool last = i + 1 == *chunks;
+    if (i > 0 && interval.value_or(0) > 0) {
+      pause.expires_after(std::chrono::milliseconds(*interval));
+      auto [ec] = co_await pause.async_wait(kTuple);
+      if (ec) co_return std::nullopt;  // cancelled
+    }
     const std::string chunk = "chunk " + std::to_string(i) + "\n";
     if (co_await ctx.send_chunk(chunk, last) != core::Errc::ok) {
       co_return std::nullopt;
     }
   }
   if (*chunks == 0) co_await ctx.send_chunk(std::string_view(), true);
+  co_return std::nullopt;
+}
+
+// n bytes of a repeating alphabet, streamed in 64 KiB chunks: large downloads without a large
+// buffer on either side (the chunk waits for the gateway's credit).
+asio::awaitable<std::optional<core::Response>> bytes(RequestContext& ctx) {
+  const auto text_n = ctx.param("n");
+  std::uint64_t n = 0;
+  const auto [end, ec] =
+      std::from_chars(text_n->data(), text_n->data() + text_n->size(), n);
+  if (ec != std::errc{} || end != text_n->data() + text_n->size() || n > (1ULL << 40))
+    co_return text(400, "n must be an integer in 0..1099511627776\n");
+  core::Response head{200,
+                      {{"content-type", "application/octet-stream"},
+                       {"content-length", std::to_string(n)}},
+                      {}};
+  if (co_await ctx.send_head(std::move(head)) != core::Errc::ok) co_return std::nullopt;
+  static constexpr std::size_t kChunk = 64 * 1024;
+  std::string chunk(kChunk, '\0');
+  for (std::size_t i = 0; i < kChunk; ++i)
+    chunk[i] = static_cast<char>('a' + i % 26);
+  std::uint64_t sent = 0;
+  do {
+    const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, n - sent));
+    sent += len;
+    const std::string_view piece(chunk.data(), len);
+    if (co_await ctx.send_chunk(piece, sent == n) != core::Errc::ok) co_return std::nullopt;
+  } while (sent < n);
   co_return std::nullopt;
 }
 
@@ -75,16 +127,18 @@ asio::awaitable<std::optional<core::Response>> status(RequestContext& ctx) {
 
 }  // namespace
 
-void add_demo_endpoints(Service& service) {
-  service.add({"GET", "/api/v1/demo/echo", 0, false, {}, ""}, echo);
-  service.add({"POST", "/api/v1/demo/echo", 0, false, {}, ""}, echo);
+void add_demo_endpoints(Service& service, const std::string& instance) {
+  Handler echo_here = [instance](RequestContext& ctx) { return echo(ctx, instance); };
+  service.add({"GET", "/api/v1/demo/echo", 0, false, {}, ""}, echo_here);
+  service.add({"POST", "/api/v1/demo/echo", 0, false, {}, ""}, echo_here);
   service.add({"GET", "/api/v1/demo/slow/{ms}", 0, false, {}, ""}, slow);
   service.add({"GET", "/api/v1/demo/stream/{chunks}", 0, true, {}, ""}, stream);
   service.add({"GET", "/api/v1/demo/status/{code}", 0, false, {}, ""}, status);
+  service.add({"GET", "/api/v1/demo/bytes/{n}", 0, true, {}, ""}, bytes);
   // Precedence showcase: a literal beats a parameter, a parameter beats a catch-all.
-  service.add({"GET", "/api/v1/demo/items/special", 0, false, {}, ""}, echo);
-  service.add({"GET", "/api/v1/demo/items/{id}", 0, false, {}, ""}, echo);
-  service.add({"GET", "/api/v1/demo/files/{*path}", 0, false, {}, ""}, echo);
+  service.add({"GET", "/api/v1/demo/items/special", 0, false, {}, ""}, echo_here);
+  service.add({"GET", "/api/v1/demo/items/{id}", 0, false, {}, ""}, echo_here);
+  service.add({"GET", "/api/v1/demo/files/{*path}", 0, false, {}, ""}, echo_here);
 }
 
 }  // namespace stella::microservice

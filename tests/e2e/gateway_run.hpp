@@ -88,6 +88,13 @@ class GatewayRun {
         dir_ / (instance + ".log")));
     return services_.size() - 1;
   }
+  /// Starts `stella-gw <args...>` (a service with options of its own); its log is
+  /// dir()/<log_name>.log. Returns its index for service().
+  std::size_t start_process(std::vector<std::string> args, const std::string& log_name) {
+    args.insert(args.begin(), STELLA_GW_BINARY);
+    services_.push_back(std::make_unique<Process>(std::move(args), dir_ / (log_name + ".log")));
+    return services_.size() - 1;
+  }
   Process& service(std::size_t i) { return *services_[i]; }
 
   /// Waits until `n` requests are in flight at the instances of `service` (the gateway's own

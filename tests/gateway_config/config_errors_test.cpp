@@ -24,6 +24,52 @@ TEST_F(ConfigTest, DuplicateKeyIsAnError) {
   EXPECT_EQ(r.config.routing.default_timeout, 5s);
 }
 
+TEST_F(ConfigTest, ServiceIdentitiesAreReadAndCheckedItemByItem) {
+  const LoadResult ok = load(R"(transports:
+  tls:
+    serviceIdentities:
+      - match: { san: payments.internal }
+        services: [payments]
+        pathPrefixes: [/api/payments]
+      - match: { thumbprint: "AB:CD:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89" }
+        services: ["*"]
+routing:
+  ownershipGracePeriod: 45s
+)");
+  ASSERT_TRUE(ok.errors.empty()) << dump(ok);
+  const auto& ids = ok.config.tls.service_identities;
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_EQ(ids[0].match, ServiceIdentityRule::Match::san);
+  EXPECT_EQ(ids[0].path_prefixes, std::vector<std::string>{"/api/payments"});
+  EXPECT_EQ(ids[1].value, "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+  EXPECT_EQ(ok.config.routing.table.ownership_grace, 45s);
+
+  const LoadResult bad = load(R"(transports:
+  tls:
+    serviceIdentities:
+      - match: { san: a, cn: b }
+        services: []
+      - match: { thumbprint: xyz }
+        services: [ok, ""]
+        pathPrefixes: ["/api/{id}", relative]
+      - services: [x]
+        extra: 1
+)");
+  EXPECT_TRUE(has_error(bad, "transports.tls.serviceIdentities[0].match",
+                        "exactly one of san, cn or thumbprint (got 2)", 4));
+  EXPECT_TRUE(has_error(bad, "transports.tls.serviceIdentities[0].services",
+                        "must name at least one service", 5));
+  EXPECT_TRUE(has_error(bad, "transports.tls.serviceIdentities[1].match.thumbprint", "", 6));
+  EXPECT_TRUE(has_error(bad, "transports.tls.serviceIdentities[1].services[1]",
+                        "is not a service name", 7));
+  EXPECT_TRUE(has_error(bad, "transports.tls.serviceIdentities[1].pathPrefixes[0]",
+                        "is not a path prefix", 8));
+  EXPECT_TRUE(has_error(bad, "transports.tls.serviceIdentities[1].pathPrefixes[1]",
+                        "is not a path prefix", 8));
+  EXPECT_TRUE(has_error(bad, "transports.tls.serviceIdentities[2].match", "missing", 9));
+  EXPECT_TRUE(has_error(bad, "transports.tls.serviceIdentities[2].extra", "unknown key", 10));
+}
+
 TEST_F(ConfigTest, UnknownKeysAtEveryDepthNameThePathAndSuggest) {
   const LoadResult r = load(R"(gatway: {}
 gateway:

@@ -146,7 +146,7 @@ class Conformance : public ::testing::Test {
     o.log = [](const std::string&) {};
     transport.configure(o);
     services.push_back(std::make_unique<microservice::Service>(io.get_executor(), o, clock, 5));
-    microservice::add_demo_endpoints(*services.back());
+    microservice::add_demo_endpoints(*services.back(), "demo");
     transport.run(io, *gateway, *services.back());
     return *services.back();
   }
@@ -298,7 +298,7 @@ class MemoryFaults : public Conformance<MemoryTransport> {
     o.liveness_timeout = 60s;
     o.log = [](const std::string&) {};
     services.push_back(std::make_unique<microservice::Service>(io.get_executor(), o, clock, 9));
-    microservice::add_demo_endpoints(*services.back());
+    microservice::add_demo_endpoints(*services.back(), "demo");
     asio::co_spawn(
         io, services.back()->run_in_memory([this]() -> std::optional<inmemory::MemoryStream> {
           auto [service_end, gw_end] = inmemory::make_pipe(io.get_executor());

@@ -77,7 +77,7 @@ class TcpIntegration : public ::testing::Test {
     o.log = [](const std::string&) {};
     o.liveness_timeout = liveness;
     auto s = std::make_unique<microservice::Service>(io.get_executor(), o, clock, 42);
-    microservice::add_demo_endpoints(*s);
+    microservice::add_demo_endpoints(*s, "demo");
     asio::co_spawn(io, s->run(address), asio::detached);
     return s;
   }

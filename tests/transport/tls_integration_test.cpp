@@ -101,7 +101,7 @@ class TlsIntegration : public ::testing::Test {
     o.log = [this](const std::string& line) { service_log.push_back(line); };
     services.push_back(std::make_unique<microservice::Service>(io.get_executor(), o, clock, 42));
     auto& s = *services.back();
-    microservice::add_demo_endpoints(s);
+    microservice::add_demo_endpoints(s, "demo");
     ++tasks;
     asio::co_spawn(io, s.run(to.value_or(address)), [this](std::exception_ptr) { --tasks; });
     return s;

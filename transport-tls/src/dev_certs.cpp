@@ -1,5 +1,8 @@
 #include "stella/transport/tls/dev_certs.hpp"
 
+#include <algorithm>
+#include <stdexcept>
+
 #include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/pem.h>
@@ -186,8 +189,23 @@ void write_file(const std::filesystem::path& path, const std::string& data, bool
   }
 }
 
+bool valid_dev_service_name(const std::string& name) {
+  if (name.empty() || name.size() > 63 || name[0] == '.' || name[0] == '-') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.';
+  });
+}
+
 DevCertificateFiles write_dev_certificates(const std::filesystem::path& dir,
-                                           const std::string& p12_password) {
+                                           const std::string& p12_password,
+                                           const std::vector<std::string>& services) {
+  for (const auto& name : services) {
+    if (!valid_dev_service_name(name) || name == "ca" || name == "gateway" || name == "client")
+      throw std::invalid_argument("'" + name +
+                                  "' cannot name a service certificate (letters, digits, '-', "
+                                  "'.'; not ca, gateway or client)");
+  }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw std::runtime_error("cannot create '" + dir.string() + "': " + ec.message());
@@ -217,6 +235,14 @@ DevCertificateFiles write_dev_certificates(const std::filesystem::path& dir,
   }
   f.gateway_thumbprint = gateway.thumbprint;
   f.client_thumbprint = client.thumbprint;
+  for (const auto& name : services) {
+    const auto cert = issue_certificate(ca, {name, CertificateUse::client, {name}, {}, 825});
+    DevCertificateFiles::Service svc{name, dir / (name + ".pem"), dir / (name + "-key.pem"),
+                                     cert.thumbprint};
+    write_file(svc.cert, cert.certificate_pem, false);
+    write_file(svc.key, cert.private_key_pem, true);
+    f.services.push_back(std::move(svc));
+  }
   return f;
 }
 

@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -302,6 +303,44 @@ std::optional<Thumbprint> peer_certificate_sha256(SslStream& stream) {
   X509* cert = SSL_get0_peer_certificate(stream.native_handle());
   if (cert == nullptr) return std::nullopt;
   return sha256_of(cert);
+}
+
+namespace {
+bool printable_ascii(const unsigned char* data, int length) {
+  if (data == nullptr || length <= 0 || length > 1024) return false;
+  return std::all_of(data, data + length, [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+}
+}  // namespace
+
+std::optional<PeerCertificateNames> peer_certificate_names(SslStream& stream) {
+  X509* cert = SSL_get0_peer_certificate(stream.native_handle());
+  if (cert == nullptr) return std::nullopt;
+  PeerCertificateNames names;
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  const int cn_index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (cn_index >= 0) {
+    const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, cn_index));
+    if (printable_ascii(ASN1_STRING_get0_data(cn), ASN1_STRING_length(cn)))
+      names.common_name.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
+                               static_cast<std::size_t>(ASN1_STRING_length(cn)));
+  }
+  auto* sans = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (sans != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans) && i < 64; ++i) {
+      const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
+      const ASN1_IA5STRING* text = nullptr;
+      if (n->type == GEN_DNS) text = n->d.dNSName;
+      if (n->type == GEN_URI) text = n->d.uniformResourceIdentifier;
+      if (text == nullptr || !printable_ascii(ASN1_STRING_get0_data(text), ASN1_STRING_length(text)))
+        continue;
+      names.subject_alt_names.emplace_back(
+          reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
+          static_cast<std::size_t>(ASN1_STRING_length(text)));
+    }
+    GENERAL_NAMES_free(sans);
+  }
+  return names;
 }
 
 std::optional<Thumbprint> certificate_file_sha256(const std::string& path, std::string& error) {

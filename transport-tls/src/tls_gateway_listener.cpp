@@ -192,6 +192,10 @@ asio::awaitable<void> TlsGatewayListener::handshake(tcp::socket socket, std::str
   const auto thumbprint = peer_certificate_sha256(stream);
   if (thumbprint) {
     info.client_certificate_sha256 = to_hex(*thumbprint);
+    if (auto names = peer_certificate_names(stream)) {
+      info.client_certificate_cn = std::move(names->common_name);
+      info.client_certificate_sans = std::move(names->subject_alt_names);
+    }
     if (!context_->thumbprint_allowed(*thumbprint)) {
       refuse(TlsRefusal::thumbprint_refused, peer, "sha256 " + info.client_certificate_sha256);
       close_stream(stream);

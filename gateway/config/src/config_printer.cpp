@@ -137,6 +137,25 @@ class Writer {
     }
     out_ << YAML::EndSeq;
   }
+  void identities(std::string_view key, const std::vector<ServiceIdentityRule>& rules) {
+    out_ << YAML::Key << std::string(key) << YAML::Value;
+    if (rules.empty()) {
+      out_ << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
+      return;
+    }
+    out_ << YAML::BeginSeq;
+    for (const ServiceIdentityRule& r : rules) {
+      out_ << YAML::BeginMap;
+      begin("match");
+      static constexpr std::string_view kMatch[] = {"san", "cn", "thumbprint"};
+      str(kMatch[static_cast<std::size_t>(r.match)], r.value);
+      end();
+      strings("services", r.services);
+      strings("pathPrefixes", r.path_prefixes);
+      out_ << YAML::EndMap;
+    }
+    out_ << YAML::EndSeq;
+  }
   void listen(const ListenAddress& a) {
     str("host", a.host);
     number("port", a.port);
@@ -188,6 +207,7 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.str("caPath", c.tls.tls.ca_path);
   w.strings("allowedClientCertificateThumbprints",
             c.tls.tls.allowed_client_certificate_thumbprints);
+  w.identities("serviceIdentities", c.tls.service_identities);
   w.end();
   w.end();
 
@@ -204,6 +224,7 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.number("maxCandidates", c.routing.selector.max_candidates);
   w.duration("p2cMinPing", c.routing.selector.p2c_min_ping);
   w.end();
+  w.duration("ownershipGracePeriod", c.routing.table.ownership_grace);
   w.number("maxInstances", c.routing.table.max_instances);
   w.number("maxEndpointsPerInstance", c.routing.table.max_endpoints_per_instance);
   w.number("maxRoutes", c.routing.table.max_routes);

@@ -1,9 +1,12 @@
 // The sections' keys, types and per-key limits. Cross-key rules are in config_validate.cpp.
 #include "config_sections.hpp"
 
+#include <algorithm>
 #include <string_view>
 
 #include "stella/core/frame.hpp"
+#include "stella/core/text.hpp"
+#include "stella/gateway/service_registry.hpp"
 #include "stella/gateway/health_tracker.hpp"
 #include "stella/gateway/selector.hpp"
 #include "stella/transport/tls/tls_settings.hpp"
@@ -40,6 +43,76 @@ void read_tcp(MapReader& m, TcpTransportConfig& c) {
   m.finish();
 }
 
+// transports.tls.serviceIdentities[]: { match: { san | cn | thumbprint: value }, services: [..],
+// pathPrefixes: [..] } (docs/security.md).
+void read_service_identities(MapReader& m, std::vector<ServiceIdentityRule>& out) {
+  if (!m.has("serviceIdentities")) {
+    m.allow("serviceIdentities");
+    return;
+  }
+  auto& diag = m.context().diag;
+  for (MapReader& item : m.list_of_maps("serviceIdentities", kMaxServiceIdentities)) {
+    ServiceIdentityRule rule;
+    item.require("match");
+    item.require("services");
+    if (auto match = item.map("match")) {
+      int given = 0;
+      const std::pair<const char*, ServiceIdentityRule::Match> kinds[] = {
+          {"san", ServiceIdentityRule::Match::san},
+          {"cn", ServiceIdentityRule::Match::cn},
+          {"thumbprint", ServiceIdentityRule::Match::thumbprint}};
+      for (const auto& [name, kind] : kinds) {
+        if (!match->has(name)) continue;
+        ++given;
+        rule.match = kind;
+        match->get(name, rule.value);
+        if (rule.value.empty()) diag.error(match->path(name), match->line(name), "must not be empty");
+      }
+      if (given != 1) {
+        diag.error(item.path("match"), item.line("match"),
+                   "needs exactly one of san, cn or thumbprint (got " + std::to_string(given) +
+                       ")");
+      }
+      if (rule.match == ServiceIdentityRule::Match::thumbprint && given == 1) {
+        std::string why;
+        if (auto t = transport::tls::parse_thumbprint(rule.value, why)) {
+          rule.value = transport::tls::to_hex(*t);
+        } else {
+          diag.error(match->path("thumbprint"), match->line("thumbprint"), why);
+        }
+      }
+      match->finish();
+    }
+    item.get("services", rule.services);
+    if (item.has("services") && rule.services.empty())
+      diag.error(item.path("services"), item.line("services"), "must name at least one service");
+    for (std::size_t i = 0; i < rule.services.size(); ++i) {
+      const auto& name = rule.services[i];
+      if (name.empty() || name.size() > kMaxIdentityLength || !core::is_printable_utf8(name))
+        diag.error(item.path("services") + "[" + std::to_string(i) + "]", item.line("services"),
+                   "'" + name + "' is not a service name (1 to " +
+                       std::to_string(kMaxIdentityLength) + " bytes of printable UTF-8, or *)");
+    }
+    item.get("pathPrefixes", rule.path_prefixes);
+    for (std::size_t i = 0; i < rule.path_prefixes.size(); ++i) {
+      auto parsed = core::PathTemplate::parse(rule.path_prefixes[i]);
+      const bool literal =
+          parsed.ok() && std::all_of(parsed.value().segments().begin(),
+                                     parsed.value().segments().end(), [](const auto& seg) {
+                                       return seg.kind == core::SegmentKind::kLiteral;
+                                     });
+      if (!literal)
+        diag.error(item.path("pathPrefixes") + "[" + std::to_string(i) + "]",
+                   item.line("pathPrefixes"),
+                   "'" + rule.path_prefixes[i] +
+                       "' is not a path prefix (an absolute path of literal segments, e.g. "
+                       "/api/payments)");
+    }
+    item.finish();
+    out.push_back(std::move(rule));
+  }
+}
+
 void read_tls(MapReader& m, TlsTransportConfig& c) {
   m.get("enabled", c.enabled);
   read_listen(m, c.listen);
@@ -56,6 +129,7 @@ void read_tls(MapReader& m, TlsTransportConfig& c) {
              "NoCertificate, AllowCertificate or RequireCertificate");
   m.get("caPath", c.tls.ca_path);
   m.get("allowedClientCertificateThumbprints", c.tls.allowed_client_certificate_thumbprints);
+  read_service_identities(m, c.service_identities);
   m.finish();
 }
 
@@ -133,6 +207,7 @@ void read_routing(MapReader& m, RoutingConfig& c) {
     lb->get("p2cMinPing", c.selector.p2c_min_ping);
     lb->finish();
   }
+  m.get("ownershipGracePeriod", c.table.ownership_grace);
   m.get_int("maxInstances", c.table.max_instances, 1);
   // A HELLO carries at most FrameLimits::max_endpoints endpoints; a larger limit would never act.
   m.get_int("maxEndpointsPerInstance", c.table.max_endpoints_per_instance, 1,

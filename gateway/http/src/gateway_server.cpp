@@ -53,6 +53,7 @@ gw::RegistrySettings registry_settings(const config::GatewayConfig& c) {
   gw::RegistrySettings r;
   r.routes = c.routing.table;
   r.health = c.health;
+  r.identities = gw::ServiceIdentityPolicy(c.tls.service_identities);
   return r;
 }
 
@@ -131,6 +132,8 @@ struct GatewayServer::Impl {
     ProcessGauges g;
     const auto snapshot = registry_hooks.registry().routes().snapshot();
     g.routes = snapshot->route_count();
+    g.routes_held = registry_hooks.registry().routes().held_routes();
+    g.hellos_refused = registry_hooks.refused_hellos();
     std::map<std::pair<std::string, std::string>, std::uint64_t> health, in_flight;
     std::map<std::string, std::uint64_t> open;
     std::set<std::uint64_t> seen;
@@ -153,7 +156,8 @@ struct GatewayServer::Impl {
       g.frames.push_back({{name, "out"}, frames.get(core::FrameCounters::out, type)});
     }
     static constexpr std::string_view kReasons[] = {
-        "other", "malformed_template", "conflict", "limit_exceeded", "invalid_method", "duplicate"};
+        "other",          "malformed_template", "conflict", "limit_exceeded",
+        "invalid_method", "duplicate",          "forbidden"};
     const auto& refused = registry_hooks.refused_endpoints();
     for (std::size_t i = 0; i < refused.size(); ++i)
       g.hello_endpoints_refused.emplace_back(std::string(kReasons[i]), refused[i]);
@@ -169,6 +173,8 @@ struct GatewayServer::Impl {
   void shutdown();
   asio::awaitable<void> accept_loop(WorkerContext& w, tcp::acceptor& acceptor);
   asio::awaitable<void> metrics_accept_loop();
+  /// Once a second on the transport executor: drops routes held past their grace.
+  asio::awaitable<void> expire_held_routes();
   /// Counts an accepted client connection, or closes it when http.maxConnections is reached.
   bool admit(tcp::socket& socket, std::size_t reserve = 0);
   /// Connections the metrics listener may open beyond http.maxConnections.
@@ -317,6 +323,15 @@ bool GatewayServer::Impl::admit(tcp::socket& socket, std::size_t reserve) {
   return true;
 }
 
+asio::awaitable<void> GatewayServer::Impl::expire_held_routes() {
+  asio::steady_timer tick(workers[0]->io);
+  while (!shared.draining.load(std::memory_order_relaxed)) {
+    tick.expires_after(std::chrono::seconds(1));
+    co_await tick.async_wait(kTuple);
+    registry_hooks.registry().on_tick(clock.now());
+  }
+}
+
 asio::awaitable<void> GatewayServer::Impl::metrics_accept_loop() {
   WorkerContext& w = *workers[0];
   asio::steady_timer backoff(w.io);
@@ -370,6 +385,8 @@ void GatewayServer::Impl::run() {
   if (tcp_enabled) asio::co_spawn(io0, listener->run(), on_done("service listener"));
   if (tls_listener) asio::co_spawn(io0, tls_listener->run(), on_done("service TLS listener"));
   if (metrics_acceptor) asio::co_spawn(io0, metrics_accept_loop(), on_done("metrics accept"));
+  if (config->routing.table.ownership_grace > core::Duration::zero())
+    asio::co_spawn(io0, expire_held_routes(), on_done("route expiry"));
   if (exporter) exporter->start();
   for (std::size_t i = 0; i < workers.size(); ++i)
     asio::co_spawn(workers[i]->io, accept_loop(*workers[i], *acceptors[i]), on_done("http accept"));

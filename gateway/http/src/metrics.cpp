@@ -389,6 +389,17 @@ std::string render_metrics(const WorkerMetrics& m, const ProcessGauges& g,
   auto routes_g = family("gateway_routes", "Routes in the route table", MetricType::Gauge);
   routes_g.metric.push_back(gauge({}, static_cast<double>(g.routes)));
   fams.push_back(std::move(routes_g));
+  auto held = family("gateway_routes_held",
+                     "Routes with no instance, held for their service during "
+                     "routing.ownershipGracePeriod (they answer 503)",
+                     MetricType::Gauge);
+  held.metric.push_back(gauge({}, static_cast<double>(g.routes_held)));
+  fams.push_back(std::move(held));
+  auto hellos = family("gateway_hellos_refused_total",
+                       "Whole HELLOs refused (identity not granted, bad names, limits)",
+                       MetricType::Counter);
+  hellos.metric.push_back(counter({}, static_cast<double>(g.hellos_refused)));
+  fams.push_back(std::move(hellos));
   auto hello = family("gateway_hello_endpoints_refused_total",
                       "HELLO endpoints refused in HELLO_ACK, by reason", MetricType::Counter);
   for (const auto& [reason, n] : g.hello_endpoints_refused)

@@ -58,8 +58,12 @@ Problem headers_too_large(std::string_view detail) {
 Problem bad_gateway(std::string_view detail) {
   return make_problem(Outcome::instance_lost, std::string(detail));
 }
-Problem no_instance(std::string_view service) {
-  auto p = make_problem(Outcome::no_instance, "no healthy instance of " + std::string(service));
+Problem no_instance(std::string_view service, bool none_connected) {
+  auto p = make_problem(Outcome::no_instance,
+                        none_connected ? "no instance of " + std::string(service) +
+                                             " is connected; its routes are held for it "
+                                             "(routing.ownershipGracePeriod)"
+                                       : "no healthy instance of " + std::string(service));
   p.headers.emplace_back("Retry-After", "1");
   return p;
 }

@@ -13,7 +13,12 @@ RegistryHooks::RegistryHooks(gw::RegistrySettings settings, const core::Clock& c
 
 bool RegistryHooks::on_hello(const transport::ConnectionInfo& conn, const core::Hello& hello,
                              core::HelloAck& ack, std::string& reason) {
-  auto outcome = registry_.on_hello(conn.id, hello, clock_.now());
+  gw::PeerIdentity peer;
+  peer.verified = !conn.client_certificate_sha256.empty();  // the TLS listener verified it
+  peer.thumbprint_sha256 = conn.client_certificate_sha256;
+  peer.common_name = conn.client_certificate_cn;
+  peer.subject_alt_names = conn.client_certificate_sans;
+  auto outcome = registry_.on_hello(conn.id, hello, clock_.now(), peer);
   const std::string who = hello.service + "/" + hello.instance_id;
   if (!outcome.registered) {
     ++refused_hellos_;
@@ -67,7 +72,7 @@ void RegistryHooks::on_event(const transport::ConnectionInfo& conn, core::Gatewa
     log_(who + "gone (" + std::string(core::errc_name(closed->info.error)) +
          (closed->info.message.empty() ? "" : ": " + closed->info.message) +
          "), removed from routing");
-    registry_.on_closed(conn.id);
+    registry_.on_closed(conn.id, now);
     names_.erase(conn.id);
   }
 }

@@ -185,7 +185,7 @@ std::optional<Problem> route_normalized(const PipelineConfig& config, const Requ
   }
   const Route& route = *req.lookup.route;
   req.pick = pick_instance(route, selector, rng, scratch);
-  if (!req.pick) return no_instance(route.service);
+  if (!req.pick) return no_instance(route.service, route.candidates.empty());
   const auto& endpoint = req.pick->instance->endpoint;
   req.timeout = endpoint && endpoint->timeout_ms > 0
                     ? core::Duration(std::chrono::milliseconds(endpoint->timeout_ms))

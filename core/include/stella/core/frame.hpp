@@ -64,6 +64,7 @@ enum class RejectReason : std::uint16_t {
   limit_exceeded = 3,
   invalid_method = 4,
   duplicate = 5,
+  forbidden = 6,  // the connection's identity may not claim this path (docs/security.md)
 };
 
 /// Why a request was cancelled (CANCEL).

@@ -14,11 +14,16 @@
 //                          that service and its template. Instances of the same service share
 //                          routes: the same service at the same shape is accepted, parameter
 //                          names may differ;
+//   3b. forbidden          the caller's EndpointFilter refused the template (service identity:
+//                          a path outside the connection's grant, docs/security.md);
 //   5. limit_exceeded      max_endpoints_per_instance accepted already, or the route would be a
 //                          new one and the table holds max_routes.
 // An instance is refused as a whole (every endpoint limit_exceeded) when the table already
-// holds max_instances instances. A route disappears with its last instance; another service may
-// then claim its shape.
+// holds max_instances instances. When its last instance leaves, a route is held for its service
+// for `ownership_grace` (routing.ownershipGracePeriod): it stays in the snapshots with no
+// candidates (requests get 503 with Retry-After, not 404), only the same service may register
+// its shape, and expire_held() drops it once the grace has passed. With a zero grace it
+// disappears at once; another service may then claim its shape.
 //
 // Snapshots share structure: each method's routes (MethodRoutes) are rebuilt only when a change
 // touches that method; the others are carried over by pointer. Round-robin counters
@@ -38,6 +43,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -66,7 +72,14 @@ struct RouteTableSettings {
   /// Health of a newly registered instance until its connection publishes its tracker; keep it
   /// equal to HealthSettings::initial_status (healthy).
   core::HealthStatus initial_health = core::HealthStatus::healthy;
+  /// How long a route outlives its last instance, held for its service (0: not at all).
+  core::Duration ownership_grace = core::Duration::zero();
 };
+
+/// Decides whether a registering instance may claim a parsed template: nullopt yes, otherwise
+/// the reason (the endpoint is refused as `forbidden`).
+using EndpointFilter =
+    std::function<std::optional<std::string>(const core::PathTemplate&)>;
 
 enum class RegisterStatus : std::uint8_t {
   registered,            // the instance is in the table (possibly with zero accepted endpoints)
@@ -111,6 +124,9 @@ struct RouteTableCounters {
   std::uint64_t duplicates_total = 0;
   std::uint64_t conflicts_total = 0;
   std::uint64_t limits_exceeded_total = 0;
+  std::uint64_t forbidden_total = 0;
+  std::uint64_t routes_held_total = 0;     // routes kept for their service after its last instance
+  std::uint64_t routes_expired_total = 0;  // held routes dropped when the grace ran out
   std::uint64_t snapshots_published_total = 0;
   friend bool operator==(const RouteTableCounters&, const RouteTableCounters&) = default;
 };
@@ -124,12 +140,19 @@ class RouteTable {
   /// Registers the instance of connection `info.connection_id` with the endpoints of its HELLO
   /// and publishes a new snapshot. Never throws on bad input: every refusal is a verdict.
   RegisterResult register_instance(InstanceInfo info,
-                                   const std::vector<core::EndpointDescriptor>& endpoints);
+                                   const std::vector<core::EndpointDescriptor>& endpoints,
+                                   const EndpointFilter& filter = {});
 
   /// Removes the instance (connection lost or closed after a drain) and its routes' memberships;
-  /// routes left without instances disappear. Publishes a new snapshot. Returns false, changing
-  /// nothing, when the connection is not registered.
-  bool unregister_instance(std::uint64_t connection_id);
+  /// routes left without instances are held until now + ownership_grace (or disappear at once
+  /// with no grace). Publishes a new snapshot. Returns false, changing nothing, when the
+  /// connection is not registered.
+  bool unregister_instance(std::uint64_t connection_id, core::TimePoint now = {});
+  /// Drops held routes whose grace ended at or before `now`; publishes when any went. Returns
+  /// how many went.
+  std::size_t expire_held(core::TimePoint now);
+  /// Routes held right now (no instance, within their grace).
+  std::size_t held_routes() const;
 
   /// The current snapshot; never null (an empty one before the first registration).
   std::shared_ptr<const RouteSnapshot> snapshot() const noexcept {
@@ -152,6 +175,10 @@ class RouteTable {
     std::string service;
     std::vector<Member> members;  // registration order: members.front() is the route's primary
     std::shared_ptr<RouteRuntime> runtime;
+    /// Set while held (members empty): the last member, whose template the snapshot keeps,
+    /// and when the hold ends.
+    std::optional<Member> held;
+    core::TimePoint held_until{};
   };
   using ShapeMap = std::map<std::string, Entry, std::less<>>;  // template shape -> entry
   struct Instance {
@@ -170,6 +197,7 @@ class RouteTable {
   std::map<std::string, ShapeMap, std::less<>> routes_;  // method -> shape -> entry
   std::unordered_map<std::uint64_t, Instance> instances_;
   std::size_t route_count_ = 0;
+  std::size_t held_count_ = 0;
   std::uint64_t version_ = 0;
   RouteTableCounters counters_;
   std::atomic<std::shared_ptr<const RouteSnapshot>> current_;

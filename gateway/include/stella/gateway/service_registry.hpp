@@ -12,6 +12,7 @@
 #include "stella/core/frame.hpp"
 #include "stella/gateway/health_tracker.hpp"
 #include "stella/gateway/routing_state.hpp"
+#include "stella/gateway/service_identity.hpp"
 
 namespace stella::gw {
 
@@ -23,6 +24,8 @@ inline constexpr std::size_t kMaxIdentityLength = 128;
 struct RegistrySettings {
   RouteTableSettings routes;
   HealthSettings health;
+  /// Which connections may register which names and paths (transports.tls.serviceIdentities).
+  ServiceIdentityPolicy identities;
 };
 
 /// What became of a HELLO.
@@ -36,14 +39,19 @@ class ServiceRegistry {
  public:
   explicit ServiceRegistry(RegistrySettings settings = {});
 
-  HelloOutcome on_hello(std::uint64_t connection, const core::Hello& hello, core::TimePoint now);
+  /// `peer`: what the transport verified about the connection (no certificate on plain TCP).
+  HelloOutcome on_hello(std::uint64_t connection, const core::Hello& hello, core::TimePoint now,
+                        const PeerIdentity& peer = {});
   std::optional<HealthTransition> on_heartbeat_sent(std::uint64_t connection, core::TimePoint now);
   std::optional<HealthTransition> on_heartbeat_ack(std::uint64_t connection, core::Duration rtt,
                                                    core::HealthStatus reported,
                                                    std::uint32_t in_flight, core::TimePoint now);
   std::optional<HealthTransition> on_drain(std::uint64_t connection);
-  /// Connection lost or closed: the instance leaves the route table at once.
-  void on_closed(std::uint64_t connection);
+  /// Connection lost or closed: the instance leaves the route table at once (its routes are
+  /// held for its service through routing.ownershipGracePeriod).
+  void on_closed(std::uint64_t connection, core::TimePoint now = {});
+  /// Periodic: drops held routes whose grace has passed.
+  void on_tick(core::TimePoint now) { routes_.expire_held(now); }
 
   /// The tracker of a registered connection (nullptr otherwise).
   const HealthTracker* health(std::uint64_t connection) const;

@@ -1,7 +1,9 @@
 // The demo service: the quickstart's service and the integration tests' workhorse.
-//   GET|POST /api/v1/demo/echo       JSON echo of method, path, query, headers, identity, body
+//   GET|POST /api/v1/demo/echo       JSON echo of method, path, query, headers, identity, body,
+//                                    and the instance that answered
 //   GET /api/v1/demo/slow/{ms}       answers after `ms` milliseconds (cancellable)
-//   GET /api/v1/demo/stream/{chunks} streams that many chunks
+//   GET /api/v1/demo/stream/{chunks} streams that many chunks (?interval_ms=M between them)
+//   GET /api/v1/demo/bytes/{n}       streams n bytes (a-z repeated) in 64 KiB chunks
 //   GET /api/v1/demo/status/{code}   answers with that status code
 //   GET /api/v1/demo/items/special, /items/{id}, /files/{*path}   echo (routing precedence)
 #pragma once
@@ -10,7 +12,7 @@
 
 namespace stella::microservice {
 
-/// Adds the demo endpoints to `service`.
-void add_demo_endpoints(Service& service);
+/// Adds the demo endpoints to `service`; `instance` is named in echo answers.
+void add_demo_endpoints(Service& service, const std::string& instance);
 
 }  // namespace stella::microservice

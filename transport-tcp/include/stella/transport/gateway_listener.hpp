@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "stella/core/gateway_session.hpp"
 #include "stella/transport/session_runner.hpp"
@@ -26,6 +27,9 @@ struct ConnectionInfo {
   std::uint64_t id = 0;
   std::string peer;                       // "127.0.0.1:53122"
   std::string client_certificate_sha256;  // hex thumbprint of the TLS client certificate, if any
+  /// The verified client certificate's subject CN and DNS/URI subject alternative names.
+  std::string client_certificate_cn{};
+  std::vector<std::string> client_certificate_sans{};
   /// Which listener accepted it (for the per-transport connection limits).
   enum class Origin : std::uint8_t { tcp = 0, tls = 1, other = 2 } origin = Origin::other;
 };

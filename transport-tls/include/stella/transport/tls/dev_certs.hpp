@@ -48,12 +48,26 @@ struct DevCertificateFiles {
   std::filesystem::path client_cert, client_key;
   std::filesystem::path gateway_p12;  // only when a PKCS#12 password was given
   std::string gateway_thumbprint, client_thumbprint;
+  /// One per requested service name: NAME.pem / NAME-key.pem, CN and DNS SAN = NAME.
+  struct Service {
+    std::string name;
+    std::filesystem::path cert, key;
+    std::string thumbprint;
+  };
+  std::vector<Service> services;
 };
+
+/// Whether `name` can name a per-service certificate file and DNS SAN (letters, digits, '-',
+/// '.', not starting with '.' or '-', at most 63 bytes).
+bool valid_dev_service_name(const std::string& name);
 
 /// Generates a dev CA, the gateway's server certificate and one client certificate into `dir`
 /// (created if missing): ca.pem ca-key.pem gateway.pem gateway-key.pem client.pem client-key.pem,
-/// plus gateway.p12 when `p12_password` is not empty.
+/// plus gateway.p12 when `p12_password` is not empty, plus one client certificate per name in
+/// `services` (for service identities: docs/security.md). Throws std::invalid_argument for a
+/// name that fails valid_dev_service_name.
 DevCertificateFiles write_dev_certificates(const std::filesystem::path& dir,
-                                           const std::string& p12_password = "");
+                                           const std::string& p12_password = "",
+                                           const std::vector<std::string>& services = {});
 
 }  // namespace stella::transport::tls

@@ -48,6 +48,15 @@ std::shared_ptr<asio::ssl::context> make_client_context(const ClientTlsSettings&
 /// presented none.
 std::optional<Thumbprint> peer_certificate_sha256(SslStream& stream);
 
+/// The names in the peer's leaf certificate: subject CN and the DNS and URI subject alternative
+/// names (others are skipped). Names that are not printable ASCII are skipped too, so they can
+/// be logged and compared as they are.
+struct PeerCertificateNames {
+  std::string common_name;
+  std::vector<std::string> subject_alt_names;
+};
+std::optional<PeerCertificateNames> peer_certificate_names(SslStream& stream);
+
 /// Makes OpenSSL check a server's name during verification on this client connection: an IP
 /// address against the certificate's IP SANs, a DNS name against its DNS SANs (no partial
 /// wildcards) and sent as SNI (RFC 6066 allows no IP literals there). False when OpenSSL

@@ -19,6 +19,7 @@
 #include "stella/gateway/health_tracker.hpp"
 #include "stella/gateway/routing_state.hpp"
 #include "stella/gateway/selector.hpp"
+#include "stella/gateway/service_identity.hpp"
 #include "stella/transport/tls/tls_settings.hpp"
 
 namespace stella::gw::config {
@@ -62,7 +63,13 @@ struct TlsTransportConfig {
   /// certificatePath, privateKeyPath, certificatePassword, clientCertificateMode, caPath,
   /// allowedClientCertificateThumbprints (validated: 64 hex digits each).
   transport::tls::TlsSettings tls;
+  /// serviceIdentities: certificate identity → service names and path prefixes it may claim
+  /// (docs/security.md). Applies to every service connection, TLS or not.
+  std::vector<ServiceIdentityRule> service_identities;
 };
+
+/// Items transports.tls.serviceIdentities may have.
+inline constexpr std::size_t kMaxServiceIdentities = 1024;
 
 /// http.tls: HTTPS on the ingress listener (TLS 1.3 only).
 struct HttpTlsConfig {
@@ -100,9 +107,13 @@ struct RoutingConfig {
   /// neighborRegions, loadBalancing.{policy, preferHealthy, overprovisioningFactor,
   /// maxCandidates, p2cMinPing}; local_region is copied from node.region.
   SelectorSettings selector;
-  /// maxInstances, maxEndpointsPerInstance, maxRoutes, maxMethodLength, maxTemplateLength,
-  /// maxTemplateSegments.
-  RouteTableSettings table;
+  /// ownershipGracePeriod (30s), maxInstances, maxEndpointsPerInstance, maxRoutes,
+  /// maxMethodLength, maxTemplateLength, maxTemplateSegments.
+  RouteTableSettings table = [] {
+    RouteTableSettings t;
+    t.ownership_grace = 30s;
+    return t;
+  }();
 };
 
 /// auth (shape only until the authentication issue; auth off in the dev default).

@@ -37,7 +37,8 @@ Problem payload_too_large(std::uint64_t limit);      // 413 payload-too-large (c
 Problem uri_too_long();                              // 414 uri-too-long (closes)
 Problem headers_too_large(std::string_view detail);  // 431 headers-too-large (closes)
 Problem bad_gateway(std::string_view detail);        // 502 instance-lost
-Problem no_instance(std::string_view service);       // 503 no-healthy-instance, Retry-After
+/// 503 no-healthy-instance, Retry-After. `none_connected`: the route is held with no instance.
+Problem no_instance(std::string_view service, bool none_connected = false);
 Problem unavailable(std::string_view detail);        // 503 unavailable, Retry-After
 Problem gateway_timeout(std::string_view detail);    // 504 timeout
 /// A HeadParser / ChunkedDecoder error as its problem (400/413/414/417/431/505, closes).

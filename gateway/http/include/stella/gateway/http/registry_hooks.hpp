@@ -26,7 +26,7 @@ class RegistryHooks final : public transport::GatewayHooks {
 
   /// HELLO endpoints refused in HELLO_ACK, by core::RejectReason code (0: any other code), and
   /// whole HELLOs refused. Read on the transport executor (like every other member).
-  const std::array<std::uint64_t, 6>& refused_endpoints() const noexcept {
+  const std::array<std::uint64_t, 7>& refused_endpoints() const noexcept {
     return refused_endpoints_;
   }
   std::uint64_t refused_hellos() const noexcept { return refused_hellos_; }
@@ -39,7 +39,7 @@ class RegistryHooks final : public transport::GatewayHooks {
   std::function<void(const std::string&)> log_;
   bool log_heartbeats_;
   std::unordered_map<std::uint64_t, std::string> names_;
-  std::array<std::uint64_t, 6> refused_endpoints_{};
+  std::array<std::uint64_t, 7> refused_endpoints_{};
   std::uint64_t refused_hellos_ = 0;
 };
 
