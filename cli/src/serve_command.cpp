@@ -82,6 +82,11 @@ int run_serve(const ServeOptions& opt) {
     sink->lifecycle("warn",
                     "WARNING: no --config given: running the embedded DEV configuration "
                     "(plain HTTP, plain TCP transport, authentication OFF). Do not expose it.");
+  else if (config.tcp.enabled)
+    sink->lifecycle("warn",
+                    "WARNING: transports.tcp is enabled: services connecting over plain TCP are "
+                    "not authenticated and may register any service name that "
+                    "transports.tls.serviceIdentities does not reserve (docs/security.md)");
   auto shared = std::make_shared<const gw::config::GatewayConfig>(std::move(config));
   gw::http::GatewayServer server(shared, *sink);
   std::string error;

@@ -204,12 +204,7 @@ constexpr std::array<std::string_view, 5> kHealthNames{"unknown", "healthy", "de
 constexpr std::array<std::string_view, 7> kRejectNames{
     "", "malformed_template", "conflict", "limit_exceeded", "invalid_method", "duplicate",
     "forbidden"};
-constexpr std::array<std::string_view, 6> kCancelNames{"",
-                                                       "client_disconnected",
-                                                       "timeout",
-                                                       "gateway_shutdown",
-                                                       "instance_draining",
-                                                       "handler_failed"};
+constexpr const auto& kCancelNames = kCancelReasonNames;
 constexpr std::array<std::string_view, 6> kDrainNames{
     "graceful",       "protocol_error", "unsupported_version",
     "hello_rejected", "overloaded",     "internal_error"};

@@ -84,7 +84,8 @@ void GatewaySession::handle(Frame& f, TimePoint now) {
       // The service gave up on a stream (its handler failed): the request fails.
       auto it = streams_.find(f.stream_id);
       if (it == streams_.end()) return;
-      emit(gw_event::StreamFailed{f.stream_id, Errc::peer_closed, it->second.response_started});
+      emit(gw_event::StreamFailed{f.stream_id, Errc::peer_closed, it->second.response_started,
+                                  std::max<std::uint16_t>(1, std::get<Cancel>(f.body).reason)});
       streams_.erase(it);
       return maybe_finish_drain();
     }

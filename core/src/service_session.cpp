@@ -203,6 +203,12 @@ Errc ServiceSession::send_response_data(std::uint32_t stream, std::string_view d
 Errc ServiceSession::abort_stream(std::uint32_t stream, std::string message) {
   if (state_ == State::closed) return Errc::session_closed;
   if (streams_.erase(stream) == 0) return Errc::unknown_stream;
+  if (message.size() > 256) {
+    std::size_t cut = 256;  // not inside a UTF-8 sequence
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80)
+      --cut;
+    message.resize(cut);
+  }
   queue(Frame{0, stream,
               Cancel{static_cast<std::uint16_t>(CancelReason::handler_failed), std::move(message)}},
         false);

@@ -55,7 +55,7 @@ std::optional<std::string_view> RequestContext::param(std::string_view name) con
 asio::awaitable<core::Errc> RequestContext::send_head(core::Response head) {
   if (!service_->current(generation_)) co_return core::Errc::session_closed;
   const core::Errc e = service_->live_->session.send_response(stream_, head, false);
-  service_->wake();
+  service_->answered(stream_, e, "response head");
   co_return e;
 }
 
@@ -70,7 +70,7 @@ asio::awaitable<core::Errc> RequestContext::send_chunk(std::string_view data, bo
   }
   if (!service_->current(generation_)) co_return core::Errc::session_closed;
   const core::Errc e = service_->live_->session.send_response_data(stream_, data, end_stream);
-  service_->wake();
+  service_->answered(stream_, e, "response chunk");
   co_return e;
 }
 
@@ -119,6 +119,20 @@ bool Service::current(std::uint64_t generation) const noexcept {
 
 void Service::wake() {
   if (live_) live_->wake();
+}
+
+void Service::answered(std::uint32_t stream, core::Errc e, std::string_view what) {
+  // The stream is gone (cancelled) or the connection is: nobody waits for an answer. Any other
+  // error means this answer can never be sent: say so at once instead of letting the client
+  // wait for the gateway's timeout.
+  if (e != core::Errc::ok && e != core::Errc::unknown_stream && e != core::Errc::session_closed &&
+      live_ && live_->session.stream_open(stream)) {
+    const std::string why =
+        std::string(what) + " could not be sent: " + std::string(core::errc_name(e));
+    log("stream " + std::to_string(stream) + ": " + why + "; aborting the stream");
+    live_->session.abort_stream(stream, why);
+  }
+  wake();
 }
 
 void Service::stop(core::Duration timeout) {
@@ -284,11 +298,8 @@ void Service::on_event(core::ServiceEvent& e) {
       start_handler(started);
     }
   } else if (auto* cancel = std::get_if<core::svc_event::Cancelled>(&e)) {
-    static constexpr const char* kReasons[] = {"unknown",           "client_disconnected",
-                                               "timeout",           "gateway_shutdown",
-                                               "instance_draining", "handler_failed"};
     log("stream " + std::to_string(cancel->stream) + " cancelled by the gateway (" +
-        (cancel->reason < 6 ? kReasons[cancel->reason] : "unknown") + ")");
+        std::string(core::cancel_reason_name(cancel->reason)) + ")");
     live_->partial.erase(cancel->stream);
     if (auto it = live_->contexts.find(cancel->stream); it != live_->contexts.end()) {
       auto ctx = it->second;  // emit() may complete the handler, which erases the entry
@@ -342,17 +353,38 @@ asio::awaitable<void> Service::run_handler(std::shared_ptr<RequestContext> ctx, 
   const std::uint64_t gen = ctx->generation_;
   const std::uint32_t stream = ctx->stream_;
   std::optional<core::Response> response;
-  std::string failure;
+  std::optional<std::string> failure;
   try {
     response = co_await routes_[route].handler(*ctx);
   } catch (const std::exception& ex) {
-    failure = ex.what();
+    failure = *ex.what() != '\0' ? ex.what() : "an exception with no message";
+  } catch (...) {
+    failure = "an exception that is not a std::exception";
   }
   if (current(gen)) {
-    if (!failure.empty()) {
-      if (!*ctx->cancelled_) live_->session.abort_stream(stream, failure);
+    core::ServiceSession& session = live_->session;
+    // Every request gets an answer: the response, a 500 for a handler that threw before its
+    // head, or an abort (the gateway answers 502 or cuts the stream) for anything else.
+    if (*ctx->cancelled_ || !session.stream_open(stream)) {
+      // answered already, or nobody is waiting
+    } else if (failure) {
+      log("stream " + std::to_string(stream) + ": handler failed: " + *failure);
+      if (session.response_started(stream)) {
+        session.abort_stream(stream, "handler failed: " + *failure);
+      } else {
+        const core::Response internal{
+            500,
+            {{"content-type", "application/problem+json"}},
+            R"({"type":"about:blank","title":"Internal Server Error","status":500,)"
+            R"("detail":"the service's handler failed"})"};
+        answered(stream, session.send_response(stream, internal, true), "500 response");
+      }
     } else if (response) {
-      live_->session.send_response(stream, *response, true);
+      answered(stream, session.send_response(stream, *response, true), "response");
+    } else {
+      log("stream " + std::to_string(stream) +
+          ": handler returned without completing its response; aborting the stream");
+      session.abort_stream(stream, "handler returned without completing its response");
     }
     live_->contexts.erase(stream);
     if (!*wake_token_) {

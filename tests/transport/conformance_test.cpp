@@ -147,6 +147,7 @@ class Conformance : public ::testing::Test {
     transport.configure(o);
     services.push_back(std::make_unique<microservice::Service>(io.get_executor(), o, clock, 5));
     microservice::add_demo_endpoints(*services.back(), "demo");
+    if (extra_endpoints) extra_endpoints(*services.back());
     transport.run(io, *gateway, *services.back());
     return *services.back();
   }
@@ -179,6 +180,8 @@ class Conformance : public ::testing::Test {
     return id;
   }
 
+  /// Endpoints added to every service after the demo's.
+  std::function<void(microservice::Service&)> extra_endpoints;
   asio::io_context io;
   core::SteadyClock clock;
   Recorder hooks;
@@ -341,6 +344,84 @@ TEST_F(MemoryFaults, PartitionSilencesHeartbeatsUntilHealed) {
   ASSERT_TRUE(
       run_until([&] { return hooks.of<core::gw_event::HeartbeatAck>().size() > acks_during; }));
   EXPECT_TRUE(hooks.of<core::gw_event::Closed>().empty());
+}
+
+}  // namespace
+}  // namespace stella::transport
+
+namespace stella::transport {
+namespace {
+
+// The SDK answers every request at once, whatever its handler does (issue: a client must never
+// wait for the gateway's timeout because the service could not answer).
+TYPED_TEST(Conformance, EveryRequestIsAnsweredWhateverTheHandlerDoes) {
+  this->extra_endpoints = [](microservice::Service& s) {
+    using Ctx = microservice::RequestContext;
+    using Result = asio::awaitable<std::optional<core::Response>>;
+    s.add({"GET", "/t/throw-empty", 0, false, {}, ""}, [](Ctx&) -> Result {
+      throw std::runtime_error("");
+      co_return std::nullopt;
+    });
+    s.add({"GET", "/t/throw-other", 0, false, {}, ""}, [](Ctx&) -> Result {
+      throw 42;
+      co_return std::nullopt;
+    });
+    s.add({"GET", "/t/too-large", 0, false, {}, ""}, [](Ctx&) -> Result {
+      co_return core::Response{200, {}, std::string(core::FrameLimits{}.max_payload + 1, 'x')};
+    });
+    s.add({"GET", "/t/bad-header", 0, false, {}, ""}, [](Ctx&) -> Result {
+      core::Response r{200, {}, "ok"};
+      r.headers.push_back({"x-big", std::string(core::FrameLimits{}.max_payload, 'h')});
+      co_return r;
+    });
+    s.add({"GET", "/t/forgot", 0, true, {}, ""}, [](Ctx&) -> Result { co_return std::nullopt; });
+    s.add({"GET", "/t/stream-throws", 0, true, {}, ""}, [](Ctx& ctx) -> Result {
+      core::Response head{200, {}, {}};
+      co_await ctx.send_head(std::move(head));
+      throw std::runtime_error("midway");
+    });
+    s.add({"GET", "/t/huge-chunk", 0, true, {}, ""}, [](Ctx& ctx) -> Result {
+      core::Response head{200, {}, {}};
+      co_await ctx.send_head(std::move(head));
+      const std::string big(core::FrameLimits{}.max_payload + 1, 'c');
+      co_await ctx.send_chunk(big, true);
+      co_return std::nullopt;
+    });
+  };
+  auto& session = this->registered_session();
+  const auto throw_empty = this->send(session, "/t/throw-empty");
+  const auto throw_other = this->send(session, "/t/throw-other");
+  const auto too_large = this->send(session, "/t/too-large");
+  const auto bad_header = this->send(session, "/t/bad-header");
+  const auto forgot = this->send(session, "/t/forgot");
+  const auto stream_throws = this->send(session, "/t/stream-throws");
+  const auto huge_chunk = this->send(session, "/t/huge-chunk");
+  auto answered = [&](std::uint32_t id) {
+    for (const auto& h : this->hooks.template of<core::gw_event::ResponseHead>())
+      if (h.stream == id && h.end_stream) return h.response.status;
+    for (const auto& f : this->hooks.template of<core::gw_event::StreamFailed>())
+      if (f.stream == id) return static_cast<std::uint16_t>(f.service_cancel == 5 ? 1 : 2);
+    return std::uint16_t{0};
+  };
+  // Well within the gateway's request timeout: the answers come at once.
+  ASSERT_TRUE(this->run_until(
+      [&] {
+        for (auto id : {throw_empty, throw_other, too_large, bad_header, forgot, stream_throws,
+                        huge_chunk})
+          if (answered(id) == 0) return false;
+        return true;
+      },
+      5s));
+  EXPECT_EQ(answered(throw_empty), 500);  // a throwing handler: 500 before its head
+  EXPECT_EQ(answered(throw_other), 500);
+  EXPECT_EQ(answered(too_large), 1);      // cannot be encoded: CANCEL handler_failed → 502
+  EXPECT_EQ(answered(bad_header), 1);
+  EXPECT_EQ(answered(forgot), 1);         // returned without answering
+  EXPECT_EQ(answered(stream_throws), 1);  // head sent, then threw: the stream is cut
+  EXPECT_EQ(answered(huge_chunk), 1);
+  // The connection survives all of it.
+  const auto after = this->send(session, "/api/v1/demo/echo");
+  ASSERT_TRUE(this->run_until([&] { return answered(after) == 200; }));
 }
 
 }  // namespace

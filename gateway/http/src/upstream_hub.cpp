@@ -169,7 +169,11 @@ void UpstreamHub::on_event(const transport::ConnectionInfo& conn, core::GatewayE
     if (it == calls_.end()) return;
     auto call = it->second;
     fail(*call, UpstreamPart::Failure::instance_lost, failed->response_started,
-         "the instance ended the request (" + std::string(core::errc_name(failed->reason)) + ")");
+         failed->service_cancel != 0
+             ? "the instance aborted the request (CANCEL " +
+                   std::string(core::cancel_reason_name(failed->service_cancel)) + ")"
+             : "the instance ended the request (" +
+                   std::string(core::errc_name(failed->reason)) + ")");
     return;
   }
   registry_hooks_.on_event(conn, e);

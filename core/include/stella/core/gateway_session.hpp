@@ -72,6 +72,9 @@ struct StreamFailed {
   std::uint32_t stream = 0;
   Errc reason = Errc::ok;  // peer_closed, session_closed, unexpected_frame ...
   bool response_started = false;
+  /// The service sent CANCEL for the stream (its handler failed, or its answer could not be
+  /// sent): its CancelReason code. 0 when the stream failed for another reason.
+  std::uint16_t service_cancel = 0;
 };
 /// The session is closed; no further events follow.
 struct Closed {

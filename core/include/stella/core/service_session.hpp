@@ -79,7 +79,9 @@ class ServiceSession : public SessionBase<ServiceEvent> {
   Errc send_response(std::uint32_t stream, const Response& response, bool end_stream);
   /// A chunk of a streamed response, after send_response(..., false).
   Errc send_response_data(std::uint32_t stream, std::string_view data, bool end_stream);
-  /// The handler failed before responding: CANCEL(handler_failed) so the gateway answers 502.
+  /// The handler failed, or its response cannot be sent: CANCEL(handler_failed) so the gateway
+  /// answers 502 at once (or cuts the client's stream when the head went out). Queued even past
+  /// the output bound; `message` is cut to 256 bytes.
   Errc abort_stream(std::uint32_t stream, std::string message);
   /// Graceful leave: DRAIN(graceful); closes when the last open stream has been answered or when
   /// `timeout` passes.
@@ -89,6 +91,13 @@ class ServiceSession : public SessionBase<ServiceEvent> {
 
   State state() const noexcept { return state_; }
   std::size_t in_flight() const noexcept { return streams_.size(); }
+  /// The stream is open: its response has not ended and it was neither cancelled nor aborted.
+  bool stream_open(std::uint32_t stream) const noexcept { return streams_.contains(stream); }
+  /// The stream is open and its response head has gone out.
+  bool response_started(std::uint32_t stream) const noexcept {
+    const auto it = streams_.find(stream);
+    return it != streams_.end() && it->second.response_started;
+  }
   std::optional<TimePoint> next_deadline() const noexcept;
 
  private:

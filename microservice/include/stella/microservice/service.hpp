@@ -144,6 +144,9 @@ class Service {
   asio::awaitable<void> run_handler(std::shared_ptr<RequestContext> ctx, std::size_t route);
   bool current(std::uint64_t generation) const noexcept;
   void wake();
+  /// After a send for `stream` returned `e`: aborts the stream when that answer can never go
+  /// out (too large, output overflow, ...), then wakes the connection.
+  void answered(std::uint32_t stream, core::Errc e, std::string_view what);
   void log(const std::string& line);
 
   asio::any_io_executor executor_;
