@@ -56,6 +56,7 @@ asio::awaitable<core::Errc> RequestContext::send_head(core::Response head) {
   if (!service_->current(generation_)) co_return core::Errc::session_closed;
   const core::Errc e = service_->live_->session.send_response(stream_, head, false);
   service_->answered(stream_, e, "response head");
+  service_->wake();
   co_return e;
 }
 
@@ -71,6 +72,7 @@ asio::awaitable<core::Errc> RequestContext::send_chunk(std::string_view data, bo
   if (!service_->current(generation_)) co_return core::Errc::session_closed;
   const core::Errc e = service_->live_->session.send_response_data(stream_, data, end_stream);
   service_->answered(stream_, e, "response chunk");
+  service_->wake();
   co_return e;
 }
 
@@ -132,7 +134,6 @@ void Service::answered(std::uint32_t stream, core::Errc e, std::string_view what
     log("stream " + std::to_string(stream) + ": " + why + "; aborting the stream");
     live_->session.abort_stream(stream, why);
   }
-  wake();
 }
 
 void Service::stop(core::Duration timeout) {

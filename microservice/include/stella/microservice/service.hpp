@@ -145,7 +145,7 @@ class Service {
   bool current(std::uint64_t generation) const noexcept;
   void wake();
   /// After a send for `stream` returned `e`: aborts the stream when that answer can never go
-  /// out (too large, output overflow, ...), then wakes the connection.
+  /// out (too large, output overflow, ...). The caller wakes the connection.
   void answered(std::uint32_t stream, core::Errc e, std::string_view what);
   void log(const std::string& line);
 
