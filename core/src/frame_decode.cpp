@@ -308,6 +308,10 @@ class Decoder {
           STELLA_TRY(seen.once(f));
           STELLA_TRY(uint(f, a.max_payload));
           break;
+        case tags::hello_ack::kStreamWindow:
+          STELLA_TRY(seen.once(f));
+          STELLA_TRY(uint(f, a.stream_window));
+          break;
         default:
           break;
       }

@@ -140,6 +140,7 @@ class Encoder {
     u32_opt(tags::hello_ack::kHeartbeatIntervalMs, a.heartbeat_interval_ms);
     str_opt(tags::hello_ack::kNodeId, a.node_id);
     u32_opt(tags::hello_ack::kMaxPayload, a.max_payload);
+    u32_opt(tags::hello_ack::kStreamWindow, a.stream_window);
   }
 
   void payload(const Heartbeat& h) {

@@ -292,6 +292,7 @@ void body_to_json(const HelloAck& a, json& j) {
   j["heartbeat_interval_ms"] = a.heartbeat_interval_ms;
   j["node_id"] = bytes_to_json(a.node_id);
   j["max_payload"] = a.max_payload;
+  j["stream_window"] = a.stream_window;
 }
 
 void body_to_json(const Heartbeat& h, json& j) {
@@ -397,6 +398,7 @@ FrameBody body_from_json(std::uint8_t type, const Reader& r) {
       a.heartbeat_interval_ms = r.uint<std::uint32_t>("heartbeat_interval_ms");
       a.node_id = r.bytes("node_id");
       a.max_payload = r.uint<std::uint32_t>("max_payload");
+      a.stream_window = r.uint<std::uint32_t>("stream_window");
       return a;
     }
     case FrameType::heartbeat: {

@@ -174,6 +174,7 @@ void GatewaySession::accept_hello(HelloAck ack, TimePoint now) {
       std::chrono::duration_cast<std::chrono::milliseconds>(config_.heartbeat_interval).count());
   ack.node_id = config_.node_id;
   ack.max_payload = config_.limits.max_payload;
+  ack.stream_window = config_.stream_window;
   if (Errc e = queue(Frame{0, 0, std::move(ack)}, false); e != Errc::ok) {
     close_with(e, DrainCode::internal_error, "cannot encode HELLO_ACK");
     return finish(e);
@@ -225,6 +226,15 @@ Errc GatewaySession::send_request_data(std::uint32_t stream, std::string_view da
     return e;
   }
   if (end_stream) it->second.request_open = false;
+  return Errc::ok;
+}
+
+Errc GatewaySession::grant_credit(std::uint32_t stream, std::uint32_t increment) {
+  if (state_ == State::closed) return Errc::session_closed;
+  if (!streams_.contains(stream)) return Errc::unknown_stream;
+  // A control frame, not counted against the bound: it answers data the service sent, so there
+  // are never more of them than data frames received.
+  queue(Frame{0, stream, Credit{increment}}, false);
   return Errc::ok;
 }
 

@@ -67,6 +67,7 @@ void ServiceSession::handle(Frame& f, TimePoint) {
     } else {
       liveness_ = std::chrono::seconds(30);
     }
+    if (ack.stream_window > 0) initial_window_ = ack.stream_window;
     state_ = State::active;
     emit(svc_event::Registered{std::move(ack)});
     return;
@@ -94,7 +95,7 @@ void ServiceSession::handle(Frame& f, TimePoint) {
               false);
         return;
       }
-      streams_.emplace(f.stream_id, StreamState{false, !end});
+      streams_.emplace(f.stream_id, StreamState{false, !end, initial_window_});
       highest_stream_ = std::max(highest_stream_, f.stream_id);
       emit(svc_event::RequestStarted{f.stream_id, std::move(std::get<Request>(f.body)), end});
       return;
@@ -124,8 +125,16 @@ void ServiceSession::handle(Frame& f, TimePoint) {
       emit(svc_event::GatewayDraining{d});
       return;
     }
-    case FrameType::credit:
-      return;  // grants for response streams: accepted, windows not enforced yet
+    case FrameType::credit: {
+      auto it = streams_.find(f.stream_id);
+      if (it == streams_.end()) return;  // answered or cancelled meanwhile
+      auto& w = it->second.window;
+      if (w < kUnlimitedWindow) {  // saturating: a peer's grants cannot overflow it
+        w = std::min<std::int64_t>(kUnlimitedWindow - 1, w + std::get<Credit>(f.body).increment);
+      }
+      emit(svc_event::CreditGranted{f.stream_id});
+      return;
+    }
     case FrameType::hello:
     case FrameType::hello_ack:
     case FrameType::response:
@@ -193,11 +202,18 @@ Errc ServiceSession::send_response_data(std::uint32_t stream, std::string_view d
       e != Errc::ok) {
     return e;
   }
+  if (it->second.window < kUnlimitedWindow)
+    it->second.window -= static_cast<std::int64_t>(data.size());
   if (end_stream) {
     streams_.erase(it);
     maybe_finish_drain();
   }
   return Errc::ok;
+}
+
+std::int64_t ServiceSession::send_window(std::uint32_t stream) const noexcept {
+  const auto it = streams_.find(stream);
+  return it == streams_.end() ? 0 : it->second.window;
 }
 
 Errc ServiceSession::abort_stream(std::uint32_t stream, std::string message) {

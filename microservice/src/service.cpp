@@ -61,14 +61,15 @@ asio::awaitable<core::Errc> RequestContext::send_head(core::Response head) {
 }
 
 asio::awaitable<core::Errc> RequestContext::send_chunk(std::string_view data, bool end_stream) {
-  // Back-pressure: wait while the connection's queue is above the high-water mark.
-  asio::steady_timer pause(service_->executor_);
-  while (service_->current(generation_) &&
-         service_->live_->session.pending_output() > service_->options_.high_water_bytes) {
-    pause.expires_after(std::chrono::milliseconds(1));
-    co_await pause.async_wait(kTuple);
-    if (*cancelled_) co_return core::Errc::unknown_stream;
+  // Back-pressure: wait while the gateway has granted no window for this stream (CREDIT), or
+  // while the connection's queue is above the high-water mark. Woken by a CREDIT, by a
+  // completed write, or by this request's cancellation.
+  while (service_->current(generation_) && !*cancelled_ &&
+         (service_->live_->session.send_window(stream_) <= 0 ||
+          service_->live_->session.pending_output() > service_->options_.high_water_bytes)) {
+    co_await service_->flow_.async_wait(kTuple);
   }
+  if (*cancelled_) co_return core::Errc::unknown_stream;
   if (!service_->current(generation_)) co_return core::Errc::session_closed;
   const core::Errc e = service_->live_->session.send_response_data(stream_, data, end_stream);
   service_->answered(stream_, e, "response chunk");
@@ -82,6 +83,7 @@ Service::Service(asio::any_io_executor executor, ServiceOptions options, const c
       options_(std::move(options)),
       clock_(clock),
       random_(seed),
+      flow_(executor, core::TimePoint::max()),
       backoff_(executor) {}
 
 Service::~Service() = default;
@@ -253,6 +255,7 @@ asio::awaitable<void> Service::serve_stream(Stream stream, transport::Address ga
   live->runner = std::make_unique<Runner>(
       live->stream, live->session, clock_, [this](core::ServiceEvent& e) { on_event(e); },
       [live] { live->close(); });
+  live->runner->on_written([this] { flow_.cancel(); });
   log("connected to " + gateway.to_string() + " as " + options_.name + "/" + options_.instance_id);
   if (stopping_) live->session.drain(stop_timeout_, clock_.now());
   co_await live->runner->run();
@@ -265,6 +268,7 @@ asio::awaitable<void> Service::serve_stream(Stream stream, transport::Address ga
     *ctx->cancelled_ = true;
     ctx->cancel_.emit(asio::cancellation_type::terminal);
   }
+  flow_.cancel();
 }
 
 void Service::on_event(core::ServiceEvent& e) {
@@ -307,6 +311,8 @@ void Service::on_event(core::ServiceEvent& e) {
       *ctx->cancelled_ = true;
       ctx->cancel_.emit(asio::cancellation_type::terminal);
     }
+  } else if (std::get_if<core::svc_event::CreditGranted>(&e)) {
+    flow_.cancel();  // senders waiting for window look again
   } else if (auto* drain = std::get_if<core::svc_event::GatewayDraining>(&e)) {
     log("gateway draining: " + drain->drain.message);
   } else if (auto* closed = std::get_if<core::svc_event::Closed>(&e)) {

@@ -299,6 +299,7 @@ void Engine::handle_service_event(Conn& c, std::uint32_t ci, core::ServiceEvent&
                    if (it != in.queue.end()) in.queue.erase(it);
                  },
                  [&](core::svc_event::GatewayDraining&) {},
+                 [&](core::svc_event::CreditGranted&) {},
                  [&](core::svc_event::Closed& cl) {
                    log_.line(now_, "service-closed %s conn=%llu %s", in.name.c_str(),
                              static_cast<unsigned long long>(c.id), cl.info.message.c_str());

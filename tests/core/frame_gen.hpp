@@ -71,7 +71,7 @@ inline rc::Gen<FrameBody> body_of(std::uint8_t type) {
                            gen::set(&RejectedEndpoint::reason),
                            gen::set(&RejectedEndpoint::message, small_string())))),
               gen::set(&HelloAck::heartbeat_interval_ms), gen::set(&HelloAck::node_id, small_string()),
-              gen::set(&HelloAck::max_payload)),
+              gen::set(&HelloAck::max_payload), gen::set(&HelloAck::stream_window)),
           [](HelloAck a) { return FrameBody(std::move(a)); });
     case FrameType::heartbeat:
       return gen::map(

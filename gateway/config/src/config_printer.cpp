@@ -213,9 +213,11 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
 
   w.begin("routing");
   w.duration("defaultTimeout", c.routing.default_timeout);
+  w.duration("maxStreamDuration", c.routing.max_stream_duration);
   w.size("maxRequestBodySize", c.routing.max_request_body_size);
   w.boolean("streamingEnabled", c.routing.streaming_enabled);
   w.size("streamingBufferSize", c.routing.streaming_buffer_size);
+  w.size("streamWindow", c.routing.stream_window);
   w.strings("neighborRegions", c.routing.selector.neighbor_regions);
   w.begin("loadBalancing");
   w.str("policy", policy_name(c.routing.selector.policy));

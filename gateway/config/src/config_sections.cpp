@@ -194,10 +194,14 @@ void read_http(MapReader& m, HttpConfig& c) {
 
 void read_routing(MapReader& m, RoutingConfig& c) {
   m.get("defaultTimeout", c.default_timeout, kPositive);
+  m.get("maxStreamDuration", c.max_stream_duration);
   m.get_size("maxRequestBodySize", c.max_request_body_size, 1);
   m.get("streamingEnabled", c.streaming_enabled);
   // A chunk travels in one STREAM_DATA frame, so it cannot exceed the frame payload limit.
   m.get_size("streamingBufferSize", c.streaming_buffer_size, 1, core::FrameLimits{}.max_payload);
+  // Below the 2 MiB a call may buffer for a slow client, so a service that honours credit is
+  // never cut for it.
+  m.get_size("streamWindow", c.stream_window, 0, 1024 * 1024);
   m.get("neighborRegions", c.selector.neighbor_regions);
   if (auto lb = m.map("loadBalancing")) {
     lb->get_enum("policy", c.selector.policy, parse_policy, "p2c, lowest-ping or round-robin");

@@ -351,7 +351,18 @@ class ExchangeLoop final : public HttpConnectionBase,
         co_return false;
       }
       if (part.end_stream) break;
-      conn_.set_deadline(Deadline::response, timeout - (w_.shared.clock->now() - started_at));
+      // The endpoint timeout bounds the gap between parts, not the whole stream; the optional
+      // routing.maxStreamDuration bounds the whole.
+      core::Duration next = timeout;
+      if (const auto max = s_.routing.max_stream_duration; max > core::Duration::zero()) {
+        next = std::min(next, max - (w_.shared.clock->now() - started_at));
+        if (next <= core::Duration::zero()) {
+          fwd_.cancel(core::CancelReason::timeout);
+          ex_.outcome = Outcome::upstream_timeout;  // cut: the head went out
+          co_return false;
+        }
+      }
+      conn_.set_deadline(Deadline::response, next);
     }
     fwd_.finish();
     conn_.clear_deadline();

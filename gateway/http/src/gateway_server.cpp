@@ -94,12 +94,15 @@ struct GatewayServer::Impl {
     shared.process_gauges = [this] { return transport_gauges(); };
     shared.routes = &registry_hooks.registry().routes();
     auto& transport_io = workers[0]->io;
-    hub.emplace(transport_io.get_executor(), UpstreamSettings{}, registry_hooks, clock);
+    UpstreamSettings us;
+    us.stream_window = config->routing.stream_window;
+    hub.emplace(transport_io.get_executor(), us, registry_hooks, clock);
     shared.hub = &*hub;
     transport::ListenerSettings ls;
     ls.session.node_id = config->node.node_id;
     ls.session.heartbeat_interval = config->health.heartbeat_interval;
     ls.session.hello_timeout = config->tcp.hello_timeout;
+    ls.session.stream_window = config->routing.stream_window;
     ls.session.frame_counters = &frames;
     ls.max_connections = config->tcp.max_connections + config->tls.max_connections;
     ls.write_timeout_by_origin = {config->tcp.write_timeout, config->tls.write_timeout,

@@ -9,6 +9,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <tuple>
 
@@ -29,6 +31,7 @@ class UpstreamForwarder {
   void start(const Pick& pick, core::Request&& request, bool end_stream) {
     call_ = hub_.make_call(executor_);
     cancelled_ = false;
+    ungranted_ = 0;
     hub_.start(call_, pick.instance->info->connection_id, pick.instance->state, std::move(request),
                end_stream);
   }
@@ -48,9 +51,19 @@ class UpstreamForwarder {
     co_return co_await call->channel.async_receive(
         boost::asio::as_tuple(boost::asio::use_awaitable));
   }
-  /// A part of `bytes` was written to the client: the hub may deliver more.
-  void written(std::size_t bytes) noexcept {
-    if (call_) call_->buffered_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+  /// A part of `bytes` was written to the client: the hub may deliver more, and the service
+  /// gets that much credit (in batches of half the window, so CREDIT frames stay few).
+  void written(std::size_t bytes) {
+    if (!call_) return;
+    call_->buffered_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+    const std::uint32_t window = hub_.settings().stream_window;
+    if (window == 0 || cancelled_) return;
+    ungranted_ += bytes;
+    if (ungranted_ >= window / 2) {
+      const auto grant = std::min<std::size_t>(ungranted_, UINT32_MAX);
+      hub_.grant(call_, static_cast<std::uint32_t>(grant));
+      ungranted_ -= grant;
+    }
   }
   /// Wakes a pending next_part() with an error (the caller decides why).
   void interrupt() {
@@ -75,6 +88,7 @@ class UpstreamForwarder {
   boost::asio::any_io_executor executor_;
   std::shared_ptr<UpstreamCall> call_;
   bool cancelled_ = false;
+  std::size_t ungranted_ = 0;  // written to the client, not yet granted back
 };
 
 }  // namespace stella::gw::http

@@ -82,6 +82,16 @@ void UpstreamHub::cancel(std::shared_ptr<UpstreamCall> call, core::CancelReason 
   });
 }
 
+void UpstreamHub::grant(std::shared_ptr<UpstreamCall> call, std::uint32_t bytes) {
+  on_transport([this, call = std::move(call), bytes] {
+    if (!call->open) return;
+    if (core::GatewaySession* session = listener_->session(call->connection)) {
+      if (session->grant_credit(call->stream, bytes) == core::Errc::ok)
+        listener_->wake(call->connection);
+    }
+  });
+}
+
 void UpstreamHub::finish(UpstreamCall& call) {
   if (!call.open) return;
   call.open = false;

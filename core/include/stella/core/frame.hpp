@@ -154,6 +154,9 @@ struct HelloAck {
   std::uint32_t heartbeat_interval_ms = 0;
   std::string node_id;
   std::uint32_t max_payload = 0;  // the largest payload the gateway accepts
+  /// Response-body bytes (STREAM_DATA payload) a service may send per stream before the gateway
+  /// grants more with CREDIT; 0: the gateway does not use credit (docs/protocol.md §8.2).
+  std::uint32_t stream_window = 0;
   bool operator==(const HelloAck&) const = default;
 };
 

@@ -28,6 +28,9 @@ struct GatewaySessionConfig {
   Duration hello_timeout = std::chrono::seconds(10);       // HELLO must arrive within this
   std::uint32_t max_in_flight = 1024;                      // streams open at once, per connection
   std::size_t max_output_bytes = 8 * 1024 * 1024;          // outbound queue bound (back-pressure)
+  /// Announced in HELLO_ACK: response bytes per stream before the service waits for CREDIT
+  /// (routing.streamWindow). 0: no credit, the service is bounded by its output queue only.
+  std::uint32_t stream_window = 256 * 1024;
   FrameCounters* frame_counters = nullptr;  // frames by type and direction (not owned; optional)
 };
 
@@ -113,6 +116,9 @@ class GatewaySession : public SessionBase<GatewayEvent> {
   Errc send_request(const Request& request, bool end_stream, TimePoint now,
                     std::uint32_t& stream_out);
   Errc send_request_data(std::uint32_t stream, std::string_view data, bool end_stream);
+  /// The client took `increment` more response bytes of `stream`: CREDIT to the service, so it
+  /// may send that much more. unknown_stream if the stream is not open (nothing is queued).
+  Errc grant_credit(std::uint32_t stream, std::uint32_t increment);
   /// Ends a stream early (timeout, client gone): CANCEL to the service. unknown_stream if the
   /// stream is not open.
   Errc cancel(std::uint32_t stream, CancelReason reason, std::string message = {});

@@ -43,6 +43,11 @@ struct RequestData {
   std::string data;
   bool end_stream = false;
 };
+/// The gateway granted more response bytes on `stream` (CREDIT): a sender waiting for window
+/// may go on.
+struct CreditGranted {
+  std::uint32_t stream = 0;
+};
 /// The gateway no longer wants this stream's response (timeout, client gone).
 struct Cancelled {
   std::uint32_t stream = 0;
@@ -59,7 +64,8 @@ struct Closed {
 
 using ServiceEvent =
     std::variant<svc_event::Registered, svc_event::RequestStarted, svc_event::RequestData,
-                 svc_event::Cancelled, svc_event::GatewayDraining, svc_event::Closed>;
+                 svc_event::Cancelled, svc_event::GatewayDraining, svc_event::Closed,
+                 svc_event::CreditGranted>;
 
 class ServiceSession : public SessionBase<ServiceEvent> {
  public:
@@ -77,8 +83,15 @@ class ServiceSession : public SessionBase<ServiceEvent> {
   /// open: cancelled, or never), unexpected_frame (head already sent), session_closed,
   /// output_overflow, or a codec limit.
   Errc send_response(std::uint32_t stream, const Response& response, bool end_stream);
-  /// A chunk of a streamed response, after send_response(..., false).
+  /// A chunk of a streamed response, after send_response(..., false). Takes `data.size()` from
+  /// the stream's window; a chunk may take it below zero (the sender checks send_window() > 0
+  /// before each chunk, so a chunk larger than the window still goes).
   Errc send_response_data(std::uint32_t stream, std::string_view data, bool end_stream);
+  /// Response-body bytes the gateway still accepts on `stream` before more CREDIT (section 8.2
+  /// of docs/protocol.md); kUnlimitedWindow when the gateway does not use credit; 0 for a stream
+  /// that is not open.
+  std::int64_t send_window(std::uint32_t stream) const noexcept;
+  static constexpr std::int64_t kUnlimitedWindow = std::int64_t{1} << 62;
   /// The handler failed, or its response cannot be sent: CANCEL(handler_failed) so the gateway
   /// answers 502 at once (or cuts the client's stream when the head went out). Queued even past
   /// the output bound; `message` is cut to 256 bytes.
@@ -104,6 +117,7 @@ class ServiceSession : public SessionBase<ServiceEvent> {
   struct StreamState {
     bool response_started = false;
     bool request_open = false;
+    std::int64_t window = kUnlimitedWindow;  // response bytes it may still send
   };
 
   void handle(Frame& f, TimePoint now);
@@ -112,6 +126,7 @@ class ServiceSession : public SessionBase<ServiceEvent> {
   void maybe_finish_drain();
 
   ServiceSessionConfig config_;
+  std::int64_t initial_window_ = kUnlimitedWindow;  // from HELLO_ACK stream_window
   State state_ = State::awaiting_ack;
   HealthStatus health_ = HealthStatus::healthy;
   std::unordered_map<std::uint32_t, StreamState> streams_;

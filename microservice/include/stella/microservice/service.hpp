@@ -47,9 +47,11 @@ class RequestContext {
   bool cancelled() const noexcept { return *cancelled_; }
 
   /// Streaming: send the response head now, then chunks; the handler then returns
-  /// std::nullopt. Waits while the connection's outbound queue is above its high-water mark, so a
-  /// slow gateway slows the handler instead of growing memory. Errors: unknown_stream
-  /// (cancelled), session_closed.
+  /// std::nullopt. send_chunk waits while the gateway has granted this stream no window (CREDIT,
+  /// docs/protocol.md §8.2) or the connection's outbound queue is above its high-water mark, so
+  /// a slow client or a slow gateway slows the handler instead of growing memory. Errors:
+  /// unknown_stream (cancelled), session_closed; any other error aborts the stream (the client
+  /// gets 502 or a cut stream).
   asio::awaitable<core::Errc> send_head(core::Response head);
   asio::awaitable<core::Errc> send_chunk(std::string_view data, bool end_stream);
 
@@ -169,6 +171,9 @@ class Service {
   std::optional<core::HelloAck> registration_;
   std::size_t connections_made_ = 0;
   core::Duration stop_timeout_{};
+  /// Never expires: streaming senders wait on it for window or queue space, and cancel() wakes
+  /// them all (after a CREDIT, a completed write, a lost connection).
+  asio::steady_timer flow_;
   asio::steady_timer backoff_;
 };
 

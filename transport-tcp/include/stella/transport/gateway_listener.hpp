@@ -165,6 +165,9 @@ std::uint64_t GatewayListener::adopt(Stream stream, ConnectionInfo info,
       c->stream, c->session, clock_, [this, c](core::GatewayEvent& e) { handle_event(*c, e); },
       [c] { c->close(c->stream); }, 64 * 1024,
       settings_.write_timeout_by_origin[static_cast<std::size_t>(c->info.origin)]);
+  // A peer that asks (heartbeats, requests it provokes) faster than it reads the answers stops
+  // being read until they drain; if it never reads, the write timeout ends it.
+  c->runner->pause_reads_above(settings_.session.max_output_bytes);
   auto serve = [](GatewayListener* self,
                   std::shared_ptr<StreamConnection<Stream>> keep) -> asio::awaitable<void> {
     co_await keep->runner->run();

@@ -41,6 +41,7 @@ class SessionRunner {
         close_stream_(std::move(close_stream)),
         buffer_(read_buffer),
         wake_(stream.get_executor()),
+        drained_(stream.get_executor()),
         timer_(stream.get_executor()),
         write_timer_(stream.get_executor()),
         write_timeout_(write_timeout) {}
@@ -61,6 +62,12 @@ class SessionRunner {
   /// timer for a possibly earlier deadline.
   void wake() { dispatch(); }
 
+  /// Reading pauses while the session has more than `bytes` queued for the peer (a peer that
+  /// asks faster than it reads the answers); it resumes as writes drain the queue. Default: never.
+  void pause_reads_above(std::size_t bytes) noexcept { pause_reads_above_ = bytes; }
+  /// Called (on the executor) after each completed write: queue space came free.
+  void on_written(std::function<void()> f) { on_written_ = std::move(f); }
+
  private:
   static constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
@@ -77,6 +84,11 @@ class SessionRunner {
 
   asio::awaitable<void> read_loop() {
     while (!session_.closed()) {
+      while (session_.pending_output() > pause_reads_above_ && !session_.closed()) {
+        drained_.expires_at(core::TimePoint::max());
+        co_await drained_.async_wait(kTuple);  // ended by a completed write, or by the close
+      }
+      if (session_.closed()) break;
       auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer_), kTuple);
       if (ec) {
         // A plain end of stream says nothing; anything else (reset, a TLS alert such as
@@ -110,7 +122,10 @@ class SessionRunner {
     for (;;) {
       session_.take_output(out_);
       if (out_.empty()) {
-        if (session_.closed()) co_return;
+        if (session_.closed()) {
+          drained_.cancel();
+          co_return;
+        }
         wake_.expires_at(core::TimePoint::max());
         co_await wake_.async_wait(kTuple);
         continue;
@@ -128,6 +143,7 @@ class SessionRunner {
         dispatch();
         close_stream_();
         timer_.cancel();
+        drained_.cancel();
         co_return;
       }
       auto [ec, n] = std::get<0>(raced);
@@ -137,8 +153,11 @@ class SessionRunner {
         dispatch();
         close_stream_();
         timer_.cancel();
+        drained_.cancel();
         co_return;
       }
+      drained_.cancel();
+      if (on_written_) on_written_();
     }
   }
 
@@ -150,10 +169,13 @@ class SessionRunner {
   std::vector<char> buffer_;
   std::string out_;
   asio::steady_timer wake_;
+  asio::steady_timer drained_;  // a paused reader waits on it
   asio::steady_timer timer_;
   asio::steady_timer write_timer_;
   core::Duration write_timeout_;
   core::TimePoint armed_ = core::TimePoint::max();  // what timer_ waits for
+  std::size_t pause_reads_above_ = static_cast<std::size_t>(-1);
+  std::function<void()> on_written_;
 };
 
 }  // namespace stella::transport

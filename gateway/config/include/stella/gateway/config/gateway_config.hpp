@@ -100,10 +100,13 @@ struct HttpConfig {
 
 /// routing
 struct RoutingConfig {
-  core::Duration default_timeout = 30s;               // defaultTimeout
+  core::Duration default_timeout = 30s;               // defaultTimeout: to the head, and between parts
+  core::Duration max_stream_duration{};               // maxStreamDuration: whole stream (0: none)
   std::uint64_t max_request_body_size = 100'000'000;  // maxRequestBodySize ("100MB") → 413
   bool streaming_enabled = true;                      // streamingEnabled
   std::size_t streaming_buffer_size = 16384;          // streamingBufferSize (bytes per chunk)
+  /// streamWindow: response-body bytes per stream a service may send before CREDIT (0: off).
+  std::uint32_t stream_window = 256 * 1024;
   /// neighborRegions, loadBalancing.{policy, preferHealthy, overprovisioningFactor,
   /// maxCandidates, p2cMinPing}; local_region is copied from node.region.
   SelectorSettings selector;

@@ -8,9 +8,12 @@
 // back through GatewayHooks::on_event on the transport executor and are handed to the call's
 // channel, which the HTTP side awaits on its own worker.
 //
-// Bounded: a call buffers at most `max_buffered_bytes` of response parts that the client has
-// not taken yet (a slow client). Past it the stream is cancelled towards the service and the
-// call fails with `overflow`, so a slow reader costs a bounded amount of memory.
+// Flow control: the gateway announces `stream_window` in HELLO_ACK; a service sends at most that
+// many response-body bytes per stream before it waits for CREDIT, and the HTTP side grants
+// credit (grant()) as it writes what arrived to the client — a slow client pauses the service
+// instead of growing the gateway. Bounded for services that ignore credit too: a call buffers
+// at most `max_buffered_bytes` of response parts that the client has not taken yet; past it the
+// stream is cancelled towards the service and the call fails with `overflow`.
 //
 // Thread-safety: start/send_data/cancel may be called from any thread. on_hello/on_event run on
 // the transport executor (GatewayListener calls them).
@@ -67,8 +70,11 @@ struct UpstreamCall {
 
 struct UpstreamSettings {
   /// Response bytes a call may hold for a slow client (2 MiB): beyond it the stream is
-  /// cancelled (docs/http.md, "slow clients").
+  /// cancelled (docs/http.md, "slow clients"). Only a service that ignores credit gets there.
   std::size_t max_buffered_bytes = 2 * 1024 * 1024;
+  /// routing.streamWindow, as announced in HELLO_ACK (0: no credit). Credit is granted in
+  /// batches of at least half of it.
+  std::uint32_t stream_window = 256 * 1024;
   /// Parts a call's channel holds (bounded queue).
   std::size_t channel_capacity = 256;
 };
@@ -90,6 +96,10 @@ class UpstreamHub final : public transport::GatewayHooks {
   void send_data(std::shared_ptr<UpstreamCall> call, std::string data, bool end_stream);
   /// Ends the call early: CANCEL to the service (any thread). No-op when already finished.
   void cancel(std::shared_ptr<UpstreamCall> call, core::CancelReason reason);
+  /// The client took `bytes` more of the response: CREDIT to the service (any thread). No-op
+  /// when the call has finished.
+  void grant(std::shared_ptr<UpstreamCall> call, std::uint32_t bytes);
+  const UpstreamSettings& settings() const noexcept { return settings_; }
 
   bool on_hello(const transport::ConnectionInfo& conn, const core::Hello& hello,
                 core::HelloAck& ack, std::string& reason) override;
