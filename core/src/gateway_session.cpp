@@ -51,7 +51,16 @@ void GatewaySession::handle(Frame& f, TimePoint now) {
     }
     version_ = hi;
     state_ = State::hello_received;
-    emit(gw_event::HelloReceived{hello_, version_});
+    // The endpoints (with their OpenAPI fragments) go to the registry with the event; the
+    // session keeps only the identity.
+    gw_event::HelloReceived received{std::move(hello_), version_};
+    hello_ = Hello{};
+    hello_.service = received.hello.service;
+    hello_.instance_id = received.hello.instance_id;
+    hello_.region = received.hello.region;
+    hello_.service_version = received.hello.service_version;
+    hello_.max_in_flight = received.hello.max_in_flight;
+    emit(std::move(received));
     return;
   }
   switch (type) {
@@ -201,7 +210,10 @@ Errc GatewaySession::send_request(const Request& request, bool end_stream, TimeP
                                   std::uint32_t& stream_out) {
   if (state_ == State::closed) return Errc::session_closed;
   if (state_ != State::active) return Errc::session_not_ready;
+  // The gateway's own cap, and the one the service announced in HELLO (0: none stated).
   if (streams_.size() >= config_.max_in_flight) return Errc::too_many_streams;
+  if (hello_.max_in_flight > 0 && streams_.size() >= hello_.max_in_flight)
+    return Errc::too_many_streams;
   if (output_.size() > config_.max_output_bytes) return Errc::output_overflow;
   const std::uint32_t id = allocate_stream();
   // Encoding copies the request into a Frame only when it must: Frame owns its body.

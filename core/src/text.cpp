@@ -38,6 +38,31 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
   return n;
 }
 
+std::string printable(std::string_view s, std::size_t max_bytes) {
+  const bool cut = s.size() > max_bytes;
+  if (cut) s = s.substr(0, max_bytes);
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x20 || c == 0x7F ? 0 : utf8_sequence_length(s, i);
+    if (n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) n = 0;  // C1
+    if (n == 0) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      ++i;
+    } else {
+      if (c == '\\') out += '\\';
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  if (cut) out += "...";
+  return out;
+}
+
 bool is_printable_utf8(std::string_view s) noexcept {
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);

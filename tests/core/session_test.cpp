@@ -54,11 +54,12 @@ class SessionPair : public ::testing::Test {
       svc_events.push_back(std::move(se));
   }
 
-  void handshake() {
+  void handshake() { handshake_with(demo_hello()); }
+  void handshake_with(const Hello& expected) {
     pump();
     auto hellos = events_of<gw_event::HelloReceived>(gw_events);
     ASSERT_EQ(hellos.size(), 1u);
-    EXPECT_EQ(hellos[0].hello, demo_hello());
+    EXPECT_EQ(hellos[0].hello, expected);
     HelloAck ack;
     ack.accepted.push_back({"GET", "/api/v1/demo/echo"});
     gateway.accept_hello(ack, clock.now());
@@ -361,6 +362,57 @@ TEST_F(SessionPair, ServiceAbortFailsTheStream) {
   auto failed = events_of<gw_event::StreamFailed>(gw_events);
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_FALSE(failed[0].response_started);
+}
+
+}  // namespace
+}  // namespace stella::core
+
+namespace stella::core {
+namespace {
+
+// Flow control (docs/protocol.md §8.2): the window announced in HELLO_ACK, taken by STREAM_DATA,
+// refilled by CREDIT; grants for unknown streams are ignored and cannot overflow the window.
+TEST_F(SessionPair, ResponseWindowIsTakenByDataAndRefilledByCredit) {
+  handshake();
+  std::uint32_t id = 0;
+  ASSERT_EQ(gateway.send_request(request(""), true, clock.now(), id), Errc::ok);
+  pump();
+  const std::int64_t window = GatewaySessionConfig{}.stream_window;
+  ASSERT_EQ(service.send_window(id), window);
+  ASSERT_EQ(service.send_response(id, Response{200, {}, {}}, false), Errc::ok);
+  const std::string chunk(100'000, 'x');
+  ASSERT_EQ(service.send_response_data(id, chunk, false), Errc::ok);
+  ASSERT_EQ(service.send_response_data(id, chunk, false), Errc::ok);
+  ASSERT_EQ(service.send_response_data(id, chunk, false), Errc::ok);  // may go below zero
+  EXPECT_EQ(service.send_window(id), window - 300'000);
+  EXPECT_LE(service.send_window(id), 0);
+  pump();
+  ASSERT_EQ(gateway.grant_credit(id, 200'000), Errc::ok);
+  EXPECT_EQ(gateway.grant_credit(id + 100, 1), Errc::unknown_stream);
+  pump();
+  EXPECT_EQ(service.send_window(id), window - 100'000);
+  EXPECT_EQ(events_of<svc_event::CreditGranted>(svc_events).size(), 1u);
+  // Hostile grants saturate instead of overflowing.
+  for (int i = 0; i < 4; ++i)
+    ASSERT_EQ(gateway.grant_credit(id, 0xFFFFFFFFu), Errc::ok);
+  pump();
+  EXPECT_GT(service.send_window(id), 0);
+  EXPECT_LT(service.send_window(id), ServiceSession::kUnlimitedWindow);
+}
+
+TEST_F(SessionPair, TheServicesMaxInFlightIsHonoured) {
+  // A service that announces max_in_flight 2 gets at most 2 open streams.
+  Hello h = demo_hello();
+  h.max_in_flight = 2;
+  service = ServiceSession(ServiceSessionConfig{{}, h, 5s, Duration::zero(), 1 << 20}, clock.now());
+  handshake_with(h);
+  std::uint32_t id = 0;
+  EXPECT_EQ(gateway.send_request(request("a"), true, clock.now(), id), Errc::ok);
+  EXPECT_EQ(gateway.send_request(request("b"), true, clock.now(), id), Errc::ok);
+  EXPECT_EQ(gateway.send_request(request("c"), true, clock.now(), id), Errc::too_many_streams);
+  // The gateway keeps the identity of a HELLO, not its endpoints.
+  EXPECT_EQ(gateway.hello().service, "demo");
+  EXPECT_TRUE(gateway.hello().endpoints.empty());
 }
 
 }  // namespace

@@ -110,6 +110,14 @@ TEST_F(BadInput, MissingOrRepeatedHost) {
   expect("GET /api/v1/demo/echo HTTP/1.1\r\n\r\n", 400);
   expect("GET /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
 }
+TEST_F(BadInput, MalformedHostIs400) {  // RFC 9112 §3.2: uri-host [ ":" port ]
+  expect("GET /api/v1/demo/echo HTTP/1.1\r\nHost: a b\r\n\r\n", 400);
+  expect("GET /api/v1/demo/echo HTTP/1.1\r\nHost: a/b\r\n\r\n", 400);
+  expect("GET /api/v1/demo/echo HTTP/1.1\r\nHost: a:80x\r\n\r\n", 400);
+  expect("GET /api/v1/demo/echo HTTP/1.1\r\nHost: [::1\r\n\r\n", 400);
+  expect("GET /api/v1/demo/echo HTTP/1.1\r\nHost: api.example.com:8443\r\n\r\n", 200);
+  expect("GET /api/v1/demo/echo HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 200);
+}
 TEST_F(BadInput, MalformedRequestLines) {
   expect("GET  /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\n\r\n", 400);
   expect("GET http://evil/api HTTP/1.1\r\nHost: a\r\n\r\n", 400);

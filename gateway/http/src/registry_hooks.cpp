@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "stella/core/text.hpp"
+
 namespace stella::gw::http {
 
 RegistryHooks::RegistryHooks(gw::RegistrySettings settings, const core::Clock& clock,
@@ -35,7 +37,8 @@ bool RegistryHooks::on_hello(const transport::ConnectionInfo& conn, const core::
        std::to_string(ack.rejected.size()) + " refused");
   for (const auto& r : ack.rejected) {
     ++refused_endpoints_[r.reason < refused_endpoints_.size() ? r.reason : 0];
-    log_("  refused " + r.method + " " + r.path + ": " + r.message);
+    log_("  refused " + core::printable(r.method) + " " + core::printable(r.path) + ": " +
+         core::printable(r.message));
   }
   return true;
 }
@@ -66,11 +69,11 @@ void RegistryHooks::on_event(const transport::ConnectionInfo& conn, core::Gatewa
   } else if (auto* missed = std::get_if<core::gw_event::HeartbeatMissed>(&e)) {
     log_(who + "heartbeat missed (" + std::to_string(missed->consecutive) + " in a row)");
   } else if (auto* drain = std::get_if<core::gw_event::PeerDraining>(&e)) {
-    log_(who + "draining: " + drain->drain.message);
+    log_(who + "draining: " + core::printable(drain->drain.message));
     transition(who, registry_.on_drain(conn.id));
   } else if (auto* closed = std::get_if<core::gw_event::Closed>(&e)) {
     log_(who + "gone (" + std::string(core::errc_name(closed->info.error)) +
-         (closed->info.message.empty() ? "" : ": " + closed->info.message) +
+         (closed->info.message.empty() ? "" : ": " + core::printable(closed->info.message)) +
          "), removed from routing");
     registry_.on_closed(conn.id, now);
     names_.erase(conn.id);

@@ -6,6 +6,36 @@
 namespace stella::gw::http {
 namespace {
 
+// RFC 9110 §7.2 / RFC 3986 §3.2.2: uri-host [ ":" port ]. uri-host is an IP-literal in brackets
+// or a reg-name / IPv4 address (unreserved, pct-encoded, sub-delims). Empty is allowed (RFC 9112
+// §3.2: an empty Host for a URI without authority).
+bool valid_host(std::string_view v) {
+  std::size_t i = 0;
+  if (!v.empty() && v[0] == '[') {
+    const auto close = v.find(']');
+    if (close == std::string_view::npos) return false;
+    for (char c : v.substr(1, close - 1)) {
+      const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+                      c == ':' || c == '.' || c == 'v' || c == 'V';
+      if (!ok) return false;
+    }
+    i = close + 1;
+  } else {
+    for (; i < v.size() && v[i] != ':'; ++i) {
+      const char c = v[i];
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      std::string_view("-._~%!$&'()*+,;=").find(c) != std::string_view::npos;
+      if (!ok) return false;
+    }
+  }
+  if (i == v.size()) return true;
+  if (v[i] != ':') return false;
+  const std::string_view port = v.substr(i + 1);
+  return port.size() <= 5 &&
+         std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+
 bool is_vchar_or_ws(unsigned char c) noexcept {
   // Field values: VCHAR, obs-text, SP, HTAB. Everything else (controls, DEL) is refused.
   return c == ' ' || c == '\t' || (c > 0x20 && c != 0x7F);
@@ -238,6 +268,10 @@ bool HeadParser::finish(std::string_view data, RequestHead& out) {
       }
     } else if (iequals(f.name, "host")) {
       ++hosts;
+      if (!valid_host(f.value)) {
+        fail(400, "malformed Host header");
+        return false;
+      }
       out.host = f.value;
     } else if (iequals(f.name, "connection")) {
       if (list_contains(f.value, "close")) close = true;
@@ -247,7 +281,7 @@ bool HeadParser::finish(std::string_view data, RequestHead& out) {
         fail(417, "unsupported Expect");
         return false;
       }
-      out.expect_continue = true;
+      out.expect_continue = version_minor_ == 1;  // RFC 9110 §10.1.1: never to HTTP/1.0
     }
   }
   if (transfer_encodings > 1) {

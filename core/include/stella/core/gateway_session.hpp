@@ -130,6 +130,8 @@ class GatewaySession : public SessionBase<GatewayEvent> {
   State state() const noexcept { return state_; }
   std::size_t in_flight() const noexcept { return streams_.size(); }
   std::optional<TimePoint> next_deadline() const noexcept;
+  /// The HELLO's identity (service, instance, region, version, max_in_flight); its endpoints
+  /// went to the owner with HelloReceived and are not kept here.
   const Hello& hello() const noexcept { return hello_; }
 
  private:

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace stella::core {
@@ -15,5 +16,10 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept;
 /// True when `s` is valid UTF-8 with no control character (C0, DEL, C1): text that can be shown
 /// in a log line, a JSON document or a metric label as it is.
 bool is_printable_utf8(std::string_view s) noexcept;
+
+/// `s` made safe to show in a log line: printable UTF-8 stays as it is, every other byte (control
+/// characters, invalid UTF-8) becomes \xNN, and a backslash becomes \\ — so a peer cannot
+/// forge log lines or terminal escapes. At most `max_bytes` of `s` are rendered ("..." follows).
+std::string printable(std::string_view s, std::size_t max_bytes = 512);
 
 }  // namespace stella::core
