@@ -64,17 +64,22 @@ asio::awaitable<void> GatewayListener::run() {
 void GatewayListener::finished(std::uint64_t id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
-  if (it->second->hello_pending) --pending_hellos_;
+  hello_done(*it->second);
   --live_by_origin_[static_cast<std::size_t>(it->second->info.origin)];
   connections_.erase(it);
 }
 
+void GatewayListener::hello_done(Connection& c) {
+  if (!c.hello_pending) return;
+  c.hello_pending = false;
+  --pending_hellos_;
+  const auto it = pending_by_source_.find(c.source);
+  if (it != pending_by_source_.end() && --it->second == 0) pending_by_source_.erase(it);
+}
+
 void GatewayListener::handle_event(Connection& c, core::GatewayEvent& e) {
   if (auto* hello = std::get_if<core::gw_event::HelloReceived>(&e)) {
-    if (c.hello_pending) {
-      c.hello_pending = false;
-      --pending_hellos_;
-    }
+    hello_done(c);
     core::HelloAck ack;
     std::string reason;
     if (hooks_.on_hello(c.info, hello->hello, ack, reason)) {

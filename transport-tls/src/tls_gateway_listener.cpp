@@ -130,7 +130,11 @@ asio::awaitable<void> TlsGatewayListener::run() {
     const auto remote = socket.remote_endpoint(rec);
     std::string peer =
         rec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
+    const std::string source(GatewayListener::source_of(peer));
+    const auto from_source = pending_by_source_.find(source);
     if (pending_.size() >= settings_.max_pending_handshakes ||
+        (from_source != pending_by_source_.end() &&
+         from_source->second >= settings_.max_pending_handshakes_per_source) ||
         !sessions_.accepting(ConnectionInfo::Origin::tls)) {
       refuse(TlsRefusal::over_capacity, peer,
              std::to_string(pending_.size()) + " handshakes in flight, " +
@@ -157,6 +161,8 @@ asio::awaitable<void> TlsGatewayListener::handshake(tcp::socket socket, std::str
   SslStream stream(std::move(socket), context_->ssl);
   const std::uint64_t pending_id = next_pending_++;
   pending_.emplace(pending_id, &stream);
+  const std::string source(GatewayListener::source_of(peer));
+  ++pending_by_source_[source];
 
   asio::steady_timer timer(executor_);
   timer.expires_after(settings_.handshake_timeout);
@@ -165,6 +171,9 @@ asio::awaitable<void> TlsGatewayListener::handshake(tcp::socket socket, std::str
   auto race = std::move(hs) || std::move(expiry);
   const auto outcome = co_await std::move(race);
   pending_.erase(pending_id);
+  if (const auto it = pending_by_source_.find(source);
+      it != pending_by_source_.end() && --it->second == 0)
+    pending_by_source_.erase(it);
 
   if (stopping_) {
     close_stream(stream);

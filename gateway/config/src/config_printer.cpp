@@ -189,6 +189,7 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.size("receiveBufferSize", static_cast<std::uint64_t>(c.tcp.receive_buffer_size));
   w.size("sendBufferSize", static_cast<std::uint64_t>(c.tcp.send_buffer_size));
   w.number("maxPendingHellos", c.tcp.max_pending_hellos);
+  w.number("maxPendingHellosPerSource", c.tcp.max_pending_hellos_per_source);
   w.duration("helloTimeout", c.tcp.hello_timeout);
   w.duration("writeTimeout", c.tcp.write_timeout);
   w.end();

@@ -38,6 +38,7 @@ void read_tcp(MapReader& m, TcpTransportConfig& c) {
   m.get_size("receiveBufferSize", c.receive_buffer_size);
   m.get_size("sendBufferSize", c.send_buffer_size);
   m.get_int("maxPendingHellos", c.max_pending_hellos, 1);
+  m.get_int("maxPendingHellosPerSource", c.max_pending_hellos_per_source, 1);
   m.get("helloTimeout", c.hello_timeout, kPositive);
   m.get("writeTimeout", c.write_timeout, kPositive);
   m.finish();

@@ -112,6 +112,7 @@ struct GatewayServer::Impl {
     ls.receive_buffer_size = config->tcp.receive_buffer_size;
     ls.send_buffer_size = config->tcp.send_buffer_size;
     ls.max_pending_hellos = config->tcp.max_pending_hellos;
+    ls.max_pending_hellos_per_source = config->tcp.max_pending_hellos_per_source;
     ls.log = log;
     listener.emplace(transport_io.get_executor(), ls, clock, *hub);
     hub->attach(*listener);
@@ -240,6 +241,7 @@ bool GatewayServer::Impl::start(std::string& error) {
     ts.handshake_timeout = c.tls.handshake_timeout;
     ts.receive_buffer_size = c.tls.receive_buffer_size;
     ts.send_buffer_size = c.tls.send_buffer_size;
+    ts.max_pending_handshakes_per_source = c.tcp.max_pending_hellos_per_source;
     ts.log = log;
     tls_listener = std::make_unique<transport::tls::TlsGatewayListener>(
         workers[0]->io.get_executor(), ctx, *listener, ts);

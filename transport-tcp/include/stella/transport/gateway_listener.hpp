@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -63,6 +64,9 @@ struct ListenerSettings {
   /// sessions that each hold buffers until their hello_timeout; the SDK's jittered backoff
   /// spreads the retries.
   std::size_t max_pending_hellos = 256;
+  /// The same per source address (transports.tcp.maxPendingHellosPerSource), so one host
+  /// opening idle connections cannot take every HELLO slot from the others.
+  std::size_t max_pending_hellos_per_source = 32;
   /// Where a failed connection task is reported; empty: stderr.
   std::function<void(const std::string&)> log;
 };
@@ -97,6 +101,17 @@ class GatewayListener {
            live_by_origin_[o] < settings_.max_connections_by_origin[o] &&
            pending_hellos_ < settings_.max_pending_hellos;
   }
+  /// Whether `source` (an address, see source_of) may open one more connection before HELLO.
+  bool accepting_from(std::string_view source) const noexcept {
+    const auto it = pending_by_source_.find(std::string(source));
+    return it == pending_by_source_.end() || it->second < settings_.max_pending_hellos_per_source;
+  }
+  /// The address part of a peer ("10.0.0.7:5123" → "10.0.0.7", "::1:5123" → "::1").
+  /// Listeners write peers as address + ":" + port, so the last ':' starts the port.
+  static std::string_view source_of(std::string_view peer) noexcept {
+    const auto colon = peer.rfind(':');
+    return colon == std::string_view::npos ? peer : peer.substr(0, colon);
+  }
   std::size_t pending_hellos() const noexcept { return pending_hellos_; }
   /// Connections closed at once because a limit was reached (maxConnections, pending HELLOs).
   std::uint64_t refused_total() const noexcept { return refused_total_; }
@@ -110,12 +125,14 @@ class GatewayListener {
     core::GatewaySession session;
     ConnectionInfo info;
     bool hello_pending = true;  // counted in pending_hellos_ until its HELLO (or its end)
+    std::string source;         // its key in pending_by_source_ while hello_pending
   };
   template <class Stream>
   struct StreamConnection;
 
   void handle_event(Connection& c, core::GatewayEvent& e);
   void finished(std::uint64_t id);
+  void hello_done(Connection& c);
   void log_failure(std::exception_ptr e) const;
 
   asio::any_io_executor executor_;
@@ -126,6 +143,7 @@ class GatewayListener {
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   std::uint64_t next_id_ = 1;
   std::size_t pending_hellos_ = 0;
+  std::unordered_map<std::string, std::size_t> pending_by_source_;
   std::array<std::size_t, 3> live_by_origin_{};
   std::uint64_t refused_total_ = 0;
   bool stopping_ = false;
@@ -149,16 +167,19 @@ struct GatewayListener::StreamConnection final : Connection {
 template <class Stream>
 std::uint64_t GatewayListener::adopt(Stream stream, ConnectionInfo info,
                                      std::function<void(Stream&)> close) {
-  if (!accepting(info.origin)) {
+  const std::string source(source_of(info.peer));
+  if (!accepting(info.origin) || !accepting_from(source)) {
     ++refused_total_;
     close(stream);
     return 0;
   }
   ++pending_hellos_;
+  ++pending_by_source_[source];
   ++live_by_origin_[static_cast<std::size_t>(info.origin)];
   info.id = next_id_++;
   auto conn = std::make_shared<StreamConnection<Stream>>(std::move(stream), settings_.session,
                                                          clock_, std::move(info), std::move(close));
+  conn->source = source;
   connections_.emplace(conn->info.id, conn);
   auto* c = conn.get();
   c->runner = std::make_unique<SessionRunner<Stream, core::GatewaySession, core::GatewayEvent>>(

@@ -60,6 +60,8 @@ struct TlsListenerSettings {
   std::chrono::milliseconds handshake_timeout{10000};
   /// Handshakes in flight at once; connections beyond are closed at once (over_capacity).
   std::size_t max_pending_handshakes = 256;
+  /// The same per source address (transports.tcp.maxPendingHellosPerSource).
+  std::size_t max_pending_handshakes_per_source = 32;
   /// transports.tls.receiveBufferSize / sendBufferSize (0: the OS default).
   int receive_buffer_size = 0;
   int send_buffer_size = 0;
@@ -98,6 +100,7 @@ class TlsGatewayListener {
   TlsListenerSettings settings_;
   asio::ip::tcp::acceptor acceptor_;
   std::unordered_map<std::uint64_t, SslStream*> pending_;  // handshakes in flight, for stop()
+  std::unordered_map<std::string, std::size_t> pending_by_source_;
   std::uint64_t next_pending_ = 1;
   TlsListenerStats stats_;
   bool stopping_ = false;

@@ -47,6 +47,7 @@ struct TcpTransportConfig {
   int receive_buffer_size = 65536;        // receiveBufferSize (0: OS default)
   int send_buffer_size = 65536;           // sendBufferSize (0: OS default)
   std::size_t max_pending_hellos = 256;   // maxPendingHellos
+  std::size_t max_pending_hellos_per_source = 32;  // maxPendingHellosPerSource (TLS too)
   core::Duration hello_timeout = 10s;     // helloTimeout
   core::Duration write_timeout = 30s;     // writeTimeout: a peer not reading that long is cut
 };
