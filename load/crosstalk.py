@@ -249,6 +249,7 @@ class Run:
         self.instances_seen = set()
         self.known_instances = set()
         self.reconnects = 0
+        self.conn_end = collections.Counter()  # why connections ended before the run did
         self.connect_errors = 0
         self.bytes_in = 0
         self.stop = False
@@ -378,7 +379,7 @@ class Run:
 
 
 class Conn:
-    __slots__ = ("cid", "slow", "depth", "rng", "outstanding", "writer", "hung")
+    __slots__ = ("cid", "slow", "depth", "rng", "outstanding", "link", "hung")
 
     def __init__(self, cid, slow, depth, rng):
         self.cid = cid
@@ -386,48 +387,115 @@ class Conn:
         self.depth = depth
         self.rng = rng
         self.outstanding = collections.deque()
-        self.writer = None
+        self.link = None
         self.hung = False
 
 
+class _Reader(asyncio.StreamReader):
+    """A StreamReader that keeps what it already received when the connection is reset:
+    asyncio's own makes the next read raise even when complete answers are still buffered.
+    A reset is remembered and read as the end of the stream instead."""
+
+    reset = None
+
+    def set_exception(self, exc):
+        if isinstance(exc, OSError):
+            self.reset = exc
+            self.feed_eof()
+        else:
+            super().set_exception(exc)
+
+
+class Link:
+    """One client connection. Reads go through an asyncio transport and a _Reader; writes go
+    through a dup() of the socket with loop.sock_sendall. A failed write (the gateway closed
+    the connection, with our pipelined requests unread, and reset it) then stays our business:
+    through the transport it would close the transport and throw away the answers that the
+    kernel had already received for us."""
+
+    def __init__(self, reader, transport, sock, wsock):
+        self.reader = reader
+        self.transport = transport
+        self.sock = sock
+        self.wsock = wsock
+        self.writable = True
+
+    async def send(self, data):
+        if not self.writable:
+            return
+        try:
+            await asyncio.get_running_loop().sock_sendall(self.wsock, data)
+        except OSError:
+            self.writable = False  # keep reading: answers may have arrived before the close
+
+    def abort(self):
+        """Wake every read and write on this connection (they see its end), then close it."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.transport.abort()
+        self.wsock.close()
+
+
 async def open_conn(run, slow):
-    if not slow:
-        return await asyncio.open_connection("127.0.0.1", run.port)
+    loop = asyncio.get_running_loop()
     # A slow reader: a small receive buffer and a small StreamReader limit, so that its slowness
     # reaches the gateway as back-pressure instead of being absorbed by buffers.
-    loop = asyncio.get_running_loop()
+    reader = _Reader(limit=8192 if slow else 65536)
+    protocol = asyncio.StreamReaderProtocol(reader)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.setblocking(False)
     try:
+        if slow:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.setblocking(False)
         await loop.sock_connect(s, ("127.0.0.1", run.port))
+        w = s.dup()
+        w.setblocking(False)
+        try:
+            transport, _ = await loop.create_connection(lambda: protocol, sock=s)
+        except BaseException:
+            w.close()
+            raise
     except BaseException:
         s.close()
         raise
-    return await asyncio.open_connection(sock=s, limit=8192)
+    return Link(reader, transport, s, w)
 
 
 async def client(run, c):
     n_total = run.args.requests
+    first = True
     while not run.stop and (run.next_id < n_total or c.outstanding):
         try:
-            reader, writer = await open_conn(run, c.slow)
+            link = await open_conn(run, c.slow)
         except OSError:
             run.connect_errors += 1
             await asyncio.sleep(0.05)
             continue
-        c.writer = writer
+        if not first:
+            run.reconnects += 1
+        first = False
+        reader = link.reader
+        c.link = link
         c.hung = False
         try:
             while True:
-                while len(c.outstanding) < c.depth and run.next_id < n_total and not run.stop:
-                    req = run.make_request(c.rng, c.slow)
-                    req.sent_at = time.monotonic()
-                    c.outstanding.append(req)
-                    writer.write(req.data)
+                if link.writable and len(c.outstanding) < c.depth:
+                    batch = []
+                    while (len(c.outstanding) < c.depth and run.next_id < n_total
+                           and not run.stop):
+                        req = run.make_request(c.rng, c.slow)
+                        req.sent_at = time.monotonic()
+                        c.outstanding.append(req)
+                        batch.append(req.data)
+                    if batch:
+                        await link.send(b"".join(batch))
                 if not c.outstanding:
                     break
-                await writer.drain()
                 req = c.outstanding[0]
                 r = await read_response(reader, c.slow, c.rng)
                 c.outstanding.popleft()
@@ -435,32 +503,35 @@ async def client(run, c):
                     c.outstanding[0].sent_at = time.monotonic()  # its answer may start now
                 run.check(req, r)
                 if r.close:
-                    raise EOFError()
+                    run.conn_end[f"after a {r.status} with Connection: close"] += 1
+                    settle(run, c, None)
+                    break
+            if not c.outstanding and not run.stop and run.next_id >= n_total and link.writable:
+                # Done: half-close; anything the gateway still sends was never asked for.
+                try:
+                    link.wsock.shutdown(socket.SHUT_WR)
+                    extra = await asyncio.wait_for(reader.read(65536), 10)
+                    if extra:
+                        run._malformed(None, f"{len(extra)} unsolicited bytes after the last "
+                                             "answer")
+                except (OSError, asyncio.TimeoutError):
+                    pass
         except EOFError:
+            how = "reset" if reader.reset is not None else "closed"
+            run.conn_end[f"{how} by the gateway before an answer"] += 1
             settle(run, c, None)
         except Cut as e:
+            how = "reset" if reader.reset is not None else "closed"
+            run.conn_end[f"{how} inside an answer ({e.where})"] += 1
             settle(run, c, e.where)
-        except (ConnectionError, OSError):
-            # A reset: a clean close unless a response had begun (read_* raise Cut for that).
-            settle(run, c, None)
         except Malformed as e:
+            run.conn_end["malformed answer"] += 1
             req = c.outstanding.popleft() if c.outstanding else None
             run._malformed(req, str(e))
             settle(run, c, None)
-        else:
-            # Done: half-close; anything the gateway still sends was never asked for.
-            try:
-                writer.write_eof()
-                extra = await asyncio.wait_for(reader.read(65536), 10)
-                if extra:
-                    run._malformed(None, f"{len(extra)} unsolicited bytes after the last answer")
-            except (OSError, asyncio.TimeoutError):
-                pass
         finally:
-            writer.transport.abort()
-            c.writer = None
-        if not run.stop and run.next_id < n_total:
-            run.reconnects += 1
+            link.close()
+            c.link = None
 
 
 def settle(run, c, cut_where):
@@ -493,10 +564,10 @@ async def watchdog(run, conns):
         await asyncio.sleep(1)
         now = time.monotonic()
         for c in conns:
-            if c.outstanding and c.writer is not None and not c.hung:
+            if c.outstanding and c.link is not None and not c.hung:
                 if now - c.outstanding[0].sent_at > run.args.hang_timeout:
                     c.hung = True
-                    c.writer.transport.abort()
+                    c.link.abort()
 
 
 # --------------------------------------------------------------------------- HTTP helper
@@ -624,9 +695,9 @@ class Fleet:
             if inst["state"] == "stopped":
                 inst["state"] = "running"
 
-    async def loop(self, rng):
+    async def loop(self, rng, lo, hi):
         while True:
-            await asyncio.sleep(rng.uniform(0.5, 1.5))
+            await asyncio.sleep(rng.uniform(lo, hi))
             await self.one_fault(rng)
 
     async def settle(self):
@@ -641,6 +712,8 @@ class Fleet:
 # --------------------------------------------------------------------------- main
 
 async def main_async(args, procs, tmp, result):
+    # SIGTERM cancels the run like Ctrl-C does (asyncio.run handles SIGINT itself).
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     binary = args.binary
     if not args.no_copy:
         # A private copy: a rebuild during the run must not mix binaries.
@@ -695,8 +768,8 @@ async def main_async(args, procs, tmp, result):
                 gw_dead.append(gw.returncode)
                 run.stop = True
                 for c in conns:
-                    if c.writer is not None:
-                        c.writer.transport.abort()
+                    if c.link is not None:
+                        c.link.abort()
             await asyncio.sleep(0.5)
 
     async def progress():
@@ -723,7 +796,8 @@ async def main_async(args, procs, tmp, result):
     aux = [asyncio.create_task(sampler()), asyncio.create_task(progress()),
            asyncio.create_task(watchdog(run, conns))]
     if args.faults:
-        aux.append(asyncio.create_task(fleet.loop(random.Random(rng.getrandbits(64)))))
+        aux.append(asyncio.create_task(fleet.loop(random.Random(rng.getrandbits(64)),
+                                                  *args.fault_interval)))
     t0 = time.monotonic()
     try:
         await asyncio.gather(*(client(run, c) for c in conns))
@@ -791,6 +865,7 @@ async def main_async(args, procs, tmp, result):
         "instances_answering": len(run.instances_seen),
         "drain_exits": {str(k): v for k, v in fleet.drain_exits.items()},
         "reconnects": run.reconnects, "connect_errors": run.connect_errors,
+        "connection_ends": dict(run.conn_end),
         "rss_kb": {"start": rss["start"], "peak": rss["peak"], "after": rss_after},
         "gateway_exit": gw_exit, "surprises": fleet.surprises,
         "examples": [f"{k}: {t}" for k, t in run.examples], "passed": passed,
@@ -806,7 +881,7 @@ def print_table(res, args):
         return f"{100.0 * n / sent:6.2f}%" if sent else ""
 
     rows = [
-        ("requests sent", f"{sent}", ""),
+        ("requests sent", f"{sent}", "" if sent == res["requests"] else f"of {res['requests']}"),
         ("200 ok (verified)", f"{c['ok']}", pct(c["ok"])),
         ("502", f"{c['502']}", pct(c["502"])),
         ("503", f"{c['503']}", pct(c["503"])),
@@ -825,14 +900,16 @@ def print_table(res, args):
         ("requests/s", f"{res['requests_per_s']:.0f}", ""),
         ("connections", f"{res['connections']} ({args.connections // args.slow_every if args.slow_every else 0} slow readers, "
                         f"{-(-args.connections // args.pipeline_every) if args.pipeline_every else 0} pipelining x{args.pipeline_depth})", ""),
-        ("reconnects", f"{res['reconnects']}", ""),
+        ("reconnects", f"{res['reconnects']}" + (
+            "  (" + ", ".join(f"{k}: {v}" for k, v in sorted(res["connection_ends"].items())) + ")"
+            if res["connection_ends"] else ""), ""),
         ("faults", ", ".join(f"{k} {v}" for k, v in sorted(res["faults"].items())) or "none", ""),
         ("instances started / answered", f"{res['instances_started']} / {res['instances_answering']}", ""),
         ("drain exit codes", ", ".join(f"{k}: {v}" for k, v in res["drain_exits"].items()) or "-", ""),
         ("gateway RSS start / peak / after", "%s / %s / %s MiB" % tuple(
             "?" if v is None else f"{v / 1024:.1f}"
             for v in (res["rss_kb"]["start"], res["rss_kb"]["peak"], res["rss_kb"]["after"])), ""),
-        ("gateway exit on SIGTERM", f"{res['gateway_exit']}", ""),
+        ("gateway exit on SIGTERM", "-" if res["gateway_exit"] is None else f"{res['gateway_exit']}", ""),
     ]
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows if len(r[1]) <= 12)
@@ -857,6 +934,8 @@ def main():
     ap.add_argument("--seed", type=int, default=None, help="default: random, printed")
     ap.add_argument("--faults", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--json-out", default=None)
+    ap.add_argument("--fault-interval", default="0.5,1.5", metavar="MIN,MAX",
+                    help="seconds between two faults, uniform in [MIN, MAX] (default 0.5,1.5)")
     ap.add_argument("--workers", type=int, default=2, help="gateway http.workers (default 2)")
     ap.add_argument("--slow-every", type=int, default=16,
                     help="every Nth connection is a slow reader (0: none)")
@@ -869,6 +948,11 @@ def main():
     ap.add_argument("--no-copy", action="store_true",
                     help="run --binary in place instead of a private copy")
     args = ap.parse_args()
+    try:
+        args.fault_interval = tuple(float(x) for x in args.fault_interval.split(","))
+        assert len(args.fault_interval) == 2 and 0 < args.fault_interval[0] <= args.fault_interval[1]
+    except (ValueError, AssertionError):
+        ap.error("--fault-interval: MIN,MAX with 0 < MIN <= MAX")
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 31)
     if not os.access(args.binary, os.X_OK):
@@ -884,15 +968,15 @@ def main():
     result = {"binary": args.binary, "seed": args.seed, "tmp": tmp}
     ok = False
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt()
-
-    signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C and SIGTERM both end the run through KeyboardInterrupt, so the processes are
+    # stopped in the finally below (SIGINT explicitly: a background job may inherit it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         asyncio.run(main_async(args, procs, tmp, result))
         print_table(result, args)
         ok = result["passed"]
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         log("interrupted")
     except Exception as e:  # noqa: BLE001 - report, clean up, fail
         log(f"error: {type(e).__name__}: {e}")

@@ -35,6 +35,7 @@ std::optional<TimePoint> ServiceSession::next_deadline() const noexcept {
 void ServiceSession::on_bytes(std::string_view bytes, TimePoint now) {
   if (state_ == State::closed) return;
   last_heard_ = now;
+  late_timer_excused_ = false;
   read_frames(
       bytes, [&](Frame& f) { handle(f, now); },
       [&](Errc e, std::string message, std::uint64_t offset) {
@@ -157,6 +158,14 @@ void ServiceSession::on_timer(TimePoint now) {
     return finish(Errc::session_closed);
   }
   if (now >= last_heard_ + liveness_) {
+    // A timer that fires far past its deadline means this process was not running (stopped,
+    // starved): what the gateway sent meanwhile may be waiting in the socket, unread. Look
+    // again after half the liveness instead of calling the gateway silent on stale evidence.
+    if (now - (last_heard_ + liveness_) > liveness_ / 2 && !late_timer_excused_) {
+      late_timer_excused_ = true;
+      last_heard_ = now - liveness_ / 2;
+      return;
+    }
     close_with(Errc::peer_silent, DrainCode::protocol_error, "gateway silent");
     finish(Errc::peer_silent);
   }

@@ -133,6 +133,7 @@ class ServiceSession : public SessionBase<ServiceEvent> {
   std::uint32_t highest_stream_ = 0;
   TimePoint ack_deadline_;
   TimePoint last_heard_;
+  bool late_timer_excused_ = false;  // one late liveness timer excused since the last bytes
   Duration liveness_{};
   std::optional<TimePoint> drain_deadline_;
 };
