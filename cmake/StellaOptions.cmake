@@ -22,6 +22,13 @@ if(STELLA_WERROR)
   target_compile_options(stella_options INTERFACE -Werror)
 endif()
 
+if(STELLA_TSAN)
+  # Data races across the gateway's workers and the transport executor (the tsan preset).
+  set(_tsan -fsanitize=thread -fno-omit-frame-pointer)
+  target_compile_options(stella_options INTERFACE ${_tsan})
+  target_link_options(stella_options INTERFACE ${_tsan})
+endif()
+
 if(STELLA_SANITIZE OR STELLA_FUZZ)
   set(_san -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   target_compile_options(stella_options INTERFACE ${_san})

@@ -251,7 +251,6 @@ class Run:
         self.reconnects = 0
         self.conn_end = collections.Counter()  # why connections ended before the run did
         self.connect_errors = 0
-        self.bytes_in = 0
         self.stop = False
         self.conns = []
 
@@ -517,13 +516,19 @@ async def client(run, c):
                 except (OSError, asyncio.TimeoutError):
                     pass
         except EOFError:
-            how = "reset" if reader.reset is not None else "closed"
-            run.conn_end[f"{how} by the gateway before an answer"] += 1
+            if c.hung:
+                run.conn_end["aborted: no answer in time (hung)"] += 1
+            else:
+                how = "reset" if reader.reset is not None else "closed"
+                run.conn_end[f"{how} by the gateway before an answer"] += 1
             settle(run, c, None)
         except Cut as e:
             how = "reset" if reader.reset is not None else "closed"
             run.conn_end[f"{how} inside an answer ({e.where})"] += 1
             settle(run, c, e.where)
+        except OSError as e:
+            run.conn_end[type(e).__name__] += 1
+            settle(run, c, None)
         except Malformed as e:
             run.conn_end["malformed answer"] += 1
             req = c.outstanding.popleft() if c.outstanding else None
@@ -926,22 +931,25 @@ def print_table(res, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--requests", type=int, default=1_000_000)
+    ap.add_argument("--requests", type=int, default=1_000_000, help="default 1000000")
     ap.add_argument("--connections", type=int, default=64,
                     help="concurrent keep-alive client connections (default 64)")
-    ap.add_argument("--instances", type=int, default=4)
-    ap.add_argument("--binary", default="build/release/cli/stella-gw")
+    ap.add_argument("--instances", type=int, default=4, help="demo instances (default 4)")
+    ap.add_argument("--binary", default="build/release/cli/stella-gw",
+                    help="gateway and demo binary (default build/release/cli/stella-gw)")
     ap.add_argument("--seed", type=int, default=None, help="default: random, printed")
-    ap.add_argument("--faults", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--json-out", default=None)
+    ap.add_argument("--faults", action=argparse.BooleanOptionalAction, default=True,
+                    help="kill, stop and drain instances during the run (default on)")
+    ap.add_argument("--json-out", default=None, metavar="FILE", help="write a JSON summary")
     ap.add_argument("--fault-interval", default="0.5,1.5", metavar="MIN,MAX",
                     help="seconds between two faults, uniform in [MIN, MAX] (default 0.5,1.5)")
     ap.add_argument("--workers", type=int, default=2, help="gateway http.workers (default 2)")
     ap.add_argument("--slow-every", type=int, default=16,
-                    help="every Nth connection is a slow reader (0: none)")
+                    help="every Nth connection is a slow reader (default 16; 0: none)")
     ap.add_argument("--pipeline-every", type=int, default=8,
-                    help="every Nth connection pipelines --pipeline-depth requests (0: none)")
-    ap.add_argument("--pipeline-depth", type=int, default=4)
+                    help="every Nth connection pipelines --pipeline-depth requests "
+                         "(default 8; 0: none)")
+    ap.add_argument("--pipeline-depth", type=int, default=4, help="default 4")
     ap.add_argument("--hang-timeout", type=float, default=30.0,
                     help="a request with no answer for this long is 'hung' (default 30 s)")
     ap.add_argument("--keep-tmp", action="store_true", help="keep logs (kept anyway on FAIL)")

@@ -90,9 +90,10 @@ void ServiceSession::handle(Frame& f, TimePoint) {
       }
       const bool end = f.end_stream();
       if (state_ == State::draining) {
-        // Crossed our DRAIN on the wire: refuse it so the gateway can retry elsewhere.
-        queue(Frame{flags::kEndStream, f.stream_id,
-                    Response{503, {{"content-type", "text/plain"}}, "instance draining"}},
+        // Crossed our DRAIN on the wire: refuse it unseen, so the gateway sends it elsewhere.
+        queue(Frame{0, f.stream_id,
+                    Cancel{static_cast<std::uint16_t>(CancelReason::instance_draining),
+                           "instance draining"}},
               false);
         return;
       }

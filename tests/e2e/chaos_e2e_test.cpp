@@ -46,6 +46,9 @@ TEST(Chaos, EveryInvalidStatusBecomes502AndBodylessStatusesCarryNoBody) {
     EXPECT_EQ(r.headers.count("content-length"), 0u) << code;
     EXPECT_EQ(r.headers.count("transfer-encoding"), 0u) << code;
   }
+  EXPECT_EQ(exchange("/api/v1/demo/status/418").status, 418);
+  EXPECT_EQ(c.buffer().compare(0, 27, "HTTP/1.1 418 Client Error\r\n"), 0)
+      << "no <unknown-status> phrase";
   EXPECT_EQ(exchange("/api/v1/demo/echo").status, 200);  // the connection is still good
   EXPECT_FALSE(c.closed());
   EXPECT_TRUE(gw.gateway().log_contains("answered status 999: answered 502"));
@@ -152,6 +155,30 @@ TEST(Chaos, ADrainUnderLoadLosesNoRequest) {
     t.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(ok.load(), 20);
+}
+
+// routing.maxResponseBodySize: a whole answer over it is 502; a stream that passes it is cut.
+TEST(Chaos, AResponseOverTheBodyLimitIs502OrACutStream) {
+  GatewayRun gw(test_config("", "  maxResponseBodySize: 100000\n"));
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  gw.start_service("demo-big");
+  ASSERT_TRUE(gw.wait_instances(1));
+  auto small = http_exchange(gw.http(), get("/api/v1/demo/bytes/50000"));
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->status, 200);
+  EXPECT_EQ(small->body.size(), 50000u);
+  const std::string body(150'000, 'b');  // echoed back: a 150 KB answer in one RESPONSE
+  auto whole = http_exchange(gw.http(), "POST /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\n"
+                                        "Content-Length: 150000\r\n\r\n" + body);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->status, 502);
+  EXPECT_NE(whole->body.find("maxResponseBodySize"), std::string::npos) << whole->body;
+  Client c(gw.http());
+  ASSERT_TRUE(c.send(get("/api/v1/demo/bytes/400000")));
+  const auto bytes = c.read_all(15s);
+  EXPECT_TRUE(c.closed());
+  EXPECT_EQ(bytes.compare(0, 15, "HTTP/1.1 200 OK"), 0);
+  EXPECT_EQ(bytes.find("\r\n0\r\n\r\n"), std::string::npos) << "a cut body must not look complete";
 }
 
 }  // namespace

@@ -125,6 +125,9 @@ TEST(Lifecycle, AServiceThatStopsReadingIsDisconnected) {
   EXPECT_TRUE(eventually([&] { return gw.gateway().log_contains("write timeout"); }))
       << gw.gateway_log();
   EXPECT_TRUE(gw.wait_instances(0)) << gw.gateway_log();
+  auto metrics = http_exchange(gw.http(), get("/metrics"));
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("\ngateway_service_write_timeouts_total 1\n"), std::string::npos);
   gw.service(s).signal(SIGCONT);
 }
 

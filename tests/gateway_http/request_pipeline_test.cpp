@@ -171,6 +171,17 @@ TEST(IdentityPolicy, PrefixIsConfigurable) {
   EXPECT_TRUE(is_gateway_owned("x-acme-user", "", "X-Acme-"));
   EXPECT_FALSE(is_gateway_owned("X-Stella-User", "", "X-Acme-"));
   EXPECT_FALSE(is_gateway_owned("X-Anything", "", ""));  // empty prefix: nothing extra
+  // Configured additions and exemptions.
+  PipelineConfig c;
+  c.identity_headers_strip = {"X-Employee-Id", "X-Internal-*"};
+  c.identity_headers_allow = {"X-Tenant-Region", "X-Forwarded-Host", "X-User"};
+  EXPECT_TRUE(is_gateway_owned("x_employee_id", "", c));
+  EXPECT_TRUE(is_gateway_owned("X-Internal-Role", "", c));
+  EXPECT_FALSE(is_gateway_owned("X-Internals", "", c));
+  EXPECT_FALSE(is_gateway_owned("X-Tenant-Region", "", c));  // allowed out of X-Tenant-*
+  EXPECT_TRUE(is_gateway_owned("X-Tenant-Id", "", c));
+  EXPECT_TRUE(is_gateway_owned("X-Forwarded-Host", "", c));  // never allowed
+  EXPECT_TRUE(is_gateway_owned("X-User", "", c));            // an exact identity name
 }
 
 TEST(IdentityPolicy, StripsOwnedHeadersAndSetsForwardedFromTheConnection) {

@@ -216,6 +216,7 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.duration("defaultTimeout", c.routing.default_timeout);
   w.duration("maxStreamDuration", c.routing.max_stream_duration);
   w.size("maxRequestBodySize", c.routing.max_request_body_size);
+  w.size("maxResponseBodySize", c.routing.max_response_body_size);
   w.boolean("streamingEnabled", c.routing.streaming_enabled);
   w.size("streamingBufferSize", c.routing.streaming_buffer_size);
   w.size("streamWindow", c.routing.stream_window);
@@ -265,6 +266,8 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.number("maxPipelinedRequests", c.http.max_pipelined);
   w.duration("drainTimeout", c.http.drain_timeout);
   w.str("identityHeaderPrefix", c.http.identity_header_prefix);
+  w.strings("identityHeadersStrip", c.http.identity_headers_strip);
+  w.strings("identityHeadersAllow", c.http.identity_headers_allow);
   w.end();
 
   w.begin("auth");

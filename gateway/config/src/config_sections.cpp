@@ -190,6 +190,8 @@ void read_http(MapReader& m, HttpConfig& c) {
   m.get_int("maxPipelinedRequests", c.max_pipelined, 0, 1024);
   m.get("drainTimeout", c.drain_timeout);
   m.get("identityHeaderPrefix", c.identity_header_prefix);
+  m.get("identityHeadersStrip", c.identity_headers_strip);
+  m.get("identityHeadersAllow", c.identity_headers_allow);
   m.finish();
 }
 
@@ -197,6 +199,7 @@ void read_routing(MapReader& m, RoutingConfig& c) {
   m.get("defaultTimeout", c.default_timeout, kPositive);
   m.get("maxStreamDuration", c.max_stream_duration);
   m.get_size("maxRequestBodySize", c.max_request_body_size, 1);
+  m.get_size("maxResponseBodySize", c.max_response_body_size);
   m.get("streamingEnabled", c.streaming_enabled);
   // A chunk travels in one STREAM_DATA frame, so it cannot exceed the frame payload limit.
   m.get_size("streamingBufferSize", c.streaming_buffer_size, 1, core::FrameLimits{}.max_payload);

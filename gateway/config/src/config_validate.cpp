@@ -148,6 +148,20 @@ void validate_into(const GatewayConfig& c, Diagnostics& d) {
                                          "' is not a header-name prefix (letters, "
                                          "digits and !#$%&'*+-.^_`|~ only)");
   }
+  const std::pair<const char*, const std::vector<std::string>*> name_lists[] = {
+      {"http.identityHeadersStrip", &c.http.identity_headers_strip},
+      {"http.identityHeadersAllow", &c.http.identity_headers_allow}};
+  for (const auto& [key, names] : name_lists) {
+    for (std::size_t i = 0; i < names->size(); ++i) {
+      std::string_view n = (*names)[i];
+      // A trailing '*' (a prefix) only makes sense in the strip list; '*' alone would strip all.
+      if (key == name_lists[0].first && n.size() > 1 && n.back() == '*') n.remove_suffix(1);
+      if (n.empty() || !std::all_of(n.begin(), n.end(), [](char ch) { return is_tchar(ch) && ch != '*'; }))
+        err(std::string(key) + "[" + std::to_string(i) + "]",
+            "'" + (*names)[i] + "' is not a header name" +
+                (key == name_lists[0].first ? " or a prefix ending in '*'" : ""));
+    }
+  }
 
   // routing
   const auto& neighbors = c.routing.selector.neighbor_regions;

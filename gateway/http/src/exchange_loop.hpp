@@ -278,6 +278,9 @@ class ExchangeLoop final : public HttpConnectionBase,
     const core::Duration timeout = ex_.proxy.timeout;
     conn_.set_deadline(Deadline::response, timeout - (w_.shared.clock->now() - started_at));
     bool head_written = false;
+    bool retried = false;
+    std::uint64_t response_bytes = 0;
+    const std::uint64_t max_response = s_.routing.max_response_body_size;  // 0: no limit
     for (;;) {
       // Not a structured binding: GCC 12 miscompiles them around co_await in some frames.
       std::tuple<boost::system::error_code, UpstreamPart> received = co_await fwd_.next_part();
@@ -308,6 +311,30 @@ class ExchangeLoop final : public HttpConnectionBase,
         co_return false;
       }
       const std::size_t bytes = part.head.body.size() + part.data.size();
+      response_bytes += bytes;
+      if (max_response != 0 && response_bytes > max_response &&
+          part.kind != UpstreamPart::Kind::failed) {
+        fwd_.cancel(core::CancelReason::handler_failed);
+        ex_.outcome = Outcome::upstream_bad_response;
+        if (head_written) co_return false;  // cut: never a body that looks complete
+        co_return co_await respond_problem(
+            make_problem(Outcome::upstream_bad_response,
+                         "the response body exceeds routing.maxResponseBodySize (" +
+                             std::to_string(max_response) + " bytes)"),
+            ex_.keep_alive);
+      }
+      if (part.kind == UpstreamPart::Kind::failed && part.returned && !retried) {
+        // Nothing ran: send it once more, to another instance (the one that refused it is
+        // draining or full, which the selector avoids).
+        retried = true;
+        ex_.proxy.pick = pick_instance(*ex_.proxy.lookup.route, w_.shared.selector, w_.rng,
+                                       w_.scratch);
+        if (ex_.proxy.pick) {
+          fwd_.finish();
+          fwd_.start(*ex_.proxy.pick, std::move(*part.returned), true);
+          continue;
+        }
+      }
       if (part.kind == UpstreamPart::Kind::failed) {
         fwd_.finish();
         conn_.clear_deadline();
@@ -394,6 +421,15 @@ class ExchangeLoop final : public HttpConnectionBase,
           format_traceparent(ex_.trace.trace_id, ex_.trace.span_id, ex_.trace.flags));
   }
   int version() const noexcept { return ex_.http_minor == 1 ? 11 : 10; }
+  /// Beast writes "<unknown-status>" as the reason phrase of codes it has no name for (418,
+  /// 425, 599, ...); those get the name of their class instead (RFC 9110 §15: "Client Error").
+  static void known_reason_only(bhttp::response_header<>& f) {
+    if (bhttp::obsolete_reason(f.result()) != "<unknown-status>") return;
+    static constexpr std::string_view kClass[] = {"",           "Informational", "Success",
+                                                  "Redirection", "Client Error",  "Server Error"};
+    const unsigned cls = f.result_int() / 100;
+    f.reason(cls < 6 ? kClass[cls] : "");
+  }
   static bool bodyless(unsigned status) noexcept {
     return status == 204 || status == 304 || status < 200;
   }
@@ -404,6 +440,7 @@ class ExchangeLoop final : public HttpConnectionBase,
     if (bodyless(r.status)) r.body.clear();
     if (end_stream || bodyless(r.status)) {
       bhttp::response<bhttp::string_body> res{status, version()};
+      known_reason_only(res.base());
       add_headers(res.base(), r.headers);
       res.keep_alive(ex_.keep_alive);
       if (ex_.head_request) {
@@ -424,6 +461,7 @@ class ExchangeLoop final : public HttpConnectionBase,
     }
     // Streamed: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
     bhttp::response<bhttp::empty_body> res{status, version()};
+    known_reason_only(res.base());
     add_headers(res.base(), r.headers);
     if (ex_.http_minor == 1) {
       res.chunked(true);

@@ -82,6 +82,8 @@ struct GatewayServer::Impl {
       workers.push_back(std::make_unique<WorkerContext>(shared, seeds.next()));
     shared.config = config;
     shared.pipeline.identity_header_prefix = config->http.identity_header_prefix;
+    shared.pipeline.identity_headers_strip = config->http.identity_headers_strip;
+    shared.pipeline.identity_headers_allow = config->http.identity_headers_allow;
     shared.pipeline.default_timeout = config->routing.default_timeout;
     shared.head_limits = {config->http.max_request_line, config->http.max_header_field,
                           config->http.max_header_bytes, config->http.max_header_count};
@@ -138,6 +140,7 @@ struct GatewayServer::Impl {
     g.routes = snapshot->route_count();
     g.routes_held = registry_hooks.registry().routes().held_routes();
     g.hellos_refused = registry_hooks.refused_hellos();
+    g.service_write_timeouts = registry_hooks.write_timeouts();
     std::map<std::pair<std::string, std::string>, std::uint64_t> health, in_flight;
     std::map<std::string, std::uint64_t> open;
     std::set<std::uint64_t> seen;

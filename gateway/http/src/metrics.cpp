@@ -400,6 +400,12 @@ std::string render_metrics(const WorkerMetrics& m, const ProcessGauges& g,
                        MetricType::Counter);
   hellos.metric.push_back(counter({}, static_cast<double>(g.hellos_refused)));
   fams.push_back(std::move(hellos));
+  auto stuck = family("gateway_service_write_timeouts_total",
+                      "Service connections closed because a write made no progress for "
+                      "transports.*.writeTimeout (the service stopped reading)",
+                      MetricType::Counter);
+  stuck.metric.push_back(counter({}, static_cast<double>(g.service_write_timeouts)));
+  fams.push_back(std::move(stuck));
   auto hello = family("gateway_hello_endpoints_refused_total",
                       "HELLO endpoints refused in HELLO_ACK, by reason", MetricType::Counter);
   for (const auto& [reason, n] : g.hello_endpoints_refused)

@@ -75,6 +75,8 @@ void RegistryHooks::on_event(const transport::ConnectionInfo& conn, core::Gatewa
     log_(who + "gone (" + std::string(core::errc_name(closed->info.error)) +
          (closed->info.message.empty() ? "" : ": " + core::printable(closed->info.message)) +
          "), removed from routing");
+    // The runner closes with "write timeout: ..." (the session prefixes "connection closed: ").
+    if (closed->info.message.find("write timeout") != std::string::npos) ++write_timeouts_;
     registry_.on_closed(conn.id, now);
     names_.erase(conn.id);
   }

@@ -1,5 +1,7 @@
 #include "stella/gateway/http/request_pipeline.hpp"
 
+#include <algorithm>
+
 #include <array>
 
 namespace stella::gw::http {
@@ -125,14 +127,39 @@ void assign_correlation_id(const RequestHead& head, core::Random& rng, ProxyRequ
   }
 }
 
+namespace {
+bool owned(std::string_view name, std::string_view connection_value, std::string_view prefix,
+           const std::vector<std::string>& strip, const std::vector<std::string>& allow) noexcept {
+  for (std::string_view owned_name : kOwned)
+    if (same_name(name, owned_name)) return true;
+  for (std::string_view owned_prefix : kOwnedPrefixes) {
+    if (!starts_with_name(name, owned_prefix)) continue;
+    const bool allowed = owned_prefix != "x-forwarded-" &&
+                         std::any_of(allow.begin(), allow.end(),
+                                     [&](const std::string& a) { return same_name(name, a); });
+    if (!allowed) return true;
+  }
+  if (!prefix.empty() && starts_with_name(name, prefix)) return true;
+  for (const std::string& s : strip) {
+    const bool is_prefix = !s.empty() && s.back() == '*';
+    if (is_prefix ? starts_with_name(name, std::string_view(s).substr(0, s.size() - 1))
+                  : same_name(name, s))
+      return true;
+  }
+  return connection_names(connection_value, name);
+}
+}  // namespace
+
 bool is_gateway_owned(std::string_view name, std::string_view connection_value,
                       std::string_view prefix) noexcept {
-  for (std::string_view owned : kOwned)
-    if (same_name(name, owned)) return true;
-  for (std::string_view owned : kOwnedPrefixes)
-    if (starts_with_name(name, owned)) return true;
-  if (!prefix.empty() && starts_with_name(name, prefix)) return true;
-  return connection_names(connection_value, name);
+  static const std::vector<std::string> none;
+  return owned(name, connection_value, prefix, none, none);
+}
+
+bool is_gateway_owned(std::string_view name, std::string_view connection_value,
+                      const PipelineConfig& config) noexcept {
+  return owned(name, connection_value, config.identity_header_prefix,
+               config.identity_headers_strip, config.identity_headers_allow);
 }
 
 void apply_identity_policy(const PipelineConfig& config, const RequestHead& head,
@@ -141,7 +168,7 @@ void apply_identity_policy(const PipelineConfig& config, const RequestHead& head
   auto& out = req.frame.headers;
   out.reserve(head.fields.size() + 3);
   for (const auto& f : head.fields) {
-    if (is_gateway_owned(f.name, connection, config.identity_header_prefix)) {
+    if (is_gateway_owned(f.name, connection, config)) {
       ++req.stripped_headers;
       continue;
     }

@@ -42,10 +42,14 @@ void UpstreamHub::start(std::shared_ptr<UpstreamCall> call, std::uint64_t connec
     std::uint32_t stream = 0;
     const core::Errc e = session->send_request(request, end_stream, clock_.now(), stream);
     if (e != core::Errc::ok) {
+      std::optional<core::Request> returned;
+      if (end_stream) returned = std::move(request);
       fail(*call, UpstreamPart::Failure::not_ready, false,
-           "the instance cannot take the request (" + std::string(core::errc_name(e)) + ")");
+           "the instance cannot take the request (" + std::string(core::errc_name(e)) + ")",
+           std::move(returned));
       return;
     }
+    if (end_stream) call->request = std::move(request);
     call->stream = stream;
     call->open = true;
     ++open_calls_;
@@ -137,12 +141,13 @@ void UpstreamHub::deliver(UpstreamCall& call, UpstreamPart part) {
 }
 
 void UpstreamHub::fail(UpstreamCall& call, UpstreamPart::Failure why, bool started,
-                       std::string detail) {
+                       std::string detail, std::optional<core::Request> returned) {
   UpstreamPart part;
   part.kind = UpstreamPart::Kind::failed;
   part.failure = why;
   part.response_started = started;
   part.detail = std::move(detail);
+  part.returned = std::move(returned);
   deliver(call, std::move(part));
 }
 
@@ -156,6 +161,7 @@ void UpstreamHub::on_event(const transport::ConnectionInfo& conn, core::GatewayE
     auto it = calls_.find(key(conn.id, head->stream));
     if (it == calls_.end()) return;  // cancelled meanwhile
     auto call = it->second;
+    call->request.reset();  // answered: it will not be sent again
     UpstreamPart part;
     part.kind = UpstreamPart::Kind::head;
     part.end_stream = head->end_stream;
@@ -178,6 +184,15 @@ void UpstreamHub::on_event(const transport::ConnectionInfo& conn, core::GatewayE
     auto it = calls_.find(key(conn.id, failed->stream));
     if (it == calls_.end()) return;
     auto call = it->second;
+    // Refused unseen by a draining instance: nothing ran, it may go elsewhere.
+    if (failed->service_cancel == static_cast<std::uint16_t>(core::CancelReason::instance_draining) &&
+        !failed->response_started && call->request) {
+      auto returned = std::move(call->request);
+      call->request.reset();
+      fail(*call, UpstreamPart::Failure::not_ready, false,
+           "the instance was draining when the request arrived", std::move(returned));
+      return;
+    }
     fail(*call, UpstreamPart::Failure::instance_lost, failed->response_started,
          failed->service_cancel != 0
              ? "the instance aborted the request (CANCEL " +

@@ -97,6 +97,10 @@ struct HttpConfig {
   core::Duration drain_timeout = 30s;     // drainTimeout: graceful shutdown budget
   /// identityHeaderPrefix: client headers starting with it are stripped (the gateway's own).
   std::string identity_header_prefix = "X-Stella-";
+  /// identityHeadersStrip: more client headers to strip (a trailing '*' makes a prefix).
+  std::vector<std::string> identity_headers_strip;
+  /// identityHeadersAllow: names exempt from the built-in identity-shaped prefixes.
+  std::vector<std::string> identity_headers_allow;
 };
 
 /// routing
@@ -104,6 +108,7 @@ struct RoutingConfig {
   core::Duration default_timeout = 30s;               // defaultTimeout: to the head, and between parts
   core::Duration max_stream_duration{};               // maxStreamDuration: whole stream (0: none)
   std::uint64_t max_request_body_size = 100'000'000;  // maxRequestBodySize ("100MB") → 413
+  std::uint64_t max_response_body_size = 0;  // maxResponseBodySize → 502 / cut (0: no limit)
   bool streaming_enabled = true;                      // streamingEnabled
   std::size_t streaming_buffer_size = 16384;          // streamingBufferSize (bytes per chunk)
   /// streamWindow: response-body bytes per stream a service may send before CREDIT (0: off).

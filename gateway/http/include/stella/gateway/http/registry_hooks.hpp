@@ -30,6 +30,8 @@ class RegistryHooks final : public transport::GatewayHooks {
     return refused_endpoints_;
   }
   std::uint64_t refused_hellos() const noexcept { return refused_hellos_; }
+  /// Service connections closed because a write made no progress (transports.*.writeTimeout).
+  std::uint64_t write_timeouts() const noexcept { return write_timeouts_; }
 
  private:
   void transition(const std::string& who, const std::optional<gw::HealthTransition>& t);
@@ -41,6 +43,7 @@ class RegistryHooks final : public transport::GatewayHooks {
   std::unordered_map<std::uint64_t, std::string> names_;
   std::array<std::uint64_t, 7> refused_endpoints_{};
   std::uint64_t refused_hellos_ = 0;
+  std::uint64_t write_timeouts_ = 0;
 };
 
 }  // namespace stella::gw::http

@@ -26,6 +26,13 @@ struct PipelineConfig {
   /// Client headers starting with this prefix (case-insensitive) are the gateway's own and are
   /// stripped (http.identityHeaderPrefix).
   std::string identity_header_prefix = "X-Stella-";
+  /// http.identityHeadersStrip: more names to strip; a trailing '*' makes a prefix
+  /// ("X-Internal-*"). Compared like the built-in list ('_' equals '-', any case).
+  std::vector<std::string> identity_headers_strip;
+  /// http.identityHeadersAllow: names let through although an identity-shaped prefix of the
+  /// built-in list (X-User-, X-Tenant-, ...) matches them. Cannot allow the exact names, the
+  /// hop-by-hop fields or X-Forwarded-*.
+  std::vector<std::string> identity_headers_allow;
   core::PathLimits path_limits;
   core::Duration default_timeout = std::chrono::seconds(30);  // routing.defaultTimeout
 };
@@ -65,8 +72,11 @@ void assign_correlation_id(const RequestHead& head, core::Random& rng, ProxyRequ
 /// X-Authenticated-User, X-Scopes, X-Scope, X-Client-Id, X-Claims, X-Client-Cert; every name
 /// under X-Forwarded-, X-User-, X-StellaOps-, X-Auth-Request-, X-Tenant-, X-Subject-, X-Scope-,
 /// X-Claim-, X-Client-Cert-, X-SSL-Client-, X-DPoP-; and anything under `prefix`.
+/// `config` adds its identity_headers_strip and identity_headers_allow to that.
 bool is_gateway_owned(std::string_view name, std::string_view connection_value,
                       std::string_view prefix) noexcept;
+bool is_gateway_owned(std::string_view name, std::string_view connection_value,
+                      const PipelineConfig& config) noexcept;
 
 /// Stage 2. Copies the client's headers into req.frame.headers except the gateway-owned ones
 /// (counted in req.stripped_headers), then appends X-Forwarded-For (the peer address: the

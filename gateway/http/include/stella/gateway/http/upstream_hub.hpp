@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -49,6 +50,9 @@ struct UpstreamPart {
   enum class Failure : std::uint8_t { instance_lost, not_ready, overflow } failure{};
   bool response_started = false;  // kind == failed: the service had begun answering
   std::string detail;
+  /// kind == failed: the request, when no handler saw it (the instance was draining or full
+  /// when it arrived) and it was whole (no streamed body): it may be sent to another instance.
+  std::optional<core::Request> returned{};
 };
 
 using PartChannel =
@@ -66,6 +70,9 @@ struct UpstreamCall {
   std::uint32_t stream = 0;
   bool open = false;
   std::shared_ptr<InstanceState> instance;
+  /// A whole request, kept until its response starts, so a service that refuses it unseen
+  /// (CANCEL instance_draining) lets the gateway send it elsewhere.
+  std::optional<core::Request> request;
 };
 
 struct UpstreamSettings {
@@ -113,7 +120,8 @@ class UpstreamHub final : public transport::GatewayHooks {
   void on_transport(F&& f);
   void deliver(UpstreamCall& call, UpstreamPart part);
   void finish(UpstreamCall& call);
-  void fail(UpstreamCall& call, UpstreamPart::Failure why, bool started, std::string detail);
+  void fail(UpstreamCall& call, UpstreamPart::Failure why, bool started, std::string detail,
+            std::optional<core::Request> returned = std::nullopt);
 
   asio::any_io_executor transport_;
   UpstreamSettings settings_;
