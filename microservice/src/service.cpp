@@ -264,10 +264,8 @@ asio::awaitable<void> Service::serve_stream(Stream stream, transport::Address ga
   // its cancellation signal, so it outlives the handler's coroutine.
   auto orphans = std::move(live->contexts);
   live_.reset();
-  for (auto& [id, ctx] : orphans) {
-    *ctx->cancelled_ = true;
-    ctx->cancel_.emit(asio::cancellation_type::terminal);
-  }
+  for (auto& [id, ctx] : orphans)
+    ctx->cancel();
   flow_.cancel();
 }
 
@@ -308,8 +306,7 @@ void Service::on_event(core::ServiceEvent& e) {
     live_->partial.erase(cancel->stream);
     if (auto it = live_->contexts.find(cancel->stream); it != live_->contexts.end()) {
       auto ctx = it->second;  // emit() may complete the handler, which erases the entry
-      *ctx->cancelled_ = true;
-      ctx->cancel_.emit(asio::cancellation_type::terminal);
+      ctx->cancel();
     }
   } else if (std::get_if<core::svc_event::CreditGranted>(&e)) {
     flow_.cancel();  // senders waiting for window look again
@@ -356,9 +353,22 @@ void Service::start_handler(core::svc_event::RequestStarted& req) {
       }));
 }
 
+void RequestContext::cancel() {
+  *cancelled_ = true;
+  // A spawned coroutine that has not had its first turn yet must not see the signal: Asio's
+  // co_spawn would throw operation_aborted from its entry point, outside the handler, and out
+  // of io_context::run(). It sees cancelled() when it starts instead.
+  if (started_) cancel_.emit(asio::cancellation_type::terminal);
+}
+
 asio::awaitable<void> Service::run_handler(std::shared_ptr<RequestContext> ctx, std::size_t route) {
+  ctx->started_ = true;
   const std::uint64_t gen = ctx->generation_;
   const std::uint32_t stream = ctx->stream_;
+  if (*ctx->cancelled_) {  // cancelled before its first turn: nobody waits for an answer
+    if (current(gen)) live_->contexts.erase(stream);
+    co_return;
+  }
   std::optional<core::Response> response;
   std::optional<std::string> failure;
   try {

@@ -63,7 +63,7 @@ TEST(Chaos, AStoppedInstanceTimesOutItsRequestAndLosesItsTraffic) {
   const auto a = gw.start_service("demo-a");
   ASSERT_TRUE(gw.wait_instances(1));
   Client slow(gw.http());
-  ASSERT_TRUE(slow.send(get("/api/v1/demo/slow/2000")));
+  ASSERT_TRUE(slow.send(get("/api/v1/demo/slow/60000")));  // never done on its own
   ASSERT_TRUE(gw.wait_in_flight(1));
   gw.service(a).signal(SIGSTOP);
   gw.start_service("demo-b");

@@ -57,7 +57,10 @@ class RequestContext {
 
  private:
   friend class Service;
+  /// Marks it cancelled and, once its handler runs, fires the handler's cancellation slot.
+  void cancel();
   Service* service_ = nullptr;
+  bool started_ = false;  // its handler coroutine has had its first turn
   std::uint32_t stream_ = 0;
   std::uint64_t generation_ = 0;
   core::Request request_;

@@ -71,10 +71,23 @@ class SessionRunner {
  private:
   static constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
+  // Not reentrant: an event handler that commands the session and calls wake() (a coroutine
+  // spawned from the handler and run inline, say) only asks for another pass. Reentering would
+  // deliver the next event (a CANCEL for the very request being started) to code in the middle
+  // of handling the previous one, and nest without bound.
   void dispatch() {
-    Event e;
-    while (session_.poll_event(e))
-      on_event_(e);
+    if (dispatching_) {
+      again_ = true;
+      return;
+    }
+    dispatching_ = true;
+    do {
+      again_ = false;
+      Event e;
+      while (session_.poll_event(e))
+        on_event_(e);
+    } while (again_);
+    dispatching_ = false;
     wake_.cancel();
     // A command or an input may have moved the deadline earlier (HELLO accepted: heartbeats
     // start; drain: a drain deadline): re-arm only then, not on every read.
@@ -175,6 +188,8 @@ class SessionRunner {
   core::Duration write_timeout_;
   core::TimePoint armed_ = core::TimePoint::max();  // what timer_ waits for
   std::size_t pause_reads_above_ = static_cast<std::size_t>(-1);
+  bool dispatching_ = false;
+  bool again_ = false;
   std::function<void()> on_written_;
 };
 
