@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds, and runs every test: the debug build (ASan + UBSan) runs the whole
-# ctest suite (unit, property, CLI, and fuzz-corpus replay); the release build must compile
-# warning-free and its benchmarks run once as a smoke check (no timing is asserted).
+# ctest suite (unit, property, CLI, and fuzz-corpus replay); a ThreadSanitizer build runs the
+# end-to-end and transport suites; 50,000 requests go through the real binary while services
+# are killed, stopped and drained, and every answer must belong to its request; the release
+# build must compile warning-free and its benchmarks run once as a smoke check (no timing is
+# asserted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # ccache: rewrite paths relative to the checkout and leave the directory out of the hash, so a
@@ -15,6 +18,14 @@ cmake --preset debug >/dev/null
 cmake --build --preset debug
 echo "== debug: ctest"
 ctest --preset debug
+
+echo "== tsan: the real binary and the transports under ThreadSanitizer (workers, transport executor)"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan --target stella-gw e2e_tests transport_tests
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --preset tsan
+
+echo "== no cross-talk under faults: 50,000 requests through the debug binary (load/crosstalk.py)"
+python3 load/crosstalk.py --requests 50000 --binary build/debug/cli/stella-gw
 
 echo "== release: build (the binary and the benchmarks; the tests ran in the debug build)"
 cmake --preset release >/dev/null
