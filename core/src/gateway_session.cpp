@@ -109,7 +109,7 @@ void GatewaySession::handle(Frame& f, TimePoint now) {
       return maybe_finish_drain();
     }
     case FrameType::credit:
-      return;  // flow-control grants for request bodies: accepted, windows not enforced yet
+      return;  // request bodies are not under credit in this release (docs/protocol.md §8.2)
     case FrameType::hello:
     case FrameType::hello_ack:
     case FrameType::request:
