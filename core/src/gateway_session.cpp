@@ -93,8 +93,15 @@ void GatewaySession::handle(Frame& f, TimePoint now) {
       // The service gave up on a stream (its handler failed): the request fails.
       auto it = streams_.find(f.stream_id);
       if (it == streams_.end()) return;
+      std::uint16_t reason = std::max<std::uint16_t>(1, std::get<Cancel>(f.body).reason);
+      // "Refused unseen" (the gateway may resend it elsewhere) only holds for a stream the
+      // service's DRAIN excluded: opened after the DRAIN's last_stream_id, as HTTP/2's GOAWAY.
+      // Any other instance_draining is a failure like handler_failed.
+      if (reason == static_cast<std::uint16_t>(CancelReason::instance_draining) &&
+          !(peer_drain_last_stream_ && f.stream_id > *peer_drain_last_stream_))
+        reason = static_cast<std::uint16_t>(CancelReason::handler_failed);
       emit(gw_event::StreamFailed{f.stream_id, Errc::peer_closed, it->second.response_started,
-                                  std::max<std::uint16_t>(1, std::get<Cancel>(f.body).reason)});
+                                  reason});
       streams_.erase(it);
       return maybe_finish_drain();
     }
@@ -104,6 +111,7 @@ void GatewaySession::handle(Frame& f, TimePoint now) {
         closed_ = CloseInfo{Errc::peer_closed, "service closed: " + d.message, 0};
         return finish(Errc::peer_closed);
       }
+      if (!peer_drain_last_stream_) peer_drain_last_stream_ = d.last_stream_id;
       emit(gw_event::PeerDraining{d});
       if (state_ == State::active || state_ == State::hello_received) state_ = State::draining;
       return maybe_finish_drain();

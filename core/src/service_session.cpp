@@ -213,7 +213,7 @@ Errc ServiceSession::send_response_data(std::uint32_t stream, std::string_view d
     return e;
   }
   if (it->second.window < kUnlimitedWindow)
-    it->second.window -= static_cast<std::int64_t>(data.size());
+    it->second.window -= static_cast<std::int64_t>(data.size() + kCreditPerChunk);
   if (end_stream) {
     streams_.erase(it);
     maybe_finish_drain();

@@ -135,8 +135,11 @@ std::optional<std::string> ServiceIdentityPolicy::check_template(
   std::vector<const core::PathTemplate*> own;
   bool granted = false;
   bool restricted = true;
+  // A "*" rule grants only names no rule lists: it cannot widen a reserved name's prefixes.
+  const bool reserved =
+      std::any_of(rules_.begin(), rules_.end(), [&](const Rule& r) { return grants(r, service); });
   for (const auto& r : rules_) {
-    if (!matches(r, peer) || !(grants(r, service) || grants(r, "*"))) continue;
+    if (!matches(r, peer) || !(grants(r, service) || (!reserved && grants(r, "*")))) continue;
     granted = true;
     if (r.prefixes.empty() && r.config.path_prefixes.empty()) restricted = false;
     for (const auto& p : r.prefixes)

@@ -37,6 +37,8 @@ HelloOutcome ServiceRegistry::on_hello(std::uint64_t connection, const core::Hel
   }
   if (auto why = settings_.identities.check_service(peer, hello.service)) {
     out.reason = std::move(*why);
+    out.peer_reason = "this connection's certificate is not granted service \"" + hello.service +
+                      "\" (transports.tls.serviceIdentities)";
     return out;
   }
   InstanceInfo info;

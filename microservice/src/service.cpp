@@ -65,6 +65,7 @@ asio::awaitable<core::Errc> RequestContext::send_chunk(std::string_view data, bo
   // while the connection's queue is above the high-water mark. Woken by a CREDIT, by a
   // completed write, or by this request's cancellation.
   while (service_->current(generation_) && !*cancelled_ &&
+         service_->live_->session.stream_open(stream_) &&
          (service_->live_->session.send_window(stream_) <= 0 ||
           service_->live_->session.pending_output() > service_->options_.high_water_bytes)) {
     co_await service_->flow_.async_wait(kTuple);

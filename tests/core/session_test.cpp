@@ -384,13 +384,14 @@ TEST_F(SessionPair, ResponseWindowIsTakenByDataAndRefilledByCredit) {
   ASSERT_EQ(service.send_response_data(id, chunk, false), Errc::ok);
   ASSERT_EQ(service.send_response_data(id, chunk, false), Errc::ok);
   ASSERT_EQ(service.send_response_data(id, chunk, false), Errc::ok);  // may go below zero
-  EXPECT_EQ(service.send_window(id), window - 300'000);
+  const std::int64_t cost = 300'000 + 3 * kCreditPerChunk;  // bytes plus the per-chunk cost
+  EXPECT_EQ(service.send_window(id), window - cost);
   EXPECT_LE(service.send_window(id), 0);
   pump();
   ASSERT_EQ(gateway.grant_credit(id, 200'000), Errc::ok);
   EXPECT_EQ(gateway.grant_credit(id + 100, 1), Errc::unknown_stream);
   pump();
-  EXPECT_EQ(service.send_window(id), window - 100'000);
+  EXPECT_EQ(service.send_window(id), window - cost + 200'000);
   EXPECT_EQ(events_of<svc_event::CreditGranted>(svc_events).size(), 1u);
   // Hostile grants saturate instead of overflowing.
   for (int i = 0; i < 4; ++i)
@@ -413,6 +414,51 @@ TEST_F(SessionPair, TheServicesMaxInFlightIsHonoured) {
   // The gateway keeps the identity of a HELLO, not its endpoints.
   EXPECT_EQ(gateway.hello().service, "demo");
   EXPECT_TRUE(gateway.hello().endpoints.empty());
+}
+
+}  // namespace
+}  // namespace stella::core
+
+namespace stella::core {
+namespace {
+
+// A service's CANCEL(instance_draining) means "refused unseen" (the gateway may resend the
+// request) only for a stream above the last_stream_id of its DRAIN; otherwise it is a failure.
+TEST_F(SessionPair, InstanceDrainingWithoutADrainIsAFailure) {
+  handshake();
+  std::uint32_t id = 0;
+  ASSERT_EQ(gateway.send_request(request(""), true, clock.now(), id), Errc::ok);
+  pump();
+  gateway.on_bytes(encode_frame(Frame{0, id, Cancel{4, "draining, honest"}}), clock.now());
+  GatewayEvent e;
+  std::uint16_t seen = 0;
+  while (gateway.poll_event(e))
+    if (auto* f = std::get_if<gw_event::StreamFailed>(&e)) seen = f->service_cancel;
+  EXPECT_EQ(seen, static_cast<std::uint16_t>(CancelReason::handler_failed));
+}
+
+TEST_F(SessionPair, InstanceDrainingAboveTheDrainsLastStreamIsRefusedUnseen) {
+  handshake();
+  std::uint32_t first = 0, second = 0;
+  ASSERT_EQ(gateway.send_request(request(""), true, clock.now(), first), Errc::ok);
+  pump();  // the service has seen `first`
+  ASSERT_EQ(gateway.send_request(request(""), true, clock.now(), second), Errc::ok);
+  std::string in_flight;
+  gateway.take_output(in_flight);  // `second` is on the wire...
+  service.drain(std::chrono::seconds(5), clock.now());  // ...when the service drains
+  std::string drain;
+  service.take_output(drain);
+  gateway.on_bytes(drain, clock.now());
+  service.on_bytes(in_flight, clock.now());  // it refuses `second` with instance_draining
+  std::string refusal;
+  service.take_output(refusal);
+  gateway.on_bytes(refusal, clock.now());
+  GatewayEvent e;
+  std::uint16_t seen = 0;
+  while (gateway.poll_event(e))
+    if (auto* f = std::get_if<gw_event::StreamFailed>(&e); f && f->stream == second)
+      seen = f->service_cancel;
+  EXPECT_EQ(seen, static_cast<std::uint16_t>(CancelReason::instance_draining));
 }
 
 }  // namespace

@@ -118,6 +118,16 @@ TEST(ServiceIdentity, ANarrowerOwnGrantInsideAnotherPrefixIsAllowed) {
   EXPECT_FALSE(p.check_template(cert("api.internal"), "api", tmpl("/api/orders/{id}")));
 }
 
+TEST(ServiceIdentity, AWildcardRuleNeverWidensAReservedName) {
+  using M = ServiceIdentityRule::Match;
+  const ServiceIdentityPolicy p({rule(M::san, "payments.internal", {"payments"}, {"/api/payments"}),
+                                 rule(M::cn, "cn-of-payments.internal", {"*"})});
+  const auto pay = cert("payments.internal");  // matches both rules
+  EXPECT_TRUE(p.check_template(pay, "payments", tmpl("/{*all}")));
+  EXPECT_FALSE(p.check_template(pay, "payments", tmpl("/api/payments/{id}")));
+  EXPECT_FALSE(p.check_template(pay, "other", tmpl("/other/{*all}")));  // "*" for other names
+}
+
 core::Hello hello(std::string service, std::vector<std::string> paths) {
   core::Hello h;
   h.service = std::move(service);

@@ -317,3 +317,19 @@ TEST_F(TcpIntegration, PendingHelloAdmissionIsBounded) {
 
 }  // namespace
 }  // namespace stella::transport
+
+namespace stella::transport {
+namespace {
+
+// Pending-HELLO slots are counted per source: an IPv4 address, or an IPv6 /64 (one host holds
+// a whole /64, so counting single addresses would not bound it); IPv4-mapped IPv6 is IPv4.
+TEST(GatewayListenerSources, Ipv4ByAddressIpv6BySlash64) {
+  EXPECT_EQ(GatewayListener::source_of("10.0.0.7:5123"), "10.0.0.7");
+  EXPECT_EQ(GatewayListener::source_of("2001:db8:1:2:aaaa::1:443"), "2001:db8:1:2::/64");
+  EXPECT_EQ(GatewayListener::source_of("2001:db8:1:2:bbbb::9:80"), "2001:db8:1:2::/64");
+  EXPECT_EQ(GatewayListener::source_of("::ffff:10.0.0.7:99"), "10.0.0.7");
+  EXPECT_EQ(GatewayListener::source_of("in-memory"), "in-memory");
+}
+
+}  // namespace
+}  // namespace stella::transport

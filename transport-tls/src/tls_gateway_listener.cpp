@@ -130,7 +130,7 @@ asio::awaitable<void> TlsGatewayListener::run() {
     const auto remote = socket.remote_endpoint(rec);
     std::string peer =
         rec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
-    const std::string source(GatewayListener::source_of(peer));
+    const std::string source = GatewayListener::source_of(peer);
     const auto from_source = pending_by_source_.find(source);
     if (pending_.size() >= settings_.max_pending_handshakes ||
         (from_source != pending_by_source_.end() &&
@@ -161,7 +161,7 @@ asio::awaitable<void> TlsGatewayListener::handshake(tcp::socket socket, std::str
   SslStream stream(std::move(socket), context_->ssl);
   const std::uint64_t pending_id = next_pending_++;
   pending_.emplace(pending_id, &stream);
-  const std::string source(GatewayListener::source_of(peer));
+  const std::string source = GatewayListener::source_of(peer);
   ++pending_by_source_[source];
 
   asio::steady_timer timer(executor_);

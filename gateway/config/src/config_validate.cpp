@@ -163,6 +163,19 @@ void validate_into(const GatewayConfig& c, Diagnostics& d) {
     }
   }
 
+  if (c.routing.stream_window != 0 && c.routing.stream_window < 16 * 1024) {
+    err("routing.streamWindow", "must be 0 (no credit) or at least 16KiB, got " +
+                                    std::to_string(c.routing.stream_window));
+  }
+  if (!c.tls.service_identities.empty() &&
+      (!c.tls.enabled ||
+       c.tls.tls.client_certificate_mode == transport::tls::ClientCertificateMode::none)) {
+    err("transports.tls.serviceIdentities",
+        "needs transports.tls.enabled with clientCertificateMode AllowCertificate or "
+        "RequireCertificate: without client certificates no connection could register the "
+        "names it reserves");
+  }
+
   // routing
   const auto& neighbors = c.routing.selector.neighbor_regions;
   for (std::size_t i = 0; i < neighbors.size(); ++i) {

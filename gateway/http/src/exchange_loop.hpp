@@ -244,6 +244,21 @@ class ExchangeLoop final : public HttpConnectionBase,
   }
 
   // ---- transport ---------------------------------------------------------------------------
+  /// How long to wait for the next response part. The endpoint timeout bounds the time to the
+  /// head; after the head, for an endpoint that declares `streaming`, it bounds the gap between
+  /// parts (a stream that keeps flowing is not cut), for any other the whole response.
+  /// routing.maxStreamDuration, when set, bounds the whole in every case.
+  core::Duration response_deadline(core::TimePoint started_at, core::Duration timeout,
+                                   bool after_part) const {
+    const core::Duration elapsed = w_.shared.clock->now() - started_at;
+    const auto* endpoint = ex_.proxy.pick ? ex_.proxy.pick->instance->endpoint.get() : nullptr;
+    const bool gap = after_part && endpoint != nullptr && endpoint->streaming;
+    core::Duration next = gap ? timeout : timeout - elapsed;
+    if (const auto max = s_.routing.max_stream_duration; max > core::Duration::zero())
+      next = std::min(next, max - elapsed);
+    return next;
+  }
+
   asio::awaitable<bool> forward(bool has_body, bool chunked, std::uint64_t content_length) {
     std::uint64_t remaining = content_length;
     ChunkedDecoder decoder(s_.routing.max_request_body_size, w_.shared.head_limits);
@@ -276,7 +291,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       fwd_.send_body(std::move(chunk), body_state == 1);
     }
     const core::Duration timeout = ex_.proxy.timeout;
-    conn_.set_deadline(Deadline::response, timeout - (w_.shared.clock->now() - started_at));
+    conn_.set_deadline(Deadline::response, response_deadline(started_at, timeout, false));
     bool head_written = false;
     bool retried = false;
     std::uint64_t response_bytes = 0;
@@ -370,7 +385,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       } else {
         ok = co_await write_chunk(part.data, part.end_stream);
       }
-      fwd_.written(bytes);
+      fwd_.written(bytes, part.kind == UpstreamPart::Kind::data);
       if (!ok) {
         fwd_.cancel(core::CancelReason::client_disconnected);
         ex_.outcome = Outcome::client_closed;
@@ -378,16 +393,11 @@ class ExchangeLoop final : public HttpConnectionBase,
         co_return false;
       }
       if (part.end_stream) break;
-      // The endpoint timeout bounds the gap between parts, not the whole stream; the optional
-      // routing.maxStreamDuration bounds the whole.
-      core::Duration next = timeout;
-      if (const auto max = s_.routing.max_stream_duration; max > core::Duration::zero()) {
-        next = std::min(next, max - (w_.shared.clock->now() - started_at));
-        if (next <= core::Duration::zero()) {
-          fwd_.cancel(core::CancelReason::timeout);
-          ex_.outcome = Outcome::upstream_timeout;  // cut: the head went out
-          co_return false;
-        }
+      const core::Duration next = response_deadline(started_at, timeout, true);
+      if (next <= core::Duration::zero()) {
+        fwd_.cancel(core::CancelReason::timeout);
+        ex_.outcome = Outcome::upstream_timeout;  // cut: the head went out
+        co_return false;
       }
       conn_.set_deadline(Deadline::response, next);
     }

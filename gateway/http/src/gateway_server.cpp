@@ -98,6 +98,12 @@ struct GatewayServer::Impl {
     auto& transport_io = workers[0]->io;
     UpstreamSettings us;
     us.stream_window = config->routing.stream_window;
+    // A service that honours credit has at most a window, one chunk past it and a head's body
+    // unread here: never cut for being on time.
+    us.max_buffered_bytes = std::max<std::size_t>(
+        us.max_buffered_bytes, us.stream_window + 2 * std::size_t{core::FrameLimits{}.max_payload});
+    us.channel_capacity = std::max<std::size_t>(us.channel_capacity,
+                                                us.stream_window / core::kCreditPerChunk + 8);
     hub.emplace(transport_io.get_executor(), us, registry_hooks, clock);
     shared.hub = &*hub;
     transport::ListenerSettings ls;

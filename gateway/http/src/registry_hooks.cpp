@@ -21,12 +21,14 @@ bool RegistryHooks::on_hello(const transport::ConnectionInfo& conn, const core::
   peer.common_name = conn.client_certificate_cn;
   peer.subject_alt_names = conn.client_certificate_sans;
   auto outcome = registry_.on_hello(conn.id, hello, clock_.now(), peer);
-  const std::string who = hello.service + "/" + hello.instance_id;
+  // Printable: a refused HELLO is exactly the one whose names may not be.
+  const std::string who = core::printable(hello.service, 128) + "/" +
+                          core::printable(hello.instance_id, 128);
   if (!outcome.registered) {
     ++refused_hellos_;
-    reason = outcome.reason;
+    reason = outcome.peer_reason.empty() ? outcome.reason : outcome.peer_reason;
     log_("conn " + std::to_string(conn.id) + " " + conn.peer + ": HELLO from " + who +
-         " refused: " + reason);
+         " refused: " + outcome.reason);
     return false;
   }
   ack = std::move(outcome.ack);
@@ -75,8 +77,9 @@ void RegistryHooks::on_event(const transport::ConnectionInfo& conn, core::Gatewa
     log_(who + "gone (" + std::string(core::errc_name(closed->info.error)) +
          (closed->info.message.empty() ? "" : ": " + core::printable(closed->info.message)) +
          "), removed from routing");
-    // The runner closes with "write timeout: ..." (the session prefixes "connection closed: ").
-    if (closed->info.message.find("write timeout") != std::string::npos) ++write_timeouts_;
+    // The runner closes with "write timeout: ..." and the session prefixes "connection closed: "
+    // (a service's own DRAIN text starts "service closed: ", so it cannot count here).
+    if (closed->info.message.rfind("connection closed: write timeout", 0) == 0) ++write_timeouts_;
     registry_.on_closed(conn.id, now);
     names_.erase(conn.id);
   }

@@ -51,14 +51,15 @@ class UpstreamForwarder {
     co_return co_await call->channel.async_receive(
         boost::asio::as_tuple(boost::asio::use_awaitable));
   }
-  /// A part of `bytes` was written to the client: the hub may deliver more, and the service
-  /// gets that much credit (in batches of half the window, so CREDIT frames stay few).
-  void written(std::size_t bytes) {
+  /// A part of `bytes` was written to the client: the hub may deliver more. For a STREAM_DATA
+  /// part (`data`) the service gets that much credit plus the per-chunk cost (in batches of
+  /// half the window, so CREDIT frames stay few); a head's body was never charged.
+  void written(std::size_t bytes, bool data) {
     if (!call_) return;
     call_->buffered_bytes.fetch_sub(bytes, std::memory_order_relaxed);
     const std::uint32_t window = hub_.settings().stream_window;
-    if (window == 0 || cancelled_) return;
-    ungranted_ += bytes;
+    if (window == 0 || cancelled_ || !data) return;
+    ungranted_ += bytes + core::kCreditPerChunk;
     if (ungranted_ >= window / 2) {
       const auto grant = std::min<std::size_t>(ungranted_, UINT32_MAX);
       hub_.grant(call_, static_cast<std::uint32_t>(grant));

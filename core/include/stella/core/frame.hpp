@@ -76,6 +76,10 @@ enum class CancelReason : std::uint16_t {
   instance_draining = 4,
   handler_failed = 5,
 };
+/// What one STREAM_DATA frame costs in a stream's CREDIT window beyond its payload: a stream of
+/// tiny chunks is bounded in chunks as well as bytes (docs/protocol.md §8.2).
+inline constexpr std::uint32_t kCreditPerChunk = 1024;
+
 /// CancelReason names by value ("" for the unassigned 0).
 inline constexpr std::array<std::string_view, 6> kCancelReasonNames{
     "", "client_disconnected", "timeout", "gateway_shutdown", "instance_draining",

@@ -160,6 +160,8 @@ class GatewaySession : public SessionBase<GatewayEvent> {
   TimePoint hello_deadline_;
   TimePoint next_heartbeat_;
   std::optional<TimePoint> drain_deadline_;
+  /// The service's graceful DRAIN: the highest stream it still completes.
+  std::optional<std::uint32_t> peer_drain_last_stream_;
 };
 
 }  // namespace stella::core

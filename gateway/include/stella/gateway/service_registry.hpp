@@ -31,7 +31,10 @@ struct RegistrySettings {
 /// What became of a HELLO.
 struct HelloOutcome {
   bool registered = false;  // false: refuse the whole HELLO with `reason`
-  std::string reason;
+  std::string reason;       // for the log
+  /// For the DRAIN to the peer when it differs from `reason`: an identity refusal does not
+  /// tell an unauthenticated peer which certificate owns the name.
+  std::string peer_reason;
   core::HelloAck ack;  // accepted and rejected endpoints (when registered)
 };
 

@@ -11,6 +11,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -102,15 +103,24 @@ class GatewayListener {
            pending_hellos_ < settings_.max_pending_hellos;
   }
   /// Whether `source` (an address, see source_of) may open one more connection before HELLO.
-  bool accepting_from(std::string_view source) const noexcept {
-    const auto it = pending_by_source_.find(std::string(source));
+  bool accepting_from(const std::string& source) const noexcept {
+    const auto it = pending_by_source_.find(source);
     return it == pending_by_source_.end() || it->second < settings_.max_pending_hellos_per_source;
   }
-  /// The address part of a peer ("10.0.0.7:5123" → "10.0.0.7", "::1:5123" → "::1").
-  /// Listeners write peers as address + ":" + port, so the last ':' starts the port.
-  static std::string_view source_of(std::string_view peer) noexcept {
+  /// The source a peer counts against: its IPv4 address, or the /64 of its IPv6 address (one
+  /// host usually holds a whole /64); IPv4-mapped IPv6 counts as IPv4. Listeners write peers as
+  /// address + ":" + port, so the last ':' starts the port.
+  static std::string source_of(std::string_view peer) {
     const auto colon = peer.rfind(':');
-    return colon == std::string_view::npos ? peer : peer.substr(0, colon);
+    const std::string address(colon == std::string_view::npos ? peer : peer.substr(0, colon));
+    boost::system::error_code ec;
+    auto ip = asio::ip::make_address(address, ec);
+    if (ec || ip.is_v4()) return address;
+    auto v6 = ip.to_v6();
+    if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+    auto bytes = v6.to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::address_v6(bytes).to_string() + "/64";
   }
   std::size_t pending_hellos() const noexcept { return pending_hellos_; }
   /// Connections closed at once because a limit was reached (maxConnections, pending HELLOs).
@@ -167,7 +177,7 @@ struct GatewayListener::StreamConnection final : Connection {
 template <class Stream>
 std::uint64_t GatewayListener::adopt(Stream stream, ConnectionInfo info,
                                      std::function<void(Stream&)> close) {
-  const std::string source(source_of(info.peer));
+  const std::string source = source_of(info.peer);
   if (!accepting(info.origin) || !accepting_from(source)) {
     ++refused_total_;
     close(stream);

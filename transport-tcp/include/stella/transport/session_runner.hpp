@@ -81,13 +81,16 @@ class SessionRunner {
       return;
     }
     dispatching_ = true;
+    struct Reset {  // also when a handler throws
+      bool& flag;
+      ~Reset() { flag = false; }
+    } reset{dispatching_};
     do {
       again_ = false;
       Event e;
       while (session_.poll_event(e))
         on_event_(e);
     } while (again_);
-    dispatching_ = false;
     wake_.cancel();
     // A command or an input may have moved the deadline earlier (HELLO accepted: heartbeats
     // start; drain: a drain deadline): re-arm only then, not on every read.

@@ -82,8 +82,9 @@ struct UpstreamSettings {
   /// routing.streamWindow, as announced in HELLO_ACK (0: no credit). Credit is granted in
   /// batches of at least half of it.
   std::uint32_t stream_window = 256 * 1024;
-  /// Parts a call's channel holds (bounded queue).
-  std::size_t channel_capacity = 256;
+  /// Parts a call's channel holds (bounded queue). Above the chunks a window admits
+  /// (stream_window / kCreditPerChunk + 1), so a service that honours credit never fills it.
+  std::size_t channel_capacity = 512;
 };
 
 class UpstreamHub final : public transport::GatewayHooks {
