@@ -9,6 +9,8 @@ packages=(
   libboost1.81-dev libboost-url1.81-dev libssl-dev
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev prometheus-cpp-dev
+  # the tsan preset (ThreadSanitizer runtime; normally pulled in by g++ already)
+  libtsan2
   # tests: promtool (metrics format, alert rules)
   prometheus
   # load/run.sh: the side-by-side HTTP benchmark (peers, load generators, profilers)
