@@ -38,6 +38,18 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
   return n;
 }
 
+bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto x = static_cast<unsigned char>(a[i]);
+    auto y = static_cast<unsigned char>(b[i]);
+    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x | 0x20);
+    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y | 0x20);
+    if (x != y) return false;
+  }
+  return true;
+}
+
 std::string printable(std::string_view s, std::size_t max_bytes) {
   const bool cut = s.size() > max_bytes;
   if (cut) s = s.substr(0, max_bytes);

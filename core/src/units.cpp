@@ -1,5 +1,7 @@
 #include "stella/core/units.hpp"
 
+#include "stella/core/text.hpp"
+
 #include <array>
 #include <cctype>
 #include <cstdint>
@@ -44,14 +46,6 @@ struct Decimal {
   bool too_precise = false;
 };
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
@@ -230,7 +224,7 @@ std::optional<std::uint64_t> parse_size(std::string_view text, std::string& erro
   if (!unit.empty()) {
     factor = 0;
     for (const auto& u : kUnits)
-      if (iequals(u.name, unit)) factor = u.factor;
+      if (iequals_ascii(u.name, unit)) factor = u.factor;
     if (factor == 0) {
       error = "unknown size unit '" + std::string(unit) + "' in " + quoted +
               " (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)";

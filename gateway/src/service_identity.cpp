@@ -2,15 +2,11 @@
 
 #include <algorithm>
 
+#include "stella/core/text.hpp"
+
 namespace stella::gw {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
-    return lower(x) == lower(y);
-  });
-}
 
 std::string_view match_name(ServiceIdentityRule::Match m) {
   switch (m) {
@@ -84,11 +80,11 @@ bool ServiceIdentityPolicy::matches(const Rule& r, const PeerIdentity& peer) con
   switch (r.config.match) {
     case ServiceIdentityRule::Match::san:
       return std::any_of(peer.subject_alt_names.begin(), peer.subject_alt_names.end(),
-                         [&](const std::string& s) { return iequals(s, v); });
+                         [&](const std::string& s) { return core::iequals_ascii(s, v); });
     case ServiceIdentityRule::Match::cn:
       return !peer.common_name.empty() && peer.common_name == v;
     case ServiceIdentityRule::Match::thumbprint:
-      return iequals(peer.thumbprint_sha256, v);
+      return core::iequals_ascii(peer.thumbprint_sha256, v);
   }
   return false;
 }

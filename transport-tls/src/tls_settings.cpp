@@ -3,15 +3,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "stella/core/text.hpp"
+
 namespace stella::transport::tls {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -23,11 +18,13 @@ int hex_value(char c) {
 }  // namespace
 
 std::optional<ClientCertificateMode> parse_client_certificate_mode(std::string_view text) {
-  if (iequals(text, "NoCertificate") || iequals(text, "none")) return ClientCertificateMode::none;
-  if (iequals(text, "AllowCertificate") || iequals(text, "allow")) {
+  if (core::iequals_ascii(text, "NoCertificate") || core::iequals_ascii(text, "none")) {
+    return ClientCertificateMode::none;
+  }
+  if (core::iequals_ascii(text, "AllowCertificate") || core::iequals_ascii(text, "allow")) {
     return ClientCertificateMode::allow;
   }
-  if (iequals(text, "RequireCertificate") || iequals(text, "require")) {
+  if (core::iequals_ascii(text, "RequireCertificate") || core::iequals_ascii(text, "require")) {
     return ClientCertificateMode::require;
   }
   return std::nullopt;

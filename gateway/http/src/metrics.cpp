@@ -386,26 +386,25 @@ std::string render_metrics(const WorkerMetrics& m, const ProcessGauges& g,
     health.metric.push_back(gauge(
         labelled({{"service", k.first}, {"service_instance", k.second}, {"health", state}}), 1));
   fams.push_back(std::move(health));
-  auto routes_g = family("gateway_routes", "Routes in the route table", MetricType::Gauge);
-  routes_g.metric.push_back(gauge({}, static_cast<double>(g.routes)));
-  fams.push_back(std::move(routes_g));
-  auto held = family("gateway_routes_held",
-                     "Routes with no instance, held for their service during "
-                     "routing.ownershipGracePeriod (they answer 503)",
-                     MetricType::Gauge);
-  held.metric.push_back(gauge({}, static_cast<double>(g.routes_held)));
-  fams.push_back(std::move(held));
-  auto hellos = family("gateway_hellos_refused_total",
-                       "Whole HELLOs refused (identity not granted, bad names, limits)",
-                       MetricType::Counter);
-  hellos.metric.push_back(counter({}, static_cast<double>(g.hellos_refused)));
-  fams.push_back(std::move(hellos));
-  auto stuck = family("gateway_service_write_timeouts_total",
-                      "Service connections closed because a write made no progress for "
-                      "transports.*.writeTimeout (the service stopped reading)",
-                      MetricType::Counter);
-  stuck.metric.push_back(counter({}, static_cast<double>(g.service_write_timeouts)));
-  fams.push_back(std::move(stuck));
+  // Families of one unlabelled sample.
+  const auto single = [&](std::string name, std::string help, MetricType type, double value) {
+    auto f = family(std::move(name), std::move(help), type);
+    f.metric.push_back(type == MetricType::Counter ? counter({}, value) : gauge({}, value));
+    fams.push_back(std::move(f));
+  };
+  single("gateway_routes", "Routes in the route table", MetricType::Gauge,
+         static_cast<double>(g.routes));
+  single("gateway_routes_held",
+         "Routes with no instance, held for their service during routing.ownershipGracePeriod "
+         "(they answer 503)",
+         MetricType::Gauge, static_cast<double>(g.routes_held));
+  single("gateway_hellos_refused_total",
+         "Whole HELLOs refused (identity not granted, bad names, limits)", MetricType::Counter,
+         static_cast<double>(g.hellos_refused));
+  single("gateway_service_write_timeouts_total",
+         "Service connections closed because a write made no progress for "
+         "transports.*.writeTimeout (the service stopped reading)",
+         MetricType::Counter, static_cast<double>(g.service_write_timeouts));
   auto hello = family("gateway_hello_endpoints_refused_total",
                       "HELLO endpoints refused in HELLO_ACK, by reason", MetricType::Counter);
   for (const auto& [reason, n] : g.hello_endpoints_refused)

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "stella/core/text.hpp"
+
 namespace stella::gw::http {
 namespace {
 
@@ -63,15 +65,7 @@ bool list_contains(std::string_view value, std::string_view token) noexcept {
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]);
-    unsigned char y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x | 0x20);
-    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y | 0x20);
-    if (x != y) return false;
-  }
-  return true;
+  return core::iequals_ascii(a, b);
 }
 
 std::string_view RequestHead::field(std::string_view name) const noexcept {

@@ -17,6 +17,10 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept;
 /// in a log line, a JSON document or a metric label as it is.
 bool is_printable_utf8(std::string_view s) noexcept;
 
+/// ASCII case-insensitive equality (header names, tokens, certificate names); other bytes must
+/// be equal.
+bool iequals_ascii(std::string_view a, std::string_view b) noexcept;
+
 /// `s` made safe to show in a log line: printable UTF-8 stays as it is, every other byte (control
 /// characters, invalid UTF-8) becomes \xNN, and a backslash becomes \\ — so a peer cannot
 /// forge log lines or terminal escapes. At most `max_bytes` of `s` are rendered ("..." follows).
