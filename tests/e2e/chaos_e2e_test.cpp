@@ -51,7 +51,9 @@ TEST(Chaos, EveryInvalidStatusBecomes502AndBodylessStatusesCarryNoBody) {
       << "no <unknown-status> phrase";
   EXPECT_EQ(exchange("/api/v1/demo/echo").status, 200);  // the connection is still good
   EXPECT_FALSE(c.closed());
-  EXPECT_TRUE(gw.gateway().log_contains("answered status 999: answered 502"));
+  // The log writer flushes on its own thread: wait for the line rather than race it.
+  EXPECT_TRUE(eventually([&] { return gw.gateway().log_contains("answered status 999: answered 502"); }))
+      << gw.gateway_log();
 }
 
 // SIGSTOP: the request in flight at the stopped instance gets 504 at its timeout, the service
@@ -124,7 +126,8 @@ TEST(Chaos, AServiceSendingGarbageLosesOnlyItsOwnConnection) {
   load.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(ok.load(), 0);
-  EXPECT_TRUE(gw.gateway().log_contains("rogue/rogue-1: gone (")) << gw.gateway_log();
+  EXPECT_TRUE(eventually([&] { return gw.gateway().log_contains("rogue/rogue-1: gone ("); }))
+      << gw.gateway_log();
 }
 
 // SIGTERM during load: the instance drains (DRAIN, in-flight requests finish, no new ones), the
