@@ -30,8 +30,9 @@ Frame peer_frame(Input& in, const std::vector<std::uint32_t>& streams) {
   const std::uint16_t end = in.below(2) ? flags::kEndStream : 0;
   switch (in.below(9)) {
     case 0:
-      return Frame{0, 0, Heartbeat{in.integral<std::uint64_t>(), in.integral<std::uint64_t>(),
-                                   HealthStatus::healthy, in.integral<std::uint32_t>()}};
+      return Frame{0, 0,
+                   Heartbeat{in.integral<std::uint64_t>(), in.integral<std::uint64_t>(),
+                             HealthStatus::healthy, in.integral<std::uint32_t>()}};
     case 1:
       return Frame{flags::kAck, 0,
                    Heartbeat{in.integral<std::uint8_t>(), in.integral<std::uint64_t>(),
@@ -56,7 +57,8 @@ Frame peer_frame(Input& in, const std::vector<std::uint32_t>& streams) {
       return Frame{0, 0, h};
     }
     default:
-      return Frame{0, 0, UnknownFrame{static_cast<std::uint8_t>(0x40 + in.below(64)), in.string(16)}};
+      return Frame{0, 0,
+                   UnknownFrame{static_cast<std::uint8_t>(0x40 + in.below(64)), in.string(16)}};
   }
 }
 

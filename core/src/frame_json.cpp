@@ -202,8 +202,8 @@ class Reader {
 constexpr std::array<std::string_view, 5> kHealthNames{"unknown", "healthy", "degraded",
                                                        "unhealthy", "draining"};
 constexpr std::array<std::string_view, 7> kRejectNames{
-    "", "malformed_template", "conflict", "limit_exceeded", "invalid_method", "duplicate",
-    "forbidden"};
+    "",          "malformed_template", "conflict", "limit_exceeded", "invalid_method",
+    "duplicate", "forbidden"};
 constexpr const auto& kCancelNames = kCancelReasonNames;
 constexpr std::array<std::string_view, 6> kDrainNames{
     "graceful",       "protocol_error", "unsupported_version",

@@ -46,7 +46,6 @@ struct Decimal {
   bool too_precise = false;
 };
 
-
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }

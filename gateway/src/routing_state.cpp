@@ -66,8 +66,8 @@ RouteTableCounters RouteTable::counters() const {
 }
 
 RegisterResult RouteTable::register_instance(InstanceInfo info,
-                                            const std::vector<core::EndpointDescriptor>& endpoints,
-                                            const EndpointFilter& filter) {
+                                             const std::vector<core::EndpointDescriptor>& endpoints,
+                                             const EndpointFilter& filter) {
   std::lock_guard lock(mu_);
   RegisterResult result;
   result.endpoints.reserve(endpoints.size());
@@ -166,15 +166,15 @@ RegisterResult RouteTable::register_instance(InstanceInfo info,
     }
     if (existing != nullptr && existing->service != info.service) {
       const Member& owner = existing->members.empty() ? *existing->held : existing->members.front();
-      result.endpoints.push_back(reject(
-          core::RejectReason::conflict,
-          endpoint_text(ep.method, tmpl.to_string()) + " conflicts with " +
-              endpoint_text(ep.method, owner.tmpl.to_string()) + " of service \"" +
-              existing->service + "\" (same method and shape " + shape + ")" +
-              (existing->members.empty()
-                   ? "; the route is held for that service until its grace period ends "
-                     "(routing.ownershipGracePeriod)"
-                   : "")));
+      result.endpoints.push_back(
+          reject(core::RejectReason::conflict,
+                 endpoint_text(ep.method, tmpl.to_string()) + " conflicts with " +
+                     endpoint_text(ep.method, owner.tmpl.to_string()) + " of service \"" +
+                     existing->service + "\" (same method and shape " + shape + ")" +
+                     (existing->members.empty()
+                          ? "; the route is held for that service until its grace period ends "
+                            "(routing.ownershipGracePeriod)"
+                          : "")));
       continue;
     }
     if (accepted.size() >= s_.max_endpoints_per_instance) {

@@ -7,7 +7,6 @@
 namespace stella::gw {
 namespace {
 
-
 std::string_view match_name(ServiceIdentityRule::Match m) {
   switch (m) {
     case ServiceIdentityRule::Match::san:
@@ -117,8 +116,7 @@ std::optional<std::string> ServiceIdentityPolicy::check_service(const PeerIdenti
            " (transports.tls.serviceIdentities); this connection has " + peer.describe();
   }
   if (matched_any && !wildcard) {
-    return "the " + peer.describe() +
-           " may not register service \"" + std::string(service) +
+    return "the " + peer.describe() + " may not register service \"" + std::string(service) +
            "\" (transports.tls.serviceIdentities grants it other names)";
   }
   return std::nullopt;

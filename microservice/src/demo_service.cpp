@@ -70,7 +70,8 @@ asio::awaitable<std::optional<core::Response>> stream(RequestContext& ctx) {
   if (!chunks) co_return text(400, "chunks must be an integer in 0..100000\n");
   const auto interval_text = query_param(ctx.request().query, "interval_ms");
   const auto interval = number(interval_text, 60'000);
-  if (interval_text && !interval) co_return text(400, "interval_ms must be an integer in 0..60000\n");
+  if (interval_text && !interval)
+    co_return text(400, "interval_ms must be an integer in 0..60000\n");
   asio::steady_timer pause(co_await asio::this_coro::executor);
   // (Values built before co_await: GCC 12 mishandles string literals inside co_await operands.)
   core::Response head = text(200, std::string());
@@ -96,14 +97,13 @@ asio::awaitable<std::optional<core::Response>> stream(RequestContext& ctx) {
 asio::awaitable<std::optional<core::Response>> bytes(RequestContext& ctx) {
   const auto text_n = ctx.param("n");
   std::uint64_t n = 0;
-  const auto [end, ec] =
-      std::from_chars(text_n->data(), text_n->data() + text_n->size(), n);
+  const auto [end, ec] = std::from_chars(text_n->data(), text_n->data() + text_n->size(), n);
   if (ec != std::errc{} || end != text_n->data() + text_n->size() || n > (1ULL << 40))
     co_return text(400, "n must be an integer in 0..1099511627776\n");
-  core::Response head{200,
-                      {{"content-type", "application/octet-stream"},
-                       {"content-length", std::to_string(n)}},
-                      {}};
+  core::Response head{
+      200,
+      {{"content-type", "application/octet-stream"}, {"content-length", std::to_string(n)}},
+      {}};
   if (co_await ctx.send_head(std::move(head)) != core::Errc::ok) co_return std::nullopt;
   static constexpr std::size_t kChunk = 64 * 1024;
   std::string chunk(kChunk, '\0');

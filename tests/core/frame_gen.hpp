@@ -70,51 +70,50 @@ inline rc::Gen<FrameBody> body_of(std::uint8_t type) {
                            gen::set(&RejectedEndpoint::path, small_string()),
                            gen::set(&RejectedEndpoint::reason),
                            gen::set(&RejectedEndpoint::message, small_string())))),
-              gen::set(&HelloAck::heartbeat_interval_ms), gen::set(&HelloAck::node_id, small_string()),
-              gen::set(&HelloAck::max_payload), gen::set(&HelloAck::stream_window)),
+              gen::set(&HelloAck::heartbeat_interval_ms),
+              gen::set(&HelloAck::node_id, small_string()), gen::set(&HelloAck::max_payload),
+              gen::set(&HelloAck::stream_window)),
           [](HelloAck a) { return FrameBody(std::move(a)); });
     case FrameType::heartbeat:
-      return gen::map(
-          gen::build<Heartbeat>(
-              gen::set(&Heartbeat::sequence), gen::set(&Heartbeat::timestamp_us),
-              gen::set(&Heartbeat::status,
-                       gen::map(gen::inRange(0, 5),
-                                [](int s) { return static_cast<HealthStatus>(s); })),
-              gen::set(&Heartbeat::in_flight)),
-          [](Heartbeat h) { return FrameBody(h); });
+      return gen::map(gen::build<Heartbeat>(
+                          gen::set(&Heartbeat::sequence), gen::set(&Heartbeat::timestamp_us),
+                          gen::set(&Heartbeat::status,
+                                   gen::map(gen::inRange(0, 5),
+                                            [](int s) { return static_cast<HealthStatus>(s); })),
+                          gen::set(&Heartbeat::in_flight)),
+                      [](Heartbeat h) { return FrameBody(h); });
     case FrameType::request:
       return gen::map(
-          gen::build<Request>(gen::set(&Request::method, small_string()),
-                              gen::set(&Request::path, small_string()),
-                              gen::set(&Request::query, small_string()),
-                              gen::set(&Request::headers, few(header(), 12)),
-                              gen::set(&Request::body, bytes()), gen::set(&Request::timeout_ms),
-                              gen::set(&Request::correlation_id, small_string()),
-                              gen::set(&Request::tenant, small_string()),
-                              gen::set(&Request::subject, small_string()),
-                              gen::set(&Request::scopes, few(small_string())),
-                              gen::set(&Request::claims, few(claim())),
-                              gen::set(&Request::traceparent, small_string()),
-                              gen::set(&Request::tracestate, small_string()),
-                              gen::set(&Request::route, small_string())),
+          gen::build<Request>(
+              gen::set(&Request::method, small_string()), gen::set(&Request::path, small_string()),
+              gen::set(&Request::query, small_string()),
+              gen::set(&Request::headers, few(header(), 12)), gen::set(&Request::body, bytes()),
+              gen::set(&Request::timeout_ms), gen::set(&Request::correlation_id, small_string()),
+              gen::set(&Request::tenant, small_string()),
+              gen::set(&Request::subject, small_string()),
+              gen::set(&Request::scopes, few(small_string())),
+              gen::set(&Request::claims, few(claim())),
+              gen::set(&Request::traceparent, small_string()),
+              gen::set(&Request::tracestate, small_string()),
+              gen::set(&Request::route, small_string())),
           [](Request r) { return FrameBody(std::move(r)); });
     case FrameType::response:
-      return gen::map(gen::build<Response>(
-                          gen::set(&Response::status, gen::inRange<std::uint16_t>(100, 1000)),
-                          gen::set(&Response::headers, few(header(), 12)),
-                          gen::set(&Response::body, bytes())),
-                      [](Response r) { return FrameBody(std::move(r)); });
+      return gen::map(
+          gen::build<Response>(gen::set(&Response::status, gen::inRange<std::uint16_t>(100, 1000)),
+                               gen::set(&Response::headers, few(header(), 12)),
+                               gen::set(&Response::body, bytes())),
+          [](Response r) { return FrameBody(std::move(r)); });
     case FrameType::stream_data:
       return gen::map(bytes(), [](std::string d) { return FrameBody(StreamData{std::move(d)}); });
     case FrameType::cancel:
-      return gen::map(gen::build<Cancel>(gen::set(&Cancel::reason),
-                                         gen::set(&Cancel::message, small_string())),
-                      [](Cancel c) { return FrameBody(std::move(c)); });
-    case FrameType::drain:
       return gen::map(
-          gen::build<Drain>(gen::set(&Drain::code), gen::set(&Drain::last_stream_id),
-                            gen::set(&Drain::timeout_ms), gen::set(&Drain::message, small_string())),
-          [](Drain d) { return FrameBody(std::move(d)); });
+          gen::build<Cancel>(gen::set(&Cancel::reason), gen::set(&Cancel::message, small_string())),
+          [](Cancel c) { return FrameBody(std::move(c)); });
+    case FrameType::drain:
+      return gen::map(gen::build<Drain>(gen::set(&Drain::code), gen::set(&Drain::last_stream_id),
+                                        gen::set(&Drain::timeout_ms),
+                                        gen::set(&Drain::message, small_string())),
+                      [](Drain d) { return FrameBody(std::move(d)); });
     case FrameType::credit:
       return gen::map(gen::arbitrary<std::uint32_t>(),
                       [](std::uint32_t n) { return FrameBody(Credit{n}); });

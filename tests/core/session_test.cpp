@@ -444,7 +444,7 @@ TEST_F(SessionPair, InstanceDrainingAboveTheDrainsLastStreamIsRefusedUnseen) {
   pump();  // the service has seen `first`
   ASSERT_EQ(gateway.send_request(request(""), true, clock.now(), second), Errc::ok);
   std::string in_flight;
-  gateway.take_output(in_flight);  // `second` is on the wire...
+  gateway.take_output(in_flight);                       // `second` is on the wire...
   service.drain(std::chrono::seconds(5), clock.now());  // ...when the service drains
   std::string drain;
   service.take_output(drain);

@@ -52,8 +52,9 @@ TEST(Chaos, EveryInvalidStatusBecomes502AndBodylessStatusesCarryNoBody) {
   EXPECT_EQ(exchange("/api/v1/demo/echo").status, 200);  // the connection is still good
   EXPECT_FALSE(c.closed());
   // The log writer flushes on its own thread: wait for the line rather than race it.
-  EXPECT_TRUE(eventually([&] { return gw.gateway().log_contains("answered status 999: answered 502"); }))
-      << gw.gateway_log();
+  EXPECT_TRUE(eventually([&] {
+    return gw.gateway().log_contains("answered status 999: answered 502");
+  })) << gw.gateway_log();
 }
 
 // SIGSTOP: the request in flight at the stopped instance gets 504 at its timeout, the service
@@ -72,8 +73,8 @@ TEST(Chaos, AStoppedInstanceTimesOutItsRequestAndLosesItsTraffic) {
   ASSERT_TRUE(gw.wait_instances(2));
   ASSERT_TRUE(eventually([&] {
     auto m = http_exchange(gw.http(), get("/metrics"), 2s);
-    return m && m->body.find("service_instance=\"demo-a\",health=\"unhealthy\"} 1") !=
-                    std::string::npos;
+    return m &&
+           m->body.find("service_instance=\"demo-a\",health=\"unhealthy\"} 1") != std::string::npos;
   })) << gw.gateway_log();
   for (int i = 0; i < 20; ++i) {
     auto r = http_exchange(gw.http(), get("/api/v1/demo/echo"), 2s);
@@ -171,8 +172,10 @@ TEST(Chaos, AResponseOverTheBodyLimitIs502OrACutStream) {
   EXPECT_EQ(small->status, 200);
   EXPECT_EQ(small->body.size(), 50000u);
   const std::string body(150'000, 'b');  // echoed back: a 150 KB answer in one RESPONSE
-  auto whole = http_exchange(gw.http(), "POST /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\n"
-                                        "Content-Length: 150000\r\n\r\n" + body);
+  auto whole = http_exchange(gw.http(),
+                             "POST /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\n"
+                             "Content-Length: 150000\r\n\r\n" +
+                                 body);
   ASSERT_TRUE(whole);
   EXPECT_EQ(whole->status, 502);
   EXPECT_NE(whole->body.find("maxResponseBodySize"), std::string::npos) << whole->body;

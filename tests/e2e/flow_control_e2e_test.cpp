@@ -63,8 +63,7 @@ TEST(FlowControlE2e, WithoutCreditASlowClientIsCutAtTheBufferBound) {
   EXPECT_LT(bytes.size(), 12u * 1024 * 1024);
   ASSERT_TRUE(eventually([&] {
     auto metrics = http_exchange(gw.http(), get("/metrics"));
-    return metrics &&
-           metrics->body.find("outcome=\"upstream_overflow\"} 1") != std::string::npos;
+    return metrics && metrics->body.find("outcome=\"upstream_overflow\"} 1") != std::string::npos;
   }));
 }
 

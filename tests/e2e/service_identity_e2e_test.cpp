@@ -15,23 +15,26 @@ namespace {
 class ServiceIdentityE2e : public ::testing::Test {
  protected:
   void SetUp() override {
-    certs_ = std::filesystem::temp_directory_path() /
-             ("stella-e2e-ids-" + std::to_string(::getpid()));
+    certs_ =
+        std::filesystem::temp_directory_path() / ("stella-e2e-ids-" + std::to_string(::getpid()));
     auto [rc, out] = shell(std::string(STELLA_GW_BINARY) + " tls dev-certs --out " +
                            certs_.string() + " --service demo.internal --service intruder 2>&1");
     ASSERT_EQ(rc, 0) << out;
-    const std::string tls = "  tls:\n"
-                            "    enabled: true\n"
-                            "    host: 127.0.0.1\n"
-                            "    port: 0\n"
-                            "    certificatePath: " + (certs_ / "gateway.pem").string() + "\n" +
-                            "    privateKeyPath: " + (certs_ / "gateway-key.pem").string() + "\n" +
-                            "    clientCertificateMode: RequireCertificate\n"
-                            "    caPath: " + (certs_ / "ca.pem").string() + "\n" +
-                            "    serviceIdentities:\n"
-                            "      - match: { san: demo.internal }\n"
-                            "        services: [demo]\n"
-                            "        pathPrefixes: [/api/v1/demo]\n";
+    const std::string tls =
+        "  tls:\n"
+        "    enabled: true\n"
+        "    host: 127.0.0.1\n"
+        "    port: 0\n"
+        "    certificatePath: " +
+        (certs_ / "gateway.pem").string() + "\n" +
+        "    privateKeyPath: " + (certs_ / "gateway-key.pem").string() + "\n" +
+        "    clientCertificateMode: RequireCertificate\n"
+        "    caPath: " +
+        (certs_ / "ca.pem").string() + "\n" +
+        "    serviceIdentities:\n"
+        "      - match: { san: demo.internal }\n"
+        "        services: [demo]\n"
+        "        pathPrefixes: [/api/v1/demo]\n";
     std::string config = test_config("", "  ownershipGracePeriod: 30s\n");
     config.replace(config.find("http:\n"), 0, tls);
     gw_ = std::make_unique<GatewayRun>(config);
@@ -66,8 +69,9 @@ TEST_F(ServiceIdentityE2e, AnotherCertificateCannotTakeTheDemoRoutes) {
   // Same name, another certificate: the whole HELLO is refused.
   start_tls_service("demo", "intruder", "demo-impostor");
   ASSERT_TRUE(eventually([&] {
-    return gw_->gateway().log_contains("HELLO from demo/demo-impostor refused: service \"demo\" "
-                                       "is reserved for the certificate with san=demo.internal");
+    return gw_->gateway().log_contains(
+        "HELLO from demo/demo-impostor refused: service \"demo\" "
+        "is reserved for the certificate with san=demo.internal");
   })) << gw_->gateway_log();
   // Same name over plain TCP: refused too.
   gw_->start_process({"service", "demo", "--instance", "demo-plain", "--gateway",

@@ -27,7 +27,8 @@ PeerIdentity cert(std::string san, std::string thumb = std::string(64, 'a')) {
 }
 
 ServiceIdentityRule rule(ServiceIdentityRule::Match m, std::string value,
-                         std::vector<std::string> services, std::vector<std::string> prefixes = {}) {
+                         std::vector<std::string> services,
+                         std::vector<std::string> prefixes = {}) {
   return ServiceIdentityRule{m, std::move(value), std::move(services), std::move(prefixes)};
 }
 
@@ -152,7 +153,8 @@ TEST(ServiceIdentity, RegistryRefusesUngrantedNamesAndPathsInTheAck) {
   ASSERT_TRUE(owner.registered);
   ASSERT_EQ(owner.ack.accepted.size(), 1u);
   ASSERT_EQ(owner.ack.rejected.size(), 1u);
-  EXPECT_EQ(owner.ack.rejected[0].reason, static_cast<std::uint16_t>(core::RejectReason::forbidden));
+  EXPECT_EQ(owner.ack.rejected[0].reason,
+            static_cast<std::uint16_t>(core::RejectReason::forbidden));
   EXPECT_EQ(r.routes().counters().forbidden_total, 1u);
 
   const auto shadow = r.on_hello(3, hello("newcomer", {"/api/payments/login"}), t0, PeerIdentity{});

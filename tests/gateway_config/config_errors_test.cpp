@@ -46,9 +46,11 @@ routing:
   EXPECT_EQ(ids[1].value, "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
   EXPECT_EQ(ok.config.routing.table.ownership_grace, 45s);
   // Without the TLS listener asking for certificates nobody could register a reserved name.
-  const LoadResult no_tls = load("transports:\n  tls:\n    serviceIdentities:\n"
-                                 "      - { match: { cn: a }, services: [a] }\n");
-  EXPECT_TRUE(has_error(no_tls, "transports.tls.serviceIdentities", "needs transports.tls.enabled"));
+  const LoadResult no_tls = load(
+      "transports:\n  tls:\n    serviceIdentities:\n"
+      "      - { match: { cn: a }, services: [a] }\n");
+  EXPECT_TRUE(
+      has_error(no_tls, "transports.tls.serviceIdentities", "needs transports.tls.enabled"));
 
   const LoadResult bad = load(R"(transports:
   tls:

@@ -406,15 +406,15 @@ TYPED_TEST(Conformance, EveryRequestIsAnsweredWhateverTheHandlerDoes) {
   // Well within the gateway's request timeout: the answers come at once.
   ASSERT_TRUE(this->run_until(
       [&] {
-        for (auto id : {throw_empty, throw_other, too_large, bad_header, forgot, stream_throws,
-                        huge_chunk})
+        for (auto id :
+             {throw_empty, throw_other, too_large, bad_header, forgot, stream_throws, huge_chunk})
           if (answered(id) == 0) return false;
         return true;
       },
       5s));
   EXPECT_EQ(answered(throw_empty), 500);  // a throwing handler: 500 before its head
   EXPECT_EQ(answered(throw_other), 500);
-  EXPECT_EQ(answered(too_large), 1);      // cannot be encoded: CANCEL handler_failed → 502
+  EXPECT_EQ(answered(too_large), 1);  // cannot be encoded: CANCEL handler_failed → 502
   EXPECT_EQ(answered(bad_header), 1);
   EXPECT_EQ(answered(forgot), 1);         // returned without answering
   EXPECT_EQ(answered(stream_throws), 1);  // head sent, then threw: the stream is cut

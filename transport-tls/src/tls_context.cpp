@@ -324,15 +324,16 @@ std::optional<PeerCertificateNames> peer_certificate_names(SslStream& stream) {
       names.common_name.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
                                static_cast<std::size_t>(ASN1_STRING_length(cn)));
   }
-  auto* sans = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (sans != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans) && i < 64; ++i) {
       const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
       const ASN1_IA5STRING* text = nullptr;
       if (n->type == GEN_DNS) text = n->d.dNSName;
       if (n->type == GEN_URI) text = n->d.uniformResourceIdentifier;
-      if (text == nullptr || !printable_ascii(ASN1_STRING_get0_data(text), ASN1_STRING_length(text)))
+      if (text == nullptr ||
+          !printable_ascii(ASN1_STRING_get0_data(text), ASN1_STRING_length(text)))
         continue;
       names.subject_alt_names.emplace_back(
           reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),

@@ -6,9 +6,9 @@
 
 #include "stella/core/frame.hpp"
 #include "stella/core/text.hpp"
-#include "stella/gateway/service_registry.hpp"
 #include "stella/gateway/health_tracker.hpp"
 #include "stella/gateway/selector.hpp"
+#include "stella/gateway/service_registry.hpp"
 #include "stella/transport/tls/tls_settings.hpp"
 
 namespace stella::gw::config::detail {
@@ -67,12 +67,13 @@ void read_service_identities(MapReader& m, std::vector<ServiceIdentityRule>& out
         ++given;
         rule.match = kind;
         match->get(name, rule.value);
-        if (rule.value.empty()) diag.error(match->path(name), match->line(name), "must not be empty");
+        if (rule.value.empty())
+          diag.error(match->path(name), match->line(name), "must not be empty");
       }
       if (given != 1) {
-        diag.error(item.path("match"), item.line("match"),
-                   "needs exactly one of san, cn or thumbprint (got " + std::to_string(given) +
-                       ")");
+        diag.error(
+            item.path("match"), item.line("match"),
+            "needs exactly one of san, cn or thumbprint (got " + std::to_string(given) + ")");
       }
       if (rule.match == ServiceIdentityRule::Match::thumbprint && given == 1) {
         std::string why;
@@ -98,10 +99,9 @@ void read_service_identities(MapReader& m, std::vector<ServiceIdentityRule>& out
     for (std::size_t i = 0; i < rule.path_prefixes.size(); ++i) {
       auto parsed = core::PathTemplate::parse(rule.path_prefixes[i]);
       const bool literal =
-          parsed.ok() && std::all_of(parsed.value().segments().begin(),
-                                     parsed.value().segments().end(), [](const auto& seg) {
-                                       return seg.kind == core::SegmentKind::kLiteral;
-                                     });
+          parsed.ok() &&
+          std::all_of(parsed.value().segments().begin(), parsed.value().segments().end(),
+                      [](const auto& seg) { return seg.kind == core::SegmentKind::kLiteral; });
       if (!literal)
         diag.error(item.path("pathPrefixes") + "[" + std::to_string(i) + "]",
                    item.line("pathPrefixes"),

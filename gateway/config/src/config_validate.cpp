@@ -156,7 +156,8 @@ void validate_into(const GatewayConfig& c, Diagnostics& d) {
       std::string_view n = (*names)[i];
       // A trailing '*' (a prefix) only makes sense in the strip list; '*' alone would strip all.
       if (key == name_lists[0].first && n.size() > 1 && n.back() == '*') n.remove_suffix(1);
-      if (n.empty() || !std::all_of(n.begin(), n.end(), [](char ch) { return is_tchar(ch) && ch != '*'; }))
+      if (n.empty() ||
+          !std::all_of(n.begin(), n.end(), [](char ch) { return is_tchar(ch) && ch != '*'; }))
         err(std::string(key) + "[" + std::to_string(i) + "]",
             "'" + (*names)[i] + "' is not a header name" +
                 (key == name_lists[0].first ? " or a prefix ending in '*'" : ""));
@@ -164,8 +165,8 @@ void validate_into(const GatewayConfig& c, Diagnostics& d) {
   }
 
   if (c.routing.stream_window != 0 && c.routing.stream_window < 16 * 1024) {
-    err("routing.streamWindow", "must be 0 (no credit) or at least 16KiB, got " +
-                                    std::to_string(c.routing.stream_window));
+    err("routing.streamWindow",
+        "must be 0 (no credit) or at least 16KiB, got " + std::to_string(c.routing.stream_window));
   }
   if (!c.tls.service_identities.empty() &&
       (!c.tls.enabled ||

@@ -342,8 +342,8 @@ class ExchangeLoop final : public HttpConnectionBase,
         // Nothing ran: send it once more, to another instance (the one that refused it is
         // draining or full, which the selector avoids).
         retried = true;
-        ex_.proxy.pick = pick_instance(*ex_.proxy.lookup.route, w_.shared.selector, w_.rng,
-                                       w_.scratch);
+        ex_.proxy.pick =
+            pick_instance(*ex_.proxy.lookup.route, w_.shared.selector, w_.rng, w_.scratch);
         if (ex_.proxy.pick) {
           fwd_.finish();
           fwd_.start(*ex_.proxy.pick, std::move(*part.returned), true);
@@ -435,8 +435,8 @@ class ExchangeLoop final : public HttpConnectionBase,
   /// 425, 599, ...); those get the name of their class instead (RFC 9110 §15: "Client Error").
   static void known_reason_only(bhttp::response_header<>& f) {
     if (bhttp::obsolete_reason(f.result()) != "<unknown-status>") return;
-    static constexpr std::string_view kClass[] = {"",           "Informational", "Success",
-                                                  "Redirection", "Client Error",  "Server Error"};
+    static constexpr std::string_view kClass[] = {
+        "", "Informational", "Success", "Redirection", "Client Error", "Server Error"};
     const unsigned cls = f.result_int() / 100;
     f.reason(cls < 6 ? kClass[cls] : "");
   }

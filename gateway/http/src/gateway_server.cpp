@@ -102,8 +102,8 @@ struct GatewayServer::Impl {
     // unread here: never cut for being on time.
     us.max_buffered_bytes = std::max<std::size_t>(
         us.max_buffered_bytes, us.stream_window + 2 * std::size_t{core::FrameLimits{}.max_payload});
-    us.channel_capacity = std::max<std::size_t>(us.channel_capacity,
-                                                us.stream_window / core::kCreditPerChunk + 8);
+    us.channel_capacity =
+        std::max<std::size_t>(us.channel_capacity, us.stream_window / core::kCreditPerChunk + 8);
     hub.emplace(transport_io.get_executor(), us, registry_hooks, clock);
     shared.hub = &*hub;
     transport::ListenerSettings ls;

@@ -22,8 +22,8 @@ bool RegistryHooks::on_hello(const transport::ConnectionInfo& conn, const core::
   peer.subject_alt_names = conn.client_certificate_sans;
   auto outcome = registry_.on_hello(conn.id, hello, clock_.now(), peer);
   // Printable: a refused HELLO is exactly the one whose names may not be.
-  const std::string who = core::printable(hello.service, 128) + "/" +
-                          core::printable(hello.instance_id, 128);
+  const std::string who =
+      core::printable(hello.service, 128) + "/" + core::printable(hello.instance_id, 128);
   if (!outcome.registered) {
     ++refused_hellos_;
     reason = outcome.peer_reason.empty() ? outcome.reason : outcome.peer_reason;

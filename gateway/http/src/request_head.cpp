@@ -37,7 +37,6 @@ bool valid_host(std::string_view v) {
          std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-
 bool is_vchar_or_ws(unsigned char c) noexcept {
   // Field values: VCHAR, obs-text, SP, HTAB. Everything else (controls, DEL) is refused.
   return c == ' ' || c == '\t' || (c > 0x20 && c != 0x7F);

@@ -158,8 +158,8 @@ bool is_gateway_owned(std::string_view name, std::string_view connection_value,
 
 bool is_gateway_owned(std::string_view name, std::string_view connection_value,
                       const PipelineConfig& config) noexcept {
-  return owned(name, connection_value, config.identity_header_prefix,
-               config.identity_headers_strip, config.identity_headers_allow);
+  return owned(name, connection_value, config.identity_header_prefix, config.identity_headers_strip,
+               config.identity_headers_allow);
 }
 
 void apply_identity_policy(const PipelineConfig& config, const RequestHead& head,

@@ -5,11 +5,11 @@
 // One per connection, reused for each request; lives on the connection's worker.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <tuple>

@@ -185,7 +185,8 @@ void UpstreamHub::on_event(const transport::ConnectionInfo& conn, core::GatewayE
     if (it == calls_.end()) return;
     auto call = it->second;
     // Refused unseen by a draining instance: nothing ran, it may go elsewhere.
-    if (failed->service_cancel == static_cast<std::uint16_t>(core::CancelReason::instance_draining) &&
+    if (failed->service_cancel ==
+            static_cast<std::uint16_t>(core::CancelReason::instance_draining) &&
         !failed->response_started && call->request) {
       auto returned = std::move(call->request);
       call->request.reset();
@@ -197,8 +198,8 @@ void UpstreamHub::on_event(const transport::ConnectionInfo& conn, core::GatewayE
          failed->service_cancel != 0
              ? "the instance aborted the request (CANCEL " +
                    std::string(core::cancel_reason_name(failed->service_cancel)) + ")"
-             : "the instance ended the request (" +
-                   std::string(core::errc_name(failed->reason)) + ")");
+             : "the instance ended the request (" + std::string(core::errc_name(failed->reason)) +
+                   ")");
     return;
   }
   registry_hooks_.on_event(conn, e);

@@ -8,10 +8,10 @@
 // is raw bytes. Frames are plain values: copyable, comparable with ==, no I/O.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <array>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -81,13 +81,16 @@ enum class CancelReason : std::uint16_t {
 inline constexpr std::uint32_t kCreditPerChunk = 1024;
 
 /// CancelReason names by value ("" for the unassigned 0).
-inline constexpr std::array<std::string_view, 6> kCancelReasonNames{
-    "", "client_disconnected", "timeout", "gateway_shutdown", "instance_draining",
-    "handler_failed"};
+inline constexpr std::array<std::string_view, 6> kCancelReasonNames{"",
+                                                                    "client_disconnected",
+                                                                    "timeout",
+                                                                    "gateway_shutdown",
+                                                                    "instance_draining",
+                                                                    "handler_failed"};
 /// The name of a CancelReason value; "unknown" for values this version does not assign.
 constexpr std::string_view cancel_reason_name(std::uint16_t v) noexcept {
   return v < kCancelReasonNames.size() && !kCancelReasonNames[v].empty() ? kCancelReasonNames[v]
-                                                                          : "unknown";
+                                                                         : "unknown";
 }
 
 /// Why a peer is leaving (DRAIN). 0 is a graceful drain; anything else closes after the frame.

@@ -78,8 +78,7 @@ struct RouteTableSettings {
 
 /// Decides whether a registering instance may claim a parsed template: nullopt yes, otherwise
 /// the reason (the endpoint is refused as `forbidden`).
-using EndpointFilter =
-    std::function<std::optional<std::string>(const core::PathTemplate&)>;
+using EndpointFilter = std::function<std::optional<std::string>(const core::PathTemplate&)>;
 
 enum class RegisterStatus : std::uint8_t {
   registered,            // the instance is in the table (possibly with zero accepted endpoints)

@@ -31,8 +31,8 @@ namespace stella::gw {
 struct PeerIdentity {
   /// A client certificate was presented and its chain verified (TLS listener).
   bool verified = false;
-  std::string thumbprint_sha256;  // lower-case hex
-  std::string common_name;        // subject CN (empty if none)
+  std::string thumbprint_sha256;               // lower-case hex
+  std::string common_name;                     // subject CN (empty if none)
   std::vector<std::string> subject_alt_names;  // DNS names and URIs
   /// "san=a.example,cn=..., sha256=..." or "no client certificate": for refusal messages.
   std::string describe() const;

@@ -7,11 +7,11 @@
 // listener's executor; use a single-threaded io_context (or a strand).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -41,15 +41,15 @@ struct ListenAddress {
 
 /// transports.tcp
 struct TcpTransportConfig {
-  bool enabled = true;                    // enabled
-  ListenAddress listen{"0.0.0.0", 9100};  // host (default 0.0.0.0), port (9100)
-  std::size_t max_connections = 1000;     // maxConnections
-  int receive_buffer_size = 65536;        // receiveBufferSize (0: OS default)
-  int send_buffer_size = 65536;           // sendBufferSize (0: OS default)
-  std::size_t max_pending_hellos = 256;   // maxPendingHellos
+  bool enabled = true;                             // enabled
+  ListenAddress listen{"0.0.0.0", 9100};           // host (default 0.0.0.0), port (9100)
+  std::size_t max_connections = 1000;              // maxConnections
+  int receive_buffer_size = 65536;                 // receiveBufferSize (0: OS default)
+  int send_buffer_size = 65536;                    // sendBufferSize (0: OS default)
+  std::size_t max_pending_hellos = 256;            // maxPendingHellos
   std::size_t max_pending_hellos_per_source = 32;  // maxPendingHellosPerSource (TLS too)
-  core::Duration hello_timeout = 10s;     // helloTimeout
-  core::Duration write_timeout = 30s;     // writeTimeout: a peer not reading that long is cut
+  core::Duration hello_timeout = 10s;              // helloTimeout
+  core::Duration write_timeout = 30s;  // writeTimeout: a peer not reading that long is cut
 };
 
 /// transports.tls: the same listener settings plus the TLS material.
@@ -105,12 +105,12 @@ struct HttpConfig {
 
 /// routing
 struct RoutingConfig {
-  core::Duration default_timeout = 30s;               // defaultTimeout: to the head, and between parts
-  core::Duration max_stream_duration{};               // maxStreamDuration: whole stream (0: none)
+  core::Duration default_timeout = 30s;  // defaultTimeout: to the head, and between parts
+  core::Duration max_stream_duration{};  // maxStreamDuration: whole stream (0: none)
   std::uint64_t max_request_body_size = 100'000'000;  // maxRequestBodySize ("100MB") → 413
-  std::uint64_t max_response_body_size = 0;  // maxResponseBodySize → 502 / cut (0: no limit)
-  bool streaming_enabled = true;                      // streamingEnabled
-  std::size_t streaming_buffer_size = 16384;          // streamingBufferSize (bytes per chunk)
+  std::uint64_t max_response_body_size = 0;   // maxResponseBodySize → 502 / cut (0: no limit)
+  bool streaming_enabled = true;              // streamingEnabled
+  std::size_t streaming_buffer_size = 16384;  // streamingBufferSize (bytes per chunk)
   /// streamWindow: response-body bytes per stream a service may send before CREDIT (0: off).
   std::uint32_t stream_window = 256 * 1024;
   /// neighborRegions, loadBalancing.{policy, preferHealthy, overprovisioningFactor,

@@ -110,8 +110,8 @@ struct ProcessGauges {
   std::uint64_t http_connections_accepted = 0;
   std::uint64_t http_connections_refused = 0;
   std::uint64_t routes = 0;
-  std::uint64_t routes_held = 0;     // held for a departed service (ownership grace)
-  std::uint64_t hellos_refused = 0;  // whole HELLOs refused (identity, limits)
+  std::uint64_t routes_held = 0;             // held for a departed service (ownership grace)
+  std::uint64_t hellos_refused = 0;          // whole HELLOs refused (identity, limits)
   std::uint64_t service_write_timeouts = 0;  // service connections cut by writeTimeout
   /// (service, health) → instances; (service, service_instance) → in-flight; service → open
   /// requests.

@@ -39,8 +39,8 @@ Problem headers_too_large(std::string_view detail);  // 431 headers-too-large (c
 Problem bad_gateway(std::string_view detail);        // 502 instance-lost
 /// 503 no-healthy-instance, Retry-After. `none_connected`: the route is held with no instance.
 Problem no_instance(std::string_view service, bool none_connected = false);
-Problem unavailable(std::string_view detail);        // 503 unavailable, Retry-After
-Problem gateway_timeout(std::string_view detail);    // 504 timeout
+Problem unavailable(std::string_view detail);      // 503 unavailable, Retry-After
+Problem gateway_timeout(std::string_view detail);  // 504 timeout
 /// A HeadParser / ChunkedDecoder error as its problem (400/413/414/417/431/505, closes).
 Problem from_http_error(unsigned status, std::string_view reason, std::uint64_t body_limit);
 
