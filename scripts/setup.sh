@@ -9,6 +9,10 @@ packages=(
   libboost1.81-dev libboost-url1.81-dev libssl-dev
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev prometheus-cpp-dev
+  # the Redis/Valkey client (DPoP replay cache, rate limiting) and the real server its tests use
+  libhiredis-dev redis-server
+  # tests: tokens and DPoP proofs from an independent JOSE implementation
+  python3-jwcrypto
   # the tsan preset (ThreadSanitizer runtime; normally pulled in by g++ already)
   libtsan2
   # tests: promtool (metrics format, alert rules)

@@ -11,6 +11,7 @@
 #include "service_command.hpp"
 #include "sim_command.hpp"
 #include "tls_command.hpp"
+#include "token_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"stella-gw: the stella gateway toolkit", "stella-gw"};
@@ -26,6 +27,8 @@ int main(int argc, char** argv) {
   stella::cli::add_sim_command(app, exit_code);
   stella::cli::add_config_command(app, exit_code);
   stella::cli::add_serve_command(app, exit_code);
+  stella::cli::add_token_command(app, exit_code);
+  stella::cli::add_authority_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -223,6 +223,10 @@ class Decoder {
           STELLA_TRY(seen.once(g));
           STELLA_TRY(bytes(g, e.openapi));
           break;
+        case tags::endpoint::kAnonymous:
+          STELLA_TRY(seen.once(g));
+          STELLA_TRY(boolean(g, e.anonymous));
+          break;
         default:
           break;
       }
@@ -422,6 +426,18 @@ class Decoder {
         case tags::request::kRoute:
           STELLA_TRY(seen.once(f));
           STELLA_TRY(str(f, r.route));
+          break;
+        case tags::request::kClientId:
+          STELLA_TRY(seen.once(f));
+          STELLA_TRY(str(f, r.client_id));
+          break;
+        case tags::request::kDpopJkt:
+          STELLA_TRY(seen.once(f));
+          STELLA_TRY(str(f, r.dpop_jkt));
+          break;
+        case tags::request::kCertThumbprint:
+          STELLA_TRY(seen.once(f));
+          STELLA_TRY(str(f, r.cert_thumbprint));
           break;
         default:
           break;

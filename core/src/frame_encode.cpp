@@ -113,6 +113,7 @@ class Encoder {
         if (e.streaming) u8(tags::endpoint::kStreaming, 1);
         claims(tags::endpoint::kClaim, e.required_claims);
         bytes_opt(tags::endpoint::kOpenApi, e.openapi);
+        if (e.anonymous) u8(tags::endpoint::kAnonymous, 1);
       });
     }
     u32_opt(tags::hello::kMaxInFlight, h.max_in_flight);
@@ -170,6 +171,9 @@ class Encoder {
     str_opt(tags::request::kTraceparent, r.traceparent);
     str_opt(tags::request::kTracestate, r.tracestate);
     str_opt(tags::request::kRoute, r.route);
+    str_opt(tags::request::kClientId, r.client_id);
+    str_opt(tags::request::kDpopJkt, r.dpop_jkt);
+    str_opt(tags::request::kCertThumbprint, r.cert_thumbprint);
   }
 
   void payload(const Response& r) {

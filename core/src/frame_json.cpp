@@ -268,7 +268,8 @@ void body_to_json(const Hello& h, json& j) {
                    {"timeout_ms", e.timeout_ms},
                    {"streaming", e.streaming},
                    {"required_claims", claims_to_json(e.required_claims)},
-                   {"openapi", bytes_to_json(e.openapi)}});
+                   {"openapi", bytes_to_json(e.openapi)},
+                   {"anonymous", e.anonymous}});
   }
   j["endpoints"] = std::move(eps);
 }
@@ -320,6 +321,9 @@ void body_to_json(const Request& r, json& j) {
   j["traceparent"] = bytes_to_json(r.traceparent);
   j["tracestate"] = bytes_to_json(r.tracestate);
   j["route"] = bytes_to_json(r.route);
+  j["client_id"] = bytes_to_json(r.client_id);
+  j["dpop_jkt"] = bytes_to_json(r.dpop_jkt);
+  j["cert_thumbprint"] = bytes_to_json(r.cert_thumbprint);
 }
 
 void body_to_json(const Response& r, json& j) {
@@ -374,7 +378,8 @@ FrameBody body_from_json(std::uint8_t type, const Reader& r) {
         Reader e(eps[i], r.child("endpoints", i));
         h.endpoints.push_back({e.bytes("method", true), e.bytes("path", true),
                                e.uint<std::uint32_t>("timeout_ms"), e.boolean("streaming"),
-                               claims_from_json(e, "required_claims"), e.bytes("openapi")});
+                               claims_from_json(e, "required_claims"), e.bytes("openapi"),
+                               e.boolean("anonymous")});
       }
       return h;
     }
@@ -430,6 +435,9 @@ FrameBody body_from_json(std::uint8_t type, const Reader& r) {
       q.traceparent = r.bytes("traceparent");
       q.tracestate = r.bytes("tracestate");
       q.route = r.bytes("route");
+      q.client_id = r.bytes("client_id");
+      q.dpop_jkt = r.bytes("dpop_jkt");
+      q.cert_thumbprint = r.bytes("cert_thumbprint");
       return q;
     }
     case FrameType::response: {

@@ -12,7 +12,7 @@ inline constexpr std::uint16_t kVersionMin = 1, kVersionMax = 2, kService = 3, k
 }
 namespace endpoint {
 inline constexpr std::uint16_t kMethod = 1, kPath = 2, kTimeoutMs = 3, kStreaming = 4, kClaim = 5,
-                               kOpenApi = 6;
+                               kOpenApi = 6, kAnonymous = 7;
 }
 namespace claim {
 inline constexpr std::uint16_t kType = 1, kValue = 2;
@@ -31,7 +31,7 @@ namespace request {
 inline constexpr std::uint16_t kMethod = 1, kPath = 2, kQuery = 3, kHeaders = 4, kBody = 5,
                                kTimeoutMs = 6, kCorrelationId = 7, kTenant = 8, kSubject = 9,
                                kScope = 10, kClaim = 11, kTraceparent = 12, kTracestate = 13,
-                               kRoute = 14;
+                               kRoute = 14, kClientId = 15, kDpopJkt = 16, kCertThumbprint = 17;
 }
 namespace response {
 inline constexpr std::uint16_t kStatus = 1, kHeaders = 2, kBody = 3;

@@ -44,6 +44,9 @@ Request RequestView::to_owned() const {
   r.traceparent = traceparent;
   r.tracestate = tracestate;
   r.route = route;
+  r.client_id = client_id;
+  r.dpop_jkt = dpop_jkt;
+  r.cert_thumbprint = cert_thumbprint;
   return r;
 }
 

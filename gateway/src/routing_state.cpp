@@ -305,6 +305,7 @@ std::shared_ptr<const MethodRoutes> RouteTable::build_method(const std::string& 
   for (const auto& [shape, entry] : shapes) {
     const Member& primary = entry.members.empty() ? *entry.held : entry.members.front();
     std::vector<core::Claim> claims;
+    bool anonymous = !entry.members.empty();
     std::vector<RouteCandidate> candidates;
     candidates.reserve(entry.members.size());
     for (const Member& m : entry.members) {
@@ -312,10 +313,14 @@ std::shared_ptr<const MethodRoutes> RouteTable::build_method(const std::string& 
       if (inst == instances_.end()) continue;  // cannot happen: members are live instances
       claims.insert(claims.end(), m.endpoint->required_claims.begin(),
                     m.endpoint->required_claims.end());
+      anonymous = anonymous && m.endpoint->anonymous;
       candidates.push_back(RouteCandidate{inst->second.info, inst->second.state, m.endpoint});
     }
     // A held route keeps the claims of its last instance: no instance, no weaker route.
-    if (entry.members.empty()) claims = primary.endpoint->required_claims;
+    if (entry.members.empty()) {
+      claims = primary.endpoint->required_claims;
+      anonymous = primary.endpoint->anonymous;
+    }
     normalize_claims(claims);
     std::sort(candidates.begin(), candidates.end(),
               [](const RouteCandidate& a, const RouteCandidate& b) {
@@ -327,8 +332,8 @@ std::shared_ptr<const MethodRoutes> RouteTable::build_method(const std::string& 
     // the route is left out rather than shadowing another.
     if (out->matcher.add(primary.tmpl, index)) continue;
     out->routes.push_back(Route{method, primary.tmpl, primary.tmpl.to_string(), entry.service,
-                                primary.endpoint, std::move(claims), std::move(candidates),
-                                entry.runtime});
+                                primary.endpoint, std::move(claims), anonymous,
+                                std::move(candidates), entry.runtime});
   }
   return out;
 }

@@ -38,6 +38,24 @@ std::optional<std::string_view> query_param(std::string_view query, std::string_
   return std::nullopt;
 }
 
+// What the gateway said about the caller: set from verified claims only, never from headers.
+nlohmann::json identity_json(const core::Request& r) {
+  nlohmann::json claims = nlohmann::json::array();
+  for (const auto& c : r.claims)
+    claims.push_back({{"type", c.type}, {"value", c.value}});
+  return {{"subject", r.subject},    {"tenant", r.tenant},    {"scopes", r.scopes},
+          {"clientId", r.client_id}, {"dpopJkt", r.dpop_jkt}, {"certThumbprint", r.cert_thumbprint},
+          {"claims", claims}};
+}
+
+asio::awaitable<std::optional<core::Response>> secure(RequestContext& ctx) {
+  const core::Request& r = ctx.request();
+  nlohmann::json j{{"message", "hello, " + r.subject}, {"identity", identity_json(r)}};
+  co_return core::Response{200,
+                           {{"content-type", "application/json"}},
+                           j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+}
+
 asio::awaitable<std::optional<core::Response>> echo(RequestContext& ctx,
                                                     const std::string& instance) {
   const core::Request& r = ctx.request();
@@ -50,6 +68,7 @@ asio::awaitable<std::optional<core::Response>> echo(RequestContext& ctx,
                    {"tenant", r.tenant}, {"subject", r.subject},
                    {"scopes", r.scopes}, {"traceparent", r.traceparent},
                    {"body", r.body},     {"instance", instance}};
+  j["identity"] = identity_json(r);
   co_return core::Response{200,
                            {{"content-type", "application/json"}},
                            j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
@@ -129,16 +148,22 @@ asio::awaitable<std::optional<core::Response>> status(RequestContext& ctx) {
 
 void add_demo_endpoints(Service& service, const std::string& instance) {
   Handler echo_here = [instance](RequestContext& ctx) { return echo(ctx, instance); };
-  service.add({"GET", "/api/v1/demo/echo", 0, false, {}, ""}, echo_here);
-  service.add({"POST", "/api/v1/demo/echo", 0, false, {}, ""}, echo_here);
-  service.add({"GET", "/api/v1/demo/slow/{ms}", 0, false, {}, ""}, slow);
-  service.add({"GET", "/api/v1/demo/stream/{chunks}", 0, true, {}, ""}, stream);
-  service.add({"GET", "/api/v1/demo/status/{code}", 0, false, {}, ""}, status);
-  service.add({"GET", "/api/v1/demo/bytes/{n}", 0, true, {}, ""}, bytes);
+  // Every endpoint but /secure and /tenants/ declares itself anonymous: open when the gateway
+  // lists demo in auth.anonymousServices, token required otherwise (docs/security.md).
+  constexpr bool kOpen = true;
+  service.add({"GET", "/api/v1/demo/echo", 0, false, {}, "", kOpen}, echo_here);
+  service.add({"POST", "/api/v1/demo/echo", 0, false, {}, "", kOpen}, echo_here);
+  service.add({"GET", "/api/v1/demo/slow/{ms}", 0, false, {}, "", kOpen}, slow);
+  service.add({"GET", "/api/v1/demo/stream/{chunks}", 0, true, {}, "", kOpen}, stream);
+  service.add({"GET", "/api/v1/demo/status/{code}", 0, false, {}, "", kOpen}, status);
+  service.add({"GET", "/api/v1/demo/bytes/{n}", 0, true, {}, "", kOpen}, bytes);
   // Precedence showcase: a literal beats a parameter, a parameter beats a catch-all.
-  service.add({"GET", "/api/v1/demo/items/special", 0, false, {}, ""}, echo_here);
-  service.add({"GET", "/api/v1/demo/items/{id}", 0, false, {}, ""}, echo_here);
-  service.add({"GET", "/api/v1/demo/files/{*path}", 0, false, {}, ""}, echo_here);
+  service.add({"GET", "/api/v1/demo/items/special", 0, false, {}, "", kOpen}, echo_here);
+  service.add({"GET", "/api/v1/demo/items/{id}", 0, false, {}, "", kOpen}, echo_here);
+  service.add({"GET", "/api/v1/demo/files/{*path}", 0, false, {}, "", kOpen}, echo_here);
+  // Authorization showcase: a scope, and tenant isolation by the {tenant} parameter.
+  service.add({"GET", "/api/v1/demo/secure", 0, false, {{"scope", "demo:read"}}, ""}, secure);
+  service.add({"GET", "/api/v1/demo/tenants/{tenant}/echo", 0, false, {}, ""}, echo_here);
 }
 
 }  // namespace stella::microservice

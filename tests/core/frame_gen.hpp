@@ -54,7 +54,8 @@ inline rc::Gen<FrameBody> body_of(std::uint8_t type) {
                            gen::set(&EndpointDescriptor::timeout_ms),
                            gen::set(&EndpointDescriptor::streaming),
                            gen::set(&EndpointDescriptor::required_claims, few(claim(), 3)),
-                           gen::set(&EndpointDescriptor::openapi, small_string())))),
+                           gen::set(&EndpointDescriptor::openapi, small_string()),
+                           gen::set(&EndpointDescriptor::anonymous)))),
               gen::set(&Hello::max_in_flight)),
           [](Hello h) { return FrameBody(std::move(h)); });
     case FrameType::hello_ack:
@@ -95,7 +96,10 @@ inline rc::Gen<FrameBody> body_of(std::uint8_t type) {
               gen::set(&Request::claims, few(claim())),
               gen::set(&Request::traceparent, small_string()),
               gen::set(&Request::tracestate, small_string()),
-              gen::set(&Request::route, small_string())),
+              gen::set(&Request::route, small_string()),
+              gen::set(&Request::client_id, small_string()),
+              gen::set(&Request::dpop_jkt, small_string()),
+              gen::set(&Request::cert_thumbprint, small_string())),
           [](Request r) { return FrameBody(std::move(r)); });
     case FrameType::response:
       return gen::map(

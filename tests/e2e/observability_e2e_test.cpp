@@ -177,7 +177,7 @@ TEST_F(Observability, LiveScrapePassesPromtool) {
   // Families of features that are off are still there, at zero.
   for (const char* needle :
        {"# TYPE gateway_auth_failures_total counter",
-        "gateway_auth_failures_total{reason=\"invalid_dpop_proof\"} 0",
+        "gateway_auth_failures_total{reason=\"dpop_replay\"} 0",
         "# TYPE gateway_rate_limit_exceeded_total counter",
         "# TYPE gateway_ratelimit_total counter",
         "# TYPE gateway_request_duration_seconds histogram",
@@ -305,7 +305,7 @@ TEST(ObservabilityConfig, MetricsOnTheirOwnListenerOrOff) {
   EXPECT_EQ(none->status, 404);
 }
 
-TEST(ObservabilityConfig, AuthEnabledWithoutAStageRefusesToStart) {
+TEST(ObservabilityConfig, AuthEnabledWithoutAnAuthorityRefusesToStart) {
   const auto dir =
       std::filesystem::temp_directory_path() / ("stella-obs-auth-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

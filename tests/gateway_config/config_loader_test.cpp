@@ -216,8 +216,12 @@ routing:
   maxTemplateSegments: 14
 health: {heartbeatIntervalSeconds: 0.5, heartbeatTimeoutSeconds: "2s", unhealthyThreshold: 4,
          healthyThreshold: 5, pingEwmaAlpha: 1, initialStatus: degraded}
-auth: {enabled: true, dpopEnabled: false, dpopMaxClockSkew: "5s", mtlsEnabled: true,
-       issuer: "https://i", audience: aud, jwksPath: /j.json}
+auth: {enabled: true, dpopEnabled: false, dpopMaxClockSkew: "5s", mtlsEnabled: false,
+       authority: {issuer: "https://i", audiences: [aud], jwksFile: /j.json, refreshInterval: 1m,
+                   requireHttpsMetadata: false, caPath: /ca.pem},
+       algorithms: [ES256, EdDSA], clockSkew: 10s, anonymousServices: [demo],
+       replayCache: {type: redis, url: "redis://127.0.0.1:6380/2", onUnavailable: closed},
+       requireSenderConstrained: true, tokenCacheSize: 5, maxTokenSize: 4096}
 openapi: {enabled: false, cacheTtlSeconds: 0, title: T, version: "2"}
 )");
   ASSERT_TRUE(r.ok()) << dump(r);
@@ -290,10 +294,22 @@ openapi: {enabled: false, cacheTtlSeconds: 0, title: T, version: "2"}
   EXPECT_TRUE(c.auth.enabled);
   EXPECT_FALSE(c.auth.dpop_enabled);
   EXPECT_EQ(c.auth.dpop_max_clock_skew, 5s);
-  EXPECT_TRUE(c.auth.mtls_enabled);
-  EXPECT_EQ(c.auth.issuer, "https://i");
-  EXPECT_EQ(c.auth.audience, "aud");
-  EXPECT_EQ(c.auth.jwks_path, "/j.json");
+  EXPECT_FALSE(c.auth.mtls_enabled);
+  EXPECT_EQ(c.auth.authority.issuer, "https://i");
+  EXPECT_EQ(c.auth.authority.audiences, std::vector<std::string>{"aud"});
+  EXPECT_EQ(c.auth.authority.jwks_file, "/j.json");
+  EXPECT_EQ(c.auth.authority.refresh_interval, 1min);
+  EXPECT_FALSE(c.auth.authority.require_https_metadata);
+  EXPECT_EQ(c.auth.authority.ca_path, "/ca.pem");
+  EXPECT_EQ(c.auth.algorithms, (std::vector<std::string>{"ES256", "EdDSA"}));
+  EXPECT_EQ(c.auth.clock_skew, 10s);
+  EXPECT_EQ(c.auth.anonymous_services, std::vector<std::string>{"demo"});
+  EXPECT_EQ(c.auth.replay_cache.type, ReplayCacheType::redis);
+  EXPECT_EQ(c.auth.replay_cache.url, "redis://127.0.0.1:6380/2");
+  EXPECT_EQ(c.auth.replay_cache.on_unavailable, ReplayFallback::closed);
+  EXPECT_TRUE(c.auth.require_sender_constrained);
+  EXPECT_EQ(c.auth.token_cache_size, 5u);
+  EXPECT_EQ(c.auth.max_token_size, 4096u);
   EXPECT_FALSE(c.openapi.enabled);
   EXPECT_EQ(c.openapi.cache_ttl, 0s);
   EXPECT_EQ(c.openapi.title, "T");

@@ -144,8 +144,12 @@ TEST_F(ConfigTest, ProdExampleIsProductionLike) {
   EXPECT_EQ(c.tls.tls.certificate_password, "from-env");
   EXPECT_EQ(c.tls.tls.certificate_path.rfind("/etc/stella-gw/", 0), 0u);
   EXPECT_TRUE(c.http.tls.enabled);
-  // Refused while enabled until their stages exist (fail closed): the example keeps them off.
-  EXPECT_FALSE(c.auth.enabled);
+  EXPECT_TRUE(c.auth.enabled);
+  EXPECT_TRUE(c.auth.mtls_enabled);
+  EXPECT_EQ(c.auth.authority.issuer, "https://authority.eu1.example.com");
+  EXPECT_EQ(c.auth.replay_cache.type, ReplayCacheType::redis);
+  EXPECT_EQ(c.http.external_url, "https://api.eu1.example.com");
+  // Refused while enabled until its stage exists (fail closed): the example keeps it off.
   EXPECT_FALSE(c.rate_limiting.enabled);
   EXPECT_EQ(c.rate_limiting.valkey_connection, "valkey.eu1.internal:6379");
   EXPECT_EQ(c.telemetry.logging.format, LogFormat::json);

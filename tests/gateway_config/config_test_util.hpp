@@ -35,9 +35,9 @@ inline LoadResult load_strict(const std::string& yaml) {
   return load_config_text(yaml, "test.yaml", &fake_lookup);
 }
 
-/// Loads for tests of a section's shape: the fail-closed refusals of features this build does
-/// not have yet (authentication, rate limiting; config_validate_test checks them with
-/// load_strict) are left out, so they do not hide what the test is about.
+/// Loads for tests of a section's shape: the fail-closed refusal of a feature this build does
+/// not have yet (rate limiting; config_validate_test checks it with load_strict) is left out,
+/// so it does not hide what the test is about.
 inline LoadResult load(const std::string& yaml) {
   LoadResult r = load_strict(yaml);
   std::erase_if(r.errors, [](const ConfigError& e) {

@@ -157,10 +157,53 @@ TEST_F(ConfigTest, AuthEnabledFailsClosed) {
   // No Authority at all.
   EXPECT_TRUE(has_error(load_strict("auth:\n  enabled: true\n"), "auth.enabled",
                         "no Authority is configured", 2));
-  // An Authority, but no authentication stage in this build: refused, never served open.
-  EXPECT_TRUE(has_error(load_strict("auth:\n  enabled: true\n  issuer: https://a.example\n"),
-                        "auth.enabled", "refusing to start rather than serve", 2));
-  EXPECT_TRUE(load_strict("auth:\n  enabled: false\n  issuer: https://a.example\n").ok());
+  EXPECT_TRUE(
+      load_strict("auth:\n  enabled: true\n  authority:\n    issuer: https://a.example\n").ok());
+  EXPECT_TRUE(load_strict("auth:\n  enabled: true\n  authority:\n    jwksFile: /k.json\n").ok());
+  // The first shape's flat keys moved under auth.authority.
+  EXPECT_TRUE(has_error(load_strict("auth:\n  enabled: false\n  issuer: https://a.example\n"),
+                        "auth.issuer", "did you mean 'auth.authority.issuer'", 3));
+  EXPECT_TRUE(has_error(load_strict("auth:\n  jwksPath: /k.json\n"), "auth.jwksPath",
+                        "did you mean 'auth.authority.jwksFile'", 2));
+}
+
+TEST_F(ConfigTest, AuthKeysAreChecked) {
+  // Discovery and JWKS over plain http only when requireHttpsMetadata is off.
+  EXPECT_TRUE(has_error(load_strict("auth:\n  authority:\n    issuer: http://a.example\n"),
+                        "auth.authority.issuer", "https URL", 3));
+  EXPECT_TRUE(load_strict("auth:\n  authority:\n    issuer: http://a.example\n"
+                          "    requireHttpsMetadata: false\n")
+                  .ok());
+  EXPECT_TRUE(has_error(load_strict("auth:\n  authority:\n    jwksUri: ftp://a/k\n"),
+                        "auth.authority.jwksUri", "https URL", 3));
+  EXPECT_TRUE(has_error(
+      load_strict("auth:\n  authority:\n    jwksUri: https://a/k\n    jwksFile: /k.json\n"),
+      "auth.authority.jwksFile", "not both", 4));
+  // Never none or HMAC.
+  for (const char* alg : {"none", "HS256", "es256"}) {
+    EXPECT_TRUE(has_error(load_strict(std::string("auth:\n  algorithms: [ES256, ") + alg + "]\n"),
+                          "auth.algorithms[1]", "not an accepted algorithm", 2))
+        << alg;
+  }
+  EXPECT_TRUE(has_error(load_strict("auth:\n  replayCache: {type: redis}\n"),
+                        "auth.replayCache.url", "required"));
+  EXPECT_TRUE(has_error(load_strict("auth:\n  replayCache: {type: disk}\n"),
+                        "auth.replayCache.type", "memory or redis", 2));
+  // Certificate-bound tokens need client certificates.
+  EXPECT_TRUE(has_error(load_strict("auth:\n  enabled: true\n  mtlsEnabled: true\n"
+                                    "  authority: {jwksFile: /k.json}\n"),
+                        "auth.mtlsEnabled", "clientCertificateMode", 3));
+  EXPECT_TRUE(has_error(load_strict("http:\n  tls:\n    clientCertificateMode: require\n"),
+                        "http.tls.clientCertificateMode", "needs http.tls.enabled", 3));
+  for (const char* bad : {"https://a.example/path", "https://a.example?x=1", "ftp://a.example",
+                          "https://user@a.example", "a.example"}) {
+    EXPECT_TRUE(has_error(load_strict(std::string("http:\n  externalUrl: \"") + bad + "\"\n"),
+                          "http.externalUrl", "scheme://host", 2))
+        << bad;
+  }
+  for (const char* good :
+       {"https://api.example.com", "http://127.0.0.1:8080", "https://a.example/"})
+    EXPECT_TRUE(load_strict(std::string("http:\n  externalUrl: \"") + good + "\"\n").ok()) << good;
 }
 
 TEST_F(ConfigTest, RateLimitRulesFailClosed) {

@@ -253,7 +253,10 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.str("certificatePath", c.http.tls.certificate_path);
   w.str("privateKeyPath", c.http.tls.private_key_path);
   w.secret("certificatePassword", c.http.tls.certificate_password);
+  w.str("clientCertificateMode", transport::tls::to_string(c.http.tls.client_certificate_mode));
+  w.str("caPath", c.http.tls.ca_path);
   w.end();
+  w.str("externalUrl", c.http.external_url);
   w.number("workers", c.http.workers);
   w.number("maxConnections", c.http.max_connections);
   w.size("maxRequestLineSize", c.http.max_request_line);
@@ -275,9 +278,31 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.boolean("dpopEnabled", c.auth.dpop_enabled);
   w.duration("dpopMaxClockSkew", c.auth.dpop_max_clock_skew);
   w.boolean("mtlsEnabled", c.auth.mtls_enabled);
-  w.str("issuer", c.auth.issuer);
-  w.str("audience", c.auth.audience);
-  w.str("jwksPath", c.auth.jwks_path);
+  w.begin("authority");
+  w.str("issuer", c.auth.authority.issuer);
+  w.str("jwksUri", c.auth.authority.jwks_uri);
+  w.str("jwksFile", c.auth.authority.jwks_file);
+  w.strings("audiences", c.auth.authority.audiences);
+  w.duration("refreshInterval", c.auth.authority.refresh_interval);
+  w.duration("unknownKidRefreshInterval", c.auth.authority.unknown_kid_refresh_interval);
+  w.duration("fetchTimeout", c.auth.authority.fetch_timeout);
+  w.boolean("requireHttpsMetadata", c.auth.authority.require_https_metadata);
+  w.str("caPath", c.auth.authority.ca_path);
+  w.end();
+  w.strings("algorithms", c.auth.algorithms);
+  w.duration("clockSkew", c.auth.clock_skew);
+  w.begin("replayCache");
+  w.str("type", c.auth.replay_cache.type == ReplayCacheType::redis ? "redis" : "memory");
+  w.connection("url", c.auth.replay_cache.url);
+  w.number("capacity", c.auth.replay_cache.capacity);
+  w.str("onUnavailable",
+        c.auth.replay_cache.on_unavailable == ReplayFallback::closed ? "closed" : "local");
+  w.duration("commandTimeout", c.auth.replay_cache.command_timeout);
+  w.end();
+  w.strings("anonymousServices", c.auth.anonymous_services);
+  w.boolean("requireSenderConstrained", c.auth.require_sender_constrained);
+  w.number("tokenCacheSize", c.auth.token_cache_size);
+  w.number("maxTokenSize", c.auth.max_token_size);
   w.end();
 
   const RateLimitConfig& rl = c.rate_limiting;

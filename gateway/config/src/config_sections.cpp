@@ -176,8 +176,13 @@ void read_http(MapReader& m, HttpConfig& c) {
     t->get("certificatePath", c.tls.certificate_path);
     t->get("privateKeyPath", c.tls.private_key_path);
     t->get("certificatePassword", c.tls.certificate_password);
+    t->get_enum("clientCertificateMode", c.tls.client_certificate_mode,
+                transport::tls::parse_client_certificate_mode,
+                "none, allow or require (or NoCertificate, AllowCertificate, RequireCertificate)");
+    t->get("caPath", c.tls.ca_path);
     t->finish();
   }
+  m.get("externalUrl", c.external_url);
   m.get_int("workers", c.workers, 0, 1024);
   m.get_int("maxConnections", c.max_connections, 1);
   m.get_size("maxRequestLineSize", c.max_request_line, 1);
@@ -239,14 +244,58 @@ void read_health(MapReader& m, HealthSettings& c) {
   m.finish();
 }
 
+std::optional<ReplayCacheType> parse_replay_cache_type(std::string_view text) {
+  if (text == "memory") return ReplayCacheType::memory;
+  if (text == "redis" || text == "valkey") return ReplayCacheType::redis;
+  return std::nullopt;
+}
+std::optional<ReplayFallback> parse_replay_fallback(std::string_view text) {
+  if (text == "local") return ReplayFallback::local;
+  if (text == "closed") return ReplayFallback::closed;
+  return std::nullopt;
+}
+
 void read_auth(MapReader& m, AuthConfig& c) {
   m.get("enabled", c.enabled);
   m.get("dpopEnabled", c.dpop_enabled);
   m.get("dpopMaxClockSkew", c.dpop_max_clock_skew, kPositive);
   m.get("mtlsEnabled", c.mtls_enabled);
-  m.get("issuer", c.issuer);
-  m.get("audience", c.audience);
-  m.get("jwksPath", c.jwks_path);
+  // The first shape's flat keys moved under auth.authority (issue: one place for the Authority).
+  for (const auto& [old_key, new_key] :
+       {std::pair{"issuer", "authority.issuer"}, std::pair{"audience", "authority.audiences"},
+        std::pair{"jwksPath", "authority.jwksFile"}}) {
+    if (!m.has(old_key)) continue;
+    m.context().diag.error(m.path(old_key), m.line(old_key),
+                           std::string("moved: did you mean 'auth.") + new_key + "'?");
+    m.allow(old_key);
+  }
+  if (auto a = m.map("authority")) {
+    a->get("issuer", c.authority.issuer);
+    a->get("jwksUri", c.authority.jwks_uri);
+    a->get("jwksFile", c.authority.jwks_file);
+    a->get("audiences", c.authority.audiences);
+    a->get("refreshInterval", c.authority.refresh_interval, 1s);
+    a->get("unknownKidRefreshInterval", c.authority.unknown_kid_refresh_interval, 1s);
+    a->get("fetchTimeout", c.authority.fetch_timeout, 100ms);
+    a->get("requireHttpsMetadata", c.authority.require_https_metadata);
+    a->get("caPath", c.authority.ca_path);
+    a->finish();
+  }
+  m.get("algorithms", c.algorithms);
+  m.get("clockSkew", c.clock_skew);
+  if (auto r = m.map("replayCache")) {
+    r->get_enum("type", c.replay_cache.type, parse_replay_cache_type, "memory or redis");
+    r->get("url", c.replay_cache.url);
+    r->get_int("capacity", c.replay_cache.capacity, 1024, 100'000'000);
+    r->get_enum("onUnavailable", c.replay_cache.on_unavailable, parse_replay_fallback,
+                "local or closed");
+    r->get("commandTimeout", c.replay_cache.command_timeout, 1ms);
+    r->finish();
+  }
+  m.get("anonymousServices", c.anonymous_services);
+  m.get("requireSenderConstrained", c.require_sender_constrained);
+  m.get_int("tokenCacheSize", c.token_cache_size, 0, 100'000'000);
+  m.get_size("maxTokenSize", c.max_token_size, 512, 65536);
   m.finish();
 }
 

@@ -8,6 +8,8 @@
 
 #include "config_sections.hpp"
 #include "stella/core/path_normalize.hpp"
+#include "stella/gateway/auth/jose.hpp"
+#include "stella/gateway/auth/token_verifier.hpp"
 #include "stella/gateway/health_tracker.hpp"
 #include "stella/gateway/selector.hpp"
 #include "stella/transport/tls/tls_settings.hpp"
@@ -56,6 +58,59 @@ void report_prefixed(Diagnostics& d, const std::string& message, const std::stri
     return;
   }
   d.error(key, d.line_of(key), message.substr(space + 1));
+}
+
+// "https://api.example.com" or "http://host:8080": scheme and authority only.
+bool is_origin(std::string_view url) {
+  if (url.find_first_of("?#") != std::string_view::npos) return false;
+  const auto normal = auth::normalize_htu(url);
+  if (!normal) return false;
+  const auto authority = normal->find("://") + 3;
+  return normal->find('/', authority) == normal->size() - 1 &&
+         url.find('/', authority) >= url.size() - 1;
+}
+
+bool is_http_url(std::string_view url, bool allow_http) {
+  const auto normal = auth::normalize_htu(url);
+  if (!normal) return false;
+  return allow_http || normal->rfind("https://", 0) == 0;
+}
+
+template <class Err>
+void validate_auth(const GatewayConfig& c, Err& err) {
+  const AuthConfig& a = c.auth;
+  const AuthorityConfig& au = a.authority;
+  const bool allow_http = !au.require_https_metadata;
+  const char* scheme_hint =
+      allow_http ? "an absolute http(s) URL" : "an absolute https URL (requireHttpsMetadata)";
+  if (!au.issuer.empty() && au.jwks_uri.empty() && au.jwks_file.empty() &&
+      !is_http_url(au.issuer, allow_http))
+    err("auth.authority.issuer", "'" + au.issuer + "' must be " + scheme_hint +
+                                     " for discovery, or give jwksUri or jwksFile");
+  if (!au.jwks_uri.empty() && !is_http_url(au.jwks_uri, allow_http))
+    err("auth.authority.jwksUri", "'" + au.jwks_uri + "' must be " + scheme_hint);
+  if (!au.jwks_uri.empty() && !au.jwks_file.empty())
+    err("auth.authority.jwksFile", "give jwksUri or jwksFile, not both");
+  for (std::size_t i = 0; i < a.algorithms.size(); ++i) {
+    if (!auth::alg_from_name(a.algorithms[i]))
+      err("auth.algorithms[" + std::to_string(i) + "]",
+          "'" + a.algorithms[i] +
+              "' is not an accepted algorithm (ES256, ES384, ES512, RS256, RS384, RS512, PS256, "
+              "PS384, PS512, EdDSA; never none or HMAC)");
+  }
+  if (a.algorithms.empty()) err("auth.algorithms", "must name at least one algorithm");
+  if (a.replay_cache.type == ReplayCacheType::redis && a.replay_cache.url.empty())
+    err("auth.replayCache.url", "is required when auth.replayCache.type is redis");
+  if (a.enabled && a.mtls_enabled &&
+      (!c.http.tls.enabled ||
+       c.http.tls.client_certificate_mode == transport::tls::ClientCertificateMode::none))
+    err("auth.mtlsEnabled",
+        "needs http.tls.enabled with http.tls.clientCertificateMode allow or require: "
+        "certificate-bound tokens need the client's certificate");
+  if (a.enabled && au.issuer.empty() && au.jwks_uri.empty() && au.jwks_file.empty())
+    err("auth.enabled",
+        "is true but no Authority is configured (auth.authority.issuer, jwksUri or jwksFile): "
+        "requests could not be authenticated");
 }
 
 }  // namespace
@@ -130,6 +185,17 @@ void validate_into(const GatewayConfig& c, Diagnostics& d) {
   }
 
   // http
+  if (!c.http.tls.enabled &&
+      c.http.tls.client_certificate_mode != transport::tls::ClientCertificateMode::none) {
+    err("http.tls.clientCertificateMode",
+        "needs http.tls.enabled: client certificates exist only on HTTPS connections");
+  }
+  if (!c.http.external_url.empty()) {
+    if (!is_origin(c.http.external_url))
+      err("http.externalUrl", "'" + c.http.external_url +
+                                  "' is not scheme://host[:port] (http or https, no path, query "
+                                  "or user info)");
+  }
   if (c.http.tls.enabled && c.http.tls.certificate_path.empty()) {
     err("http.tls.certificatePath", "is required when http.tls.enabled is true");
   }
@@ -200,17 +266,7 @@ void validate_into(const GatewayConfig& c, Diagnostics& d) {
 
   // Fail closed: a security feature switched on must work, or the gateway does not start
   // (docs/configuration.md, "keys that are refused").
-  if (c.auth.enabled) {
-    if (c.auth.issuer.empty() && c.auth.jwks_path.empty()) {
-      err("auth.enabled",
-          "is true but no Authority is configured (auth.issuer or auth.jwksPath): requests "
-          "could not be authenticated");
-    } else {
-      err("auth.enabled",
-          "is true, but this build has no authentication stage yet: refusing to start rather "
-          "than serve every route unauthenticated (set auth.enabled: false)");
-    }
-  }
+  validate_auth(c, err);
   const auto& rl = c.rate_limiting;
   if (rl.enabled || !rl.instance_rules.empty() || !rl.environment_rules.empty()) {
     const char* key = rl.enabled                   ? "rateLimiting.enabled"

@@ -30,11 +30,7 @@ void Exchange::reset() {
   wall_start_unix_nano = 0;
   proxy.clear();
   snapshot.reset();
-  identity.subject.clear();
-  identity.tenant.clear();
-  identity.scopes.clear();
-  identity.client_id.clear();
-  identity.authenticated = false;
+  identity.clear();
   trace = {};
   problem.reset();
   reply.reset();

@@ -17,6 +17,7 @@
 #include "request_completion.hpp"
 #include "stella/core/frame_counters.hpp"
 #include "stella/gateway/health_tracker.hpp"
+#include "stella/gateway/http/authenticator.hpp"
 #include "stella/gateway/http/http_connection.hpp"
 #include "stella/gateway/http/otlp_exporter.hpp"
 #include "stella/gateway/http/registry_hooks.hpp"
@@ -92,6 +93,13 @@ struct GatewayServer::Impl {
     shared.log_sink = &log_sink;
     for (auto& w : workers)
       shared.workers.push_back(w.get());
+    if (config->auth.enabled) {
+      auth = Authenticator::create(
+          *config,
+          [&sink](std::string_view level, const std::string& line) { sink.lifecycle(level, line); },
+          auth_error);
+      shared.auth = auth.get();
+    }
     shared.stages = std::make_unique<Pipeline>(build_pipeline(shared));
     shared.process_gauges = [this] { return transport_gauges(); };
     shared.routes = &registry_hooks.registry().routes();
@@ -178,6 +186,19 @@ struct GatewayServer::Impl {
       g.spans_exported = exporter->exported_spans();
       g.spans_dropped = exporter->dropped_spans();
     }
+    if (auth) {
+      const auto& s = auth->stats();
+      g.auth_keys = s.keys.load(std::memory_order_relaxed);
+      const auto loaded = s.keys_loaded_unix.load(std::memory_order_relaxed);
+      if (loaded > 0)
+        g.auth_keys_age_seconds =
+            static_cast<double>(core::wall_clock_unix_nano()) / 1e9 - static_cast<double>(loaded);
+      g.auth_key_refreshes = s.refreshes.load(std::memory_order_relaxed);
+      g.auth_key_refresh_failures = s.refresh_failures.load(std::memory_order_relaxed);
+      g.auth_replay_fallbacks = s.replay_fallbacks.load(std::memory_order_relaxed);
+      g.auth_token_cache_hits = auth->token_cache_hits();
+      g.auth_token_cache_misses = auth->token_cache_misses();
+    }
     return g;
   }
 
@@ -205,6 +226,8 @@ struct GatewayServer::Impl {
   std::optional<UpstreamHub> hub;
   std::optional<transport::GatewayListener> listener;
   std::unique_ptr<OtlpExporter> exporter;
+  std::unique_ptr<Authenticator> auth;  // auth.enabled
+  std::string auth_error;               // why it could not be built (start() reports it)
   std::unique_ptr<tcp::acceptor> metrics_acceptor;  // telemetry.metrics.host/port
   std::unique_ptr<transport::tls::TlsGatewayListener> tls_listener;
   std::shared_ptr<transport::tls::ServerTlsContext> https_context;
@@ -217,6 +240,10 @@ struct GatewayServer::Impl {
 
 bool GatewayServer::Impl::start(std::string& error) {
   const auto& c = *config;
+  if (!auth_error.empty()) {
+    error = auth_error;
+    return false;
+  }
   if (const auto& t = c.telemetry.tracing; t.enabled && !t.ca_file.empty()) {
     if (std::FILE* f = std::fopen(t.ca_file.c_str(), "r")) {
       std::fclose(f);
@@ -270,7 +297,8 @@ bool GatewayServer::Impl::start(std::string& error) {
     hs.certificate_path = c.http.tls.certificate_path;
     hs.private_key_path = c.http.tls.private_key_path;
     hs.certificate_password = c.http.tls.certificate_password;
-    hs.client_certificate_mode = transport::tls::ClientCertificateMode::none;
+    hs.client_certificate_mode = c.http.tls.client_certificate_mode;
+    hs.ca_path = c.http.tls.ca_path;
     std::string tls_error;
     https_context = transport::tls::make_server_context(hs, tls_error);
     if (!https_context) {
@@ -402,6 +430,7 @@ void GatewayServer::Impl::run() {
   if (config->routing.table.ownership_grace > core::Duration::zero())
     asio::co_spawn(io0, expire_held_routes(), on_done("route expiry"));
   if (exporter) exporter->start();
+  if (auth) auth->start(io0.get_executor());
   for (std::size_t i = 0; i < workers.size(); ++i)
     asio::co_spawn(workers[i]->io, accept_loop(*workers[i], *acceptors[i]), on_done("http accept"));
   for (auto& w : workers)
@@ -476,6 +505,7 @@ asio::awaitable<void> GatewayServer::Impl::drain() {
     tick.expires_after(std::chrono::milliseconds(20));
     co_await tick.async_wait(kTuple);
   }
+  if (auth) auth->stop();
   if (exporter) {  // last spans: one bounded attempt
     exporter->stop();
     while (!exporter->finished()) {

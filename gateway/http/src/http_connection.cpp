@@ -6,6 +6,8 @@
 #include <boost/asio/ssl/stream.hpp>
 
 #include "exchange_loop.hpp"
+#include "stella/gateway/auth/jose.hpp"
+#include "stella/transport/tls/tls_context.hpp"
 
 namespace stella::gw::http {
 
@@ -70,6 +72,10 @@ asio::awaitable<void> handshake_then_serve(WorkerContext& w, tcp::socket sock,
     w.shared.connections.fetch_sub(1, std::memory_order_relaxed);
     co_return;
   }
+  // RFC 8705: the certificate a bound token must match is this connection's verified leaf.
+  if (auto t = transport::tls::peer_certificate_sha256(stream))
+    facts.client_cert_x5t = auth::base64url_encode(
+        std::string_view(reinterpret_cast<const char*>(t->data()), t->size()));
   launch(w, std::move(stream), std::move(facts));
 }
 

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "stella/gateway/health_tracker.hpp"
+#include "stella/gateway/http/authenticator.hpp"
 #include "stella/gateway/http/worker_context.hpp"
 
 namespace stella::gw::http {
@@ -29,6 +30,7 @@ std::string readiness_json(const ServerShared& shared, bool ready) {
   }
   nlohmann::ordered_json j;
   j["status"] = ready ? "ready" : (shared.draining.load() ? "draining" : "starting");
+  if (shared.auth) j["authority"] = shared.auth->has_keys() ? "available" : "unavailable";
   j["node"] = shared.config->node.node_id;
   j["region"] = shared.config->node.region;
   j["routes"] = snapshot->route_count();
@@ -77,7 +79,9 @@ DirectReply health_reply(const ServerShared& shared, ManagementEndpoint which) {
     r.status = started ? 200 : 503;
     r.body = started ? R"({"status":"started"})" : R"({"status":"starting"})";
   } else {
-    const bool ready = started && !draining;
+    // Without the Authority's keys every authenticated route answers 503: not ready for
+    // traffic (an orchestrator keeps it out of rotation until the keys load).
+    const bool ready = started && !draining && (!shared.auth || shared.auth->has_keys());
     r.status = ready ? 200 : 503;
     r.body = readiness_json(shared, ready);
   }

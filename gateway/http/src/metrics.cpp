@@ -286,9 +286,11 @@ std::string render_metrics(const WorkerMetrics& m, const ProcessGauges& g,
                           "Authentication and authorization "
                           "refusals, by reason",
                           MetricType::Counter);
-  for (std::size_t i = 0; i < kAuthFailureReasons.size(); ++i)
-    auth_fail.metric.push_back(counter(labelled({{"reason", kAuthFailureReasons[i]}}),
-                                       static_cast<double>(m.auth_failures()[i])));
+  for (std::size_t i = 0; i < kAuthFailureReasonCount; ++i)
+    auth_fail.metric.push_back(counter(
+        labelled(
+            {{"reason", std::string(auth::auth_failure_name(static_cast<auth::AuthFailure>(i)))}}),
+        static_cast<double>(m.auth_failures()[i])));
   fams.push_back(std::move(auth_fail));
 
   // Top N tenants by count, the rest folded into "other".
@@ -405,6 +407,28 @@ std::string render_metrics(const WorkerMetrics& m, const ProcessGauges& g,
          "Service connections closed because a write made no progress for "
          "transports.*.writeTimeout (the service stopped reading)",
          MetricType::Counter, static_cast<double>(g.service_write_timeouts));
+  single("gateway_auth_keys", "Signing keys in the Authority's key set in use", MetricType::Gauge,
+         static_cast<double>(g.auth_keys));
+  single("gateway_auth_keys_age_seconds",
+         "Seconds since the key set was last loaded (0: never loaded)", MetricType::Gauge,
+         g.auth_keys_age_seconds);
+  single("gateway_auth_key_refreshes_total", "Key-set loads that succeeded", MetricType::Counter,
+         static_cast<double>(g.auth_key_refreshes));
+  single("gateway_auth_key_refresh_failures_total",
+         "Discovery or JWKS fetches that failed (the last good keys stay in use)",
+         MetricType::Counter, static_cast<double>(g.auth_key_refresh_failures));
+  auto token_cache =
+      family("gateway_auth_token_cache_total",
+             "Access-token verifications by whether the cache had the token", MetricType::Counter);
+  token_cache.metric.push_back(
+      counter(labelled({{"result", "hit"}}), static_cast<double>(g.auth_token_cache_hits)));
+  token_cache.metric.push_back(
+      counter(labelled({{"result", "miss"}}), static_cast<double>(g.auth_token_cache_misses)));
+  fams.push_back(std::move(token_cache));
+  single("gateway_auth_replay_fallbacks_total",
+         "DPoP proofs checked against this gateway's replay cache only, because the shared one "
+         "(Redis) could not be reached",
+         MetricType::Counter, static_cast<double>(g.auth_replay_fallbacks));
   auto hello = family("gateway_hello_endpoints_refused_total",
                       "HELLO endpoints refused in HELLO_ACK, by reason", MetricType::Counter);
   for (const auto& [reason, n] : g.hello_endpoints_refused)

@@ -31,6 +31,7 @@ constexpr std::array<OutcomeInfo, kOutcomeCount> kTable{{
     {401, "unauthorized", "Unauthorized", "auth_missing", false},
     {401, "unauthorized", "Unauthorized", "auth_invalid", false},
     {403, "forbidden", "Forbidden", "auth_forbidden", false},
+    {503, "authority-unavailable", "Service unavailable", "auth_unavailable", false},
     {429, "rate-limited", "Too many requests", "rate_limited", false},
     {500, "internal-error", "Internal error", "internal_error", true},
 }};

@@ -8,10 +8,12 @@
 //   4. management        /health/*, /metrics: answered here, before authentication
 //   5. admission         draining → 503; declared body over routing.maxRequestBodySize → 413
 //   6. identity policy   strip gateway-owned headers; set X-Forwarded-*
-//   7. authentication    (the authentication stage goes here; auth.enabled refuses to start
-//   8. tenant             until it exists, so nothing is served unauthenticated)
+//   7. route match       route lookup (404/405): the route says what authentication it needs
+//   8. authentication    token, DPoP proof or client certificate (401, 503 without keys),
+//      and authorization required claims and tenant (403); the verified identity goes into
+//                        the REQUEST frame (authenticator.cpp; off: not in the list)
 //   9. rate limiting     (the rate-limiting stage goes here; rules refuse to start until then)
-//  10. routing           route lookup (404/405) and instance selection (503)
+//  10. instance pick     instance selection (503)
 //  then transport        UpstreamForwarder: REQUEST/STREAM_DATA out, RESPONSE back, CANCEL
 //                        (exchange_loop.hpp drives it; it is not a stage: it ends the list)
 #include "stella/gateway/http/pipeline.hpp"
@@ -19,6 +21,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "stella/gateway/http/authenticator.hpp"
 #include "stella/gateway/http/management.hpp"
 #include "stella/gateway/http/span.hpp"
 #include "stella/gateway/http/worker_context.hpp"
@@ -58,6 +61,7 @@ class TraceContextStage final : public Stage {
     }
     random_bytes(rng, t.span_id);
     random_bytes(rng, t.send_span_id);
+    if (ctx.worker.shared.auth) random_bytes(rng, t.auth_span_id);
     // The service's parent is the gateway's transport.send span.
     ex.proxy.frame.traceparent = format_traceparent(t.trace_id, t.send_span_id, t.flags);
     return StageStatus::next;
@@ -161,21 +165,77 @@ class IdentityPolicyStage final : public Stage {
   const PipelineConfig& config_;
 };
 
-// ---- 10. routing ---------------------------------------------------------------------------
-class RoutingStage final : public Stage {
+// ---- 7. route match ------------------------------------------------------------------------
+// Routing time (gateway_routing_duration_seconds) is this stage and the instance pick; the
+// authentication between them is timed on its own.
+void record_routing(WorkerContext& w, core::TimePoint from) {
+  if (w.shared.config->telemetry.metrics.enabled)
+    w.metrics.record_routing(std::chrono::duration<double>(w.shared.clock->now() - from).count());
+}
+
+class RouteMatchStage final : public Stage {
  public:
-  explicit RoutingStage(const PipelineConfig& c) : config_(c) {}
-  std::string_view name() const noexcept override { return "routing"; }
+  std::string_view name() const noexcept override { return "route-match"; }
   StageStatus run(Exchange& ex, StageContext& ctx) const override {
     auto& w = ctx.worker;
     ex.times.routing_start = w.shared.clock->now();
     ex.snapshot = w.shared.routes->snapshot();
-    auto problem = route_normalized(config_, ctx.head, *ex.snapshot, w.shared.selector, w.rng,
-                                    w.scratch, ex.proxy);
+    auto problem = match_route(ctx.head, *ex.snapshot, ex.proxy);
+    if (problem) {
+      ex.times.routing_end = w.shared.clock->now();
+      record_routing(w, ex.times.routing_start);
+      ex.problem = std::move(problem);
+      return StageStatus::respond;
+    }
+    return StageStatus::next;
+  }
+};
+
+// ---- 8. authentication and authorization ---------------------------------------------------
+class AuthenticationStage final : public Stage {
+ public:
+  std::string_view name() const noexcept override { return "authentication"; }
+  StageStatus run(Exchange& ex, StageContext& ctx) const override {
+    auto& w = ctx.worker;
+    ex.times.auth_start = w.shared.clock->now();
+    const AuthStep step = w.shared.auth->authenticate(ctx.head, ctx.facts, ex);
+    if (step == AuthStep::check_replay) return StageStatus::suspend;
+    return finish(ex, w, step);
+  }
+  boost::asio::awaitable<StageStatus> async_run(Exchange& ex, StageContext& ctx) const override {
+    auto& w = ctx.worker;
+    const AuthStep step = co_await w.shared.auth->async_check_replay(ex);
+    co_return finish(ex, w, step);
+  }
+
+ private:
+  static StageStatus finish(Exchange& ex, WorkerContext& w, AuthStep step) {
+    // The duration is recorded with the request (request_completion.cpp), like its span.
+    ex.times.auth_end = w.shared.clock->now();
+    if (w.shared.config->telemetry.metrics.enabled && ex.identity.failure)
+      w.metrics.record_auth_failure(static_cast<std::size_t>(*ex.identity.failure));
+    return step == AuthStep::pass ? StageStatus::next : StageStatus::respond;
+  }
+};
+
+// ---- 10. instance pick ---------------------------------------------------------------------
+class InstancePickStage final : public Stage {
+ public:
+  explicit InstancePickStage(const PipelineConfig& c) : config_(c) {}
+  std::string_view name() const noexcept override { return "instance-pick"; }
+  StageStatus run(Exchange& ex, StageContext& ctx) const override {
+    auto& w = ctx.worker;
+    const auto start = w.shared.clock->now();
+    auto problem =
+        pick_route_instance(config_, ctx.head, w.shared.selector, w.rng, w.scratch, ex.proxy);
     ex.times.routing_end = w.shared.clock->now();
-    if (w.shared.config->telemetry.metrics.enabled)
+    // The match's share was taken before authentication; add the pick's.
+    if (w.shared.config->telemetry.metrics.enabled) {
+      const auto match = (ex.times.auth_start != core::TimePoint{} ? ex.times.auth_start : start) -
+                         ex.times.routing_start;
       w.metrics.record_routing(
-          std::chrono::duration<double>(ex.times.routing_end - ex.times.routing_start).count());
+          std::chrono::duration<double>(match + (ex.times.routing_end - start)).count());
+    }
     if (problem) {
       ex.problem = std::move(problem);
       return StageStatus::respond;
@@ -198,9 +258,11 @@ Pipeline build_pipeline(const ServerShared& shared) {
   s.push_back(std::make_unique<ManagementStage>());
   s.push_back(std::make_unique<AdmissionStage>(config.routing.max_request_body_size));
   s.push_back(std::make_unique<IdentityPolicyStage>(shared.pipeline));
-  // Authentication, tenant and rate limiting join here when they exist; until then their
-  // configuration refuses to start (config_validate.cpp), never silently serving unprotected.
-  s.push_back(std::make_unique<RoutingStage>(shared.pipeline));
+  s.push_back(std::make_unique<RouteMatchStage>());
+  if (shared.auth) s.push_back(std::make_unique<AuthenticationStage>());
+  // Rate limiting joins here when it exists; until then its configuration refuses to start
+  // (config_validate.cpp), never silently unenforced.
+  s.push_back(std::make_unique<InstancePickStage>(shared.pipeline));
   return Pipeline(std::move(s));
 }
 

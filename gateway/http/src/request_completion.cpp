@@ -114,7 +114,7 @@ void export_spans(const Exchange& ex, OtlpExporter& exporter) {
     c.end_unix_nano = wall(to);
     return c;
   };
-  // The authentication stage will set auth_start/auth_end and auth_span_id.
+  // The authentication stage sets auth_start/auth_end; auth_span_id comes with the trace.
   if (ex.times.auth_start != core::TimePoint{})
     child("gateway.auth.validate", t.auth_span_id, ex.times.auth_start, ex.times.auth_end);
   if (ex.times.upstream_sent != core::TimePoint{}) {
@@ -155,7 +155,8 @@ void append_request_log_json(std::string& line, const Exchange& ex) {
   append_field(line, "level", ex.status >= 500 ? "error" : (ex.status >= 400 ? "warn" : "info"));
   append_field(line, "message", "Request routed");
   append_field(line, "correlationId", ex.proxy.correlation_id);
-  append_field(line, "tenantId", ex.identity.tenant);
+  append_field(line, "tenantId", ex.proxy.frame.tenant);
+  if (!ex.proxy.frame.subject.empty()) append_field(line, "subject", ex.proxy.frame.subject);
   append_field(line, "method", std::string_view(ex.method).substr(0, 32));
   append_field(line, "path", logged_path(ex));
   append_field(line, "service", ex.service());
@@ -166,6 +167,9 @@ void append_request_log_json(std::string& line, const Exchange& ex) {
   append_field(line, "route", ex.route_template());
   append_field(line, "instance", ex.instance_id());
   append_field(line, "outcome", outcome_label(ex.outcome));
+  // Why authentication refused it (a fixed name; never the token).
+  if (ex.identity.failure)
+    append_field(line, "authFailure", auth::auth_failure_name(*ex.identity.failure));
   line += R"(,"bytesIn":)";
   append_number(line, ex.bytes_in);
   line += R"(,"bytesOut":)";

@@ -93,6 +93,9 @@ void ProxyRequest::clear() {
   frame.traceparent.clear();
   frame.tracestate.clear();
   frame.route.clear();
+  frame.client_id.clear();
+  frame.dpop_jkt.clear();
+  frame.cert_thumbprint.clear();
   stripped_headers = 0;
   lookup.status = LookupStatus::not_found;
   lookup.route = nullptr;
@@ -194,12 +197,8 @@ std::optional<Problem> normalize_request_path(const PipelineConfig& config, cons
   return std::nullopt;
 }
 
-std::optional<Problem> route_normalized(const PipelineConfig& config, const RequestHead& head,
-                                        const RouteSnapshot& snapshot, const Selector& selector,
-                                        core::Random& rng, std::vector<Candidate>& scratch,
-                                        ProxyRequest& req) {
-  const std::string_view target = head.target;
-  const auto q = target.find('?');
+std::optional<Problem> match_route(const RequestHead& head, const RouteSnapshot& snapshot,
+                                   ProxyRequest& req) {
   snapshot.lookup(head.method, req.path, req.lookup);
   if (req.lookup.status == LookupStatus::not_found) return not_found(req.path.path());
   if (req.lookup.status == LookupStatus::method_not_allowed) {
@@ -210,6 +209,14 @@ std::optional<Problem> route_normalized(const PipelineConfig& config, const Requ
     }
     return method_not_allowed(std::move(allow));
   }
+  return std::nullopt;
+}
+
+std::optional<Problem> pick_route_instance(const PipelineConfig& config, const RequestHead& head,
+                                           const Selector& selector, core::Random& rng,
+                                           std::vector<Candidate>& scratch, ProxyRequest& req) {
+  const std::string_view target = head.target;
+  const auto q = target.find('?');
   const Route& route = *req.lookup.route;
   req.pick = pick_instance(route, selector, rng, scratch);
   if (!req.pick) return no_instance(route.service, route.candidates.empty());
@@ -232,7 +239,8 @@ std::optional<Problem> route_request(const PipelineConfig& config, const Request
                                      core::Random& rng, std::vector<Candidate>& scratch,
                                      ProxyRequest& req) {
   if (auto p = normalize_request_path(config, head, req)) return p;
-  return route_normalized(config, head, snapshot, selector, rng, scratch, req);
+  if (auto p = match_route(head, snapshot, req)) return p;
+  return pick_route_instance(config, head, selector, rng, scratch, req);
 }
 
 }  // namespace stella::gw::http

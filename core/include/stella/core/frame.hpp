@@ -123,6 +123,9 @@ struct EndpointDescriptor {
   bool streaming = false;        // the endpoint may stream its response (STREAM_DATA)
   std::vector<Claim> required_claims;
   std::string openapi;  // optional OpenAPI operation fragment (JSON text)
+  /// The endpoint takes requests without a token. Honoured only for services the gateway's
+  /// auth.anonymousServices lists (docs/security.md); otherwise the endpoint still needs one.
+  bool anonymous = false;
   bool operator==(const EndpointDescriptor&) const = default;
 };
 
@@ -195,6 +198,11 @@ struct Request {
   std::string traceparent;
   std::string tracestate;
   std::string route;  // the matched path template
+  // The verified identity beyond subject/tenant/scopes (set by the gateway from the token's
+  // claims only; empty when the request was not authenticated).
+  std::string client_id;        // client_id (else azp)
+  std::string dpop_jkt;         // the DPoP key's RFC 7638 thumbprint the token is bound to
+  std::string cert_thumbprint;  // x5t#S256 of the client certificate the token is bound to
   bool operator==(const Request&) const = default;
 };
 

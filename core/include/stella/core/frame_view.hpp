@@ -40,6 +40,9 @@ struct RequestView {
   std::string_view traceparent;
   std::string_view tracestate;
   std::string_view route;
+  std::string_view client_id;
+  std::string_view dpop_jkt;
+  std::string_view cert_thumbprint;
 
   /// Resets every field, keeping the vectors' capacity.
   void clear() noexcept;

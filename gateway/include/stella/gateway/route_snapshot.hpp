@@ -61,6 +61,10 @@ struct Route {
   /// Union of every candidate's required claims, sorted and without duplicates: during a
   /// rolling upgrade that adds a requirement, the stricter set applies to all requests.
   std::vector<core::Claim> required_claims;
+  /// Every candidate declared the endpoint anonymous (one that did not makes the route need a
+  /// token, like required_claims above). Whether the gateway honours it is its auth policy's
+  /// call (auth.anonymousServices).
+  bool anonymous = false;
   /// Sorted by (instance_id, connection_id): stable order for round-robin and tie-breaks.
   std::vector<RouteCandidate> candidates;
   std::shared_ptr<RouteRuntime> runtime;

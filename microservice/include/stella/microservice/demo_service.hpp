@@ -6,6 +6,10 @@
 //   GET /api/v1/demo/bytes/{n}       streams n bytes (a-z repeated) in 64 KiB chunks
 //   GET /api/v1/demo/status/{code}   answers with that status code
 //   GET /api/v1/demo/items/special, /items/{id}, /files/{*path}   echo (routing precedence)
+//   GET /api/v1/demo/secure          needs scope demo:read; answers with the identity received
+//   GET /api/v1/demo/tenants/{tenant}/echo   echo; the gateway admits only the token's tenant
+// All but the last two declare themselves anonymous (honoured when the gateway's
+// auth.anonymousServices lists the service).
 #pragma once
 
 #include "stella/microservice/service.hpp"

@@ -78,23 +78,31 @@ struct HttpTlsConfig {
   std::string certificate_path;      // certificatePath (PEM chain, or .pfx/.p12)
   std::string private_key_path;      // privateKeyPath (PEM; empty: in certificatePath)
   std::string certificate_password;  // certificatePassword (usually "${ENV_VAR}")
+  /// clientCertificateMode: none | allow | require (also the seed's NoCertificate, ...):
+  /// whether clients are asked for a certificate (RFC 8705 certificate-bound tokens).
+  transport::tls::ClientCertificateMode client_certificate_mode =
+      transport::tls::ClientCertificateMode::none;
+  std::string ca_path;  // caPath: PEM CAs trusted for client certificates
 };
 
 /// http: the client-facing HTTP/1.1 listener and its limits.
 struct HttpConfig {
   ListenAddress listen{"0.0.0.0", 8080};  // host, port
   HttpTlsConfig tls;                      // tls
-  std::size_t workers = 0;                // workers: event-loop threads (0: one per core)
-  std::size_t max_connections = 10000;    // maxConnections (per gateway, all workers)
-  std::size_t max_request_line = 8192;    // maxRequestLineSize → 414 beyond
-  std::size_t max_header_field = 8192;    // maxHeaderFieldSize → 431 beyond
-  std::size_t max_header_bytes = 65536;   // maxHeaderBytes (all fields) → 431 beyond
-  std::size_t max_header_count = 100;     // maxHeaderCount → 431 beyond
-  core::Duration header_timeout = 10s;    // headerTimeout: whole head must arrive → 408
-  core::Duration idle_timeout = 60s;      // idleTimeout: keep-alive connection with no request
-  core::Duration body_timeout = 30s;      // bodyTimeout: gap between two body reads → 408
-  std::size_t max_pipelined = 16;         // maxPipelinedRequests: queued behind the active one
-  core::Duration drain_timeout = 30s;     // drainTimeout: graceful shutdown budget
+  /// externalUrl: scheme://host[:port] clients use to reach the gateway (DPoP `htu`); empty:
+  /// taken from each request (its Host and whether the connection is TLS).
+  std::string external_url;
+  std::size_t workers = 0;               // workers: event-loop threads (0: one per core)
+  std::size_t max_connections = 10000;   // maxConnections (per gateway, all workers)
+  std::size_t max_request_line = 8192;   // maxRequestLineSize → 414 beyond
+  std::size_t max_header_field = 8192;   // maxHeaderFieldSize → 431 beyond
+  std::size_t max_header_bytes = 65536;  // maxHeaderBytes (all fields) → 431 beyond
+  std::size_t max_header_count = 100;    // maxHeaderCount → 431 beyond
+  core::Duration header_timeout = 10s;   // headerTimeout: whole head must arrive → 408
+  core::Duration idle_timeout = 60s;     // idleTimeout: keep-alive connection with no request
+  core::Duration body_timeout = 30s;     // bodyTimeout: gap between two body reads → 408
+  std::size_t max_pipelined = 16;        // maxPipelinedRequests: queued behind the active one
+  core::Duration drain_timeout = 30s;    // drainTimeout: graceful shutdown budget
   /// identityHeaderPrefix: client headers starting with it are stripped (the gateway's own).
   std::string identity_header_prefix = "X-Stella-";
   /// identityHeadersStrip: more client headers to strip (a trailing '*' makes a prefix).
@@ -125,15 +133,57 @@ struct RoutingConfig {
   }();
 };
 
-/// auth (shape only until the authentication issue; auth off in the dev default).
+/// auth.authority: where the signing keys come from (docs/security.md, "Keys").
+struct AuthorityConfig {
+  /// issuer: the `iss` tokens must carry; also where discovery starts
+  /// ({issuer}/.well-known/openid-configuration) unless jwksUri or jwksFile is given.
+  std::string issuer;
+  std::string jwks_uri;                     // jwksUri: overrides discovery
+  std::string jwks_file;                    // jwksFile: static keys, no network
+  std::vector<std::string> audiences;       // audiences: one must be in `aud` (empty: unchecked)
+  core::Duration refresh_interval = 10min;  // refreshInterval: background refresh
+  /// unknownKidRefreshInterval: at most one refresh per this long for tokens naming an unknown
+  /// kid (a flood of junk kids cannot hammer the Authority).
+  core::Duration unknown_kid_refresh_interval = 30s;
+  core::Duration fetch_timeout = 5s;   // fetchTimeout: discovery or JWKS request
+  bool require_https_metadata = true;  // requireHttpsMetadata: false allows http://
+  std::string ca_path;  // caPath: PEM CAs trusted for the Authority (empty: the system's)
+};
+
+/// What DPoP does with proof ids (auth.replayCache).
+enum class ReplayCacheType : std::uint8_t { memory, redis };
+/// When the shared replay cache cannot be reached (auth.replayCache.onUnavailable).
+enum class ReplayFallback : std::uint8_t {
+  local,   // "local": the in-process cache alone (counted and logged); replays to another
+           // gateway are not caught meanwhile
+  closed,  // "closed": DPoP requests get 503 until Redis answers again
+};
+
+struct ReplayCacheConfig {
+  ReplayCacheType type = ReplayCacheType::memory;  // type: memory | redis
+  std::string url;                   // url: redis://host:port/db or host:port (type redis)
+  std::size_t capacity = 1'000'000;  // capacity: live proof ids kept in process
+  ReplayFallback on_unavailable = ReplayFallback::local;  // onUnavailable: local | closed
+  std::chrono::milliseconds command_timeout{250};         // commandTimeout (Redis)
+};
+
+/// auth: who may call (docs/security.md). Off in the dev default.
 struct AuthConfig {
   bool enabled = false;                      // enabled
-  bool dpop_enabled = true;                  // dpopEnabled
-  core::Duration dpop_max_clock_skew = 60s;  // dpopMaxClockSkew
-  bool mtls_enabled = false;                 // mtlsEnabled
-  std::string issuer;                        // issuer
-  std::string audience;                      // audience
-  std::string jwks_path;                     // jwksPath
+  bool dpop_enabled = true;                  // dpopEnabled: accept `Authorization: DPoP`
+  core::Duration dpop_max_clock_skew = 60s;  // dpopMaxClockSkew: |now - proof iat| bound
+  bool mtls_enabled = false;                 // mtlsEnabled: honour cnf.x5t#S256 (RFC 8705)
+  AuthorityConfig authority;                 // authority
+  /// algorithms: the JWS algorithms accepted for tokens and proofs (asymmetric only).
+  std::vector<std::string> algorithms{"ES256", "ES384", "RS256", "PS256", "EdDSA"};
+  core::Duration clock_skew = 30s;  // clockSkew: leeway for exp/nbf/iat of tokens
+  ReplayCacheConfig replay_cache;   // replayCache
+  /// anonymousServices: services whose endpoints may declare themselves anonymous in HELLO.
+  std::vector<std::string> anonymous_services;
+  /// requireSenderConstrained: refuse tokens bound to nothing (plain Bearer without cnf).
+  bool require_sender_constrained = false;
+  std::size_t token_cache_size = 100'000;  // tokenCacheSize: verified tokens kept (0: off)
+  std::size_t max_token_size = 8192;       // maxTokenSize: bytes of a token or a proof
 };
 
 /// One window rule: at most `max_requests` per `per` (rate_limiting.*.rules[]).

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "stella/core/clock.hpp"
+#include "stella/gateway/auth/token_verifier.hpp"
 #include "stella/gateway/http/outcome.hpp"
 #include "stella/gateway/http/problem.hpp"
 #include "stella/gateway/http/request_pipeline.hpp"
@@ -24,13 +25,22 @@
 
 namespace stella::gw::http {
 
-/// Who the request is from, once authentication has run (empty while auth is off).
+/// Who the request is from, once authentication has run (empty while auth is off). The
+/// verified values travel in the REQUEST frame's own fields (ProxyRequest::frame).
 struct Identity {
-  std::string subject;
-  std::string tenant;
-  std::vector<std::string> scopes;
-  std::string client_id;
   bool authenticated = false;
+  /// The failure that refused the request (logged and counted); none when it passed.
+  std::optional<auth::AuthFailure> failure;
+  /// DPoP only: the replay-cache key of the proof and how long to keep it, for the shared
+  /// cache (the authentication stage's I/O part).
+  std::string replay_key;
+  std::int64_t replay_ttl_ms = 0;
+  void clear() {
+    authenticated = false;
+    failure.reset();
+    replay_key.clear();
+    replay_ttl_ms = 0;
+  }
 };
 
 /// W3C trace context of the request: the incoming (or fresh) trace id, the client's parent span

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "stella/gateway/auth/token_verifier.hpp"
 #include "stella/gateway/http/outcome.hpp"
 
 namespace stella::gw::http {
@@ -27,11 +28,9 @@ namespace stella::gw::http {
 inline constexpr std::array<double, 15> kDurationBuckets{
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
-/// The fixed reasons of gateway_auth_failures_total (all exposed at zero while auth is off).
-inline constexpr std::array<std::string_view, 10> kAuthFailureReasons{
-    "missing_token",       "invalid_token",      "expired_token", "invalid_issuer",
-    "invalid_audience",    "invalid_dpop_proof", "dpop_replay",   "cnf_mismatch",
-    "insufficient_claims", "tenant_mismatch"};
+/// The reasons of gateway_auth_failures_total: auth::AuthFailure, in enum order, named by
+/// auth::auth_failure_name (all exposed at zero while auth is off).
+inline constexpr std::size_t kAuthFailureReasonCount = auth::kAuthFailureCount;
 
 /// The path label value of requests that matched no route.
 inline constexpr std::string_view kUnmatchedPath = "(unmatched)";
@@ -84,7 +83,7 @@ class WorkerMetrics {
   }
   const HistogramData& routing() const noexcept { return routing_; }
   const HistogramData& auth() const noexcept { return auth_; }
-  const std::array<std::uint64_t, kAuthFailureReasons.size()>& auth_failures() const noexcept {
+  const std::array<std::uint64_t, kAuthFailureReasonCount>& auth_failures() const noexcept {
     return auth_failures_;
   }
   const std::array<std::uint64_t, kOutcomeCount>& outcomes() const noexcept { return outcomes_; }
@@ -98,7 +97,7 @@ class WorkerMetrics {
   std::unordered_map<std::string, RouteSeries> routes_;       // key: service \x1f method \x1f path
   std::unordered_map<std::string, HistogramData> transport_;  // by service
   HistogramData routing_, auth_;
-  std::array<std::uint64_t, kAuthFailureReasons.size()> auth_failures_{};
+  std::array<std::uint64_t, kAuthFailureReasonCount> auth_failures_{};
   std::array<std::uint64_t, kOutcomeCount> outcomes_{};
   std::unordered_map<std::string, std::uint64_t> tenants_exceeded_;
   std::string key_;  // reused lookup key: no allocation once it has grown
@@ -125,6 +124,13 @@ struct ProcessGauges {
   /// reason → refused HELLO endpoints.
   std::vector<std::pair<std::string, std::uint64_t>> hello_endpoints_refused;
   std::uint64_t spans_exported = 0, spans_dropped = 0, log_lines_dropped = 0;
+  // Authentication (zero while auth is off).
+  std::uint64_t auth_keys = 0;                  // keys in the current key set
+  double auth_keys_age_seconds = 0;             // since the key set was last loaded (0: never)
+  std::uint64_t auth_key_refreshes = 0;         // successful key-set loads
+  std::uint64_t auth_key_refresh_failures = 0;  // failed fetches or documents
+  std::uint64_t auth_token_cache_hits = 0, auth_token_cache_misses = 0;
+  std::uint64_t auth_replay_fallbacks = 0;  // proofs checked locally only (Redis unreachable)
 };
 
 /// The Prometheus text (format 0.0.4) for merged worker metrics, process gauges and the

@@ -32,6 +32,7 @@ enum class Outcome : std::uint8_t {
   auth_missing,           // 401: no credentials (the authentication stage)
   auth_invalid,           // 401: credentials refused
   auth_forbidden,         // 403: claims or tenant do not allow it
+  auth_unavailable,       // 503: no signing keys yet, or the shared replay cache is down (closed)
   rate_limited,           // 429
   internal_error,         // 500: a fault inside the gateway (an exception escaped a step)
 };

@@ -41,6 +41,9 @@ struct PipelineConfig {
 struct ConnectionFacts {
   std::string peer_ip;  // "127.0.0.1", "::1"
   bool tls = false;
+  /// HTTPS with a verified client certificate: base64url(SHA-256(DER of the leaf)), the
+  /// x5t#S256 a certificate-bound token must carry (RFC 8705). Empty otherwise.
+  std::string client_cert_x5t{};
   /// Accepted on the dedicated metrics listener: only management endpoints are answered.
   bool management_only = false;
 };
@@ -90,13 +93,17 @@ void apply_identity_policy(const PipelineConfig& config, const RequestHead& head
 std::optional<Problem> normalize_request_path(const PipelineConfig& config, const RequestHead& head,
                                               ProxyRequest& req);
 
-/// Looks up req.path (already normalised) in `snapshot` (404, 405 with the allowed methods) and
-/// picks an instance (503). On success req.lookup, req.pick, req.timeout and
-/// req.frame.{method, path, query, route, timeout_ms, correlation_id} are set.
-std::optional<Problem> route_normalized(const PipelineConfig& config, const RequestHead& head,
-                                        const RouteSnapshot& snapshot, const Selector& selector,
-                                        core::Random& rng, std::vector<Candidate>& scratch,
-                                        ProxyRequest& req);
+/// Looks up req.path (already normalised) in `snapshot`: 404, or 405 with the allowed methods.
+/// On success req.lookup is set (the route, its parameters). The snapshot must outlive req.
+std::optional<Problem> match_route(const RequestHead& head, const RouteSnapshot& snapshot,
+                                   ProxyRequest& req);
+
+/// After match_route: picks an instance of req.lookup.route (503 when none is routable). On
+/// success req.pick, req.timeout and req.frame.{method, path, query, route, timeout_ms,
+/// correlation_id} are set.
+std::optional<Problem> pick_route_instance(const PipelineConfig& config, const RequestHead& head,
+                                           const Selector& selector, core::Random& rng,
+                                           std::vector<Candidate>& scratch, ProxyRequest& req);
 
 /// Both steps above. Splits the target into path and query, normalises the path (400 with the rule
 /// that refused it), looks up the route (404, 405 with the allowed methods) and picks an

@@ -34,6 +34,7 @@ struct IngressStats {
 
 class HttpConnectionBase;
 class OtlpExporter;
+class Authenticator;
 struct WorkerContext;
 
 /// Read-only after start (except the atomics).
@@ -52,6 +53,8 @@ struct ServerShared {
   LogSink* log_sink = nullptr;
   /// Span export; null when telemetry.tracing is off.
   OtlpExporter* exporter = nullptr;
+  /// Authentication; null when auth.enabled is false.
+  Authenticator* auth = nullptr;
   /// Every worker, for the metrics scrape (set before traffic; fixed afterwards).
   std::vector<WorkerContext*> workers;
   /// Transport-side gauges (instances, frames, refused endpoints); runs on worker 0.
