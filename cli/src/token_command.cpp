@@ -166,6 +166,7 @@ struct DpopOptions {
   std::string key, method = "GET", url, token;
   long long iat_offset = 0;
   std::string jti;
+  long long count = 1;  // proofs to print, one per line, each with its own jti (load tests)
 };
 
 int run_dpop(const DpopOptions& o) {
@@ -175,20 +176,26 @@ int run_dpop(const DpopOptions& o) {
     std::fprintf(stderr, "stella-gw token dpop: --key: %s\n", error.c_str());
     return 1;
   }
+  if (o.count < 1 || (o.count > 1 && !o.jti.empty())) {
+    std::fprintf(stderr, "stella-gw token dpop: --count must be at least 1, and 1 with --jti\n");
+    return 2;
+  }
   const auth::Alg alg = key_alg(*key);
   json header = {{"typ", "dpop+jwt"}, {"alg", auth::alg_name(alg)}, {"jwk", key->public_json}};
-  json claims = {{"jti", o.jti.empty() ? random_jti() : o.jti},
-                 {"htm", o.method},
-                 {"htu", o.url},
-                 {"iat", unix_now() + o.iat_offset}};
+  json claims = {{"htm", o.method}, {"htu", o.url}, {"iat", unix_now() + o.iat_offset}};
   if (!o.token.empty()) claims["ath"] = auth::base64url_encode(auth::sha256(o.token));
-  const auto proof = auth::sign_compact(header, claims, alg, *key);
-  if (!proof) {
-    std::fprintf(stderr, "stella-gw token dpop: the key cannot sign with %s\n",
-                 std::string(auth::alg_name(alg)).c_str());
-    return 1;
+  const std::string prefix = random_jti();
+  for (long long i = 0; i < o.count; ++i) {
+    claims["jti"] = !o.jti.empty() ? o.jti : o.count == 1 ? prefix : prefix + std::to_string(i);
+    const auto proof = auth::sign_compact(header, claims, alg, *key);
+    if (!proof) {
+      std::fprintf(stderr, "stella-gw token dpop: the key cannot sign with %s\n",
+                   std::string(auth::alg_name(alg)).c_str());
+      return 1;
+    }
+    std::fputs(proof->c_str(), stdout);
+    std::fputc('\n', stdout);
   }
-  std::printf("%s\n", proof->c_str());
   return 0;
 }
 
@@ -319,6 +326,9 @@ void add_token_command(CLI::App& app, int& exit_code) {
   dpop->add_option("--token", dp->token, "The access token (sets ath)");
   dpop->add_option("--iat-offset", dp->iat_offset, "Seconds added to iat (tests)");
   dpop->add_option("--jti", dp->jti, "jti (default: random)");
+  dpop->add_option("--count", dp->count,
+                   "Print this many proofs, one per line, each with its own jti (load tests)")
+      ->capture_default_str();
   dpop->callback([dp, &exit_code] { exit_code = run_dpop(*dp); });
 
   auto io = std::make_shared<InspectOptions>();

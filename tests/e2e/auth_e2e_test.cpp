@@ -165,6 +165,8 @@ TEST_F(AuthFile, DpopBoundTokenReachesTheServiceWithItsIdentityOnce) {
     EXPECT_TRUE(name != "x-user-id" && name != "x-tenant-id" && name != "x-stellaops-tenant" &&
                 name != "x-scopes")
         << name;
+    // The credentials were the gateway's to check: a service never gets a token to reuse.
+    EXPECT_TRUE(name != "authorization" && name != "dpop") << name;
   }
   EXPECT_EQ(ej["tenant"], "acme");
   EXPECT_EQ(ej["subject"], "alice");

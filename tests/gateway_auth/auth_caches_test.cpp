@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "auth_test_util.hpp"
 #include "stella/gateway/auth/auth_caches.hpp"
 
 namespace stella::gw::auth {
@@ -125,6 +126,31 @@ TEST(ReplayCache, FreshThenReplay) {
   EXPECT_EQ(cache.check_and_insert("jkt:jti-1", kNow + 120, kNow + 120), ReplayVerdict::replay);
 }
 
+TEST(ReplayCache, OneOwnerCannotFillTheCacheForEveryone) {
+  ReplayCache cache(1024);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(cache.check_and_insert("m:" + std::to_string(i), kNow + 120, kNow, "mallory", 10),
+              ReplayVerdict::fresh);
+  EXPECT_EQ(cache.check_and_insert("m:10", kNow + 120, kNow, "mallory", 10),
+            ReplayVerdict::over_quota);
+  EXPECT_EQ(cache.check_and_insert("a:0", kNow + 120, kNow, "alice", 10), ReplayVerdict::fresh);
+  // A replay is still a replay, whatever the quota.
+  EXPECT_EQ(cache.check_and_insert("m:3", kNow + 120, kNow, "mallory", 10), ReplayVerdict::replay);
+  // Entries that expire give the owner its room back.
+  EXPECT_EQ(cache.check_and_insert("m:11", kNow + 300, kNow + 121, "mallory", 10),
+            ReplayVerdict::fresh);
+}
+
+TEST(ReplayCache, EraseForgetsAnEntryAndItsQuota) {
+  ReplayCache cache(1024);
+  EXPECT_EQ(cache.check_and_insert("k1", kNow + 120, kNow, "o", 1), ReplayVerdict::fresh);
+  EXPECT_EQ(cache.check_and_insert("k2", kNow + 120, kNow, "o", 1), ReplayVerdict::over_quota);
+  cache.erase("k1");
+  cache.erase("absent");
+  EXPECT_EQ(cache.size(), 0U);
+  EXPECT_EQ(cache.check_and_insert("k1", kNow + 120, kNow, "o", 1), ReplayVerdict::fresh);
+}
+
 TEST(ReplayCache, ExpiredEntryIsFreshAgain) {
   ReplayCache cache(1024);
   EXPECT_EQ(cache.check_and_insert("k", kNow + 10, kNow), ReplayVerdict::fresh);
@@ -165,6 +191,49 @@ TEST(ReplayCache, ExpiredEntriesAreDroppedAsShardsAreTouched) {
   for (int i = 0; i < 500; ++i)
     cache.check_and_insert("b" + std::to_string(i), kNow + 100, kNow + 50);
   EXPECT_EQ(cache.size(), 500U);
+}
+
+}  // namespace
+}  // namespace stella::gw::auth
+
+namespace stella::gw::auth {
+namespace {
+
+TEST(ProofKeyCache, AHitIsTheKeyParsingWouldGive) {
+  ProofKeyCache cache(64);
+  const Jwk a = testing::public_key(testing::private_key(testing::kP256));
+  const Jwk b = testing::public_key(testing::private_key(testing::kP256b));
+  JwkErrc error = JwkErrc::invalid_key;
+  const auto first = cache.get(a.public_json, error);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->thumbprint, a.thumbprint);
+  EXPECT_EQ(cache.get(a.public_json, error), first);  // the same parsed key, not a new parse
+  const auto other = cache.get(b.public_json, error);
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->thumbprint, b.thumbprint);
+  EXPECT_EQ(cache.size(), 2u);
+}
+
+TEST(ProofKeyCache, RefusalsAreNotRemembered) {
+  ProofKeyCache cache(64);
+  // A private member refuses the key every time (and never poisons the public one's entry).
+  nlohmann::json with_d = testing::private_key(testing::kP256).public_json;
+  with_d["d"] = "AAAA";
+  JwkErrc error = JwkErrc::invalid_key;
+  EXPECT_FALSE(cache.get(with_d, error));
+  EXPECT_EQ(error, JwkErrc::private_key_given);
+  EXPECT_FALSE(cache.get(with_d, error));
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+TEST(ProofKeyCache, StaysWithinItsCapacity) {
+  ProofKeyCache cache(16);  // one per shard
+  JwkErrc error = JwkErrc::invalid_key;
+  for (int i = 0; i < 40; ++i) {
+    const Jwk k = generate_key(Alg::ES256);
+    ASSERT_TRUE(cache.get(jwk_to_json(k, false), error));
+  }
+  EXPECT_LE(cache.size(), 16u);
 }
 
 }  // namespace

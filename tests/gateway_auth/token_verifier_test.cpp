@@ -366,6 +366,18 @@ TEST_F(AccessToken, RegisteredClaimsOfTheWrongType) {
   expect_failure(token(c), AuthFailure::bad_claims);
 }
 
+// RFC 7800: a confirmation the gateway cannot enforce refuses the token; it never passes as a
+// plain bearer token.
+TEST_F(AccessToken, UnenforceableConfirmationIsRefused) {
+  for (const json& cnf : {json::object(), json{{"jwk", {{"kty", "EC"}}}}, json{{"jkt", ""}},
+                          json{{"x5t#S256", ""}}, json{{"jkt", "thumb"}, {"kid", "k"}}}) {
+    json c = claims();
+    c["cnf"] = cnf;
+    SCOPED_TRACE(cnf.dump());
+    expect_failure(token(c), AuthFailure::bad_claims);
+  }
+}
+
 TEST_F(AccessToken, MalformedTokens) {
   expect_failure("", AuthFailure::missing_token);
   for (const char* t : {"abc", "a.b", "a.b.c.d", "eyJ9.e30.", "...", "e30.e30.e30"})

@@ -69,7 +69,7 @@ TEST(RequestLog, HasTheSeedFieldsAndNoHeaders) {
   Exchange ex;
   ex.method = "GET";
   ex.proxy.correlation_id = "cid-1";
-  ex.proxy.frame.tenant = "tenant-1";
+  ex.identity.tenant = "tenant-1";
   ex.status = 404;
   ex.outcome = Outcome::no_route;
   ex.wall_start_unix_nano = 1'764'480'000'123'000'000ull;

@@ -143,7 +143,15 @@ TEST(IdentityPolicy, EveryGatewayOwnedHeaderIsRecognisedInAnyCase) {
                          "X-Client-Cert",
                          "X-Tenant-Name",
                          "X_Forwarded_For",
-                         "X-DPoP-Thumbprint"};
+                         "X-DPoP-Thumbprint",
+                         "X-Roles",
+                         "Remote-User",
+                         "X-Authenticated-Userid",
+                         "Ssl-Client-Cert",
+                         "X-HTTP-Method-Override",
+                         "X_Method_Override",
+                         "X-Original-URI",
+                         "X-Rewrite-URL"};
   for (std::string name : owned) {
     EXPECT_TRUE(is_gateway_owned(name, "", "X-Stella-")) << name;
     for (auto& c : name)

@@ -48,6 +48,7 @@ constexpr std::array<std::string_view, kAuthFailureCount> kFailureNames{
     "dpop_ath_mismatch",
     "dpop_jkt_mismatch",
     "dpop_replay",
+    "dpop_key_over_quota",
     "dpop_nonce_required",
     "bound_token_as_bearer",
     "mtls_certificate_missing",
@@ -103,11 +104,15 @@ std::optional<std::string> claim_type_error(const json& p) {
     if (const json* v = member(p, name); v && !v->is_number()) return std::string(name);
   for (const char* name : {"aud", "scp", "roles", "role"})
     if (!is_string_or_string_array(member(p, name))) return std::string(name);
+  // RFC 7800 §3.1: a confirmation method the gateway does not enforce must refuse the token,
+  // never let it pass as a plain bearer token. Known: jkt (DPoP) and x5t#S256 (RFC 8705), each
+  // a non-empty string; at least one of them.
   if (const json* cnf = member(p, "cnf")) {
-    if (!cnf->is_object()) return std::string("cnf");
-    for (const char* name : {"jkt", "x5t#S256"})
-      if (const json* v = member(*cnf, name); v && !v->is_string())
-        return "cnf." + std::string(name);
+    if (!cnf->is_object() || cnf->empty()) return std::string("cnf");
+    for (const auto& [name, v] : cnf->items()) {
+      if (name != "jkt" && name != "x5t#S256") return "cnf." + name;
+      if (!v.is_string() || v.get_ref<const std::string&>().empty()) return "cnf." + name;
+    }
   }
   return std::nullopt;
 }

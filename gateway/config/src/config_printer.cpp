@@ -295,6 +295,7 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.str("type", c.auth.replay_cache.type == ReplayCacheType::redis ? "redis" : "memory");
   w.connection("url", c.auth.replay_cache.url);
   w.number("capacity", c.auth.replay_cache.capacity);
+  w.number("maxPerKey", c.auth.replay_cache.max_per_key);
   w.str("onUnavailable",
         c.auth.replay_cache.on_unavailable == ReplayFallback::closed ? "closed" : "local");
   w.duration("commandTimeout", c.auth.replay_cache.command_timeout);
@@ -303,6 +304,7 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.boolean("requireSenderConstrained", c.auth.require_sender_constrained);
   w.number("tokenCacheSize", c.auth.token_cache_size);
   w.number("maxTokenSize", c.auth.max_token_size);
+  w.boolean("forwardCredentials", c.auth.forward_credentials);
   w.end();
 
   const RateLimitConfig& rl = c.rate_limiting;

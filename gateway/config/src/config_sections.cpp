@@ -287,6 +287,7 @@ void read_auth(MapReader& m, AuthConfig& c) {
     r->get_enum("type", c.replay_cache.type, parse_replay_cache_type, "memory or redis");
     r->get("url", c.replay_cache.url);
     r->get_int("capacity", c.replay_cache.capacity, 1024, 100'000'000);
+    r->get_int("maxPerKey", c.replay_cache.max_per_key, 0, 100'000'000);
     r->get_enum("onUnavailable", c.replay_cache.on_unavailable, parse_replay_fallback,
                 "local or closed");
     r->get("commandTimeout", c.replay_cache.command_timeout, 1ms);
@@ -296,6 +297,7 @@ void read_auth(MapReader& m, AuthConfig& c) {
   m.get("requireSenderConstrained", c.require_sender_constrained);
   m.get_int("tokenCacheSize", c.token_cache_size, 0, 100'000'000);
   m.get_size("maxTokenSize", c.max_token_size, 512, 65536);
+  m.get("forwardCredentials", c.forward_credentials);
   m.finish();
 }
 

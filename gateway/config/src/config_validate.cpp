@@ -99,6 +99,12 @@ void validate_auth(const GatewayConfig& c, Err& err) {
               "PS384, PS512, EdDSA; never none or HMAC)");
   }
   if (a.algorithms.empty()) err("auth.algorithms", "must name at least one algorithm");
+  // Wide windows weaken what they bound: an expired token lives on, and a DPoP proof stays
+  // usable (and its id held in the replay cache) for as long.
+  if (a.clock_skew > std::chrono::minutes(5))
+    err("auth.clockSkew", "must be at most 5m (it extends every token's lifetime)");
+  if (a.dpop_max_clock_skew > std::chrono::minutes(5))
+    err("auth.dpopMaxClockSkew", "must be at most 5m (a proof stays usable for as long)");
   if (a.replay_cache.type == ReplayCacheType::redis && a.replay_cache.url.empty())
     err("auth.replayCache.url", "is required when auth.replayCache.type is redis");
   if (a.enabled && a.mtls_enabled &&

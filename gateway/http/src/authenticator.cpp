@@ -170,6 +170,7 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
     dpop_policy.max_clock_skew_s =
         std::chrono::duration_cast<std::chrono::seconds>(cfg.dpop_max_clock_skew).count();
     dpop_policy.max_proof_bytes = cfg.max_token_size;
+    dpop_policy.key_cache = &proof_keys;
     for (std::size_t i = 0; i < algorithms.size(); ++i) {
       if (i) algs_text += ' ';
       algs_text += auth::alg_name(algorithms[i]);
@@ -186,6 +187,10 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
   auth::DpopPolicy dpop_policy;
   auth::TokenCache token_cache;
   auth::ReplayCache replay_cache;
+  auth::ProofKeyCache proof_keys{4096};
+  const std::size_t max_per_key = cfg.replay_cache.max_per_key != 0
+                                      ? cfg.replay_cache.max_per_key
+                                      : std::max<std::size_t>(1, cfg.replay_cache.capacity / 10);
   const std::string replay_salt = random_salt();
   AuthStats stats;
 
@@ -219,11 +224,20 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
     token_cache.clear();
     stats.keys.store(n, std::memory_order_relaxed);
     stats.keys_loaded_unix.store(now(), std::memory_order_relaxed);
-    stats.refreshes.fetch_add(1, std::memory_order_relaxed);
+    if (stats.refreshes.fetch_add(1, std::memory_order_relaxed) == 0 || failing.exchange(false))
+      log("info",
+          "auth: " + std::to_string(n) + " signing key(s) loaded from " + core::printable(from));
   }
+  std::atomic<bool> failing{false};
+  std::atomic<std::int64_t> last_failure_log{0};
 
   void refresh_failed(const std::string& why) {
     stats.refresh_failures.fetch_add(1, std::memory_order_relaxed);
+    failing = true;
+    // Without keys the loop retries every 1–2 s: one line a minute is enough to see it.
+    const std::int64_t t = now();
+    if (t - last_failure_log.load() < 60) return;
+    last_failure_log = t;
     log("warn",
         "auth: key refresh failed (" + core::printable(why) + "); " +
             (key_set() ? "the last good keys stay in use" : "no keys yet: 503 until loaded"));
@@ -347,7 +361,7 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
   // ---- the request path ----------------------------------------------------------------
 
   Problem refusal(AuthFailure f, Scheme scheme, const std::string& detail,
-                  std::string_view scope = {}) const {
+                  std::string_view scope = {}, bool from_proof = false) const {
     Outcome outcome = Outcome::auth_invalid;
     std::string challenge;
     const std::string dpop_challenge =
@@ -372,8 +386,11 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
       case AuthFailure::replay_cache_unavailable:
         outcome = Outcome::auth_unavailable;
         break;
+      case AuthFailure::dpop_key_over_quota:
+        outcome = Outcome::rate_limited;
+        break;
       default:
-        if (is_proof_failure(f))
+        if (from_proof || is_proof_failure(f))
           challenge = dpop_challenge + ", error=\"invalid_dpop_proof\"";
         else if (scheme == Scheme::dpop)
           challenge = dpop_challenge + ", error=\"invalid_token\"";
@@ -386,14 +403,16 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
     Problem p = make_problem(outcome, std::move(text));
     if (!challenge.empty()) p.headers.emplace_back("WWW-Authenticate", std::move(challenge));
     if (outcome == Outcome::auth_unavailable) p.headers.emplace_back("Retry-After", "1");
+    if (outcome == Outcome::rate_limited)
+      p.headers.emplace_back("Retry-After", std::to_string(dpop_policy.max_clock_skew_s));
     p.headers.emplace_back("Cache-Control", "no-store");
     return p;
   }
 
   AuthStep refuse(Exchange& ex, AuthFailure f, Scheme scheme, const std::string& detail,
-                  std::string_view scope = {}) const {
+                  std::string_view scope = {}, bool from_proof = false) const {
     ex.identity.failure = f;
-    ex.problem = refusal(f, scheme, detail, scope);
+    ex.problem = refusal(f, scheme, detail, scope, from_proof);
     return AuthStep::refuse;
   }
 
@@ -451,8 +470,11 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void set_identity(const auth::VerifiedToken& t, const std::string& jkt, const std::string& x5t,
-                    Exchange& ex) const {
+                    const RequestHead& head, Exchange& ex) const {
     auto& f = ex.proxy.frame;
+    if (!cfg.forward_credentials) strip_credentials(head, ex);
+    ex.identity.subject = t.subject;
+    ex.identity.tenant = t.tenant;
     f.subject = t.subject;
     f.tenant = t.tenant;
     f.scopes = t.scopes;
@@ -464,12 +486,24 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
     ex.identity.authenticated = true;
   }
 
+  // The credentials were for the gateway: a service gets the verified identity instead, and
+  // never a token it could present elsewhere (auth.forwardCredentials).
+  static void strip_credentials(const RequestHead& head, Exchange& ex) {
+    (void)head;
+    auto& h = ex.proxy.frame.headers;
+    std::erase_if(h, [](const core::Header& f) {
+      return core::iequals_ascii(f.name, "authorization") || core::iequals_ascii(f.name, "dpop");
+    });
+  }
+
   AuthStep authenticate(const RequestHead& head, const ConnectionFacts& facts, Exchange& ex) {
     const LookupResult& lookup = ex.proxy.lookup;
     const Route& route = *lookup.route;
     if (route.anonymous && std::find(cfg.anonymous_services.begin(), cfg.anonymous_services.end(),
-                                     route.service) != cfg.anonymous_services.end())
+                                     route.service) != cfg.anonymous_services.end()) {
+      if (!cfg.forward_credentials) strip_credentials(head, ex);
       return AuthStep::pass;
+    }
 
     const Credentials cred = read_credentials(head);
     if (cred.authorization_headers == 0)
@@ -536,7 +570,7 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
       dr.access_token = cred.token;
       dr.expected_jkt = token->cnf_jkt;
       auto v = auth::verify_dpop_proof(cred.proof, dr, dpop_policy, t_now);
-      if (!v) return refuse(ex, v.failure, cred.scheme, v.detail);
+      if (!v) return refuse(ex, v.failure, cred.scheme, v.detail, {}, /*from_proof=*/true);
       proof = std::move(*v.value);
       jkt = proof->jkt;
     }
@@ -556,32 +590,57 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
       // aim them all at one shard of the cache and fill it. The shared key cannot be salted
       // (every gateway must compute the same one); Redis shards nothing by it.
       const std::string local_key = auth::sha256(replay_salt + id);
-      switch (replay_cache.check_and_insert(local_key, until, t_now)) {
+      switch (replay_cache.check_and_insert(local_key, until, t_now, proof->jkt, max_per_key)) {
         case auth::ReplayVerdict::fresh:
           break;
         case auth::ReplayVerdict::replay:
-          return refuse(ex, AuthFailure::dpop_replay, cred.scheme, "the proof was used before");
+          return refuse(ex, AuthFailure::dpop_replay, cred.scheme, "the proof was used before", {},
+                        true);
         case auth::ReplayVerdict::full:
           return refuse(ex, AuthFailure::replay_cache_unavailable, cred.scheme,
                         "the replay cache is full");
+        case auth::ReplayVerdict::over_quota:
+          return refuse(ex, AuthFailure::dpop_key_over_quota, cred.scheme,
+                        "too many proofs of this key within the proof window");
       }
-      set_identity(*token, jkt, x5t, ex);
+      set_identity(*token, jkt, x5t, head, ex);
       if (redis) {
         ex.identity.replay_key = "stella:dpop:" + auth::base64url_encode(auth::sha256(id));
-        ex.identity.replay_ttl_ms = std::max<std::int64_t>(1000, (until - t_now) * 1000);
+        // The shared entry outlives the window by the skew once more: another gateway's clock
+        // may run that far behind this one's.
+        ex.identity.replay_ttl_ms =
+            std::max<std::int64_t>(1, until - t_now + dpop_policy.max_clock_skew_s) * 1000;
+        ex.identity.local_replay_key = local_key;
         return AuthStep::check_replay;
       }
       return AuthStep::pass;
     }
-    set_identity(*token, jkt, x5t, ex);
+    set_identity(*token, jkt, x5t, head, ex);
     return AuthStep::pass;
+  }
+
+  // One log line when Redis stops answering and one when it is back (not one per request).
+  std::atomic<bool> redis_down{false};
+  void note_redis(bool answered, const std::string& why) {
+    if (answered) {
+      if (redis_down.exchange(false))
+        log("info", "auth: the shared replay cache (Redis) answers again");
+    } else if (!redis_down.exchange(true)) {
+      log("warn", "auth: the shared replay cache (Redis) does not answer (" + core::printable(why) +
+                      "); " +
+                      (cfg.replay_cache.on_unavailable == config::ReplayFallback::closed
+                           ? "DPoP requests get 503 until it does"
+                           : "proofs are checked against this gateway's cache only"));
+    }
   }
 
   asio::awaitable<AuthStep> check_replay(Exchange& ex) {
     std::vector<std::string> cmd{
         "SET", ex.identity.replay_key, "1", "NX", "PX", std::to_string(ex.identity.replay_ttl_ms)};
     auto reply = co_await redis->async_command(std::move(cmd));
-    if (reply && !reply->is_error()) {
+    const bool answered = reply && !reply->is_error();
+    note_redis(answered, answered ? std::string() : reply ? reply->str : reply.error().message());
+    if (answered) {
       if (reply->type == redis::RedisReply::Type::nil) {
         ex.identity.authenticated = false;
         co_return refuse(ex, AuthFailure::dpop_replay, Scheme::dpop,
@@ -592,6 +651,8 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
     // Redis unreachable or refusing: the local cache already took the proof.
     stats.replay_fallbacks.fetch_add(1, std::memory_order_relaxed);
     if (cfg.replay_cache.on_unavailable == config::ReplayFallback::closed) {
+      // Refused for the gateway's own reason: the client may retry the same proof.
+      replay_cache.erase(ex.identity.local_replay_key);
       ex.identity.authenticated = false;
       co_return refuse(ex, AuthFailure::replay_cache_unavailable, Scheme::dpop,
                        "the shared replay cache cannot be reached");

@@ -94,6 +94,16 @@ struct GatewayServer::Impl {
     for (auto& w : workers)
       shared.workers.push_back(w.get());
     if (config->auth.enabled) {
+      const auto& a = config->auth;
+      if (a.dpop_enabled && config->http.external_url.empty())
+        log("WARNING: http.externalUrl is not set: DPoP proofs are checked against each "
+            "request's own Host header, so a proof made for another server with the same "
+            "token audience is accepted here; set it to the URL clients use (docs/security.md)");
+      if (a.authority.issuer.empty())
+        log("WARNING: auth.authority.issuer is not set: tokens' iss is not checked");
+      if (a.authority.audiences.empty())
+        log("WARNING: auth.authority.audiences is empty: tokens' aud is not checked, so a token "
+            "the Authority issued for any other service is accepted here");
       auth = Authenticator::create(
           *config,
           [&sink](std::string_view level, const std::string& line) { sink.lifecycle(level, line); },

@@ -155,8 +155,8 @@ void append_request_log_json(std::string& line, const Exchange& ex) {
   append_field(line, "level", ex.status >= 500 ? "error" : (ex.status >= 400 ? "warn" : "info"));
   append_field(line, "message", "Request routed");
   append_field(line, "correlationId", ex.proxy.correlation_id);
-  append_field(line, "tenantId", ex.proxy.frame.tenant);
-  if (!ex.proxy.frame.subject.empty()) append_field(line, "subject", ex.proxy.frame.subject);
+  append_field(line, "tenantId", ex.identity.tenant);
+  if (!ex.identity.subject.empty()) append_field(line, "subject", ex.identity.subject);
   append_field(line, "method", std::string_view(ex.method).substr(0, 32));
   append_field(line, "path", logged_path(ex));
   append_field(line, "service", ex.service());

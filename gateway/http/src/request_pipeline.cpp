@@ -40,34 +40,21 @@ bool connection_names(std::string_view connection_value, std::string_view name) 
 
 // traceparent/tracestate: the trace-context stage sends the gateway's own (the service's
 // parent is the gateway's span) in the REQUEST frame's fields, never the client's as a header.
-constexpr std::array<std::string_view, 28> kOwned{"connection",
-                                                  "keep-alive",
-                                                  "proxy-connection",
-                                                  "te",
-                                                  "trailer",
-                                                  "transfer-encoding",
-                                                  "upgrade",
-                                                  "content-length",
-                                                  "forwarded",
-                                                  "x-real-ip",
-                                                  "x-correlation-id",
-                                                  "x-tenant-id",
-                                                  "x-tenant",
-                                                  "x-subject",
-                                                  "x-user-id",
-                                                  "x-scopes",
-                                                  "x-scope",
-                                                  "x-client-id",
-                                                  "x-claims",
-                                                  "proxy-authorization",
-                                                  "x-original-url",
-                                                  "traceparent",
-                                                  "tracestate",
-                                                  "x-user",
-                                                  "x-remote-user",
-                                                  "x-auth-user",
-                                                  "x-authenticated-user",
-                                                  "x-client-cert"};
+constexpr std::array<std::string_view, 43> kOwned{
+    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+    "content-length", "forwarded", "x-real-ip", "x-correlation-id", "x-tenant-id", "x-tenant",
+    "x-subject", "x-user-id", "x-scopes", "x-scope", "x-client-id", "x-claims",
+    "proxy-authorization", "x-original-url", "traceparent", "tracestate", "x-user", "x-remote-user",
+    "x-auth-user", "x-authenticated-user", "x-client-cert",
+    // who the caller is, as other proxies and
+    // frameworks spell it
+    "x-roles", "x-role", "x-groups", "remote-user", "x-authenticated-userid", "x-username",
+    "x-email", "x-principal", "ssl-client-cert", "x-client-certificate",
+    // what the request is: a service honouring
+    // these would act on a path or method that
+    // authorization never saw
+    "x-original-uri", "x-rewrite-url", "x-http-method-override", "x-method-override",
+    "x-http-method"};
 
 // Identity-shaped families: default deny. Whatever a service might read as who the caller is,
 // only the gateway sets (docs/http.md, "Identity headers").

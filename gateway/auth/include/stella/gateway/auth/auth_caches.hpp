@@ -52,9 +52,10 @@ class TokenCache {
 };
 
 enum class ReplayVerdict : std::uint8_t {
-  fresh,   // first sight: recorded
-  replay,  // seen within its window: refuse
-  full,    // the cache is full of live entries: refuse (fail closed, counted)
+  fresh,       // first sight: recorded
+  replay,      // seen within its window: refuse
+  full,        // the cache is full of live entries: refuse (fail closed, counted)
+  over_quota,  // `owner` already holds max_per_owner live entries: refuse this owner only
 };
 
 class ReplayCache {
@@ -68,9 +69,38 @@ class ReplayCache {
 
   /// Records `key` (the caller builds it from jkt and jti) until expires_unix, unless it is
   /// already there and live. Expired entries are dropped as shards are touched. `full` means
-  /// the key's shard holds capacity/16 live entries.
+  /// the key's shard holds capacity/16 live entries. With an `owner` (the proof key's
+  /// thumbprint) and a non-zero `max_per_owner`, an owner already holding that many live
+  /// entries gets over_quota: one key flooding proofs cannot fill the cache for everyone.
   ReplayVerdict check_and_insert(std::string_view key, std::int64_t expires_unix,
-                                 std::int64_t now_unix);
+                                 std::int64_t now_unix, std::string_view owner = {},
+                                 std::size_t max_per_owner = 0);
+  /// Forgets `key` (a proof whose request was then refused for a reason of the gateway's own,
+  /// so the client may send it again).
+  void erase(std::string_view key);
+  std::size_t size() const;
+
+ private:
+  ReplayVerdict insert_once(std::string_view key, std::int64_t expires_unix, std::int64_t now_unix,
+                            std::string_view owner, std::size_t max_per_owner);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Parsed public keys of DPoP proofs, keyed by the SHA-256 of the `jwk` header's JSON (the
+/// same members give the same key, so a hit is exactly what parsing would give). Only keys that
+/// parsed are kept; when a shard is full its oldest entry goes.
+class ProofKeyCache {
+ public:
+  /// `capacity` keys in all (at least one per shard); 0 disables it.
+  explicit ProofKeyCache(std::size_t capacity);
+  ~ProofKeyCache();
+  ProofKeyCache(const ProofKeyCache&) = delete;
+  ProofKeyCache& operator=(const ProofKeyCache&) = delete;
+
+  /// The public key `jwk` parses to (parse_jwk with no private members allowed): from the cache,
+  /// or parsed and remembered. On a refusal the result holds the error, as parse_jwk's does.
+  std::shared_ptr<const Jwk> get(const nlohmann::json& jwk, JwkErrc& error);
   std::size_t size() const;
 
  private:

@@ -43,6 +43,7 @@ enum class AuthFailure : std::uint8_t {
   dpop_ath_mismatch,       // ath missing or not base64url(SHA-256(access token))
   dpop_jkt_mismatch,       // the token's cnf.jkt is not the proof key's thumbprint
   dpop_replay,             // the proof's jti was seen before (replay cache)
+  dpop_key_over_quota,     // this proof key holds replayCache.maxPerKey live proofs (429)
   dpop_nonce_required,     // a server nonce is configured and the proof lacks it / is stale
   bound_token_as_bearer,   // a token with cnf.jkt sent as `Bearer`
   mtls_certificate_missing,   // cnf.x5t#S256 and no client certificate on the connection
@@ -127,8 +128,14 @@ struct DpopRequest {
   std::string_view nonce;         // the server nonce expected; empty: nonces off
 };
 
+class ProofKeyCache;
+
 struct DpopPolicy {
   std::vector<Alg> algorithms{Alg::ES256, Alg::ES384, Alg::RS256, Alg::PS256, Alg::EdDSA};
+  /// Parsed proof keys by their JSON (auth_caches.hpp); null: every proof's jwk is parsed. A
+  /// client signs all its proofs with one key, and parsing it (an EC point check) costs about
+  /// half of a signature check.
+  ProofKeyCache* key_cache = nullptr;
   std::int64_t max_clock_skew_s = 60;  // |now - iat| ≤ this
   std::size_t max_proof_bytes = 8192;
 };
@@ -141,9 +148,10 @@ struct DpopProof {
 
 /// Verifies a DPoP proof (RFC 9449 §4.3) except jti uniqueness, which needs the replay cache
 /// and must be recorded only after every other check passed (the caller's job). Checks, in
-/// order: compact JWS, typ dpop+jwt, alg on the list, jwk present and public, signature by it,
-/// jti present (1–256 bytes), htm = method, htu = url (normalize_htu on both), iat within
-/// max_clock_skew_s, ath when an access token is given, jkt when expected, nonce when expected.
+/// order: compact JWS, typ dpop+jwt, alg on the list, jwk present and public, jkt when expected
+/// (before the signature, so a key the token is not bound to costs no signature check),
+/// signature by the jwk, jti present (1–256 bytes), htm = method, htu = url (normalize_htu on
+/// both), iat within max_clock_skew_s, ath when an access token is given, nonce when expected.
 /// A `crit` header, or `alg` missing or not a string, is dpop_malformed (after the typ check);
 /// a name off the list (none, HS256, ...) is unsupported_alg. A jwk the alg cannot use is
 /// dpop_bad_key. The request URL failing normalize_htu is dpop_htu_mismatch. `jkt` and `ath`

@@ -163,6 +163,9 @@ struct ReplayCacheConfig {
   ReplayCacheType type = ReplayCacheType::memory;  // type: memory | redis
   std::string url;                   // url: redis://host:port/db or host:port (type redis)
   std::size_t capacity = 1'000'000;  // capacity: live proof ids kept in process
+  /// maxPerKey: live proof ids one DPoP key may hold (0: capacity / 10), so one client
+  /// flooding proofs gets 429 instead of filling the cache for everyone.
+  std::size_t max_per_key = 0;
   ReplayFallback on_unavailable = ReplayFallback::local;  // onUnavailable: local | closed
   std::chrono::milliseconds command_timeout{250};         // commandTimeout (Redis)
 };
@@ -184,6 +187,10 @@ struct AuthConfig {
   bool require_sender_constrained = false;
   std::size_t token_cache_size = 100'000;  // tokenCacheSize: verified tokens kept (0: off)
   std::size_t max_token_size = 8192;       // maxTokenSize: bytes of a token or a proof
+  /// forwardCredentials: pass the client's Authorization and DPoP headers on to services.
+  /// Off: the gateway removes them once it has checked them (services get the verified
+  /// identity in the REQUEST frame instead), so a service cannot collect reusable tokens.
+  bool forward_credentials = false;
 };
 
 /// One window rule: at most `max_requests` per `per` (rate_limiting.*.rules[]).

@@ -29,16 +29,21 @@ namespace stella::gw::http {
 /// verified values travel in the REQUEST frame's own fields (ProxyRequest::frame).
 struct Identity {
   bool authenticated = false;
+  std::string subject, tenant;  // for the request log (the frame is moved to the service)
   /// The failure that refused the request (logged and counted); none when it passed.
   std::optional<auth::AuthFailure> failure;
   /// DPoP only: the replay-cache key of the proof and how long to keep it, for the shared
   /// cache (the authentication stage's I/O part).
   std::string replay_key;
+  std::string local_replay_key;  // this gateway's entry (erased when Redis refuses, closed)
   std::int64_t replay_ttl_ms = 0;
   void clear() {
     authenticated = false;
+    subject.clear();
+    tenant.clear();
     failure.reset();
     replay_key.clear();
+    local_replay_key.clear();
     replay_ttl_ms = 0;
   }
 };

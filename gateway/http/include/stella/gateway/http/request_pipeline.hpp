@@ -72,7 +72,10 @@ void assign_correlation_id(const RequestHead& head, core::Random& rng, ProxyRequ
 /// X-Correlation-Id (carried in its own frame field), Proxy-Authorization, X-Original-URL,
 /// traceparent and tracestate (the trace-context stage sets the frame's own), the identity
 /// headers X-Tenant-Id, X-Tenant, X-Subject, X-User, X-User-Id, X-Remote-User, X-Auth-User,
-/// X-Authenticated-User, X-Scopes, X-Scope, X-Client-Id, X-Claims, X-Client-Cert; every name
+/// X-Authenticated-User, X-Scopes, X-Scope, X-Client-Id, X-Claims, X-Client-Cert, X-Roles,
+/// X-Role, X-Groups, Remote-User, X-Authenticated-Userid, X-Username, X-Email, X-Principal,
+/// Ssl-Client-Cert, X-Client-Certificate, X-Original-URI, X-Rewrite-URL, X-HTTP-Method-Override,
+/// X-Method-Override, X-HTTP-Method; every name
 /// under X-Forwarded-, X-User-, X-StellaOps-, X-Auth-Request-, X-Tenant-, X-Subject-, X-Scope-,
 /// X-Claim-, X-Client-Cert-, X-SSL-Client-, X-DPoP-; and anything under `prefix`.
 /// `config` adds its identity_headers_strip and identity_headers_allow to that.

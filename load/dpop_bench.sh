@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# DPoP-authenticated requests per second through one gateway worker, against one core's ES256
+# verify rate from `openssl speed` in the same run (docs/performance.md, "Authentication").
+#   bash load/dpop_bench.sh [--seconds S] [--connections C] [--binary PATH]
+# Every request carries the same DPoP-bound access token (the gateway's token cache answers for
+# it) and a fresh proof (minted beforehand, one per request: a proof used twice is a replay), so
+# each request costs the gateway one proof signature check. wrk drives it with one thread from a
+# Lua script that hands out the proofs in order.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=10
+conns=32
+bin=build/release/cli/stella-gw
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seconds) seconds="$2"; shift 2 ;;
+    --connections) conns="$2"; shift 2 ;;
+    --binary) bin="$2"; shift 2 ;;
+    *) echo "usage: $0 [--seconds S] [--connections C] [--binary PATH]" >&2; exit 2 ;;
+  esac
+done
+if [[ ! -x "$bin" ]]; then
+  cmake --preset release >/dev/null && ninja -C build/release -j2 stella-gw >/dev/null
+fi
+work=$(mktemp -d)
+cleanup() { kill "${svc:-}" "${gw:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+"$bin" token keygen --out "$work/issuer.json" --public-out "$work/jwks.json" 2>/dev/null
+"$bin" token keygen --out "$work/client.json" 2>/dev/null
+cat > "$work/gw.yaml" <<YAML
+transports: { tcp: { enabled: true, host: 127.0.0.1, port: 0 } }
+http: { host: 127.0.0.1, port: 0, workers: 1, externalUrl: "http://bench.test" }
+telemetry: { logging: { requests: false } }
+auth:
+  enabled: true
+  authority: { issuer: "https://issuer.bench", jwksFile: "$work/jwks.json",
+               audiences: [stella-gateway] }
+  replayCache: { capacity: 10000000 }
+YAML
+"$bin" serve --config "$work/gw.yaml" >"$work/gw.log" 2>&1 &
+gw=$!
+for _ in $(seq 100); do grep -q "listening" "$work/gw.log" && break; sleep 0.1; done
+http=$(grep -o 'http=127.0.0.1:[0-9]*' "$work/gw.log" | cut -d: -f2)
+tcp=$(grep -o 'tcp=127.0.0.1:[0-9]*' "$work/gw.log" | cut -d: -f2)
+"$bin" service demo --gateway "tcp://127.0.0.1:$tcp" --instance bench-1 >"$work/svc.log" 2>&1 &
+svc=$!
+for _ in $(seq 100); do grep -q "registered" "$work/gw.log" && break; sleep 0.1; done
+token=$("$bin" token mint --key "$work/issuer.json" --issuer https://issuer.bench \
+  --audience stella-gateway --scope demo:read --tenant acme --dpop-key "$work/client.json" --ttl 3600)
+# Enough proofs for 40k requests a second, made before the clock starts.
+count=$((seconds * 40000))
+echo "minting $count proofs ..."
+"$bin" token dpop --key "$work/client.json" --method GET --url http://bench.test/api/v1/demo/secure \
+  --token "$token" --count "$count" > "$work/proofs.txt"
+cat > "$work/dpop.lua" <<LUA
+local proofs = {}
+local n = 0
+init = function(args)
+  for line in io.lines("$work/proofs.txt") do n = n + 1; proofs[n] = line end
+end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", "/api/v1/demo/secure",
+    {["Authorization"] = "DPoP $token", ["DPoP"] = proofs[i]})
+end
+done = function(summary, latency, requests)
+  io.write(string.format("non-2xx/3xx: %d\n", summary.errors.status))
+end
+LUA
+# Warm the token cache once (a fresh proof from the end of the list is not used by wrk).
+echo "== wrk -t1 -c$conns -d${seconds}s, one gateway worker"
+wrk -t1 -c"$conns" -d"${seconds}s" --latency -s "$work/dpop.lua" "http://127.0.0.1:$http" |
+  tee "$work/wrk.txt"
+rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
+bad=$(awk '/non-2xx\/3xx:/ {print $2}' "$work/wrk.txt")
+echo "== openssl speed -seconds 3 ecdsap256 (one core)"
+openssl speed -seconds 3 ecdsap256 2>/dev/null | tee "$work/speed.txt" | tail -2
+verify=$(awk '/256 bits ecdsa \(nistp256\)/ {print $NF}' "$work/speed.txt")
+cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo)
+echo
+echo "machine:${cpu}, $(nproc) cores"
+echo "DPoP-authenticated req/s (one worker): $rps   refused: $bad"
+echo "ES256 verify/s (openssl, one core):    $verify"
+awk -v r="$rps" -v v="$verify" 'BEGIN { printf "ratio: %.0f %%\n", 100 * r / v }'
