@@ -206,13 +206,44 @@ TEST_F(ConfigTest, AuthKeysAreChecked) {
     EXPECT_TRUE(load_strict(std::string("http:\n  externalUrl: \"") + good + "\"\n").ok()) << good;
 }
 
-TEST_F(ConfigTest, RateLimitRulesFailClosed) {
-  EXPECT_TRUE(has_error(load_strict("rate_limiting:\n  for_instance:\n    rules:\n"
-                                    "      - {max_requests: 1, per_seconds: 1}\n"),
-                        "rateLimiting.forInstance.rules", "no rate limiter yet"));
-  EXPECT_TRUE(has_error(load_strict("rateLimiting:\n  enabled: true\n"), "rateLimiting.enabled",
-                        "no rate limiter yet", 2));
-  EXPECT_TRUE(load_strict("rateLimiting:\n  enabled: false\n").ok());
+TEST_F(ConfigTest, RateLimitingIsCheckedAndMapped) {
+  EXPECT_TRUE(load_strict("rate_limiting:\n  for_instance:\n    rules:\n"
+                          "      - {max_requests: 1, per_seconds: 1}\n")
+                  .ok());
+  // Environment rules need a Redis.
+  EXPECT_TRUE(has_error(load_strict("rate_limiting:\n  for_environment:\n    rules:\n"
+                                    "      - {max_requests: 1, per_seconds: 60}\n"),
+                        "rateLimiting.forEnvironment.valkeyConnection", "required"));
+  EXPECT_TRUE(has_error(load_strict("rate_limiting:\n  key_by: cookie\n"), "rate_limiting.key_by",
+                        "header:NAME", 2));
+  EXPECT_TRUE(has_error(load_strict("rate_limiting:\n  key_by: \"header:\"\n"),
+                        "rate_limiting.key_by", "header:NAME", 2));
+  EXPECT_TRUE(
+      has_error(load_strict("rate_limiting:\n  overrides:\n    - {match: {}, exempt: true}\n"),
+                "rateLimiting.overrides[0].match", "every route"));
+  EXPECT_TRUE(has_error(load_strict("rate_limiting:\n  overrides:\n    - {match: {service: a}}\n"),
+                        "rateLimiting.overrides[0]", "says nothing"));
+  // The short form onto the two levels: burst per second here, per minute in Redis (or here
+  // without one).
+  auto r =
+      load_strict("rateLimiting:\n  enabled: true\n  requestsPerMinute: 600\n  burstSize: 20\n");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  const auto& rl = r.config.rate_limiting;
+  EXPECT_TRUE(rl.active());
+  ASSERT_EQ(rl.effective_instance_rules().size(), 2u);
+  EXPECT_EQ(rl.effective_instance_rules()[0].max_requests, 20u);
+  EXPECT_EQ(rl.effective_instance_rules()[0].per, std::chrono::seconds(1));
+  EXPECT_EQ(rl.effective_instance_rules()[1].max_requests, 600u);
+  EXPECT_TRUE(rl.effective_environment_rules().empty());
+  auto with_redis = load_strict(
+      "rateLimiting:\n  enabled: true\n  requestsPerMinute: 600\n  burstSize: 20\n"
+      "  redisConnectionString: \"127.0.0.1:6379\"\n");
+  ASSERT_TRUE(with_redis.ok()) << dump(with_redis);
+  EXPECT_EQ(with_redis.config.rate_limiting.effective_instance_rules().size(), 1u);
+  ASSERT_EQ(with_redis.config.rate_limiting.effective_environment_rules().size(), 1u);
+  EXPECT_EQ(with_redis.config.rate_limiting.effective_environment_rules()[0].per,
+            std::chrono::minutes(1));
+  EXPECT_FALSE(load_strict("rateLimiting:\n  enabled: false\n").config.rate_limiting.active());
 }
 
 TEST_F(ConfigTest, UnstreamedBodiesMustFitOneFrame) {

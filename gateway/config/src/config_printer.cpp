@@ -137,6 +137,35 @@ class Writer {
     }
     out_ << YAML::EndSeq;
   }
+  void overrides(std::string_view key, const std::vector<RateLimitOverride>& list) {
+    out_ << YAML::Key << std::string(key) << YAML::Value;
+    if (list.empty()) {
+      out_ << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
+      return;
+    }
+    out_ << YAML::BeginSeq;
+    for (const RateLimitOverride& o : list) {
+      out_ << YAML::BeginMap;
+      begin("match");
+      str("service", o.service);
+      str("method", o.method);
+      str("path", o.path);
+      end();
+      boolean("exempt", o.exempt);
+      if (o.instance_rules) {
+        begin("forInstance");
+        rules("rules", *o.instance_rules);
+        end();
+      }
+      if (o.environment_rules) {
+        begin("forEnvironment");
+        rules("rules", *o.environment_rules);
+        end();
+      }
+      out_ << YAML::EndMap;
+    }
+    out_ << YAML::EndSeq;
+  }
   void identities(std::string_view key, const std::vector<ServiceIdentityRule>& rules) {
     out_ << YAML::Key << std::string(key) << YAML::Value;
     if (rules.empty()) {
@@ -325,7 +354,14 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.seconds("timeoutSeconds", rl.circuit_timeout);
   w.seconds("halfOpenTimeout", rl.circuit_half_open_timeout);
   w.end();
+  w.duration("checkTimeout", rl.environment_check_timeout);
   w.end();
+  static constexpr const char* kKeyNames[] = {"identity",  "tenant", "subject",
+                                              "client_id", "ip",     "header:"};
+  w.str("keyBy", std::string(kKeyNames[static_cast<std::size_t>(rl.key_by)]) +
+                     (rl.key_by == RateLimitKey::header ? rl.key_header : ""));
+  w.number("maxKeys", rl.max_keys);
+  w.overrides("overrides", rl.overrides);
   w.end();
 
   w.begin("openapi");

@@ -319,6 +319,7 @@ void read_rate_limiting(MapReader& m, RateLimitConfig& c) {
   if (auto env = m.map(Key{"for_environment", "forEnvironment"})) {
     env->get(Key{"valkey_connection", "valkeyConnection"}, c.valkey_connection);
     read_rule_list(*env, "rules", c.environment_rules);
+    env->get(Key{"check_timeout", "checkTimeout"}, c.environment_check_timeout, 1ms);
     if (auto cb = env->map(Key{"circuit_breaker", "circuitBreaker"})) {
       cb->get_int(Key{"failure_threshold", "failureThreshold"}, c.circuit_failure_threshold, 1);
       cb->get(Key{"timeout_seconds", "timeoutSeconds"}, c.circuit_timeout, kPositive);
@@ -329,7 +330,63 @@ void read_rate_limiting(MapReader& m, RateLimitConfig& c) {
     }
     env->finish();
   }
+  const Key key_by{"key_by", "keyBy"};
+  if (m.has(key_by)) {
+    std::string text;
+    m.get(key_by, text);
+    if (auto k = parse_rate_limit_key(text, c.key_header)) {
+      c.key_by = *k;
+    } else {
+      m.context().diag.error(m.path(key_by), m.line(key_by),
+                             "'" + text +
+                                 "' is not valid (expected identity, tenant, subject, client_id, "
+                                 "ip or header:NAME)");
+    }
+  } else {
+    m.allow(key_by);
+  }
+  m.get_int(Key{"max_keys", "maxKeys"}, c.max_keys, 16, 100'000'000);
+  const Key overrides{"overrides"};
+  for (MapReader& o : m.list_of_maps(overrides, kMaxRateLimitOverrides)) {
+    RateLimitOverride ov;
+    if (auto match = o.map("match")) {
+      match->get("service", ov.service);
+      match->get("method", ov.method);
+      match->get("path", ov.path);
+      match->finish();
+    } else {
+      o.require("match");
+    }
+    o.get("exempt", ov.exempt);
+    if (auto inst = o.map(Key{"for_instance", "forInstance"})) {
+      std::vector<RateLimitRule> rules;
+      read_rule_list(*inst, "rules", rules);
+      ov.instance_rules = std::move(rules);
+      inst->finish();
+    }
+    if (auto env = o.map(Key{"for_environment", "forEnvironment"})) {
+      std::vector<RateLimitRule> rules;
+      read_rule_list(*env, "rules", rules);
+      ov.environment_rules = std::move(rules);
+      env->finish();
+    }
+    o.finish();
+    c.overrides.push_back(std::move(ov));
+  }
   m.finish();
+}
+
+std::optional<RateLimitKey> parse_rate_limit_key(std::string_view text, std::string& header) {
+  if (text == "identity") return RateLimitKey::identity;
+  if (text == "tenant") return RateLimitKey::tenant;
+  if (text == "subject") return RateLimitKey::subject;
+  if (text == "client_id" || text == "clientId") return RateLimitKey::client_id;
+  if (text == "ip") return RateLimitKey::ip;
+  if (text.rfind("header:", 0) == 0 && text.size() > 7) {
+    header = std::string(text.substr(7));
+    return RateLimitKey::header;
+  }
+  return std::nullopt;
 }
 
 void read_openapi(MapReader& m, OpenApiConfig& c) {
@@ -391,3 +448,36 @@ void link_sections(GatewayConfig& c) {
 }
 
 }  // namespace stella::gw::config::detail
+
+namespace stella::gw::config {
+
+// The short form (seed §7): burstSize per second at the instance level; requestsPerMinute per
+// minute at the environment level when a Redis is named, else at the instance level too.
+std::vector<RateLimitRule> RateLimitConfig::effective_instance_rules() const {
+  if (!instance_rules.empty() || !environment_rules.empty() || !enabled) return instance_rules;
+  std::vector<RateLimitRule> r;
+  if (burst_size > 0) r.push_back({burst_size, std::chrono::seconds(1)});
+  if (redis_connection_string.empty()) r.push_back({requests_per_minute, std::chrono::minutes(1)});
+  return r;
+}
+
+std::vector<RateLimitRule> RateLimitConfig::effective_environment_rules() const {
+  if (!instance_rules.empty() || !environment_rules.empty() || !enabled) return environment_rules;
+  if (redis_connection_string.empty()) return {};
+  return {{requests_per_minute, std::chrono::minutes(1)}};
+}
+
+std::string RateLimitConfig::effective_redis() const {
+  return valkey_connection.empty() ? redis_connection_string : valkey_connection;
+}
+
+bool RateLimitConfig::active() const {
+  if (!instance_rules.empty() || !environment_rules.empty()) return true;
+  for (const auto& o : overrides)
+    if ((o.instance_rules && !o.instance_rules->empty()) ||
+        (o.environment_rules && !o.environment_rules->empty()))
+      return true;
+  return enabled;
+}
+
+}  // namespace stella::gw::config

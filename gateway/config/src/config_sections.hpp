@@ -19,6 +19,8 @@ void read_rate_limiting(MapReader& m, RateLimitConfig& c);
 void read_openapi(MapReader& m, OpenApiConfig& c);
 void read_telemetry(MapReader& m, TelemetryConfig& c);
 std::optional<LogFormat> parse_log_format(std::string_view text);
+/// "identity", "tenant", "subject", "client_id", "ip", "header:NAME" (NAME into `header`).
+std::optional<RateLimitKey> parse_rate_limit_key(std::string_view text, std::string& header);
 
 /// Copies what one section takes from another (node.region into the selector, the health's
 /// initial status into the route table). Run after reading and in dev_default().

@@ -119,6 +119,29 @@ void validate_auth(const GatewayConfig& c, Err& err) {
         "requests could not be authenticated");
 }
 
+template <class Err>
+void validate_rate_limiting(const RateLimitConfig& rl, Err& err) {
+  if (rl.key_by == RateLimitKey::header &&
+      (rl.key_header.empty() || !std::all_of(rl.key_header.begin(), rl.key_header.end(),
+                                             [](char ch) { return is_tchar(ch); })))
+    err("rateLimiting.keyBy", "'header:" + rl.key_header + "' does not name a header");
+  if (!rl.effective_environment_rules().empty() && rl.effective_redis().empty())
+    err("rateLimiting.forEnvironment.valkeyConnection",
+        "is required when environment rules are configured (or give redisConnectionString)");
+  for (std::size_t i = 0; i < rl.overrides.size(); ++i) {
+    const auto& o = rl.overrides[i];
+    const std::string key = "rateLimiting.overrides[" + std::to_string(i) + "]";
+    if (o.service.empty() && o.path.empty() && o.method.empty())
+      err(key + ".match", "must name a service, a method or a path (it would match every route)");
+    if (o.exempt && (o.instance_rules || o.environment_rules))
+      err(key + ".exempt", "an exempt route has no rules; give exempt or rules, not both");
+    if (!o.exempt && !o.instance_rules && !o.environment_rules)
+      err(key, "says nothing: give exempt: true, or forInstance/forEnvironment rules");
+    if (o.environment_rules && !o.environment_rules->empty() && rl.effective_redis().empty())
+      err(key + ".forEnvironment.rules", "needs rateLimiting.forEnvironment.valkeyConnection");
+  }
+}
+
 }  // namespace
 
 // A body that is not streamed travels inline in one REQUEST frame: it must fit the frame
@@ -273,15 +296,7 @@ void validate_into(const GatewayConfig& c, Diagnostics& d) {
   // Fail closed: a security feature switched on must work, or the gateway does not start
   // (docs/configuration.md, "keys that are refused").
   validate_auth(c, err);
-  const auto& rl = c.rate_limiting;
-  if (rl.enabled || !rl.instance_rules.empty() || !rl.environment_rules.empty()) {
-    const char* key = rl.enabled                   ? "rateLimiting.enabled"
-                      : !rl.instance_rules.empty() ? "rateLimiting.forInstance.rules"
-                                                   : "rateLimiting.forEnvironment.rules";
-    err(key,
-        "rate limiting is configured, but this build has no rate limiter yet: refusing to start "
-        "rather than not enforce it (remove the rules, or set rateLimiting.enabled: false)");
-  }
+  validate_rate_limiting(c.rate_limiting, err);
   if (!c.routing.streaming_enabled && c.routing.max_request_body_size > kMaxUnstreamedBody) {
     err("routing.maxRequestBodySize",
         "must be at most " + std::to_string(kMaxUnstreamedBody) +

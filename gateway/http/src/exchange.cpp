@@ -31,9 +31,11 @@ void Exchange::reset() {
   proxy.clear();
   snapshot.reset();
   identity.clear();
+  rate.clear();
   trace = {};
   problem.reset();
   reply.reset();
+  response_headers.clear();
   path_normalized = false;
   outcome = Outcome::ok;
   status = 0;

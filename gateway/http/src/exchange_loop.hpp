@@ -429,6 +429,8 @@ class ExchangeLoop final : public HttpConnectionBase,
     }
     f.set("traceparent",
           format_traceparent(ex_.trace.trace_id, ex_.trace.span_id, ex_.trace.flags));
+    for (const auto& [name, value] : ex_.response_headers)
+      f.set(name, value);
   }
   int version() const noexcept { return ex_.http_minor == 1 ? 11 : 10; }
   /// Beast writes "<unknown-status>" as the reason phrase of codes it has no name for (418,

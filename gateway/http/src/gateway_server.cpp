@@ -20,6 +20,7 @@
 #include "stella/gateway/http/authenticator.hpp"
 #include "stella/gateway/http/http_connection.hpp"
 #include "stella/gateway/http/otlp_exporter.hpp"
+#include "stella/gateway/http/rate_limiter.hpp"
 #include "stella/gateway/http/registry_hooks.hpp"
 #include "stella/gateway/http/upstream_hub.hpp"
 #include "stella/gateway/http/worker_context.hpp"
@@ -109,6 +110,13 @@ struct GatewayServer::Impl {
           [&sink](std::string_view level, const std::string& line) { sink.lifecycle(level, line); },
           auth_error);
       shared.auth = auth.get();
+    }
+    if (config->rate_limiting.active()) {
+      rate_limiter = RateLimiter::create(
+          *config,
+          [&sink](std::string_view level, const std::string& line) { sink.lifecycle(level, line); },
+          clock, core::entropy_seed(), rate_limit_error);
+      shared.rate_limiter = rate_limiter.get();
     }
     shared.stages = std::make_unique<Pipeline>(build_pipeline(shared));
     shared.process_gauges = [this] { return transport_gauges(); };
@@ -209,6 +217,7 @@ struct GatewayServer::Impl {
       g.auth_token_cache_hits = auth->token_cache_hits();
       g.auth_token_cache_misses = auth->token_cache_misses();
     }
+    if (rate_limiter) g.rate_limit = rate_limiter->gauges(clock.now());
     return g;
   }
 
@@ -236,8 +245,10 @@ struct GatewayServer::Impl {
   std::optional<UpstreamHub> hub;
   std::optional<transport::GatewayListener> listener;
   std::unique_ptr<OtlpExporter> exporter;
-  std::unique_ptr<Authenticator> auth;  // auth.enabled
-  std::string auth_error;               // why it could not be built (start() reports it)
+  std::unique_ptr<Authenticator> auth;        // auth.enabled
+  std::string auth_error;                     // why it could not be built (start() reports it)
+  std::unique_ptr<RateLimiter> rate_limiter;  // a rate-limit rule is configured
+  std::string rate_limit_error;
   std::unique_ptr<tcp::acceptor> metrics_acceptor;  // telemetry.metrics.host/port
   std::unique_ptr<transport::tls::TlsGatewayListener> tls_listener;
   std::shared_ptr<transport::tls::ServerTlsContext> https_context;
@@ -252,6 +263,10 @@ bool GatewayServer::Impl::start(std::string& error) {
   const auto& c = *config;
   if (!auth_error.empty()) {
     error = auth_error;
+    return false;
+  }
+  if (!rate_limit_error.empty()) {
+    error = rate_limit_error;
     return false;
   }
   if (const auto& t = c.telemetry.tracing; t.enabled && !t.ca_file.empty()) {
@@ -441,6 +456,7 @@ void GatewayServer::Impl::run() {
     asio::co_spawn(io0, expire_held_routes(), on_done("route expiry"));
   if (exporter) exporter->start();
   if (auth) auth->start(io0.get_executor());
+  if (rate_limiter) rate_limiter->start(io0.get_executor());
   for (std::size_t i = 0; i < workers.size(); ++i)
     asio::co_spawn(workers[i]->io, accept_loop(*workers[i], *acceptors[i]), on_done("http accept"));
   for (auto& w : workers)
@@ -516,6 +532,7 @@ asio::awaitable<void> GatewayServer::Impl::drain() {
     co_await tick.async_wait(kTuple);
   }
   if (auth) auth->stop();
+  if (rate_limiter) rate_limiter->stop();
   if (exporter) {  // last spans: one bounded attempt
     exporter->stop();
     while (!exporter->finished()) {

@@ -429,6 +429,41 @@ std::string render_metrics(const WorkerMetrics& m, const ProcessGauges& g,
          "DPoP proofs checked against this gateway's replay cache only, because the shared one "
          "(Redis) could not be reached",
          MetricType::Counter, static_cast<double>(g.auth_replay_fallbacks));
+  const RateLimitGauges& limiter = g.rate_limit;
+  single("gateway_rate_limit_keys", "Keys held by the instance-level rate limiter",
+         MetricType::Gauge, static_cast<double>(limiter.keys));
+  single("gateway_rate_limit_key_evictions_total",
+         "Live keys evicted from a full instance-level table (rateLimiting.maxKeys)",
+         MetricType::Counter, static_cast<double>(limiter.evictions));
+  auto breaker = family("gateway_rate_limit_breaker_state",
+                        "The Redis circuit breaker: 1 for its current state", MetricType::Gauge);
+  for (const char* s : {"closed", "open", "half_open"})
+    breaker.metric.push_back(
+        gauge(labelled({{"state", s}}), limiter.breaker_state == s ? 1.0 : 0.0));
+  fams.push_back(std::move(breaker));
+  single("gateway_rate_limit_breaker_transitions_total",
+         "State changes of the Redis circuit breaker", MetricType::Counter,
+         static_cast<double>(limiter.breaker_transitions));
+  single("gateway_rate_limit_environment_active",
+         "1 while the activation gate lets requests reach the environment level (Redis)",
+         MetricType::Gauge, limiter.environment_active ? 1.0 : 0.0);
+  single("gateway_rate_limit_recent_requests",
+         "Requests of the last 5 minutes, as the activation gate counts them", MetricType::Gauge,
+         static_cast<double>(limiter.gate_count));
+  auto env_checks = family("gateway_rate_limit_environment_checks_total",
+                           "Environment-level (Redis) checks by result", MetricType::Counter);
+  for (const char* r : {"allowed", "refused", "error", "timeout", "skipped"}) {
+    std::uint64_t n = 0;
+    for (const auto& [name, v] : limiter.environment_checks)
+      if (name == r) n = v;
+    env_checks.metric.push_back(counter(labelled({{"result", r}}), static_cast<double>(n)));
+  }
+  fams.push_back(std::move(env_checks));
+  auto env_d = family("gateway_rate_limit_environment_duration_seconds",
+                      "Time to an environment-level (Redis) answer, or to the check timeout",
+                      MetricType::Histogram);
+  env_d.metric.push_back(histogram({}, limiter.environment_duration));
+  fams.push_back(std::move(env_d));
   auto hello = family("gateway_hello_endpoints_refused_total",
                       "HELLO endpoints refused in HELLO_ACK, by reason", MetricType::Counter);
   for (const auto& [reason, n] : g.hello_endpoints_refused)

@@ -12,7 +12,9 @@
 //   8. authentication    token, DPoP proof or client certificate (401, 503 without keys),
 //      and authorization required claims and tenant (403); the verified identity goes into
 //                        the REQUEST frame (authenticator.cpp; off: not in the list)
-//   9. rate limiting     (the rate-limiting stage goes here; rules refuse to start until then)
+//   9. rate limiting     instance level, then the environment level (Redis) when the gate is
+//                        open; 429 with Retry-After; RateLimit fields (rate_limiter.cpp; no
+//                        rules: not in the list)
 //  10. instance pick     instance selection (503)
 //  then transport        UpstreamForwarder: REQUEST/STREAM_DATA out, RESPONSE back, CANCEL
 //                        (exchange_loop.hpp drives it; it is not a stage: it ends the list)
@@ -23,6 +25,7 @@
 
 #include "stella/gateway/http/authenticator.hpp"
 #include "stella/gateway/http/management.hpp"
+#include "stella/gateway/http/rate_limiter.hpp"
 #include "stella/gateway/http/span.hpp"
 #include "stella/gateway/http/worker_context.hpp"
 
@@ -218,6 +221,34 @@ class AuthenticationStage final : public Stage {
   }
 };
 
+// ---- 9. rate limiting ----------------------------------------------------------------------
+class RateLimitStage final : public Stage {
+ public:
+  std::string_view name() const noexcept override { return "rate-limiting"; }
+  StageStatus run(Exchange& ex, StageContext& ctx) const override {
+    auto& w = ctx.worker;
+    const RateStep step =
+        w.shared.rate_limiter->check(ctx.head, ctx.facts, ex, w.shared.clock->now());
+    if (step == RateStep::check_environment) return StageStatus::suspend;
+    return finish(ex, w, step);
+  }
+  boost::asio::awaitable<StageStatus> async_run(Exchange& ex, StageContext& ctx) const override {
+    auto& w = ctx.worker;
+    const RateStep step =
+        co_await w.shared.rate_limiter->async_check_environment(ex, w.shared.clock->now());
+    co_return finish(ex, w, step);
+  }
+
+ private:
+  static StageStatus finish(Exchange& ex, WorkerContext& w, RateStep step) {
+    if (step != RateStep::refuse) return StageStatus::next;
+    if (w.shared.config->telemetry.metrics.enabled)
+      w.metrics.record_rate_limit_exceeded(ex.identity.tenant,
+                                           w.shared.config->telemetry.metrics.top_tenants);
+    return StageStatus::respond;
+  }
+};
+
 // ---- 10. instance pick ---------------------------------------------------------------------
 class InstancePickStage final : public Stage {
  public:
@@ -260,8 +291,7 @@ Pipeline build_pipeline(const ServerShared& shared) {
   s.push_back(std::make_unique<IdentityPolicyStage>(shared.pipeline));
   s.push_back(std::make_unique<RouteMatchStage>());
   if (shared.auth) s.push_back(std::make_unique<AuthenticationStage>());
-  // Rate limiting joins here when it exists; until then its configuration refuses to start
-  // (config_validate.cpp), never silently unenforced.
+  if (shared.rate_limiter) s.push_back(std::make_unique<RateLimitStage>());
   s.push_back(std::make_unique<InstancePickStage>(shared.pipeline));
   return Pipeline(std::move(s));
 }

@@ -200,9 +200,9 @@ struct Request {
   std::string route;  // the matched path template
   // The verified identity beyond subject/tenant/scopes (set by the gateway from the token's
   // claims only; empty when the request was not authenticated).
-  std::string client_id;        // client_id (else azp)
-  std::string dpop_jkt;         // the DPoP key's RFC 7638 thumbprint the token is bound to
-  std::string cert_thumbprint;  // x5t#S256 of the client certificate the token is bound to
+  std::string client_id{};        // client_id (else azp)
+  std::string dpop_jkt{};         // the DPoP key's RFC 7638 thumbprint the token is bound to
+  std::string cert_thumbprint{};  // x5t#S256 of the client certificate the token is bound to
   bool operator==(const Request&) const = default;
 };
 

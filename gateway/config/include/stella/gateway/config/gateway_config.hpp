@@ -200,6 +200,30 @@ struct RateLimitRule {
 };
 
 /// rateLimiting / rate_limiting (shape only until the rate-limiting issue).
+/// What a request is counted under (rate_limiting.key_by).
+enum class RateLimitKey : std::uint8_t {
+  identity,   // "identity": tenant and subject of the verified token; the client's address
+              // for requests without one (auth off, anonymous endpoints)
+  tenant,     // "tenant": the token's tid (the address without one)
+  subject,    // "subject": the token's sub (the address without one)
+  client_id,  // "client_id": the token's client_id (the address without one)
+  ip,         // "ip": the client's address (IPv6 by /64)
+  header,     // "header:NAME": the value of a request header (the address without it)
+};
+
+/// rate_limiting.overrides[]: other rules, or none, for some routes.
+struct RateLimitOverride {
+  std::string service;  // match.service: the route's service ("" any)
+  std::string method;   // match.method ("" any)
+  std::string path;     // match.path: the route's template, exactly as registered ("" any)
+  bool exempt = false;  // exempt: not limited at all
+  std::optional<std::vector<RateLimitRule>> instance_rules;     // for_instance.rules
+  std::optional<std::vector<RateLimitRule>> environment_rules;  // for_environment.rules
+};
+
+/// Items rate_limiting.overrides may have.
+inline constexpr std::size_t kMaxRateLimitOverrides = 256;
+
 struct RateLimitConfig {
   bool enabled = false;                      // enabled
   std::uint64_t requests_per_minute = 1000;  // requestsPerMinute
@@ -213,6 +237,24 @@ struct RateLimitConfig {
   std::uint32_t circuit_failure_threshold = 3;  // for_environment.circuit_breaker.failure_threshold
   core::Duration circuit_timeout = 30s;         // .timeout_seconds
   core::Duration circuit_half_open_timeout = 10s;  // .half_open_timeout
+  /// for_environment.check_timeout: a Redis check taking longer is abandoned and the instance
+  /// level decides alone (counted as a breaker failure).
+  std::chrono::milliseconds environment_check_timeout{5};
+  RateLimitKey key_by = RateLimitKey::identity;  // key_by / keyBy
+  std::string key_header;                        // NAME of key_by "header:NAME"
+  std::vector<RateLimitOverride> overrides;      // overrides
+  std::size_t max_keys = 100'000;                // max_keys / maxKeys: instance-level table cap
+
+  /// The rules in force: the long form's own, or the short form mapped onto the two levels
+  /// (docs/configuration.md): burstSize per second at the instance level, requestsPerMinute
+  /// per minute at the environment level (Redis at redisConnectionString), or at the instance
+  /// level too when no Redis is given.
+  std::vector<RateLimitRule> effective_instance_rules() const;
+  std::vector<RateLimitRule> effective_environment_rules() const;
+  std::string effective_redis() const;  // valkey_connection, else redisConnectionString
+  /// A rule is configured anywhere (the long form is active by itself; the short form needs
+  /// enabled: true).
+  bool active() const;
 };
 
 /// openapi (shape only until the OpenAPI issue).

@@ -21,6 +21,8 @@
 #include "stella/gateway/http/outcome.hpp"
 #include "stella/gateway/http/problem.hpp"
 #include "stella/gateway/http/request_pipeline.hpp"
+#include "stella/gateway/ratelimit/circuit_breaker.hpp"
+#include "stella/gateway/ratelimit/decision.hpp"
 #include "stella/gateway/route_snapshot.hpp"
 
 namespace stella::gw::http {
@@ -45,6 +47,22 @@ struct Identity {
     replay_key.clear();
     local_replay_key.clear();
     replay_ttl_ms = 0;
+  }
+};
+
+/// The rate-limiting stage's state between its check and its environment (Redis) check.
+struct RateLimitState {
+  int policy = -1;  // which rule set applies (the limiter's index); -1: not limited
+  std::string key;  // what the request is counted under
+  bool has_instance = false;
+  ratelimit::Decision instance;  // the instance level's decision, when it has rules
+  ratelimit::BreakerPermit permit;
+  void clear() {
+    policy = -1;
+    key.clear();
+    has_instance = false;
+    instance = {};
+    permit = {};
   }
 };
 
@@ -89,9 +107,13 @@ struct Exchange {
   ProxyRequest proxy;  // correlation id, frame to send, normalised path, lookup, pick, timeout
   std::shared_ptr<const RouteSnapshot> snapshot;  // keeps lookup.route and pick alive
   Identity identity;
+  RateLimitState rate;
   ExchangeTrace trace;
   std::optional<Problem> problem;  // set by the stage or step that refused the request
   std::optional<DirectReply> reply;
+  /// Headers a stage adds to whatever answer the request gets (the rate-limit fields): set
+  /// over the service's own of the same name.
+  std::vector<std::pair<std::string, std::string>> response_headers;
   bool path_normalized = false;
 
   // ---- how it ended ----

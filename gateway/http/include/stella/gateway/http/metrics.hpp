@@ -104,6 +104,18 @@ class WorkerMetrics {
 };
 
 /// Process-wide values read at scrape time (gauges and counters kept outside the workers).
+/// The rate limiter's state for /metrics (rate_limiter.hpp).
+struct RateLimitGauges {
+  std::uint64_t keys = 0, evictions = 0;  // instance-level key tables
+  std::string breaker_state;  // closed, open, half_open ("" without an environment level)
+  std::uint64_t breaker_transitions = 0;
+  bool environment_active = false;  // the activation gate is open
+  std::uint64_t gate_count = 0;     // requests of the last 5 minutes
+  /// Environment checks by result: allowed, refused, error, timeout, skipped (breaker open).
+  std::vector<std::pair<std::string, std::uint64_t>> environment_checks;
+  HistogramData environment_duration;
+};
+
 struct ProcessGauges {
   std::uint64_t http_connections = 0;
   std::uint64_t http_connections_accepted = 0;
@@ -131,6 +143,7 @@ struct ProcessGauges {
   std::uint64_t auth_key_refresh_failures = 0;  // failed fetches or documents
   std::uint64_t auth_token_cache_hits = 0, auth_token_cache_misses = 0;
   std::uint64_t auth_replay_fallbacks = 0;  // proofs checked locally only (Redis unreachable)
+  RateLimitGauges rate_limit;               // zero without rate limiting
 };
 
 /// The Prometheus text (format 0.0.4) for merged worker metrics, process gauges and the

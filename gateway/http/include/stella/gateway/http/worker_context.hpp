@@ -35,6 +35,7 @@ struct IngressStats {
 class HttpConnectionBase;
 class OtlpExporter;
 class Authenticator;
+class RateLimiter;
 struct WorkerContext;
 
 /// Read-only after start (except the atomics).
@@ -55,6 +56,8 @@ struct ServerShared {
   OtlpExporter* exporter = nullptr;
   /// Authentication; null when auth.enabled is false.
   Authenticator* auth = nullptr;
+  /// Rate limiting; null when no rule is configured.
+  RateLimiter* rate_limiter = nullptr;
   /// Every worker, for the metrics scrape (set before traffic; fixed afterwards).
   std::vector<WorkerContext*> workers;
   /// Transport-side gauges (instances, frames, refused endpoints); runs on worker 0.
