@@ -64,7 +64,8 @@ std::string example(const char* name) {
 }
 
 TEST_F(ConfigCli, ValidateExamplesOk) {
-  for (const char* name : {"gateway.dev.yaml", "gateway.prod.yaml"}) {
+  for (const char* name :
+       {"gateway.dev.yaml", "gateway.prod.yaml", "gateway.auth.yaml", "gateway.ratelimit.yaml"}) {
     const std::string file = example(name);
     const CmdResult r = run("config validate " + file);
     EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -118,7 +118,8 @@ TEST_F(ConfigTest, PrintUsesTheCanonicalShape) {
 }
 
 TEST_F(ConfigTest, ExamplesLoadWithoutAnyEnvironment) {
-  for (const char* name : {"gateway.dev.yaml", "gateway.prod.yaml"}) {
+  for (const char* name :
+       {"gateway.dev.yaml", "gateway.prod.yaml", "gateway.auth.yaml", "gateway.ratelimit.yaml"}) {
     const LoadResult r = load_config_file(example(name), &testing::fake_lookup);
     EXPECT_TRUE(r.ok()) << name << "\n" << dump(r);
   }
