@@ -130,5 +130,61 @@ TEST(RateLimit, TwoGatewaysShareOneLimitThroughRedisAndSurviveItsDeath) {
   })) << gw1.gateway_log();
 }
 
+// The script cache flushed (a Redis restart, SCRIPT FLUSH): EVALSHA gets NOSCRIPT and the
+// gateway falls back to EVAL, counting on. Redis slow (DEBUG SLEEP): the check gives up at
+// check_timeout and the request is answered on the instance level's word.
+TEST(RateLimit, NoscriptIsHandledAndASlowRedisCostsOnlyTheBudget) {
+  test::RedisServer::Options o;
+  o.extra_args = {"--enable-debug-command", "yes"};
+  test::RedisServer redis(o);
+  const std::string port = std::to_string(redis.port());
+  GatewayRun gw(test_config() +
+                "rate_limiting:\n"
+                "  process_back_pressure_when_more_than_per_5min: 0\n"
+                "  key_by: ip\n"
+                "  for_environment:\n"
+                "    valkey_connection: \"127.0.0.1:" +
+                port +
+                "\"\n"
+                "    check_timeout: 300ms\n"
+                "    rules:\n"
+                "      - {max_requests: 6, per_seconds: 60}\n"
+                "    circuit_breaker: {failure_threshold: 100, timeout_seconds: 1, "
+                "half_open_timeout: 1}\n");
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  gw.start_service("demo-ns");
+  ASSERT_TRUE(gw.wait_instances(1));
+  ASSERT_TRUE(eventually([&] {
+    http_exchange(gw.http(), get("/api/v1/demo/status/204"));
+    return metric_value(gw.http(),
+                        "gateway_rate_limit_environment_checks_total{result=\"allowed\"}") != "0";
+  })) << gw.gateway_log();
+  ASSERT_EQ(shell("redis-cli -p " + port + " SCRIPT FLUSH").first, 0);
+  int admitted = 1, refused = 0;
+  for (int i = 0; i < 7; ++i) {
+    auto r = http_exchange(gw.http(), get("/api/v1/demo/status/204"));
+    ASSERT_TRUE(r);
+    admitted += r->status == 204;
+    refused += r->status == 429;
+  }
+  EXPECT_EQ(admitted, 6);  // the flushed script made no request slip through
+  EXPECT_EQ(refused, 2);
+  // Redis stalls for 3 s. The limit is used up, so while Redis answers every request is a 429;
+  // once the stall begins a check gives up at the budget and the instance level (no rules
+  // here) admits the request, counted as a timeout.
+  auto sleeper = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/bin/redis-cli", "-p", port, "DEBUG", "SLEEP", "3"},
+      gw.dir() / "sleep.log");
+  EXPECT_TRUE(eventually([&] {
+    auto r = http_exchange(gw.http(), get("/api/v1/demo/status/204"));
+    return r && r->status == 204;
+  }));
+  EXPECT_TRUE(eventually([&] {
+    return metric_value(gw.http(),
+                        "gateway_rate_limit_environment_checks_total{result=\"timeout\"}") != "0";
+  }));
+  sleeper->wait_exit();
+}
+
 }  // namespace
 }  // namespace stella::e2e

@@ -239,7 +239,7 @@ TEST_F(ConfigTest, RateLimitingIsCheckedAndMapped) {
       "rateLimiting:\n  enabled: true\n  requestsPerMinute: 600\n  burstSize: 20\n"
       "  redisConnectionString: \"127.0.0.1:6379\"\n");
   ASSERT_TRUE(with_redis.ok()) << dump(with_redis);
-  EXPECT_EQ(with_redis.config.rate_limiting.effective_instance_rules().size(), 1u);
+  EXPECT_EQ(with_redis.config.rate_limiting.effective_instance_rules().size(), 2u);
   ASSERT_EQ(with_redis.config.rate_limiting.effective_environment_rules().size(), 1u);
   EXPECT_EQ(with_redis.config.rate_limiting.effective_environment_rules()[0].per,
             std::chrono::minutes(1));

@@ -345,7 +345,7 @@ void read_rate_limiting(MapReader& m, RateLimitConfig& c) {
   } else {
     m.allow(key_by);
   }
-  m.get_int(Key{"max_keys", "maxKeys"}, c.max_keys, 16, 100'000'000);
+  m.get_int(Key{"max_keys", "maxKeys"}, c.max_keys, 64, 100'000'000);
   const Key overrides{"overrides"};
   for (MapReader& o : m.list_of_maps(overrides, kMaxRateLimitOverrides)) {
     RateLimitOverride ov;
@@ -451,13 +451,15 @@ void link_sections(GatewayConfig& c) {
 
 namespace stella::gw::config {
 
-// The short form (seed §7): burstSize per second at the instance level; requestsPerMinute per
-// minute at the environment level when a Redis is named, else at the instance level too.
+// The short form (seed §7): burstSize per second and requestsPerMinute per minute at the
+// instance level, and requestsPerMinute per minute at the environment level too when a Redis
+// is named. The instance copy holds the limit per gateway while the activation gate keeps the
+// environment level out (a quiet gateway), or while Redis is away.
 std::vector<RateLimitRule> RateLimitConfig::effective_instance_rules() const {
   if (!instance_rules.empty() || !environment_rules.empty() || !enabled) return instance_rules;
   std::vector<RateLimitRule> r;
   if (burst_size > 0) r.push_back({burst_size, std::chrono::seconds(1)});
-  if (redis_connection_string.empty()) r.push_back({requests_per_minute, std::chrono::minutes(1)});
+  r.push_back({requests_per_minute, std::chrono::minutes(1)});
   return r;
 }
 

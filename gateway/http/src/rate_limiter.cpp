@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -32,6 +33,7 @@
 #include "stella/gateway/ratelimit/rate_limit_headers.hpp"
 #include "stella/gateway/ratelimit/redis_script.hpp"
 #include "stella/gateway/redis/redis_client.hpp"
+#include "stella/transport/gateway_listener.hpp"
 
 namespace stella::gw::http {
 namespace asio = boost::asio;
@@ -60,17 +62,19 @@ std::string sha1_hex(std::string_view text) {
   return out;
 }
 
-// IPv6 clients are counted by /64: one host usually holds a whole /64.
+// IPv6 clients are counted by /64 (one host usually holds a whole /64), IPv4-mapped ones as
+// IPv4 (a dual-stack listener sees every IPv4 client so): the service listener's own rule.
 std::string address_key(std::string_view ip) {
-  unsigned char buf[16];
-  const std::string s(ip);
-  if (ip.find(':') != std::string_view::npos && ::inet_pton(AF_INET6, s.c_str(), buf) == 1) {
-    std::memset(buf + 8, 0, 8);
-    char text[INET6_ADDRSTRLEN];
-    ::inet_ntop(AF_INET6, buf, text, sizeof text);
-    return "ip:" + std::string(text) + "/64";
-  }
-  return "ip:" + s;
+  return "ip:" + transport::GatewayListener::source_of(std::string(ip) + ":0");
+}
+
+// A stable name for a level's rules in Redis: gateways with the same rules share counts, and a
+// reordered override list never makes two rule sets share (and prune) one hash.
+std::string rules_digest(const std::vector<rl::Rule>& rules) {
+  std::string text;
+  for (const auto& r : rules)
+    text += std::to_string(r.max_requests) + "/" + std::to_string(r.per.count()) + ";";
+  return auth::base64url_encode(auth::sha256(text)).substr(0, 12);
 }
 
 }  // namespace
@@ -79,8 +83,11 @@ struct RateLimiter::Impl : std::enable_shared_from_this<Impl> {
   struct Policy {
     std::string name;  // "default" or "overrides[i]" (logs)
     std::vector<rl::Rule> instance_rules, environment_rules;
-    std::unique_ptr<rl::InstanceLimiter> instance;  // null without instance rules
-    std::string policy_field;                       // RateLimit-Policy of the deciding level
+    /// Null without instance rules. Shared with the default when an override keeps the
+    /// default's instance rules: one budget per client, however many overrides it reaches.
+    std::shared_ptr<rl::InstanceLimiter> instance;
+    std::string environment_name;  // Redis key prefix: a digest of the environment rules
+    std::string policy_field;      // RateLimit-Policy of the deciding level
     std::string environment_policy_field;
     bool exempt = false;
   };
@@ -224,13 +231,16 @@ struct RateLimiter::Impl : std::enable_shared_from_this<Impl> {
     const auto executor = co_await asio::this_coro::executor;
     auto pending = std::make_shared<Pending>(executor);
     pending->timer.expires_after(cfg.environment_check_timeout);
-    const std::string redis_key = "stella:rl:" + std::to_string(st.policy) + ":" +
+    const std::string redis_key = "stella:rl:" + p.environment_name + ":" +
                                   auth::base64url_encode(auth::sha256(st.key)).substr(0, 32);
     asio::co_spawn(executor, ask(pending, redis_key, p.environment_rules),
                    [](std::exception_ptr) {});
     co_await pending->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    const core::TimePoint answered = clock->now();
+    const core::TimePoint asked = now;
+    now = answered;  // the breaker judges a probe by when its answer came (half_open_timeout)
     {
-      const double seconds = std::chrono::duration<double>(clock->now() - now).count();
+      const double seconds = std::chrono::duration<double>(answered - asked).count();
       std::lock_guard lock(duration_mu);
       duration.observe(seconds);
     }
@@ -277,23 +287,33 @@ std::unique_ptr<RateLimiter> RateLimiter::create(const config::GatewayConfig& co
   const auto& c = config.rate_limiting;
   auto impl = std::make_shared<Impl>(config, std::move(log));
   impl->clock = &clock;
+  // `shared`: the limiter of the default, for an override that keeps its instance rules.
   auto make_policy = [&](const std::string& name, std::vector<rl::Rule> inst,
-                         std::vector<rl::Rule> env, bool exempt) -> bool {
+                         std::vector<rl::Rule> env, bool exempt,
+                         std::shared_ptr<rl::InstanceLimiter> shared) -> bool {
     Impl::Policy p;
     p.name = name;
     p.exempt = exempt;
+    if (exempt) {  // no rules, no limiter, no memory
+      impl->policies.push_back(std::move(p));
+      return true;
+    }
     p.instance_rules = std::move(inst);
     p.environment_rules = std::move(env);
     if (!p.instance_rules.empty()) {
-      rl::InstanceLimiterSettings s;
-      s.rules = p.instance_rules;
-      s.max_keys = std::max<std::size_t>(c.max_keys, 64);
-      s.hash_seed = hash_seed;
-      if (auto why = rl::validate(s)) {
-        error = "rateLimiting." + name + ".forInstance." + *why;
-        return false;
+      if (shared) {
+        p.instance = std::move(shared);
+      } else {
+        rl::InstanceLimiterSettings s;
+        s.rules = p.instance_rules;
+        s.max_keys = std::max<std::size_t>(c.max_keys, 64);
+        s.hash_seed = hash_seed;
+        if (auto why = rl::validate(s)) {
+          error = "rateLimiting." + name + ".forInstance." + *why;
+          return false;
+        }
+        p.instance = std::make_shared<rl::InstanceLimiter>(std::move(s));
       }
-      p.instance = std::make_unique<rl::InstanceLimiter>(std::move(s));
       p.policy_field = rl::ratelimit_policy_value(p.instance_rules);
     }
     if (!p.environment_rules.empty()) {
@@ -302,21 +322,21 @@ std::unique_ptr<RateLimiter> RateLimiter::create(const config::GatewayConfig& co
         return false;
       }
       p.environment_policy_field = rl::ratelimit_policy_value(p.environment_rules);
+      p.environment_name = rules_digest(p.environment_rules);
     }
     impl->policies.push_back(std::move(p));
     return true;
   };
   if (!make_policy("default", to_rules(c.effective_instance_rules()),
-                   to_rules(c.effective_environment_rules()), false))
+                   to_rules(c.effective_environment_rules()), false, nullptr))
     return nullptr;
   for (std::size_t i = 0; i < c.overrides.size(); ++i) {
     const auto& o = c.overrides[i];
     const std::string name = "overrides[" + std::to_string(i) + "]";
-    if (!make_policy(
-            name, o.instance_rules ? to_rules(*o.instance_rules) : impl->policies[0].instance_rules,
-            o.environment_rules ? to_rules(*o.environment_rules)
-                                : impl->policies[0].environment_rules,
-            o.exempt))
+    const auto& base = impl->policies[0];
+    if (!make_policy(name, o.instance_rules ? to_rules(*o.instance_rules) : base.instance_rules,
+                     o.environment_rules ? to_rules(*o.environment_rules) : base.environment_rules,
+                     o.exempt, o.instance_rules ? nullptr : base.instance))
       return nullptr;
   }
   bool any_environment = false;
@@ -345,8 +365,14 @@ std::unique_ptr<RateLimiter> RateLimiter::create(const config::GatewayConfig& co
 }
 
 void RateLimiter::start(asio::any_io_executor ex) {
-  if (impl_->breaker && !impl_->redis)
-    impl_->redis = std::make_unique<redis::RedisClient>(ex, impl_->redis_settings);
+  if (impl_->breaker && !impl_->redis) {
+    // A check gives up at checkTimeout; the client's own bound (which resets the connection)
+    // stays well above it, so one slow answer does not cost the whole pipelined connection.
+    auto s = impl_->redis_settings;
+    s.command_timeout = std::max<std::chrono::milliseconds>(
+        std::chrono::milliseconds(250), 4 * impl_->cfg.environment_check_timeout);
+    impl_->redis = std::make_unique<redis::RedisClient>(ex, s);
+  }
 }
 
 void RateLimiter::stop() {
@@ -366,11 +392,17 @@ asio::awaitable<RateStep> RateLimiter::async_check_environment(Exchange& ex, cor
 
 RateLimitGauges RateLimiter::gauges(core::TimePoint now) const {
   RateLimitGauges g;
+  // Overrides that keep the default's instance rules share its limiter: count each once.
+  std::vector<rl::InstanceLimiter*> limiters;
   for (const auto& p : impl_->policies)
-    if (p.instance) {
-      g.keys += p.instance->keys();
-      g.evictions += p.instance->evictions();
-    }
+    if (p.instance &&
+        std::find(limiters.begin(), limiters.end(), p.instance.get()) == limiters.end())
+      limiters.push_back(p.instance.get());
+  for (auto* l : limiters) {
+    l->sweep(now);  // idle keys go at each scrape too, not only as checks pass
+    g.keys += l->keys();
+    g.evictions += l->evictions();
+  }
   if (impl_->breaker) {
     g.breaker_state = std::string(rl::breaker_state_name(impl_->breaker->state()));
     g.breaker_transitions = impl_->breaker->transitions();
