@@ -42,9 +42,9 @@ struct ReplayCache::Impl {
     std::multimap<std::int64_t, Entries::iterator> by_expiry;
 
     // Amortised O(log n) per insert: each entry is dropped at most once.
-    void drop_expired(std::int64_t now, Owners& owners) {
+    void drop_expired(std::int64_t now, Owners& owner_counts) {
       while (!by_expiry.empty() && by_expiry.begin()->first < now) {
-        owners.release(by_expiry.begin()->second->second.owner);
+        owner_counts.release(by_expiry.begin()->second->second.owner);
         entries.erase(by_expiry.begin()->second);
         by_expiry.erase(by_expiry.begin());
       }
