@@ -19,9 +19,8 @@ while [[ $# -gt 0 ]]; do
     *) echo "usage: $0 [--seconds S] [--connections C] [--binary PATH]" >&2; exit 2 ;;
   esac
 done
-if [[ ! -x "$bin" ]]; then
-  cmake --preset release >/dev/null && ninja -C build/release -j2 stella-gw >/dev/null
-fi
+source load/lib.sh
+ensure_binary "$bin"
 work=$(mktemp -d)
 cleanup() { kill "${svc:-}" "${gw:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -37,14 +36,8 @@ auth:
                audiences: [stella-gateway] }
   replayCache: { capacity: 10000000 }
 YAML
-"$bin" serve --config "$work/gw.yaml" >"$work/gw.log" 2>&1 &
-gw=$!
-for _ in $(seq 100); do grep -q "listening" "$work/gw.log" && break; sleep 0.1; done
-http=$(grep -o 'http=127.0.0.1:[0-9]*' "$work/gw.log" | cut -d: -f2)
-tcp=$(grep -o 'tcp=127.0.0.1:[0-9]*' "$work/gw.log" | cut -d: -f2)
-"$bin" service demo --gateway "tcp://127.0.0.1:$tcp" --instance bench-1 >"$work/svc.log" 2>&1 &
-svc=$!
-for _ in $(seq 100); do grep -q "registered" "$work/gw.log" && break; sleep 0.1; done
+start_gateway "$bin" "$work/gw.yaml" "$work/gw.log"
+start_demo "$bin" bench-1 "$work/svc.log"
 token=$("$bin" token mint --key "$work/issuer.json" --issuer https://issuer.bench \
   --audience stella-gateway --scope demo:read --tenant acme --dpop-key "$work/client.json" --ttl 3600)
 # Enough proofs for 40k requests a second, made before the clock starts.

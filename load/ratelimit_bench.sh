@@ -20,9 +20,8 @@ while [[ $# -gt 0 ]]; do
     *) echo "usage: $0 [--seconds S] [--rounds N] [--binary PATH]" >&2; exit 2 ;;
   esac
 done
-if [[ ! -x "$bin" ]]; then
-  cmake --preset release >/dev/null && ninja -C build/release -j2 stella-gw >/dev/null
-fi
+source load/lib.sh
+ensure_binary "$bin"
 work=$(mktemp -d)
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -47,15 +46,9 @@ environment="$instance
 printf '%s\n' "$base" > "$work/off.yaml"
 printf '%s\n%s\n' "$base" "$instance" > "$work/instance.yaml"
 printf '%s\n%s\n' "$base" "$environment" > "$work/environment.yaml"
-start() {  # name → sets http
-  "$bin" serve --config "$work/$1.yaml" >"$work/$1.log" 2>&1 &
-  gw=$!
-  for _ in $(seq 100); do grep -q "listening" "$work/$1.log" && break; sleep 0.1; done
-  http=$(grep -o 'http=127.0.0.1:[0-9]*' "$work/$1.log" | cut -d: -f2)
-  tcp=$(grep -o 'tcp=127.0.0.1:[0-9]*' "$work/$1.log" | cut -d: -f2)
-  "$bin" service demo --gateway "tcp://127.0.0.1:$tcp" --instance "bench-$1" >"$work/$1.svc.log" 2>&1 &
-  svc=$!
-  for _ in $(seq 100); do grep -q "registered" "$work/$1.log" && break; sleep 0.1; done
+start() {  # name → gw, svc, http
+  start_gateway "$bin" "$work/$1.yaml" "$work/$1.log"
+  start_demo "$bin" "bench-$1" "$work/$1.svc.log"
 }
 echo "| round | gateway | req/s | p50 | p99 | non-2xx |"
 echo "|---|---|---|---|---|---|"

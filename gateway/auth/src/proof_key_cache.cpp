@@ -7,23 +7,16 @@
 #include <string>
 #include <unordered_map>
 
+#include "digest_hash.hpp"
 #include "stella/gateway/auth/auth_caches.hpp"
 
 namespace stella::gw::auth {
 
+using detail::DigestHash;
+
 namespace {
 
 constexpr std::size_t kShards = 16;
-
-// The key is a SHA-256 digest of the client's JSON: uniformly spread, so its bytes serve as
-// the hash and pick the shard (a client cannot aim its keys at one shard).
-struct DigestHash {
-  std::size_t operator()(const std::string& digest) const noexcept {
-    std::size_t h = 0;
-    std::memcpy(&h, digest.data(), std::min(sizeof h, digest.size()));
-    return h;
-  }
-};
 
 }  // namespace
 
@@ -54,7 +47,7 @@ std::shared_ptr<const Jwk> ProofKeyCache::get(const nlohmann::json& jwk, JwkErrc
   // dump() of a parsed object is canonical (members sorted, one spelling per value): equal
   // text means equal members, and parsing is a function of the members.
   const std::string digest = sha256(jwk.dump());
-  Impl::Shard& shard = impl_->shards[static_cast<unsigned char>(digest[8]) % kShards];
+  Impl::Shard& shard = impl_->shards[detail::digest_shard(digest, kShards)];
   {
     std::lock_guard lock(shard.mu);
     if (auto it = shard.keys.find(digest); it != shard.keys.end()) return it->second;

@@ -9,26 +9,19 @@
 #include <unordered_map>
 #include <utility>
 
+#include "digest_hash.hpp"
 #include "stella/gateway/auth/auth_caches.hpp"
 
 namespace stella::gw::auth {
+
+using detail::DigestHash;
 
 namespace {
 
 constexpr std::size_t kShards = 16;
 
-// The key is a SHA-256 digest: its first bytes are already uniformly distributed (and cannot
-// be steered into one bucket by a client), so they serve as the hash as they are.
-struct DigestHash {
-  std::size_t operator()(const std::string& digest) const noexcept {
-    std::size_t h = 0;
-    std::memcpy(&h, digest.data(), std::min(sizeof h, digest.size()));
-    return h;
-  }
-};
-
 std::size_t shard_of(const std::string& digest) {
-  return static_cast<unsigned char>(digest[sizeof(std::size_t)]) % kShards;
+  return detail::digest_shard(digest, kShards);
 }
 
 }  // namespace

@@ -1,0 +1,31 @@
+# Shared by the load scripts (sourced, not run): the binary, and one gateway with one demo
+# service on ephemeral loopback ports.
+#
+#   source "$(dirname "$0")/lib.sh"
+#   ensure_binary "$bin"                    # builds the release binary when it is missing
+#   start_gateway "$bin" CONFIG LOG         # sets gw (pid), http and tcp (ports)
+#   start_demo "$bin" INSTANCE LOG          # sets svc (pid); returns once it registered
+
+ensure_binary() {
+  if [[ ! -x "$1" ]]; then
+    cmake --preset release >/dev/null && ninja -C build/release -j2 stella-gw >/dev/null
+  fi
+}
+
+start_gateway() {
+  local bin=$1 config=$2 log=$3
+  "$bin" serve --config "$config" >"$log" 2>&1 &
+  gw=$!
+  gateway_log=$log
+  for _ in $(seq 100); do grep -q "listening" "$log" && break; sleep 0.1; done
+  http=$(grep -o 'http=127.0.0.1:[0-9]*' "$log" | cut -d: -f2)
+  tcp=$(grep -o 'tcp=127.0.0.1:[0-9]*' "$log" | cut -d: -f2)
+  [[ -n "$http" && -n "$tcp" ]] || { echo "the gateway did not start:" >&2; tail -5 "$log" >&2; return 1; }
+}
+
+start_demo() {
+  local bin=$1 instance=$2 log=$3
+  "$bin" service demo --gateway "tcp://127.0.0.1:$tcp" --instance "$instance" >"$log" 2>&1 &
+  svc=$!
+  for _ in $(seq 100); do grep -q "registered" "$gateway_log" && break; sleep 0.1; done
+}
