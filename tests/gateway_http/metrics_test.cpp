@@ -44,6 +44,14 @@ TEST(Metrics, EveryFamilyIsWrittenEvenWithNoTraffic) {
                              "gateway_auth_key_refresh_failures_total",
                              "gateway_auth_token_cache_total",
                              "gateway_auth_replay_fallbacks_total",
+                             "gateway_rate_limit_keys",
+                             "gateway_rate_limit_key_evictions_total",
+                             "gateway_rate_limit_breaker_state",
+                             "gateway_rate_limit_breaker_transitions_total",
+                             "gateway_rate_limit_environment_active",
+                             "gateway_rate_limit_recent_requests",
+                             "gateway_rate_limit_environment_checks_total",
+                             "gateway_rate_limit_environment_duration_seconds",
                              "process_cpu_seconds_total",
                              "process_resident_memory_bytes",
                              "process_open_fds",
@@ -53,6 +61,9 @@ TEST(Metrics, EveryFamilyIsWrittenEvenWithNoTraffic) {
   }
   // Fixed label sets are there at zero.
   EXPECT_NE(text.find("gateway_auth_failures_total{reason=\"dpop_replay\"} 0"), std::string::npos);
+  EXPECT_NE(text.find("gateway_rate_limit_breaker_state{state=\"open\"} 0"), std::string::npos);
+  EXPECT_NE(text.find("gateway_rate_limit_environment_checks_total{result=\"timeout\"} 0"),
+            std::string::npos);
   EXPECT_NE(text.find("gateway_request_outcomes_total{outcome=\"rate_limited\"} 0"),
             std::string::npos);
   EXPECT_NE(text.find("gateway_auth_duration_seconds_bucket{le=\"+Inf\"} 0"), std::string::npos);
