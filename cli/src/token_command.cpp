@@ -275,11 +275,7 @@ std::optional<auth::Jwk> read_private_jwk(const std::string& path, std::string& 
 std::string random_jti() {
   core::Random rng(core::entropy_seed());
   std::string bytes(16, '\0');
-  for (std::size_t i = 0; i < bytes.size(); i += 8) {
-    std::uint64_t v = rng.next();
-    for (std::size_t j = 0; j < 8; ++j, v >>= 8)
-      bytes[i + j] = static_cast<char>(v & 0xFF);
-  }
+  rng.fill(bytes.data(), bytes.size());
   return auth::base64url_encode(bytes);
 }
 

@@ -76,7 +76,7 @@ Credentials read_credentials(const RequestHead& head) {
   for (const auto& f : head.fields) {
     if (core::iequals_ascii(f.name, "authorization")) {
       ++c.authorization_headers;
-      const std::string_view v = trim(f.value);
+      const std::string_view v = f.value;  // trimmed by the head parser
       const auto space = v.find(' ');
       const std::string_view scheme = v.substr(0, space);
       c.token = space == std::string_view::npos ? std::string_view() : trim(v.substr(space + 1));
@@ -85,7 +85,7 @@ Credentials read_credentials(const RequestHead& head) {
                                                        : Scheme::other;
     } else if (core::iequals_ascii(f.name, "dpop")) {
       ++c.dpop_headers;
-      c.proof = trim(f.value);
+      c.proof = f.value;
     }
   }
   return c;
@@ -140,11 +140,7 @@ std::optional<auth::KeySet> read_jwks_file(const std::string& path, std::string&
 std::string random_salt() {
   core::Random rng(core::entropy_seed());
   std::string s(16, '\0');
-  for (std::size_t i = 0; i < s.size(); i += 8) {
-    std::uint64_t v = rng.next();
-    for (std::size_t j = 0; j < 8; ++j, v >>= 8)
-      s[i + j] = static_cast<char>(v & 0xFF);
-  }
+  rng.fill(s.data(), s.size());
   return s;
 }
 
@@ -470,9 +466,9 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void set_identity(const auth::VerifiedToken& t, const std::string& jkt, const std::string& x5t,
-                    const RequestHead& head, Exchange& ex) const {
+                    Exchange& ex) const {
     auto& f = ex.proxy.frame;
-    if (!cfg.forward_credentials) strip_credentials(head, ex);
+    if (!cfg.forward_credentials) strip_credentials(ex);
     ex.identity.subject = t.subject;
     ex.identity.tenant = t.tenant;
     f.subject = t.subject;
@@ -488,8 +484,7 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
 
   // The credentials were for the gateway: a service gets the verified identity instead, and
   // never a token it could present elsewhere (auth.forwardCredentials).
-  static void strip_credentials(const RequestHead& head, Exchange& ex) {
-    (void)head;
+  static void strip_credentials(Exchange& ex) {
     auto& h = ex.proxy.frame.headers;
     std::erase_if(h, [](const core::Header& f) {
       return core::iequals_ascii(f.name, "authorization") || core::iequals_ascii(f.name, "dpop");
@@ -501,7 +496,7 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
     const Route& route = *lookup.route;
     if (route.anonymous && std::find(cfg.anonymous_services.begin(), cfg.anonymous_services.end(),
                                      route.service) != cfg.anonymous_services.end()) {
-      if (!cfg.forward_credentials) strip_credentials(head, ex);
+      if (!cfg.forward_credentials) strip_credentials(ex);
       return AuthStep::pass;
     }
 
@@ -519,15 +514,16 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
     if (!b64token(cred.token) || cred.token.size() > cfg.max_token_size)
       return refuse(ex, AuthFailure::malformed_token, cred.scheme, "not a token");
 
-    const auto keys = key_set();
-    if (!keys)
-      return refuse(ex, AuthFailure::authority_unavailable, cred.scheme,
-                    "no signing keys from the Authority yet");
-
+    // The cache first: it only ever holds tokens verified with a loaded key set (and is emptied
+    // when the set changes), so a hit needs neither the set nor its lock.
     const std::int64_t t_now = now();
     std::shared_ptr<const auth::VerifiedToken> token =
         token_cache.find(cred.token, t_now, token_policy.clock_skew_s);
     if (!token) {
+      const auto keys = key_set();
+      if (!keys)
+        return refuse(ex, AuthFailure::authority_unavailable, cred.scheme,
+                      "no signing keys from the Authority yet");
       auto v = auth::verify_access_token(cred.token, *keys, token_policy, t_now);
       if (!v) {
         if (v.failure == AuthFailure::unknown_kid) kick();
@@ -603,7 +599,7 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
           return refuse(ex, AuthFailure::dpop_key_over_quota, cred.scheme,
                         "too many proofs of this key within the proof window");
       }
-      set_identity(*token, jkt, x5t, head, ex);
+      set_identity(*token, jkt, x5t, ex);
       if (redis) {
         ex.identity.replay_key = "stella:dpop:" + auth::base64url_encode(auth::sha256(id));
         // The shared entry outlives the window by the skew once more: another gateway's clock
@@ -615,7 +611,7 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
       }
       return AuthStep::pass;
     }
-    set_identity(*token, jkt, x5t, head, ex);
+    set_identity(*token, jkt, x5t, ex);
     return AuthStep::pass;
   }
 

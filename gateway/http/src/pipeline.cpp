@@ -39,11 +39,7 @@ namespace {
 
 template <std::size_t N>
 void random_bytes(core::Random& rng, std::array<std::uint8_t, N>& out) {
-  for (std::size_t i = 0; i < N; i += 8) {
-    std::uint64_t bits = rng.next();
-    for (std::size_t j = i; j < N && j < i + 8; ++j, bits >>= 8)
-      out[j] = static_cast<std::uint8_t>(bits);
-  }
+  rng.fill(out.data(), N);
 }
 
 // ---- 1. trace context ----------------------------------------------------------------------

@@ -178,7 +178,9 @@ struct RateLimiter::Impl : std::enable_shared_from_this<Impl> {
     auto& st = ex.rate;
     st.policy = index;
     st.key = key_of(head, facts, ex);
-    const bool env_active = gate.record(now);
+    // The gate only decides whether Redis is asked: without an environment level nothing reads
+    // it, so nothing counts into it (one shared lock less per request).
+    const bool env_active = redis && gate.record(now);
     if (p->instance) {
       st.instance = p->instance->check(st.key, now);
       st.has_instance = true;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -72,6 +73,15 @@ class Random {
   double uniform() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
   /// An independent generator for a subsystem, derived from this one's sequence.
   Random fork() noexcept { return Random(next()); }
+  /// Fills `n` bytes at `out` from the sequence (each next() gives 8 bytes, low byte first).
+  void fill(void* out, std::size_t n) noexcept {
+    auto* p = static_cast<unsigned char*>(out);
+    for (std::size_t i = 0; i < n; i += 8) {
+      std::uint64_t bits = next();
+      for (std::size_t j = i; j < n && j < i + 8; ++j, bits >>= 8)
+        p[j] = static_cast<unsigned char>(bits);
+    }
+  }
 
  private:
   std::uint64_t state_;
