@@ -17,6 +17,8 @@ packages=(
   libtsan2
   # tests: promtool (metrics format, alert rules)
   prometheus
+  # tests: /openapi.yaml read back by a second YAML reader; /docs loaded in headless Chromium
+  python3-yaml chromium
   # load/run.sh: the side-by-side HTTP benchmark (peers, load generators, profilers)
   nginx-light haproxy wrk nghttp2-client curl python3 linux-perf strace
 )
@@ -27,15 +29,28 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js and npm (Swagger UI for /docs, the OpenAPI validator the tests run): any install will
+# do (Debian's packages when there is none).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
 
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "setup: installing ${missing[*]}"
-sudo_cmd=()
-if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The npm packages of tools/openapi (versions pinned by its package-lock.json): Swagger UI's
+# distribution files, served from disk at /docs (openapi.ui.assetsDir), and the validator.
+# Installed again only when the lock file changed. No install scripts run.
+tools="$(dirname "$0")/../tools/openapi"
+stamp="$tools/node_modules/.stella-lock"
+if ! cmp -s "$tools/package-lock.json" "$stamp" 2>/dev/null; then
+  echo "setup: npm ci in tools/openapi"
+  (cd "$tools" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  cp "$tools/package-lock.json" "$stamp"
+fi

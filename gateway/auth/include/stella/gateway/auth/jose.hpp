@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "stella/core/strict_json.hpp"
+
 typedef struct evp_pkey_st EVP_PKEY;
 
 namespace stella::gw::auth {
@@ -32,19 +34,10 @@ std::string base64url_encode(std::string_view bytes);
 
 // ---- JSON ------------------------------------------------------------------------------------
 
-struct JsonLimits {
-  std::size_t max_bytes = 16 * 1024;
-  std::size_t max_depth = 16;
-};
-
-/// Parses `text` as one JSON value. Refuses (nullopt, with a short reason in `error` when
-/// given): invalid JSON or UTF-8, more than `limits.max_bytes` bytes, nesting deeper than
-/// `limits.max_depth`, and any object holding the same member name twice (RFC 7515 §5.2
-/// allows refusing; an attacker could otherwise make two parsers see two different tokens).
-/// Depth counts containers: a scalar is depth 0, `{}` depth 1, `[{}]` depth 2. The parse stops
-/// at the first offence (a hostile document is never built in full).
-std::optional<nlohmann::json> parse_strict_json(std::string_view text, const JsonLimits& limits,
-                                                std::string* error = nullptr);
+// parse_strict_json and JsonLimits live in core (core/strict_json.hpp): tokens, keys and
+// OpenAPI fragments are parsed by the same strict reader.
+using core::JsonLimits;
+using core::parse_strict_json;
 
 // ---- hashes and comparisons ------------------------------------------------------------------
 

@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "stella/gateway/auth/jose.hpp"
+#include "stella/core/strict_json.hpp"
 
-namespace stella::gw::auth {
+namespace stella::core {
 
 namespace {
 
@@ -117,4 +117,4 @@ std::optional<nlohmann::json> parse_strict_json(std::string_view text, const Jso
   }
 }
 
-}  // namespace stella::gw::auth
+}  // namespace stella::core

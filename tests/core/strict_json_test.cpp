@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "stella/gateway/auth/jose.hpp"
+#include "stella/core/strict_json.hpp"
 
-namespace stella::gw::auth {
+namespace stella::core {
 namespace {
 
 std::string nested_arrays(std::size_t depth) {
@@ -94,4 +94,4 @@ TEST(StrictJson, RefusesInvalidUtf8AndLoneSurrogates) {
 }
 
 }  // namespace
-}  // namespace stella::gw::auth
+}  // namespace stella::core
