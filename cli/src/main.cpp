@@ -7,6 +7,7 @@
 
 #include "config_command.hpp"
 #include "frame_command.hpp"
+#include "openapi_command.hpp"
 #include "serve_command.hpp"
 #include "service_command.hpp"
 #include "sim_command.hpp"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   stella::cli::add_serve_command(app, exit_code);
   stella::cli::add_token_command(app, exit_code);
   stella::cli::add_authority_command(app, exit_code);
+  stella::cli::add_openapi_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

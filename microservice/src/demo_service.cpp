@@ -144,6 +144,93 @@ asio::awaitable<std::optional<core::Response>> status(RequestContext& ctx) {
   co_return text(static_cast<std::uint16_t>(*code), "status " + std::to_string(*code) + "\n");
 }
 
+// ---- OpenAPI: how the demo describes itself (docs/openapi.md) ------------------------------
+
+using json = nlohmann::json;
+
+json ref(const char* type, const char* name) {
+  return {{"$ref", std::string("#/components/") + type + "/" + name}};
+}
+
+json json_content(const char* schema) {
+  return {{"application/json", {{"schema", ref("schemas", schema)}}}};
+}
+
+json text_content() {
+  return {{"text/plain", {{"schema", {{"type", "string"}}}}}};
+}
+
+json path_integer(const char* name, const char* description, std::uint64_t max) {
+  return {{"name", name},
+          {"in", "path"},
+          {"required", true},
+          {"description", description},
+          {"schema", {{"type", "integer"}, {"minimum", 0}, {"maximum", max}}}};
+}
+
+json operation(const char* id, const char* summary, json responses, json parameters = nullptr) {
+  json op = {{"operationId", id}, {"summary", summary}, {"responses", std::move(responses)}};
+  if (!parameters.is_null()) op["parameters"] = std::move(parameters);
+  return op;
+}
+
+json echo_responses() {
+  return {{"200",
+           {{"description", "The request as the service received it"},
+            {"content", json_content("Echo")}}}};
+}
+
+json text_responses(const char* ok) {
+  return {{"200", {{"description", ok}, {"content", text_content()}}},
+          {"400", ref("responses", "BadRequest")}};
+}
+
+json demo_components() {
+  const json string = {{"type", "string"}};
+  const json strings = {{"type", "array"}, {"items", string}};
+  json claim = {{"type", "object"},
+                {"properties", {{"type", string}, {"value", string}}},
+                {"required", {"type", "value"}}};
+  json identity = {
+      {"type", "object"},
+      {"description", "What the gateway verified about the caller (empty without a token)"},
+      {"properties",
+       {{"subject", string},
+        {"tenant", string},
+        {"scopes", strings},
+        {"clientId", string},
+        {"dpopJkt", string},
+        {"certThumbprint", string},
+        {"claims", {{"type", "array"}, {"items", ref("schemas", "Claim")}}}}}};
+  json echo = {
+      {"type", "object"},
+      {"properties",
+       {{"method", string},
+        {"path", string},
+        {"query", string},
+        {"route", {{"type", "string"}, {"description", "The route template that matched"}}},
+        {"headers",
+         {{"type", "array"},
+          {"description", "Header fields as [name, value] pairs"},
+          {"items", {{"type", "array"}, {"items", string}, {"minItems", 2}, {"maxItems", 2}}}}},
+        {"correlationId", string},
+        {"tenant", string},
+        {"subject", string},
+        {"scopes", strings},
+        {"traceparent", string},
+        {"body", string},
+        {"instance", {{"type", "string"}, {"description", "The demo instance that answered"}}},
+        {"identity", ref("schemas", "Identity")}}},
+      {"required", {"method", "path", "instance"}}};
+  json secure = {{"type", "object"},
+                 {"properties", {{"message", string}, {"identity", ref("schemas", "Identity")}}}};
+  return {
+      {"schemas", {{"Echo", echo}, {"Identity", identity}, {"Claim", claim}, {"Secure", secure}}},
+      {"responses",
+       {{"BadRequest",
+         {{"description", "A parameter is out of range"}, {"content", text_content()}}}}}};
+}
+
 }  // namespace
 
 void add_demo_endpoints(Service& service, const std::string& instance) {
@@ -151,19 +238,66 @@ void add_demo_endpoints(Service& service, const std::string& instance) {
   // Every endpoint but /secure and /tenants/ declares itself anonymous: open when the gateway
   // lists demo in auth.anonymousServices, token required otherwise (docs/security.md).
   constexpr bool kOpen = true;
-  service.add({"GET", "/api/v1/demo/echo", 0, false, {}, "", kOpen}, echo_here);
-  service.add({"POST", "/api/v1/demo/echo", 0, false, {}, "", kOpen}, echo_here);
-  service.add({"GET", "/api/v1/demo/slow/{ms}", 0, false, {}, "", kOpen}, slow);
-  service.add({"GET", "/api/v1/demo/stream/{chunks}", 0, true, {}, "", kOpen}, stream);
-  service.add({"GET", "/api/v1/demo/status/{code}", 0, false, {}, "", kOpen}, status);
-  service.add({"GET", "/api/v1/demo/bytes/{n}", 0, true, {}, "", kOpen}, bytes);
+  service.openapi_components(demo_components());
+  service.add({"GET", "/api/v1/demo/echo", 0, false, {}, "", kOpen},
+              operation("getEcho", "Echo the request", echo_responses()), echo_here);
+  json post_echo = operation("postEcho", "Echo the request and its body", echo_responses());
+  post_echo["requestBody"] = {{"description", "Any body; it comes back as the echo's body"},
+                              {"content", {{"*/*", {{"schema", json::object()}}}}}};
+  service.add({"POST", "/api/v1/demo/echo", 0, false, {}, "", kOpen}, post_echo, echo_here);
+  service.add({"GET", "/api/v1/demo/slow/{ms}", 0, false, {}, "", kOpen},
+              operation("getSlow", "Answer after a delay", text_responses("Slept that long"),
+                        {path_integer("ms", "Milliseconds to wait", 3'600'000)}),
+              slow);
+  service.add({"GET", "/api/v1/demo/stream/{chunks}", 0, true, {}, "", kOpen},
+              operation("getStream", "Stream lines, one chunk each",
+                        text_responses("'chunk 0' to 'chunk N-1', one per line"),
+                        {path_integer("chunks", "How many chunks", 100'000),
+                         {{"name", "interval_ms"},
+                          {"in", "query"},
+                          {"description", "Pause between chunks"},
+                          {"schema", {{"type", "integer"}, {"minimum", 0}, {"maximum", 60'000}}}}}),
+              stream);
+  service.add(
+      {"GET", "/api/v1/demo/status/{code}", 0, false, {}, "", kOpen},
+      operation(
+          "getStatus", "Answer with a given status code",
+          {{"default",
+            {{"description", "That status, with a short text body"}, {"content", text_content()}}}},
+          {path_integer("code", "The status code (100-999)", 999)}),
+      status);
+  service.add({"GET", "/api/v1/demo/bytes/{n}", 0, true, {}, "", kOpen},
+              operation("getBytes", "Download n bytes (a-z repeated), streamed",
+                        {{"200",
+                          {{"description", "n bytes"},
+                           {"content",
+                            {{"application/octet-stream",
+                              {{"schema", {{"type", "string"}, {"format", "binary"}}}}}}}}},
+                         {"400", ref("responses", "BadRequest")}},
+                        {path_integer("n", "How many bytes", 1ULL << 40)}),
+              bytes);
   // Precedence showcase: a literal beats a parameter, a parameter beats a catch-all.
-  service.add({"GET", "/api/v1/demo/items/special", 0, false, {}, "", kOpen}, echo_here);
-  service.add({"GET", "/api/v1/demo/items/{id}", 0, false, {}, "", kOpen}, echo_here);
-  service.add({"GET", "/api/v1/demo/files/{*path}", 0, false, {}, "", kOpen}, echo_here);
+  service.add(
+      {"GET", "/api/v1/demo/items/special", 0, false, {}, "", kOpen},
+      operation("getSpecialItem", "A literal segment (beats /items/{id})", echo_responses()),
+      echo_here);
+  service.add({"GET", "/api/v1/demo/items/{id}", 0, false, {}, "", kOpen},
+              operation("getItem", "A parameter segment (beats /files/{*path})", echo_responses()),
+              echo_here);
+  service.add({"GET", "/api/v1/demo/files/{*path}", 0, false, {}, "", kOpen},
+              operation("getFile", "A catch-all: the rest of the path", echo_responses()),
+              echo_here);
   // Authorization showcase: a scope, and tenant isolation by the {tenant} parameter.
-  service.add({"GET", "/api/v1/demo/secure", 0, false, {{"scope", "demo:read"}}, ""}, secure);
-  service.add({"GET", "/api/v1/demo/tenants/{tenant}/echo", 0, false, {}, ""}, echo_here);
+  service.add(
+      {"GET", "/api/v1/demo/secure", 0, false, {{"scope", "demo:read"}}, ""},
+      operation(
+          "getSecure", "Needs the scope demo:read; says who called",
+          {{"200",
+            {{"description", "The verified identity"}, {"content", json_content("Secure")}}}}),
+      secure);
+  service.add({"GET", "/api/v1/demo/tenants/{tenant}/echo", 0, false, {}, ""},
+              operation("getTenantEcho", "Echo, for the token's own tenant only", echo_responses()),
+              echo_here);
 }
 
 }  // namespace stella::microservice

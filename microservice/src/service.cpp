@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "stella/core/path_normalize.hpp"
 #include "stella/transport/session_runner.hpp"
@@ -111,6 +112,16 @@ bool Service::add(core::EndpointDescriptor endpoint, Handler handler) {
   }
   routes_.push_back({std::move(endpoint), std::move(parsed).value(), std::move(handler)});
   return true;
+}
+
+bool Service::add(core::EndpointDescriptor endpoint, const nlohmann::json& operation,
+                  Handler handler) {
+  endpoint.openapi = operation.dump();
+  return add(std::move(endpoint), std::move(handler));
+}
+
+void Service::openapi_components(const nlohmann::json& components) {
+  openapi_components_ = components.dump();
 }
 
 void Service::set_health(core::HealthStatus status) {
@@ -246,6 +257,18 @@ asio::awaitable<void> Service::serve_stream(Stream stream, transport::Address ga
   cfg.hello.max_in_flight = options_.max_in_flight;
   for (const auto& r : routes_)
     cfg.hello.endpoints.push_back(r.descriptor);
+  if (!openapi_components_.empty() && !cfg.hello.endpoints.empty()) {
+    // The components travel with the first endpoint's fragment (docs/openapi.md).
+    auto& first = cfg.hello.endpoints.front().openapi;
+    auto fragment =
+        first.empty() ? nlohmann::json::object() : nlohmann::json::parse(first, nullptr, false);
+    if (fragment.is_object()) {
+      fragment["x-stella-components"] = nlohmann::json::parse(openapi_components_);
+      first = fragment.dump();
+    } else {
+      log("openapi: the first endpoint's fragment is not a JSON object; components not sent");
+    }
+  }
 
   ++connections_made_;
   ++generation_;

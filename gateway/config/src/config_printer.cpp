@@ -369,6 +369,17 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.seconds("cacheTtlSeconds", c.openapi.cache_ttl);
   w.str("title", c.openapi.title);
   w.str("version", c.openapi.version);
+  w.str("description", c.openapi.description);
+  w.strings("servers", c.openapi.servers);
+  w.begin("ui");
+  w.boolean("enabled", c.openapi.ui.enabled);
+  w.str("assetsDir", c.openapi.ui.assets_dir);
+  w.end();
+  w.begin("limits");
+  w.size("maxFragmentBytes", c.openapi.limits.max_fragment_bytes);
+  w.number("maxDepth", c.openapi.limits.max_depth);
+  w.number("maxComponents", c.openapi.limits.max_components);
+  w.end();
   w.end();
 
   const TelemetryConfig& t = c.telemetry;

@@ -394,6 +394,19 @@ void read_openapi(MapReader& m, OpenApiConfig& c) {
   m.get("cacheTtlSeconds", c.cache_ttl);
   m.get("title", c.title);
   m.get("version", c.version);
+  m.get("description", c.description);
+  m.get("servers", c.servers);
+  if (auto u = m.map("ui")) {
+    u->get("enabled", c.ui.enabled);
+    u->get("assetsDir", c.ui.assets_dir);
+    u->finish();
+  }
+  if (auto l = m.map("limits")) {
+    l->get_size("maxFragmentBytes", c.limits.max_fragment_bytes, 1024, 16 * 1024 * 1024);
+    l->get_int("maxDepth", c.limits.max_depth, 8, 256);
+    l->get_int("maxComponents", c.limits.max_components, 0, 100000);
+    l->finish();
+  }
   m.finish();
 }
 

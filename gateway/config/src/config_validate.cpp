@@ -213,6 +213,16 @@ void validate_into(const GatewayConfig& c, Diagnostics& d) {
         "NoCertificate, so no client certificate would ever be checked)");
   }
 
+  // openapi
+  for (std::size_t i = 0; i < c.openapi.servers.size(); ++i) {
+    const auto& url = c.openapi.servers[i];
+    if (!is_http_url(url, true) && !(url.starts_with('/') && !url.starts_with("//")))
+      err("openapi.servers[" + std::to_string(i) + "]",
+          "'" + url + "' is neither an http(s) URL nor a path starting with '/'");
+  }
+  if (c.openapi.title.empty()) err("openapi.title", "must not be empty");
+  if (c.openapi.version.empty()) err("openapi.version", "must not be empty");
+
   // http
   if (!c.http.tls.enabled &&
       c.http.tls.client_certificate_mode != transport::tls::ClientCertificateMode::none) {

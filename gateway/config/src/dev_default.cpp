@@ -20,6 +20,8 @@ GatewayConfig dev_default() {
   // Short beats so a newcomer sees an instance turn Unhealthy within seconds of stopping it.
   c.health.heartbeat_interval = 2s;
   c.health.heartbeat_timeout = 6s;
+  // A service that registers shows in /openapi.json and /docs within a second.
+  c.openapi.cache_ttl = 1s;
   c.source = "";
   detail::link_sections(c);
   return c;

@@ -528,8 +528,12 @@ class ExchangeLoop final : public HttpConnectionBase,
     if (!ex_.head_request) {
       ex_.bytes_out += body.size();
       res.body() = std::move(body);
+      res.prepare_payload();
+    } else if (status == 204 || status == 304) {
+      res.prepare_payload();
+    } else {
+      res.content_length(body.size());  // HEAD: the length a GET would have, no body
     }
-    res.prepare_payload();
     conn_.set_deadline(Deadline::write, s_.http.idle_timeout);
     auto [ec, n] = co_await bhttp::async_write(conn_.stream(), res, kTuple);
     conn_.clear_deadline();

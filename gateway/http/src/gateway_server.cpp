@@ -19,6 +19,7 @@
 #include "stella/gateway/health_tracker.hpp"
 #include "stella/gateway/http/authenticator.hpp"
 #include "stella/gateway/http/http_connection.hpp"
+#include "stella/gateway/http/openapi_publisher.hpp"
 #include "stella/gateway/http/otlp_exporter.hpp"
 #include "stella/gateway/http/rate_limiter.hpp"
 #include "stella/gateway/http/registry_hooks.hpp"
@@ -121,6 +122,14 @@ struct GatewayServer::Impl {
     shared.stages = std::make_unique<Pipeline>(build_pipeline(shared));
     shared.process_gauges = [this] { return transport_gauges(); };
     shared.routes = &registry_hooks.registry().routes();
+    if (config->openapi.enabled) {
+      openapi = std::make_unique<OpenApiPublisher>(
+          config, [routes = shared.routes] { return routes->snapshot(); }, clock,
+          [&sink](std::string_view level, const std::string& line) {
+            sink.lifecycle(level, line);
+          });
+      shared.openapi = openapi.get();
+    }
     auto& transport_io = workers[0]->io;
     UpstreamSettings us;
     us.stream_window = config->routing.stream_window;
@@ -248,6 +257,7 @@ struct GatewayServer::Impl {
   std::unique_ptr<Authenticator> auth;        // auth.enabled
   std::string auth_error;                     // why it could not be built (start() reports it)
   std::unique_ptr<RateLimiter> rate_limiter;  // a rate-limit rule is configured
+  std::unique_ptr<OpenApiPublisher> openapi;  // openapi.enabled
   std::string rate_limit_error;
   std::unique_ptr<tcp::acceptor> metrics_acceptor;  // telemetry.metrics.host/port
   std::unique_ptr<transport::tls::TlsGatewayListener> tls_listener;

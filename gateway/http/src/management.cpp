@@ -6,8 +6,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "stella/core/text.hpp"
 #include "stella/gateway/health_tracker.hpp"
 #include "stella/gateway/http/authenticator.hpp"
+#include "stella/gateway/http/openapi_publisher.hpp"
 #include "stella/gateway/http/worker_context.hpp"
 
 namespace stella::gw::http {
@@ -56,7 +58,107 @@ ManagementEndpoint management_endpoint(const ServerShared& shared, std::string_v
   const auto& m = shared.config->telemetry.metrics;
   if (m.enabled && path == m.path && m.separate_listener() == management_only)
     return ManagementEndpoint::metrics;
-  return management_only ? ManagementEndpoint::not_found : ManagementEndpoint::none;
+  if (management_only) return ManagementEndpoint::not_found;
+  if (shared.openapi) {
+    if (path == "/openapi.json") return ManagementEndpoint::openapi_json;
+    if (path == "/openapi.yaml") return ManagementEndpoint::openapi_yaml;
+    if (path.starts_with("/openapi/") && path.ends_with(".json") &&
+        path.size() > std::string_view("/openapi/.json").size())
+      return ManagementEndpoint::openapi_service;
+    if (shared.config->openapi.ui.enabled) {
+      if (path == "/docs") return ManagementEndpoint::docs_page;
+      if (path == "/docs/") return ManagementEndpoint::docs_slash;
+      if (path.starts_with("/docs/")) return ManagementEndpoint::docs_asset;
+    }
+  }
+  return ManagementEndpoint::none;
+}
+
+namespace {
+
+DirectReply cached_reply(std::string_view body, std::string_view etag,
+                         std::string_view content_type, std::string cache_control,
+                         std::string_view if_none_match) {
+  DirectReply r;
+  r.content_type = content_type;
+  r.headers.emplace_back("ETag", std::string(etag));
+  r.headers.emplace_back("Cache-Control", std::move(cache_control));
+  if (!if_none_match.empty() && if_none_match_matches(if_none_match, etag)) {
+    r.status = 304;
+    return r;
+  }
+  r.body.assign(body);
+  return r;
+}
+
+DirectReply problem_reply(unsigned status, std::string_view type, std::string_view title,
+                          const std::string& detail) {
+  DirectReply r;
+  r.status = status;
+  r.content_type = "application/problem+json";
+  nlohmann::ordered_json j = {{"type", "https://stella-gw.dev/problems/" + std::string(type)},
+                              {"title", title},
+                              {"status", status},
+                              {"detail", detail}};
+  r.body = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return r;
+}
+
+}  // namespace
+
+DirectReply openapi_reply(ServerShared& shared, ManagementEndpoint which, std::string_view path,
+                          std::string_view if_none_match) {
+  OpenApiPublisher& p = *shared.openapi;
+  const std::string max_age =
+      "max-age=" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                      shared.config->openapi.cache_ttl)
+                                      .count());
+  switch (which) {
+    case ManagementEndpoint::openapi_json: {
+      const auto b = p.current();
+      return cached_reply(b->json.body, b->json.etag, "application/json", max_age, if_none_match);
+    }
+    case ManagementEndpoint::openapi_yaml: {
+      const auto b = p.current();
+      return cached_reply(b->yaml.body, b->yaml.etag, "application/yaml", max_age, if_none_match);
+    }
+    case ManagementEndpoint::openapi_service: {
+      const auto b = p.current();
+      constexpr std::string_view kPrefix = "/openapi/";
+      const auto name = path.substr(kPrefix.size(), path.size() - kPrefix.size() - 5);
+      const auto it = b->services.find(name);
+      if (it == b->services.end())
+        return problem_reply(
+            404, "not-found", "Not found",
+            "no service named '" + core::printable(name, 128) + "' has a live instance");
+      return cached_reply(it->second.body, it->second.etag, "application/json", max_age,
+                          if_none_match);
+    }
+    case ManagementEndpoint::docs_slash: {
+      DirectReply r;
+      r.status = 308;
+      r.content_type = "text/plain; charset=utf-8";
+      r.headers.emplace_back("Location", "../docs");
+      r.body = "moved to /docs\n";
+      return r;
+    }
+    case ManagementEndpoint::docs_page:
+    case ManagementEndpoint::docs_asset: {
+      if (!p.ui_problem().empty())
+        return problem_reply(503, "docs-unavailable", "API documentation page unavailable",
+                             p.ui_problem());
+      const StaticAsset* a = which == ManagementEndpoint::docs_page
+                                 ? &p.docs_page()
+                                 : p.asset(path.substr(std::string_view("/docs/").size()));
+      if (!a)
+        return problem_reply(
+            404, "not-found", "Not found",
+            "/docs has no file named '" + core::printable(path.substr(6), 128) + "'");
+      return cached_reply(a->body, a->etag, a->content_type, "max-age=300", if_none_match);
+    }
+    default:
+      return problem_reply(404, "not-found", "Not found", "not an OpenAPI endpoint");
+  }
 }
 
 DirectReply method_not_allowed_reply() {
@@ -124,6 +226,13 @@ boost::asio::awaitable<DirectReply> async_metrics_reply(ServerShared& shared) {
   gauges.http_connections_refused =
       shared.stats.connections_refused.load(std::memory_order_relaxed);
   if (shared.log_sink) gauges.log_lines_dropped = shared.log_sink->dropped();
+  if (shared.openapi) {
+    gauges.openapi_rebuilds = shared.openapi->rebuilds();
+    if (const auto b = shared.openapi->latest()) {
+      gauges.openapi_document_bytes = b->json.body.size();
+      gauges.openapi_rejected = b->rejected;
+    }
+  }
   r.body = render_metrics(merged, gauges, shared.config->telemetry.metrics.top_tenants);
   {
     std::lock_guard lock(shared.metrics_cache_mutex);

@@ -464,6 +464,21 @@ std::string render_metrics(const WorkerMetrics& m, const ProcessGauges& g,
                       MetricType::Histogram);
   env_d.metric.push_back(histogram({}, limiter.environment_duration));
   fams.push_back(std::move(env_d));
+  single("gateway_openapi_rebuilds_total",
+         "Builds of the aggregated OpenAPI document (on a change of the routes, at most once "
+         "per openapi.cacheTtlSeconds)",
+         MetricType::Counter, static_cast<double>(g.openapi_rebuilds));
+  single("gateway_openapi_document_bytes", "Size of the current /openapi.json", MetricType::Gauge,
+         static_cast<double>(g.openapi_document_bytes));
+  auto rejected = family("gateway_openapi_fragments_rejected",
+                         "OpenAPI fragments (or parts of them) services sent that the current "
+                         "document leaves out, by reason",
+                         MetricType::Gauge);
+  for (std::size_t i = 0; i < openapi::kReasonCount; ++i)
+    rejected.metric.push_back(gauge(
+        labelled({{"reason", std::string(openapi::reason_name(static_cast<openapi::Reason>(i)))}}),
+        static_cast<double>(g.openapi_rejected[i])));
+  fams.push_back(std::move(rejected));
   auto hello = family("gateway_hello_endpoints_refused_total",
                       "HELLO endpoints refused in HELLO_ACK, by reason", MetricType::Counter);
   for (const auto& [reason, n] : g.hello_endpoints_refused)

@@ -5,7 +5,8 @@
 //   1. trace context     accept a valid W3C traceparent or start a trace; ids for our spans
 //   2. correlation id    keep a well-formed X-Correlation-Id or make one; echoed on the answer
 //   3. path              normalise the path (400/414) — management and routing match on it
-//   4. management        /health/*, /metrics: answered here, before authentication
+//   4. management        /health/*, /metrics, /openapi.*, /docs: answered here, before
+//                        authentication
 //   5. admission         draining → 503; declared body over routing.maxRequestBodySize → 413
 //   6. identity policy   strip gateway-owned headers; set X-Forwarded-*
 //   7. route match       route lookup (404/405): the route says what authentication it needs
@@ -118,7 +119,12 @@ class ManagementStage final : public Stage {
       return StageStatus::respond;
     }
     if (which == ManagementEndpoint::metrics) return StageStatus::suspend;
-    ex.reply = health_reply(shared, which);
+    if (which == ManagementEndpoint::live || which == ManagementEndpoint::ready ||
+        which == ManagementEndpoint::startup) {
+      ex.reply = health_reply(shared, which);
+    } else {
+      ex.reply = openapi_reply(ctx.worker.shared, which, path, ctx.head.field("if-none-match"));
+    }
     return StageStatus::respond;
   }
   boost::asio::awaitable<StageStatus> async_run(Exchange& ex, StageContext& ctx) const override {

@@ -123,7 +123,8 @@ std::string check_members(const json& v, std::string_view what,
   return "";
 }
 
-bool is_ref(const json& v) {
+template <class J>
+bool is_ref(const J& v) {
   return v.is_object() && v.contains("$ref");
 }
 
@@ -329,7 +330,7 @@ RefVerdict first_bad_ref(const json& v, const Components& own) {
   return {};
 }
 
-void rewrite_refs(json& v, const std::string& prefix) {
+void rewrite_refs(ojson& v, const std::string& prefix) {
   if (v.is_object()) {
     for (auto& [k, x] : v.items()) {
       if (k == "$ref" && x.is_string()) {
@@ -477,25 +478,24 @@ ojson derived_operation(const EndpointInput& e) {
 }
 
 // The parameter's (in, name), following one $ref into the service's own components.
-std::pair<std::string, std::string> parameter_place(const json& p, const Components& own) {
-  const json* v = &p;
+std::pair<std::string, std::string> parameter_place(const ojson& p, const Components& own) {
   if (is_ref(p)) {
     const auto ref = p["$ref"].get<std::string>();
     constexpr std::string_view kPrefix = "#/components/parameters/";
     if (!ref.starts_with(kPrefix)) return {};
     const auto it = own.find({"parameters", ref.substr(kPrefix.size())});
-    if (it == own.end() || !it->second.is_object()) return {};
-    v = &it->second;
+    if (it == own.end() || !it->second.contains("in") || !it->second.contains("name")) return {};
+    return {it->second["in"].get<std::string>(), it->second["name"].get<std::string>()};
   }
-  if (!v->contains("in") || !v->contains("name")) return {};
-  return {(*v)["in"].get<std::string>(), (*v)["name"].get<std::string>()};
+  if (!p.contains("in") || !p.contains("name")) return {};
+  return {p["in"].get<std::string>(), p["name"].get<std::string>()};
 }
 
 // Path parameters as the OpenAPI path names them: the fragment's are kept when the path has
 // them, the others left out; every path parameter not declared is added.
 void fix_path_parameters(Context& ctx, const std::string& service, const EndpointInput& e,
-                         const OpenApiPath& path, json& op, const Components& own) {
-  json kept = json::array();
+                         const OpenApiPath& path, ojson& op, const Components& own) {
+  ojson kept = ojson::array();
   std::set<std::string> declared;
   if (op.contains("parameters")) {
     for (auto& p : op["parameters"]) {
@@ -513,8 +513,7 @@ void fix_path_parameters(Context& ctx, const std::string& service, const Endpoin
   }
   for (std::size_t i = 0; i < path.params.size(); ++i)
     if (!declared.contains(path.params[i])) {
-      // Built as ordered_json for the member order, stored in the fragment's json.
-      kept.push_back(json::parse(path_parameter(path.params[i], path.catch_all[i]).dump()));
+      kept.push_back(path_parameter(path.params[i], path.catch_all[i]));
     }
   if (kept.empty()) {
     op.erase("parameters");
@@ -679,13 +678,13 @@ void merge_service(Context& ctx, const ServiceInput& s) {
       continue;
     }
 
-    json op;
+    ojson op;
     bool from_fragment = false;
     if (auto& fragment = fragments[i].operation) {
       if (const auto verdict = first_bad_ref(*fragment, own); verdict.bad) {
         warn(ctx, service, where, *verdict.bad, "$ref '" + verdict.ref + "'");
       } else {
-        op = std::move(*fragment);
+        op = to_ordered(*fragment);
         from_fragment = true;
         if (op.contains("servers")) {
           // Operation servers would send clients around the gateway.
@@ -695,7 +694,7 @@ void merge_service(Context& ctx, const ServiceInput& s) {
         }
       }
     }
-    if (!from_fragment) op = json::parse(derived_operation(e).dump());
+    if (!from_fragment) op = derived_operation(e);
     fix_path_parameters(ctx, service, e, *path, op, own);
     rewrite_refs(op, prefix);
 
@@ -710,7 +709,7 @@ void merge_service(Context& ctx, const ServiceInput& s) {
     out["tags"] = ojson::array({service});
     out["operationId"] = unique_operation_id(ctx, id);
     for (auto& [k, v] : op.items())
-      if (k != "tags" && k != "operationId" && k != "security") out[k] = to_ordered(v);
+      if (k != "tags" && k != "operationId" && k != "security") out[k] = std::move(v);
     if (!out.contains("responses"))
       out["responses"] = {{"default", {{"description", "The service's answer."}}}};
     out["security"] = security_for(ctx, e);
@@ -730,9 +729,9 @@ void merge_service(Context& ctx, const ServiceInput& s) {
 
   // 4. The service's components, renamed into its namespace.
   for (auto& [key, v] : own) {
-    json value = v;
+    ojson value = to_ordered(v);
     rewrite_refs(value, prefix);
-    ctx.components[key.first][prefix + key.second] = to_ordered(value);
+    ctx.components[key.first][prefix + key.second] = std::move(value);
   }
 }
 

@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -105,6 +106,14 @@ class Service {
 
   /// Declares an endpoint. Returns false (and logs why) for a malformed template or a duplicate.
   bool add(core::EndpointDescriptor endpoint, Handler handler);
+  /// Declares an endpoint described by an OpenAPI 3.1 Operation Object (summary, parameters,
+  /// requestBody, responses, ...), sent in HELLO for the gateway's /openapi.json. Its `$ref`s
+  /// name this service's components (openapi_components) as `#/components/<type>/<Name>`;
+  /// the gateway renames them into the service's namespace. docs/openapi.md.
+  bool add(core::EndpointDescriptor endpoint, const nlohmann::json& operation, Handler handler);
+  /// Components (schemas, responses, parameters, ...) the operations refer to, as an OpenAPI
+  /// Components Object. Sent once per HELLO (with the first endpoint, as x-stella-components).
+  void openapi_components(const nlohmann::json& components);
 
   /// Connects (and reconnects) to `gateway` until stop(): plain TCP for tcp://, TLS 1.3 for
   /// tls://. Never throws for network or TLS errors (they are logged and retried with backoff).
@@ -133,6 +142,7 @@ class Service {
   struct Live;
   template <class Stream>
   struct StreamLive;
+  std::string openapi_components_;  // JSON text of the Components Object, or empty
   struct Route {
     core::EndpointDescriptor descriptor;
     core::PathTemplate path;

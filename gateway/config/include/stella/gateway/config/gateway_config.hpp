@@ -257,12 +257,30 @@ struct RateLimitConfig {
   bool active() const;
 };
 
-/// openapi (shape only until the OpenAPI issue).
+/// openapi: the aggregated document (/openapi.json, /openapi.yaml, /openapi/{service}.json)
+/// and the browsable page (/docs). docs/openapi.md.
 struct OpenApiConfig {
-  bool enabled = true;                   // enabled
-  core::Duration cache_ttl = 300s;       // cacheTtlSeconds
+  bool enabled = true;  // enabled
+  /// cacheTtlSeconds: Cache-Control max-age, and the shortest time between two rebuilds (a
+  /// change of the routes is shown once the document is this old; 0: at once).
+  core::Duration cache_ttl = 300s;
   std::string title = "Stella Ops API";  // title
   std::string version = "1.0.0";         // version
+  std::string description;               // description (info.description)
+  /// servers: URLs listed in the document; empty: http.externalUrl when set, else none (a
+  /// client then uses the address it fetched the document from).
+  std::vector<std::string> servers;
+  struct Ui {
+    bool enabled = true;  // ui.enabled: serve /docs (Swagger UI)
+    /// ui.assetsDir: Swagger UI's distribution files (npm swagger-ui-dist), read from disk;
+    /// relative to the working directory. scripts/setup.sh installs them here.
+    std::string assets_dir = "tools/openapi/node_modules/swagger-ui-dist";
+  } ui;
+  struct FragmentLimits {
+    std::size_t max_fragment_bytes = 256 * 1024;  // limits.maxFragmentBytes
+    std::size_t max_depth = 64;                   // limits.maxDepth
+    std::size_t max_components = 1000;            // limits.maxComponents (per service)
+  } limits;
 };
 
 /// telemetry.metrics: the Prometheus endpoint.
@@ -352,7 +370,8 @@ LoadResult load_config_text(const std::string& text, const std::string& source,
 LoadResult load_config_file(const std::string& path, EnvLookup env = &process_env);
 
 /// The embedded dev default: HTTP on 127.0.0.1:8080, TCP transport on 127.0.0.1:9100, TLS off,
-/// auth off, 2 s heartbeats (so a newcomer sees health changes quickly).
+/// auth off, 2 s heartbeats (so a newcomer sees health changes quickly), the OpenAPI document
+/// rebuilt at most once a second.
 GatewayConfig dev_default();
 
 /// "FILE:LINE: key: message" (or "FILE: key: message" without a line).

@@ -21,6 +21,7 @@
 
 #include "stella/gateway/auth/token_verifier.hpp"
 #include "stella/gateway/http/outcome.hpp"
+#include "stella/gateway/openapi/openapi.hpp"
 
 namespace stella::gw::http {
 
@@ -144,6 +145,10 @@ struct ProcessGauges {
   std::uint64_t auth_token_cache_hits = 0, auth_token_cache_misses = 0;
   std::uint64_t auth_replay_fallbacks = 0;  // proofs checked locally only (Redis unreachable)
   RateLimitGauges rate_limit;               // zero without rate limiting
+  // OpenAPI (zero while openapi.enabled is false or before the first build).
+  std::uint64_t openapi_rebuilds = 0;
+  std::uint64_t openapi_document_bytes = 0;
+  std::array<std::uint64_t, openapi::kReasonCount> openapi_rejected{};  // by openapi::Reason
 };
 
 /// The Prometheus text (format 0.0.4) for merged worker metrics, process gauges and the

@@ -36,6 +36,7 @@ class HttpConnectionBase;
 class OtlpExporter;
 class Authenticator;
 class RateLimiter;
+class OpenApiPublisher;
 struct WorkerContext;
 
 /// Read-only after start (except the atomics).
@@ -58,6 +59,8 @@ struct ServerShared {
   Authenticator* auth = nullptr;
   /// Rate limiting; null when no rule is configured.
   RateLimiter* rate_limiter = nullptr;
+  /// The OpenAPI document and /docs; null when openapi.enabled is false.
+  OpenApiPublisher* openapi = nullptr;
   /// Every worker, for the metrics scrape (set before traffic; fixed afterwards).
   std::vector<WorkerContext*> workers;
   /// Transport-side gauges (instances, frames, refused endpoints); runs on worker 0.
