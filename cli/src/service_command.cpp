@@ -41,6 +41,7 @@ struct DemoOptions {
   std::string version = "1.0.0";
   std::string region = "eu1";
   std::string instance;
+  std::string path_prefix = "/api/v1/demo";
   DemoTlsOptions tls;
 };
 
@@ -67,7 +68,15 @@ int run_demo(const DemoOptions& opt) {
   const std::uint64_t seed =
       std::hash<std::string>{}(so.instance_id) ^ static_cast<std::uint64_t>(::getpid());
   microservice::Service service(io.get_executor(), so, clock, seed);
-  microservice::add_demo_endpoints(service, so.instance_id);
+  if (opt.path_prefix.empty() || opt.path_prefix.front() != '/' || opt.path_prefix.back() == '/' ||
+      opt.path_prefix.find_first_of("{}") != std::string::npos) {
+    std::fprintf(stderr,
+                 "stella-gw service demo: --path-prefix '%s': must start with '/', not end "
+                 "with one, and hold no parameters\n",
+                 opt.path_prefix.c_str());
+    return 2;
+  }
+  microservice::add_demo_endpoints(service, so.instance_id, opt.path_prefix);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
@@ -162,6 +171,10 @@ void add_service_command(CLI::App& app, int& exit_code) {
   demo->add_option("--service-version", opt->version, "Service version")->capture_default_str();
   demo->add_option("--region", opt->region, "Region of this instance")->capture_default_str();
   demo->add_option("--instance", opt->instance, "Instance id (default: NAME-PID)");
+  demo->add_option("--path-prefix", opt->path_prefix,
+                   "Where the endpoints live (a second demo service under another prefix "
+                   "registers routes of its own)")
+      ->capture_default_str();
   add_demo_tls_options(*demo, opt->tls);
   demo->callback([opt, &exit_code] { exit_code = run_demo(*opt); });
 }

@@ -233,23 +233,24 @@ json demo_components() {
 
 }  // namespace
 
-void add_demo_endpoints(Service& service, const std::string& instance) {
+void add_demo_endpoints(Service& service, const std::string& instance, const std::string& prefix) {
+  auto at = [&prefix](const char* rest) { return prefix + rest; };
   Handler echo_here = [instance](RequestContext& ctx) { return echo(ctx, instance); };
   // Every endpoint but /secure and /tenants/ declares itself anonymous: open when the gateway
   // lists demo in auth.anonymousServices, token required otherwise (docs/security.md).
   constexpr bool kOpen = true;
   service.openapi_components(demo_components());
-  service.add({"GET", "/api/v1/demo/echo", 0, false, {}, "", kOpen},
+  service.add({"GET", at("/echo"), 0, false, {}, "", kOpen},
               operation("getEcho", "Echo the request", echo_responses()), echo_here);
   json post_echo = operation("postEcho", "Echo the request and its body", echo_responses());
   post_echo["requestBody"] = {{"description", "Any body; it comes back as the echo's body"},
                               {"content", {{"*/*", {{"schema", json::object()}}}}}};
-  service.add({"POST", "/api/v1/demo/echo", 0, false, {}, "", kOpen}, post_echo, echo_here);
-  service.add({"GET", "/api/v1/demo/slow/{ms}", 0, false, {}, "", kOpen},
+  service.add({"POST", at("/echo"), 0, false, {}, "", kOpen}, post_echo, echo_here);
+  service.add({"GET", at("/slow/{ms}"), 0, false, {}, "", kOpen},
               operation("getSlow", "Answer after a delay", text_responses("Slept that long"),
                         {path_integer("ms", "Milliseconds to wait", 3'600'000)}),
               slow);
-  service.add({"GET", "/api/v1/demo/stream/{chunks}", 0, true, {}, "", kOpen},
+  service.add({"GET", at("/stream/{chunks}"), 0, true, {}, "", kOpen},
               operation("getStream", "Stream lines, one chunk each",
                         text_responses("'chunk 0' to 'chunk N-1', one per line"),
                         {path_integer("chunks", "How many chunks", 100'000),
@@ -259,14 +260,14 @@ void add_demo_endpoints(Service& service, const std::string& instance) {
                           {"schema", {{"type", "integer"}, {"minimum", 0}, {"maximum", 60'000}}}}}),
               stream);
   service.add(
-      {"GET", "/api/v1/demo/status/{code}", 0, false, {}, "", kOpen},
+      {"GET", at("/status/{code}"), 0, false, {}, "", kOpen},
       operation(
           "getStatus", "Answer with a given status code",
           {{"default",
             {{"description", "That status, with a short text body"}, {"content", text_content()}}}},
           {path_integer("code", "The status code (100-999)", 999)}),
       status);
-  service.add({"GET", "/api/v1/demo/bytes/{n}", 0, true, {}, "", kOpen},
+  service.add({"GET", at("/bytes/{n}"), 0, true, {}, "", kOpen},
               operation("getBytes", "Download n bytes (a-z repeated), streamed",
                         {{"200",
                           {{"description", "n bytes"},
@@ -278,24 +279,24 @@ void add_demo_endpoints(Service& service, const std::string& instance) {
               bytes);
   // Precedence showcase: a literal beats a parameter, a parameter beats a catch-all.
   service.add(
-      {"GET", "/api/v1/demo/items/special", 0, false, {}, "", kOpen},
+      {"GET", at("/items/special"), 0, false, {}, "", kOpen},
       operation("getSpecialItem", "A literal segment (beats /items/{id})", echo_responses()),
       echo_here);
-  service.add({"GET", "/api/v1/demo/items/{id}", 0, false, {}, "", kOpen},
+  service.add({"GET", at("/items/{id}"), 0, false, {}, "", kOpen},
               operation("getItem", "A parameter segment (beats /files/{*path})", echo_responses()),
               echo_here);
-  service.add({"GET", "/api/v1/demo/files/{*path}", 0, false, {}, "", kOpen},
+  service.add({"GET", at("/files/{*path}"), 0, false, {}, "", kOpen},
               operation("getFile", "A catch-all: the rest of the path", echo_responses()),
               echo_here);
   // Authorization showcase: a scope, and tenant isolation by the {tenant} parameter.
   service.add(
-      {"GET", "/api/v1/demo/secure", 0, false, {{"scope", "demo:read"}}, ""},
+      {"GET", at("/secure"), 0, false, {{"scope", "demo:read"}}, ""},
       operation(
           "getSecure", "Needs the scope demo:read; says who called",
           {{"200",
             {{"description", "The verified identity"}, {"content", json_content("Secure")}}}}),
       secure);
-  service.add({"GET", "/api/v1/demo/tenants/{tenant}/echo", 0, false, {}, ""},
+  service.add({"GET", at("/tenants/{tenant}/echo"), 0, false, {}, ""},
               operation("getTenantEcho", "Echo, for the token's own tenant only", echo_responses()),
               echo_here);
 }

@@ -67,7 +67,6 @@ ManagementEndpoint management_endpoint(const ServerShared& shared, std::string_v
       return ManagementEndpoint::openapi_service;
     if (shared.config->openapi.ui.enabled) {
       if (path == "/docs") return ManagementEndpoint::docs_page;
-      if (path == "/docs/") return ManagementEndpoint::docs_slash;
       if (path.starts_with("/docs/")) return ManagementEndpoint::docs_asset;
     }
   }

@@ -123,7 +123,13 @@ class ManagementStage final : public Stage {
         which == ManagementEndpoint::startup) {
       ex.reply = health_reply(shared, which);
     } else {
-      ex.reply = openapi_reply(ctx.worker.shared, which, path, ctx.head.field("if-none-match"));
+      // The normalised path has no trailing slash: /docs/ would load the page with its relative
+      // references one level off, so it moves to /docs.
+      const auto raw_path = ctx.head.target.substr(0, ctx.head.target.find('?'));
+      const auto endpoint = which == ManagementEndpoint::docs_page && raw_path.ends_with('/')
+                                ? ManagementEndpoint::docs_slash
+                                : which;
+      ex.reply = openapi_reply(ctx.worker.shared, endpoint, path, ctx.head.field("if-none-match"));
     }
     return StageStatus::respond;
   }

@@ -16,7 +16,9 @@
 
 namespace stella::microservice {
 
-/// Adds the demo endpoints to `service`; `instance` is named in echo answers.
-void add_demo_endpoints(Service& service, const std::string& instance);
+/// Adds the demo endpoints to `service` under `prefix` (a second demo under another prefix
+/// registers routes of its own); `instance` is named in echo answers.
+void add_demo_endpoints(Service& service, const std::string& instance,
+                        const std::string& prefix = "/api/v1/demo");
 
 }  // namespace stella::microservice

@@ -34,7 +34,7 @@ enum class ManagementEndpoint : std::uint8_t {
   openapi_yaml,
   openapi_service,  // /openapi/{service}.json
   docs_page,        // /docs
-  docs_slash,       // /docs/ → 308 to /docs
+  docs_slash,       // /docs/ → 308 to /docs (the stage tells it from the raw target)
   docs_asset,       // /docs/{file}
   not_found,
 };
