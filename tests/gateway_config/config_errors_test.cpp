@@ -308,5 +308,32 @@ TEST_F(ConfigTest, SecondsKeysTakeBareNumbersOthersNeedAUnit) {
   EXPECT_TRUE(has_error(load("http: {idleTimeout: 60}"), "http.idleTimeout", "no unit"));
 }
 
+TEST_F(ConfigTest, OpenApiKeysAreReadAndChecked) {
+  const LoadResult r = load(
+      "openapi:\n"
+      "  description: \"The platform\"\n"
+      "  servers: [\"https://api.example.com\", \"/gw\"]\n"
+      "  ui: {enabled: false, assetsDir: /srv/swagger}\n"
+      "  limits: {maxFragmentBytes: 64KB, maxDepth: 32, maxComponents: 10}\n");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  EXPECT_EQ(r.config.openapi.description, "The platform");
+  EXPECT_EQ(r.config.openapi.servers.size(), 2u);
+  EXPECT_FALSE(r.config.openapi.ui.enabled);
+  EXPECT_EQ(r.config.openapi.ui.assets_dir, "/srv/swagger");
+  EXPECT_EQ(r.config.openapi.limits.max_fragment_bytes, 64u * 1024);
+  EXPECT_EQ(r.config.openapi.limits.max_depth, 32u);
+  EXPECT_EQ(r.config.openapi.limits.max_components, 10u);
+  EXPECT_TRUE(has_error(load("openapi: {servers: [\"ftp://x\"]}"), "openapi.servers[0]",
+                        "neither an http(s) URL"));
+  EXPECT_TRUE(has_error(load("openapi: {servers: [\"//evil.example\"]}"), "openapi.servers[0]",
+                        "neither an http(s) URL"));
+  EXPECT_TRUE(has_error(load("openapi: {title: \"\"}"), "openapi.title", "must not be empty"));
+  EXPECT_TRUE(
+      has_error(load("openapi: {limits: {maxDepth: 100000}}"), "openapi.limits.maxDepth", ""));
+  EXPECT_TRUE(has_error(load("openapi: {limits: {maxFragmentBytes: 1GB}}"),
+                        "openapi.limits.maxFragmentBytes", ""));
+  EXPECT_TRUE(has_error(load("openapi: {ui: {assets: x}}"), "openapi.ui.assets", "did you mean"));
+}
+
 }  // namespace
 }  // namespace stella::gw::config
