@@ -314,7 +314,7 @@ TEST_F(ConfigTest, OpenApiKeysAreReadAndChecked) {
       "  description: \"The platform\"\n"
       "  servers: [\"https://api.example.com\", \"/gw\"]\n"
       "  ui: {enabled: false, assetsDir: /srv/swagger}\n"
-      "  limits: {maxFragmentBytes: 64KB, maxDepth: 32, maxComponents: 10}\n");
+      "  limits: {maxFragmentBytes: 64KiB, maxDepth: 32, maxComponents: 10}\n");
   ASSERT_TRUE(r.ok()) << dump(r);
   EXPECT_EQ(r.config.openapi.description, "The platform");
   EXPECT_EQ(r.config.openapi.servers.size(), 2u);
@@ -332,7 +332,7 @@ TEST_F(ConfigTest, OpenApiKeysAreReadAndChecked) {
       has_error(load("openapi: {limits: {maxDepth: 100000}}"), "openapi.limits.maxDepth", ""));
   EXPECT_TRUE(has_error(load("openapi: {limits: {maxFragmentBytes: 1GB}}"),
                         "openapi.limits.maxFragmentBytes", ""));
-  EXPECT_TRUE(has_error(load("openapi: {ui: {assets: x}}"), "openapi.ui.assets", "did you mean"));
+  EXPECT_TRUE(has_error(load("openapi: {ui: {assets: x}}"), "openapi.ui.assets", "unknown key"));
 }
 
 }  // namespace
