@@ -34,7 +34,7 @@ OpenApiRendering rendering(std::string body) {
 
 std::string dump(const nlohmann::ordered_json& doc) {
   // Peer text is made valid UTF-8 by the merge; `replace` is the belt to those braces.
-  return doc.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 // The files of swagger-ui-dist the page uses, with their types.
