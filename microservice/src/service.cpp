@@ -116,12 +116,12 @@ bool Service::add(core::EndpointDescriptor endpoint, Handler handler) {
 
 bool Service::add(core::EndpointDescriptor endpoint, const nlohmann::json& operation,
                   Handler handler) {
-  endpoint.openapi = operation.dump();
+  endpoint.openapi = operation.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return add(std::move(endpoint), std::move(handler));
 }
 
 void Service::openapi_components(const nlohmann::json& components) {
-  openapi_components_ = components.dump();
+  openapi_components_ = components.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void Service::set_health(core::HealthStatus status) {

@@ -75,7 +75,13 @@ TEST(OpenApi, TheDemoDocumentIsValidJsonAndYamlWithEtags) {
     EXPECT_EQ(again->status, 304) << tag;
     EXPECT_TRUE(again->body.empty());
     EXPECT_EQ(again->headers["etag"], etag);
+    EXPECT_EQ(again->headers.count("content-type"), 0u);
   }
+  // If-None-Match over two field lines is one list.
+  auto split = http_exchange(
+      gw.http(), get("/openapi.json", "If-None-Match: \"a\"\r\nIf-None-Match: " + etag + "\r\n"));
+  ASSERT_TRUE(split);
+  EXPECT_EQ(split->status, 304);
   auto other = http_exchange(gw.http(), get("/openapi.json", "If-None-Match: \"nope\"\r\n"));
   ASSERT_TRUE(other);
   EXPECT_EQ(other->status, 200);
@@ -171,9 +177,11 @@ TEST(OpenApi, DocsPageRendersTheOperationsInHeadlessChromium) {
     EXPECT_EQ(asset->status, 200) << (*it)[1];
   }
   EXPECT_GE(refs, 4);
+  // Other /docs/... paths are not the gateway's: routed (here to no route).
   auto missing = http_exchange(gw.http(), get("/docs/nope.js"));
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
+  EXPECT_NE(missing->body.find("problems/no-route"), std::string::npos) << missing->body;
   auto traversal = http_exchange(gw.http(), get("/docs/../../etc/passwd"));
   ASSERT_TRUE(traversal);
   EXPECT_NE(traversal->status, 200);

@@ -57,6 +57,22 @@ rc::Gen<std::string> gen_fragment() {
             {"content", {{"application/json", {{"schema", {{"$ref", ref("schemas")}}}}}}}}},
           {"4XX", {{"$ref", ref("responses")}}}};
     if (*rc::gen::inRange(0, 8) == 0) op["bogus"] = 1;
+    if (*rc::gen::inRange(0, 4) == 0) {
+      // Pieces the OpenAPI schema refuses: the merge must leave them out.
+      const auto piece = ojson::parse(*rc::gen::element<std::string>(
+          R"({"responses":{"x-a":1}})",
+          R"({"responses":{"200":{"description":"d","headers":{"X":{"foo":1}}}}})",
+          R"({"externalDocs":{"url":"u","foo":1}})",
+          R"({"parameters":[{"name":"q","in":"query","schema":{},"style":"matrix"}]})",
+          R"({"responses":{"200":{"description":"d","content":{"a/b":{"example":1,"examples":{}}}}}})",
+          R"({"x-stella-components":{"headers":{"H":{}}}})", R"({"callbacks":{"c":{}}})",
+          R"({"x-stella-required-claims":[{"foo":1}]})",
+          R"({"responses":{"200":{"description":"d","links":{"l":{"operationId":"a","operationRef":"b"}}}}})",
+          R"({"parameters":[{"name":"h","in":"header","schema":{},"allowReserved":true}]})",
+          R"({"summary":"abc﷐d￿"})"));
+      for (const auto& [k, v] : piece.items())
+        op[k] = v;
+    }
     if (*rc::gen::inRange(0, 8) == 0) op["servers"] = ojson::array({{{"url", "https://x"}}});
     if (*rc::gen::arbitrary<bool>()) {
       ojson schemas = ojson::object();

@@ -1,6 +1,7 @@
 // The merge: derived operations, fragments, namespacing, security, hostile fragments.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "openapi_test_util.hpp"
@@ -105,7 +106,22 @@ TEST(OpenApiMerge, HostileFragmentsAreLeftOutWithTheirReason) {
                                                   "B":{"$ref":"#/components/schemas/A"}}}})"),
        endpoint("GET", "/notjson", "{\"summary\": "), endpoint("GET", "/array", "[1,2]"),
        endpoint("GET", "/unknown", R"({"summary":"x","bogus":1})"),
-       endpoint("GET", "/servers", R"({"servers":[{"url":"https://evil.example"}]})")});
+       endpoint("GET", "/servers", R"({"servers":[{"url":"https://evil.example"}]})"),
+       // Each of these would make the whole document invalid if it got in.
+       endpoint("GET", "/r1", R"({"responses":{"x-a":1}})"),
+       endpoint("GET", "/r2",
+                R"({"responses":{"200":{"description":"d","headers":{"X":{"foo":1}}}}})"),
+       endpoint("GET", "/r3", R"({"externalDocs":{"url":"u","foo":1}})"),
+       endpoint("GET", "/r4",
+                R"({"parameters":[{"name":"q","in":"query","schema":{},"style":"matrix"}]})"),
+       endpoint(
+           "GET", "/r5",
+           R"({"responses":{"200":{"description":"d","content":{"a/b":{"example":1,"examples":{}}}}}})"),
+       endpoint("GET", "/r6", R"({"x-stella-components":{"headers":{"H":{}}}})"),
+       endpoint("GET", "/r7", R"({"callbacks":{}})"),
+       endpoint(
+           "GET", "/r8",
+           R"({"responses":{"200":{"description":"d","links":{"l":{"server":{"url":"https://evil"}}}}}})")});
   auto good = service("good", {endpoint("GET", "/fine", R"({"summary":"fine"})")});
   const auto r = merge({svc, good}, {});
   EXPECT_TRUE(has_warning(r, "GET /huge", Reason::too_large));
@@ -118,6 +134,10 @@ TEST(OpenApiMerge, HostileFragmentsAreLeftOutWithTheirReason) {
   EXPECT_TRUE(has_warning(r, "GET /unknown", Reason::invalid_operation));
   EXPECT_TRUE(has_warning(r, "GET /servers", Reason::invalid_operation));
   EXPECT_FALSE(has_warning(r, "GET /cycle", Reason::dangling_ref));  // cycles are fine
+  for (const char* e :
+       {"GET /r1", "GET /r2", "GET /r3", "GET /r4", "GET /r5", "GET /r7", "GET /r8"})
+    EXPECT_TRUE(has_warning(r, e, Reason::invalid_operation)) << e;
+  EXPECT_TRUE(has_warning(r, "GET /r6", Reason::invalid_components));
   const auto& paths = r.document["paths"];
   // Every endpoint is still listed (derived), the good service's fragment is used.
   for (const char* p : {"/huge", "/deep", "/external", "/file", "/dangling", "/cycle", "/notjson",
@@ -127,7 +147,7 @@ TEST(OpenApiMerge, HostileFragmentsAreLeftOutWithTheirReason) {
   EXPECT_FALSE(paths["/servers"]["get"].contains("servers"));
   EXPECT_EQ(paths["/fine"]["get"]["summary"], "fine");
   EXPECT_TRUE(r.document["components"]["schemas"].contains("evil.A"));
-  EXPECT_GE(r.document["x-stella-warnings"].size(), 9u);
+  EXPECT_GE(r.document["x-stella-warnings"].size(), 17u);
   EXPECT_EQ(test::dangling_refs(r.document), 0u);
 }
 
@@ -139,7 +159,8 @@ TEST(OpenApiMerge, ComponentLimitsAndConflicts) {
   DocumentOptions o;
   o.limits.max_components = 3;
   auto r = merge({service("s", {endpoint("GET", "/a", many)})}, o);
-  EXPECT_TRUE(has_warning(r, "GET /a", Reason::too_many_components));
+  EXPECT_TRUE(has_warning(r, "", Reason::too_many_components));  // one summary, not one each
+  EXPECT_EQ(r.rejected[static_cast<std::size_t>(Reason::too_many_components)], 1u);
   EXPECT_EQ(r.document["components"]["schemas"].size(), 3u);
 
   auto c1 = endpoint("GET", "/a", R"({"x-stella-components":{"schemas":{"X":{"type":"string"}}}})");
@@ -156,9 +177,70 @@ TEST(OpenApiMerge, OperationIdsAreUniqueAcrossServices) {
                         service("b", {endpoint("GET", "/b", f), endpoint("GET", "/c", f)})},
                        {});
   const auto& p = r.document["paths"];
-  EXPECT_EQ(p["/a"]["get"]["operationId"], "getThing");
+  // Two services ask for it: neither gets it bare, so sorting first cannot take another's id.
+  EXPECT_EQ(p["/a"]["get"]["operationId"], "a.getThing");
   EXPECT_EQ(p["/b"]["get"]["operationId"], "b.getThing");
   EXPECT_EQ(p["/c"]["get"]["operationId"], "b.getThing_2");
+  const auto alone =
+      merge({service("b", {endpoint("GET", "/b", f), endpoint("GET", "/c", f)})}, {});
+  EXPECT_EQ(alone.document["paths"]["/b"]["get"]["operationId"], "getThing");
+  EXPECT_EQ(alone.document["paths"]["/c"]["get"]["operationId"], "getThing_2");
+}
+
+TEST(OpenApiMerge, ACatchAllCannotDisplaceOrRenameAnotherServicesRoute) {
+  const auto r = merge(
+      {service("aaa", {endpoint("GET", "/scans/{*rest}"), endpoint("POST", "/scans/{*rest}")}),
+       service("scanner", {endpoint("GET", "/scans/{id}"), endpoint("DELETE", "/scans/{id}")})},
+      {});
+  const auto& item = r.document["paths"]["/scans/{id}"];
+  EXPECT_EQ(item["get"]["x-stella-service"], "scanner");
+  EXPECT_EQ(item["delete"]["parameters"][0]["name"], "id");
+  EXPECT_FALSE(item["delete"]["parameters"][0].contains("x-stella-catch-all"));
+  EXPECT_FALSE(item.contains("post"));
+  EXPECT_TRUE(has_warning(r, "GET /scans/{*rest}", Reason::path_conflict));
+  EXPECT_TRUE(has_warning(r, "POST /scans/{*rest}", Reason::path_conflict));
+}
+
+TEST(OpenApiMerge, GatewayExtensionsCannotBeForged) {
+  const auto r =
+      merge({service("s", {endpoint("GET", "/a", R"({"summary":"x","x-stella-required-claims":
+        [{"type":"scope","value":"admin"}],"x-stella-service":"payments","x-custom":1})")})},
+            {});
+  const auto& op = r.document["paths"]["/a"]["get"];
+  EXPECT_FALSE(op.contains("x-stella-required-claims"));
+  EXPECT_EQ(op["x-stella-service"], "s");
+  EXPECT_EQ(op["x-custom"], 1);
+}
+
+TEST(OpenApiMerge, WarningsPerServiceAreCappedButAllCounted) {
+  std::vector<EndpointInput> bad;
+  for (int i = 0; i < 50; ++i)
+    bad.push_back(endpoint("GET", "/e" + std::to_string(i), "not json"));
+  const auto r = merge({service("noisy", bad)}, {});
+  EXPECT_EQ(r.warnings.size(), 32u);
+  EXPECT_EQ(r.rejected[static_cast<std::size_t>(Reason::invalid_json)], 50u);
+  const auto& listed = r.document["x-stella-warnings"];
+  EXPECT_EQ(listed.size(), 33u);
+  EXPECT_EQ(listed.back()["reason"], "more");
+}
+
+TEST(OpenApiMerge, LongChainsOfBadReferencesAreDroppedInOnePass) {
+  // A000 → A001 → ... → A999 → Missing: every one dropped, each once.
+  std::string comps = R"({"x-stella-components":{"schemas":{)";
+  for (int i = 0; i < 1000; ++i) {
+    char name[8];
+    std::snprintf(name, sizeof name, "A%03d", i);
+    char next[8];
+    std::snprintf(next, sizeof next, "A%03d", i + 1);
+    comps += (i ? "," : "") + std::string("\"") + name + R"(":{"$ref":"#/components/schemas/)" +
+             (i == 999 ? std::string("Missing") : std::string(next)) + "\"}";
+  }
+  comps += "}}}";
+  DocumentOptions o;
+  o.limits.max_components = 2000;
+  const auto r = merge({service("s", {endpoint("GET", "/a", comps)})}, o);
+  EXPECT_EQ(r.rejected[static_cast<std::size_t>(Reason::dangling_ref)], 1000u);
+  EXPECT_FALSE(r.document["components"].contains("schemas"));
 }
 
 TEST(OpenApiMerge, TemplatesOpenApiCannotTellApartShareOnePath) {

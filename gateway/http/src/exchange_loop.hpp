@@ -520,7 +520,7 @@ class ExchangeLoop final : public HttpConnectionBase,
                                 const std::vector<std::pair<std::string, std::string>>& extra) {
     if (draining_) ex_.keep_alive = false;
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version()};
-    res.set(bhttp::field::content_type, content_type);
+    if (!content_type.empty()) res.set(bhttp::field::content_type, content_type);
     add_gateway_headers(res.base());
     for (const auto& [n, v] : extra)
       res.insert(n, v);

@@ -67,7 +67,9 @@ ManagementEndpoint management_endpoint(const ServerShared& shared, std::string_v
       return ManagementEndpoint::openapi_service;
     if (shared.config->openapi.ui.enabled) {
       if (path == "/docs") return ManagementEndpoint::docs_page;
-      if (path.starts_with("/docs/")) return ManagementEndpoint::docs_asset;
+      // Only the page's own files: any other /docs/... path stays a service's.
+      if (path.starts_with("/docs/") && shared.openapi->asset(path.substr(6)))
+        return ManagementEndpoint::docs_asset;
     }
   }
   return ManagementEndpoint::none;
@@ -84,6 +86,7 @@ DirectReply cached_reply(std::string_view body, std::string_view etag,
   r.headers.emplace_back("Cache-Control", std::move(cache_control));
   if (!if_none_match.empty() && if_none_match_matches(if_none_match, etag)) {
     r.status = 304;
+    r.content_type = {};  // RFC 9110 §15.4.5: only the fields a 200 would need for caching
     return r;
   }
   r.body.assign(body);
@@ -104,6 +107,9 @@ DirectReply problem_reply(unsigned status, std::string_view type, std::string_vi
 }
 
 }  // namespace
+
+// The /docs page and its files change only with the gateway's installation.
+constexpr const char* kDocsFilesMaxAge = "max-age=300";
 
 DirectReply openapi_reply(ServerShared& shared, ManagementEndpoint which, std::string_view path,
                           std::string_view if_none_match) {
@@ -153,7 +159,7 @@ DirectReply openapi_reply(ServerShared& shared, ManagementEndpoint which, std::s
         return problem_reply(
             404, "not-found", "Not found",
             "/docs has no file named '" + core::printable(path.substr(6), 128) + "'");
-      return cached_reply(a->body, a->etag, a->content_type, "max-age=300", if_none_match);
+      return cached_reply(a->body, a->etag, a->content_type, kDocsFilesMaxAge, if_none_match);
     }
     default:
       return problem_reply(404, "not-found", "Not found", "not an OpenAPI endpoint");

@@ -188,6 +188,9 @@ OpenApiPublisher::OpenApiPublisher(std::shared_ptr<const config::GatewayConfig> 
       clock_(clock),
       log_(std::move(log)) {
   if (config_->openapi.ui.enabled) load_ui();
+  // A first build now: no request ever waits for one (later builds are served the previous one
+  // while they run).
+  current_ = build(snapshot_());
 }
 
 void OpenApiPublisher::load_ui() {
@@ -230,17 +233,24 @@ std::shared_ptr<const OpenApiBuild> OpenApiPublisher::latest() const {
 }
 
 std::shared_ptr<const OpenApiBuild> OpenApiPublisher::current() {
-  auto snapshot = snapshot_();
   auto have = latest();
-  if (have && !due(*have, snapshot->version())) return have;
+  if (!due(*have, snapshot_()->version())) return have;
   std::unique_lock building(build_mutex_, std::try_to_lock);
-  if (!building.owns_lock()) {
-    if (have) return have;  // someone is building: the previous build meanwhile
-    building.lock();        // the first build: wait for it
-    have = latest();
-    if (have && !due(*have, snapshot_()->version())) return have;
+  if (!building.owns_lock()) return have;  // someone is building: the previous build meanwhile
+  have = latest();
+  auto snapshot = snapshot_();
+  if (!due(*have, snapshot->version())) return have;  // built while we took the lock
+  std::shared_ptr<const OpenApiBuild> fresh;
+  try {
+    fresh = build(std::move(snapshot));
+  } catch (const std::exception& e) {
+    // Out of memory, most likely: keep serving the last build, and try again a TTL later.
+    log_("warn", std::string("openapi: the document could not be rebuilt (") + e.what() +
+                     "); the previous one is served");
+    auto retry = std::make_shared<OpenApiBuild>(*have);
+    retry->built_at = clock_.now();
+    fresh = std::move(retry);
   }
-  auto fresh = build(snapshot_());
   std::lock_guard lock(mutex_);
   current_ = fresh;
   return fresh;
@@ -254,8 +264,8 @@ std::shared_ptr<const OpenApiBuild> OpenApiPublisher::build(
   const auto inputs = openapi_inputs(*snapshot, *config_);
   const auto options = openapi_options(*config_);
   auto merged = openapi::merge(inputs, options);
+  b->rejected = merged.rejected;
   for (const auto& w : merged.warnings) {
-    ++b->rejected[static_cast<std::size_t>(w.reason)];
     log_("warn", "openapi: service " + core::printable(w.service) +
                      (w.endpoint.empty() ? "" : " " + core::printable(w.endpoint)) + ": " +
                      std::string(openapi::reason_name(w.reason)) + ": " +

@@ -24,6 +24,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "stella/core/text.hpp"
 #include "stella/gateway/http/authenticator.hpp"
 #include "stella/gateway/http/management.hpp"
 #include "stella/gateway/http/rate_limiter.hpp"
@@ -129,7 +130,14 @@ class ManagementStage final : public Stage {
       const auto endpoint = which == ManagementEndpoint::docs_page && raw_path.ends_with('/')
                                 ? ManagementEndpoint::docs_slash
                                 : which;
-      ex.reply = openapi_reply(ctx.worker.shared, endpoint, path, ctx.head.field("if-none-match"));
+      // If-None-Match may come as several field lines: one list.
+      std::string if_none_match;
+      for (const auto& f : ctx.head.fields)
+        if (core::iequals_ascii(f.name, "if-none-match")) {
+          if (!if_none_match.empty()) if_none_match += ", ";
+          if_none_match.append(f.value);
+        }
+      ex.reply = openapi_reply(ctx.worker.shared, endpoint, path, if_none_match);
     }
     return StageStatus::respond;
   }

@@ -26,9 +26,10 @@ namespace {
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 
-constexpr std::array<std::string_view, 9> kComponentTypes = {
-    "schemas", "responses", "parameters", "examples", "requestBodies",
-    "headers", "links",     "callbacks",  "pathItems"};
+// callbacks and pathItems are not taken: a Path Item inside a fragment would be a route the
+// gateway does not have.
+constexpr std::array<std::string_view, 7> kComponentTypes = {
+    "schemas", "responses", "parameters", "examples", "requestBodies", "headers", "links"};
 constexpr std::array<std::string_view, 8> kPathItemMethods = {"get",     "put",  "post",  "delete",
                                                               "options", "head", "patch", "trace"};
 constexpr std::string_view kComponentsMember = "x-stella-components";
@@ -98,27 +99,30 @@ ojson to_ordered(const json& v) {
 }
 
 // ---- structural checks: "" when fine, else what is wrong -------------------------------------
+//
+// Every object OpenAPI 3.1's own schema closes (unknown members refused) is checked member by
+// member here, so that nothing a service sends can make the merged document invalid. Schema
+// Objects (JSON Schema) are passed through: the OpenAPI schema accepts any object or boolean.
 
-using Check = std::string (*)(const json&);
+using T = json::value_t;
+template <std::size_t N>
+using Members = std::array<std::pair<std::string_view, T>, N>;
 
-std::string expect_object(const json& v, std::string_view what) {
-  return v.is_object() ? "" : std::string(what) + " must be an object";
+std::string at(std::string_view what, std::string_view member) {
+  return std::string(what) + "." + std::string(member);
 }
 
-// Unknown members (not x-*) and members of the wrong type.
+// Unknown members (not x-*) and members of the wrong type (`discarded`: any type).
 template <std::size_t N>
-std::string check_members(const json& v, std::string_view what,
-                          const std::array<std::pair<std::string_view, json::value_t>, N>& known) {
+std::string check_members(const json& v, std::string_view what, const Members<N>& known) {
   if (!v.is_object()) return std::string(what) + " must be an object";
   for (const auto& [k, x] : v.items()) {
     if (is_extension(k)) continue;
     const auto it =
         std::find_if(known.begin(), known.end(), [&](const auto& kv) { return kv.first == k; });
     if (it == known.end()) return std::string(what) + " has an unknown member '" + k + "'";
-    const auto want = it->second;
-    const bool ok = want == json::value_t::discarded ||
-                    (want == json::value_t::number_float ? x.is_number() : x.type() == want);
-    if (!ok) return std::string(what) + "." + k + " has the wrong type";
+    if (it->second != T::discarded && x.type() != it->second)
+      return at(what, k) + " has the wrong type";
   }
   return "";
 }
@@ -129,8 +133,7 @@ bool is_ref(const J& v) {
 }
 
 std::string check_ref(const json& v, std::string_view what) {
-  using T = json::value_t;
-  static constexpr std::array<std::pair<std::string_view, T>, 3> kRef = {
+  static constexpr Members<3> kRef = {
       {{"$ref", T::string}, {"summary", T::string}, {"description", T::string}}};
   return check_members(v, what, kRef);
 }
@@ -139,90 +142,176 @@ std::string check_schema(const json& v, std::string_view what) {
   return v.is_object() || v.is_boolean() ? "" : std::string(what) + " must be a schema";
 }
 
-std::string check_map_of_objects(const json& v, std::string_view what) {
+// Each member of the map `v` checked by `check` (a Reference Object allowed where `refs`).
+std::string check_map(const json& v, std::string_view what,
+                      std::string (*check)(const json&, std::string_view), bool refs = true) {
   if (!v.is_object()) return std::string(what) + " must be an object";
-  for (const auto& [k, x] : v.items())
-    if (!x.is_object()) return std::string(what) + "." + k + " must be an object";
-  return "";
-}
-
-std::string check_content(const json& v, std::string_view what) {
-  using T = json::value_t;
-  static constexpr std::array<std::pair<std::string_view, T>, 4> kMedia = {
-      {{"schema", T::discarded},
-       {"example", T::discarded},
-       {"examples", T::object},
-       {"encoding", T::object}}};
-  if (!v.is_object()) return std::string(what) + " must be an object";
-  for (const auto& [type, media] : v.items()) {
-    const std::string at = std::string(what) + "['" + type + "']";
-    if (auto e = check_members(media, at, kMedia); !e.empty()) return e;
-    if (media.contains("schema"))
-      if (auto e = check_schema(media["schema"], at + ".schema"); !e.empty()) return e;
-    if (media.contains("examples"))
-      if (auto e = check_map_of_objects(media["examples"], at + ".examples"); !e.empty()) return e;
+  for (const auto& [k, x] : v.items()) {
+    const std::string here = std::string(what) + "['" + k + "']";
+    auto e = refs && is_ref(x) ? check_ref(x, here) : check(x, here);
+    if (!e.empty()) return e;
   }
   return "";
 }
 
+std::string check_example(const json& v, std::string_view what) {
+  static constexpr Members<4> kExample = {{{"summary", T::string},
+                                           {"description", T::string},
+                                           {"value", T::discarded},
+                                           {"externalValue", T::string}}};
+  if (auto e = check_members(v, what, kExample); !e.empty()) return e;
+  if (v.contains("value") && v.contains("externalValue"))
+    return std::string(what) + " has both value and externalValue";
+  return "";
+}
+
+std::string check_content(const json& v, std::string_view what);
+
+std::string check_header(const json& v, std::string_view what) {
+  static constexpr Members<9> kHeader = {{{"description", T::string},
+                                          {"required", T::boolean},
+                                          {"deprecated", T::boolean},
+                                          {"style", T::string},
+                                          {"explode", T::boolean},
+                                          {"schema", T::discarded},
+                                          {"example", T::discarded},
+                                          {"examples", T::object},
+                                          {"content", T::object}}};
+  if (auto e = check_members(v, what, kHeader); !e.empty()) return e;
+  if (v.contains("style") && v["style"] != "simple")
+    return at(what, "style") + " must be simple for a header";
+  if (v.contains("example") && v.contains("examples"))
+    return std::string(what) + " has both example and examples";
+  if (v.contains("examples"))
+    if (auto e = check_map(v["examples"], at(what, "examples"), check_example); !e.empty())
+      return e;
+  if (v.contains("schema") == v.contains("content"))
+    return std::string(what) + " needs exactly one of schema and content";
+  if (v.contains("schema")) return check_schema(v["schema"], at(what, "schema"));
+  if (v["content"].size() != 1) return at(what, "content") + " needs exactly one entry";
+  return check_content(v["content"], at(what, "content"));
+}
+
+std::string check_encoding(const json& v, std::string_view what) {
+  static constexpr Members<5> kEncoding = {{{"contentType", T::string},
+                                            {"headers", T::object},
+                                            {"style", T::string},
+                                            {"explode", T::boolean},
+                                            {"allowReserved", T::boolean}}};
+  if (auto e = check_members(v, what, kEncoding); !e.empty()) return e;
+  if (v.contains("style")) {
+    const auto st = v["style"].get<std::string>();
+    if (st != "form" && st != "spaceDelimited" && st != "pipeDelimited" && st != "deepObject")
+      return at(what, "style") + " must be form, spaceDelimited, pipeDelimited or deepObject";
+  }
+  if (v.contains("headers")) return check_map(v["headers"], at(what, "headers"), check_header);
+  return "";
+}
+
+std::string check_media_type(const json& media, std::string_view what) {
+  static constexpr Members<4> kMedia = {{{"schema", T::discarded},
+                                         {"example", T::discarded},
+                                         {"examples", T::object},
+                                         {"encoding", T::object}}};
+  if (auto e = check_members(media, what, kMedia); !e.empty()) return e;
+  if (media.contains("example") && media.contains("examples"))
+    return std::string(what) + " has both example and examples";
+  if (media.contains("schema"))
+    if (auto e = check_schema(media["schema"], at(what, "schema")); !e.empty()) return e;
+  if (media.contains("examples"))
+    if (auto e = check_map(media["examples"], at(what, "examples"), check_example); !e.empty())
+      return e;
+  if (media.contains("encoding"))
+    return check_map(media["encoding"], at(what, "encoding"), check_encoding, false);
+  return "";
+}
+
+std::string check_content(const json& v, std::string_view what) {
+  return check_map(v, what, check_media_type, false);
+}
+
+std::string check_link(const json& v, std::string_view what) {
+  // No `server`: a link must not send clients around the gateway.
+  static constexpr Members<5> kLink = {{{"operationRef", T::string},
+                                        {"operationId", T::string},
+                                        {"parameters", T::object},
+                                        {"requestBody", T::discarded},
+                                        {"description", T::string}}};
+  if (auto e = check_members(v, what, kLink); !e.empty()) return e;
+  if (v.contains("operationRef") && v.contains("operationId"))
+    return std::string(what) + " has both operationRef and operationId";
+  return "";
+}
+
+bool style_fits(std::string_view in, std::string_view style) {
+  if (in == "path") return style == "matrix" || style == "label" || style == "simple";
+  if (in == "query")
+    return style == "form" || style == "spaceDelimited" || style == "pipeDelimited" ||
+           style == "deepObject";
+  if (in == "header") return style == "simple";
+  return style == "form";  // cookie
+}
+
 std::string check_parameter(const json& v, std::string_view what) {
-  using T = json::value_t;
   if (is_ref(v)) return check_ref(v, what);
-  static constexpr std::array<std::pair<std::string_view, T>, 13> kParam = {
-      {{"name", T::string},
-       {"in", T::string},
-       {"description", T::string},
-       {"required", T::boolean},
-       {"deprecated", T::boolean},
-       {"allowEmptyValue", T::boolean},
-       {"style", T::string},
-       {"explode", T::boolean},
-       {"allowReserved", T::boolean},
-       {"schema", T::discarded},
-       {"example", T::discarded},
-       {"examples", T::object},
-       {"content", T::object}}};
+  static constexpr Members<13> kParam = {{{"name", T::string},
+                                          {"in", T::string},
+                                          {"description", T::string},
+                                          {"required", T::boolean},
+                                          {"deprecated", T::boolean},
+                                          {"allowEmptyValue", T::boolean},
+                                          {"style", T::string},
+                                          {"explode", T::boolean},
+                                          {"allowReserved", T::boolean},
+                                          {"schema", T::discarded},
+                                          {"example", T::discarded},
+                                          {"examples", T::object},
+                                          {"content", T::object}}};
   if (auto e = check_members(v, what, kParam); !e.empty()) return e;
   if (!v.contains("name") || !v.contains("in")) return std::string(what) + " needs name and in";
   const auto in = v["in"].get<std::string>();
   if (in != "query" && in != "header" && in != "path" && in != "cookie")
-    return std::string(what) + ".in must be query, header, path or cookie";
+    return at(what, "in") + " must be query, header, path or cookie";
   if (in == "path" && (!v.contains("required") || !v["required"].get<bool>()))
     return std::string(what) + " is in the path and needs required: true";
+  if (v.contains("style") && !style_fits(in, v["style"].get<std::string>()))
+    return at(what, "style") + " does not fit a parameter in " + in;
+  if (in != "query" && (v.contains("allowEmptyValue") || v.contains("allowReserved")))
+    return std::string(what) + ": allowEmptyValue and allowReserved are for query parameters";
+  if (v.contains("example") && v.contains("examples"))
+    return std::string(what) + " has both example and examples";
+  if (v.contains("examples"))
+    if (auto e = check_map(v["examples"], at(what, "examples"), check_example); !e.empty())
+      return e;
   if (v.contains("schema") == v.contains("content"))
     return std::string(what) + " needs exactly one of schema and content";
-  if (v.contains("schema")) return check_schema(v["schema"], std::string(what) + ".schema");
-  if (v["content"].size() != 1) return std::string(what) + ".content needs exactly one entry";
-  return check_content(v["content"], std::string(what) + ".content");
+  if (v.contains("schema")) return check_schema(v["schema"], at(what, "schema"));
+  if (v["content"].size() != 1) return at(what, "content") + " needs exactly one entry";
+  return check_content(v["content"], at(what, "content"));
 }
 
 std::string check_request_body(const json& v, std::string_view what) {
-  using T = json::value_t;
   if (is_ref(v)) return check_ref(v, what);
-  static constexpr std::array<std::pair<std::string_view, T>, 3> kBody = {
+  static constexpr Members<3> kBody = {
       {{"description", T::string}, {"content", T::object}, {"required", T::boolean}}};
   if (auto e = check_members(v, what, kBody); !e.empty()) return e;
   if (!v.contains("content")) return std::string(what) + " needs content";
-  return check_content(v["content"], std::string(what) + ".content");
+  return check_content(v["content"], at(what, "content"));
 }
 
 std::string check_response(const json& v, std::string_view what) {
-  using T = json::value_t;
   if (is_ref(v)) return check_ref(v, what);
-  static constexpr std::array<std::pair<std::string_view, T>, 4> kResponse = {
-      {{"description", T::string},
-       {"headers", T::object},
-       {"content", T::object},
-       {"links", T::object}}};
+  static constexpr Members<4> kResponse = {{{"description", T::string},
+                                            {"headers", T::object},
+                                            {"content", T::object},
+                                            {"links", T::object}}};
   if (auto e = check_members(v, what, kResponse); !e.empty()) return e;
   if (!v.contains("description")) return std::string(what) + " needs a description";
   if (v.contains("headers"))
-    if (auto e = check_map_of_objects(v["headers"], std::string(what) + ".headers"); !e.empty())
-      return e;
+    if (auto e = check_map(v["headers"], at(what, "headers"), check_header); !e.empty()) return e;
   if (v.contains("links"))
-    if (auto e = check_map_of_objects(v["links"], std::string(what) + ".links"); !e.empty())
-      return e;
-  if (v.contains("content")) return check_content(v["content"], std::string(what) + ".content");
+    if (auto e = check_map(v["links"], at(what, "links"), check_link); !e.empty()) return e;
+  if (v.contains("content")) return check_content(v["content"], at(what, "content"));
   return "";
 }
 
@@ -235,34 +324,35 @@ bool is_status_key(std::string_view k) {
 }
 
 std::string check_responses(const json& v) {
-  if (!v.is_object() || v.empty()) return "responses must be a non-empty object";
+  if (!v.is_object()) return "responses must be an object";
+  bool any = false;
   for (const auto& [k, x] : v.items()) {
     if (is_extension(k)) continue;
     if (!is_status_key(k)) return "responses has a key '" + k + "' that is not a status code";
     if (auto e = check_response(x, "responses." + k); !e.empty()) return e;
+    any = true;
   }
-  return "";
+  return any ? "" : "responses needs at least one status code or default";
 }
 
 std::string check_operation(const json& v) {
-  using T = json::value_t;
-  static constexpr std::array<std::pair<std::string_view, T>, 12> kOperation = {
-      {{"tags", T::array},
-       {"summary", T::string},
-       {"description", T::string},
-       {"externalDocs", T::object},
-       {"operationId", T::string},
-       {"parameters", T::array},
-       {"requestBody", T::discarded},
-       {"responses", T::discarded},
-       {"callbacks", T::object},
-       {"deprecated", T::boolean},
-       {"security", T::array},
-       {"servers", T::array}}};
+  static constexpr Members<11> kOperation = {{{"tags", T::array},
+                                              {"summary", T::string},
+                                              {"description", T::string},
+                                              {"externalDocs", T::object},
+                                              {"operationId", T::string},
+                                              {"parameters", T::array},
+                                              {"requestBody", T::discarded},
+                                              {"responses", T::discarded},
+                                              {"deprecated", T::boolean},
+                                              {"security", T::array},
+                                              {"servers", T::array}}};
   if (auto e = check_members(v, "operation", kOperation); !e.empty()) return e;
-  if (v.contains("externalDocs") &&
-      !(v["externalDocs"].contains("url") && v["externalDocs"]["url"].is_string()))
-    return "operation.externalDocs needs a url";
+  if (v.contains("externalDocs")) {
+    static constexpr Members<2> kDocs = {{{"description", T::string}, {"url", T::string}}};
+    if (auto e = check_members(v["externalDocs"], "externalDocs", kDocs); !e.empty()) return e;
+    if (!v["externalDocs"].contains("url")) return "externalDocs needs a url";
+  }
   if (v.contains("parameters")) {
     std::size_t i = 0;
     for (const auto& p : v["parameters"])
@@ -273,8 +363,6 @@ std::string check_operation(const json& v) {
     if (auto e = check_request_body(v["requestBody"], "requestBody"); !e.empty()) return e;
   if (v.contains("responses"))
     if (auto e = check_responses(v["responses"]); !e.empty()) return e;
-  if (v.contains("callbacks"))
-    if (auto e = check_map_of_objects(v["callbacks"], "callbacks"); !e.empty()) return e;
   return "";
 }
 
@@ -283,7 +371,10 @@ std::string check_component(std::string_view type, const json& v, const std::str
   if (type == "responses") return check_response(v, what);
   if (type == "parameters") return check_parameter(v, what);
   if (type == "requestBodies") return check_request_body(v, what);
-  return expect_object(v, what);
+  if (is_ref(v)) return check_ref(v, what);
+  if (type == "examples") return check_example(v, what);
+  if (type == "headers") return check_header(v, what);
+  return check_link(v, what);  // links
 }
 
 // ---- references ------------------------------------------------------------------------------
@@ -351,14 +442,33 @@ void rewrite_refs(ojson& v, const std::string& prefix) {
 
 // ---- per-service state ----------------------------------------------------------------------
 
+// A service lists at most this many warnings (all are counted in MergeResult::rejected): a
+// hostile service cannot grow the document, the log or the metrics with them.
+constexpr std::size_t kWarningsPerService = 32;
+
+// An operation ready to be placed at its path (phase 2).
+struct Prepared {
+  std::string service;
+  const EndpointInput* endpoint = nullptr;
+  std::string method;  // lower case
+  struct Path {
+    std::string text;   // "/a/{id}/{rest}"
+    std::string shape;  // "/a/{}/{}": what OpenAPI cannot tell apart
+    bool catch_all = false;
+    std::vector<std::string> params;
+  } path;
+  ojson operation;        // refs rewritten, path parameters named as in `path`
+  std::string wanted_id;  // the fragment's operationId, or empty
+  bool from_fragment = false;
+};
+
 struct Context {
   const DocumentOptions& options;
-  std::vector<Warning>& warnings;
-  std::set<std::string> operation_ids;
+  MergeResult& result;
+  std::map<std::string, std::size_t> warnings_by_service;
   std::set<std::string> prefixes;
-  std::map<std::string, std::string> path_by_shape;  // "/a/{}" → "/a/{id}"
-  std::map<std::string, ojson> paths;                // OpenAPI path → path item
-  std::map<std::string, ojson> components;           // "schemas" → {name: value}
+  std::vector<Prepared> prepared;
+  std::map<std::string, ojson> components;  // "schemas" → {name: value}
 };
 
 std::string endpoint_name(const core::EndpointDescriptor& d) {
@@ -367,7 +477,10 @@ std::string endpoint_name(const core::EndpointDescriptor& d) {
 
 void warn(Context& ctx, const std::string& service, std::string endpoint, Reason r,
           std::string detail) {
-  ctx.warnings.push_back({service, std::move(endpoint), r, utf8(detail)});
+  ++ctx.result.rejected[static_cast<std::size_t>(r)];
+  const std::size_t n = ++ctx.warnings_by_service[service];
+  if (n > kWarningsPerService) return;
+  ctx.result.warnings.push_back({service, std::move(endpoint), r, utf8(detail)});
 }
 
 std::string namespace_prefix(Context& ctx, std::string_view service) {
@@ -395,26 +508,14 @@ std::string sanitize_identifier(std::string_view s) {
   return out;
 }
 
-std::string unique_operation_id(Context& ctx, std::string wanted) {
-  std::string id = wanted;
-  for (int n = 2; !ctx.operation_ids.insert(id).second; ++n)
-    id = wanted + "_" + std::to_string(n);
-  return id;
-}
-
-// The OpenAPI path and its parameter names, the shape of the path grouping templates that
-// OpenAPI cannot tell apart (`/a/{x}` and `/a/{*y}`).
-struct OpenApiPath {
-  std::string text;
-  std::string shape;
-  std::vector<std::string> params;
-  std::vector<bool> catch_all;
-};
-
-std::optional<OpenApiPath> to_openapi_path(std::string_view template_text) {
-  auto parsed = core::PathTemplate::parse(template_text);
+std::optional<Prepared::Path> to_openapi_path(std::string_view template_text) {
+  // The gateway's own limits may be raised (routing.maxTemplateLength): parse generously.
+  core::TemplateLimits limits;
+  limits.max_length = 1 << 20;
+  limits.max_segments = 1 << 16;
+  auto parsed = core::PathTemplate::parse(template_text, limits);
   if (!parsed.ok()) return std::nullopt;
-  OpenApiPath p;
+  Prepared::Path p;
   for (const auto& seg : parsed.value().segments()) {
     p.text += '/';
     p.shape += '/';
@@ -425,9 +526,9 @@ std::optional<OpenApiPath> to_openapi_path(std::string_view template_text) {
       p.text += "{" + seg.text + "}";
       p.shape += "{}";
       p.params.push_back(seg.text);
-      p.catch_all.push_back(seg.kind == core::SegmentKind::kCatchAll);
     }
   }
+  p.catch_all = parsed.value().has_catch_all();
   if (p.text.empty()) p.text = p.shape = "/";
   return p;
 }
@@ -477,7 +578,8 @@ ojson derived_operation(const EndpointInput& e) {
   return op;
 }
 
-// The parameter's (in, name), following one $ref into the service's own components.
+// The parameter's (in, name), following one $ref into the service's own components (names
+// as the service wrote them).
 std::pair<std::string, std::string> parameter_place(const ojson& p, const Components& own) {
   if (is_ref(p)) {
     const auto ref = p["$ref"].get<std::string>();
@@ -491,30 +593,38 @@ std::pair<std::string, std::string> parameter_place(const ojson& p, const Compon
   return {p["in"].get<std::string>(), p["name"].get<std::string>()};
 }
 
-// Path parameters as the OpenAPI path names them: the fragment's are kept when the path has
-// them, the others left out; every path parameter not declared is added.
+// Path parameters named as `names` (the path the operation is placed at): a declaration whose
+// name is the route's i-th parameter is renamed to names[i] (a referenced one is replaced by
+// a plain declaration), one that is not in the template is left out, and every parameter not
+// declared is added.
 void fix_path_parameters(Context& ctx, const std::string& service, const EndpointInput& e,
-                         const OpenApiPath& path, ojson& op, const Components& own) {
+                         const Prepared::Path& route, const std::vector<std::string>& names,
+                         ojson& op, const Components& own) {
   ojson kept = ojson::array();
   std::set<std::string> declared;
   if (op.contains("parameters")) {
     for (auto& p : op["parameters"]) {
       const auto [in, name] = parameter_place(p, own);
       if (in == "path") {
-        if (std::find(path.params.begin(), path.params.end(), name) == path.params.end()) {
+        const auto it = std::find(route.params.begin(), route.params.end(), name);
+        if (it == route.params.end()) {
           warn(ctx, service, endpoint_name(e.descriptor), Reason::invalid_operation,
-               "path parameter '" + name + "' is not in " + path.text + "; left out");
+               "path parameter '" + name + "' is not in " + route.text + "; left out");
           continue;
         }
-        if (!declared.insert(name).second) continue;
+        const std::string& target = names[static_cast<std::size_t>(it - route.params.begin())];
+        if (!declared.insert(target).second) continue;
+        if (target != name) {
+          if (is_ref(p)) continue;  // added below under the path's name
+          p["name"] = target;
+        }
       }
       kept.push_back(std::move(p));
     }
   }
-  for (std::size_t i = 0; i < path.params.size(); ++i)
-    if (!declared.contains(path.params[i])) {
-      kept.push_back(path_parameter(path.params[i], path.catch_all[i]));
-    }
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (!declared.contains(names[i]))
+      kept.push_back(path_parameter(names[i], route.catch_all && i + 1 == names.size()));
   if (kept.empty()) {
     op.erase("parameters");
   } else {
@@ -580,6 +690,9 @@ ParsedFragment parse_fragment(Context& ctx, const std::string& service, const En
       warn(ctx, service, where, Reason::invalid_components, problem);
     }
   }
+  // x-stella-* members of an operation are the gateway's to write.
+  for (auto it = parsed->begin(); it != parsed->end();)
+    it = it.key().starts_with("x-stella-") ? parsed->erase(it) : std::next(it);
   if (parsed->empty()) return out;  // components only: the operation is derived
   if (auto problem = check_operation(*parsed); !problem.empty()) {
     warn(ctx, service, where, Reason::invalid_operation, problem);
@@ -589,12 +702,69 @@ ParsedFragment parse_fragment(Context& ctx, const std::string& service, const En
   return out;
 }
 
-void merge_service(Context& ctx, const ServiceInput& s) {
+void collect_refs(const json& v, std::vector<const std::string*>& out) {
+  if (v.is_object()) {
+    for (const auto& [k, x] : v.items()) {
+      if (k == "$ref" && x.is_string()) {
+        out.push_back(&x.get_ref<const std::string&>());
+      } else {
+        collect_refs(x, out);
+      }
+    }
+  } else if (v.is_array()) {
+    for (const auto& x : v)
+      collect_refs(x, out);
+  }
+}
+
+std::optional<ComponentKey> ref_target(std::string_view ref) {
+  constexpr std::string_view kPrefix = "#/components/";
+  if (!ref.starts_with(kPrefix)) return std::nullopt;
+  ref.remove_prefix(kPrefix.size());
+  const auto slash = ref.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view rest = ref.substr(slash + 1);
+  return ComponentKey{std::string(ref.substr(0, slash)),
+                      std::string(rest.substr(0, rest.find('/')))};
+}
+
+// Components whose references leave the service are dropped, and then every component that
+// refers to a dropped one: one pass over the references and a worklist (linear in their size).
+void drop_components_with_bad_refs(Context& ctx, const std::string& service, Components& own) {
+  std::map<ComponentKey, std::vector<ComponentKey>> referenced_by;
+  std::vector<std::pair<ComponentKey, std::pair<Reason, std::string>>> work;
+  std::vector<const std::string*> refs;
+  for (const auto& [key, v] : own) {
+    refs.clear();
+    collect_refs(v, refs);
+    for (const auto* r : refs) {
+      if (auto bad = ref_problem(*r, own)) {
+        work.push_back({key, {*bad, *r}});
+        break;
+      }
+      if (auto target = ref_target(*r)) referenced_by[*target].push_back(key);
+    }
+  }
+  std::set<ComponentKey> dropped;
+  while (!work.empty()) {
+    auto [key, why] = std::move(work.back());
+    work.pop_back();
+    if (!dropped.insert(key).second) continue;
+    warn(ctx, service, "", why.first, key.first + "." + key.second + ": $ref '" + why.second + "'");
+    const std::string as_ref = "#/components/" + key.first + "/" + key.second;
+    for (const auto& d : referenced_by[key])
+      if (!dropped.contains(d)) work.push_back({d, {Reason::dangling_ref, as_ref}});
+  }
+  for (const auto& key : dropped)
+    own.erase(key);
+}
+
+// Phase 1, per service: fragments parsed and checked, components gathered and renamed into the
+// service's namespace, operations prepared with their references rewritten.
+void prepare_service(Context& ctx, const ServiceInput& s) {
   const std::string service = utf8(s.name);
   const auto& lim = ctx.options.limits;
 
-  // Endpoints in path order, so that which of two conflicting routes wins does not depend on
-  // the order of registration.
   std::vector<const EndpointInput*> endpoints;
   for (const auto& e : s.endpoints)
     endpoints.push_back(&e);
@@ -603,9 +773,9 @@ void merge_service(Context& ctx, const ServiceInput& s) {
            std::tie(b->descriptor.path, b->descriptor.method);
   });
 
-  // 1. Parse every fragment; gather the components.
   std::vector<ParsedFragment> fragments;
   Components own;
+  std::size_t over_limit = 0;
   for (const auto* e : endpoints) {
     fragments.push_back(parse_fragment(ctx, service, *e));
     const json& comps = fragments.back().components;
@@ -622,98 +792,145 @@ void merge_service(Context& ctx, const ServiceInput& s) {
           continue;
         }
         if (own.size() >= lim.max_components) {
-          warn(ctx, service, endpoint_name(e->descriptor), Reason::too_many_components,
-               type + "." + name + " is over the limit of " + std::to_string(lim.max_components) +
-                   " components");
+          ++over_limit;
           continue;
         }
         own.emplace(ComponentKey{type, name}, v);
       }
   }
+  if (over_limit > 0)
+    warn(ctx, service, "", Reason::too_many_components,
+         std::to_string(over_limit) + " components over the limit of " +
+             std::to_string(lim.max_components) + " were left out");
+  drop_components_with_bad_refs(ctx, service, own);
 
-  // 2. Components whose references leave the service go, until none is left that does.
-  for (bool removed = true; removed;) {
-    removed = false;
-    for (auto it = own.begin(); it != own.end();) {
-      const auto verdict = first_bad_ref(it->second, own);
-      if (!verdict.bad) {
-        ++it;
-        continue;
-      }
-      warn(ctx, service, "", *verdict.bad,
-           it->first.first + "." + it->first.second + ": $ref '" + verdict.ref + "'");
-      it = own.erase(it);
-      removed = true;
-    }
-  }
-
-  // 3. Operations.
   const std::string prefix = namespace_prefix(ctx, service);
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
     const EndpointInput& e = *endpoints[i];
     const std::string where = endpoint_name(e.descriptor);
-    std::string method = e.descriptor.method;
-    std::transform(method.begin(), method.end(), method.begin(),
+    Prepared p;
+    p.service = service;
+    p.endpoint = &e;
+    p.method = e.descriptor.method;
+    std::transform(p.method.begin(), p.method.end(), p.method.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (std::find(kPathItemMethods.begin(), kPathItemMethods.end(), method) ==
+    if (std::find(kPathItemMethods.begin(), kPathItemMethods.end(), p.method) ==
         kPathItemMethods.end()) {
       warn(ctx, service, where, Reason::unsupported_method,
            "OpenAPI 3.1 has no place for the method " + utf8(e.descriptor.method));
       continue;
     }
     auto path = to_openapi_path(e.descriptor.path);
-    if (!path) continue;  // the gateway routes only templates that parse
-    auto [shape_it, fresh] = ctx.path_by_shape.emplace(path->shape, path->text);
-    if (!fresh && shape_it->second != path->text) {
-      // Same shape, other parameter names: the path the document already has names them.
-      auto named = to_openapi_path(shape_it->second);
-      path->text = named->text;
-      path->params = named->params;
-      path->catch_all = named->catch_all;
-    }
-    ojson& item = ctx.paths[path->text];
-    if (item.contains(method)) {
-      warn(ctx, service, where, Reason::path_conflict,
-           "another route is already listed as " + e.descriptor.method + " " + path->text);
+    if (!path) {
+      warn(ctx, service, where, Reason::path_conflict, "the template does not parse");
       continue;
     }
-
-    ojson op;
-    bool from_fragment = false;
+    p.path = std::move(*path);
     if (auto& fragment = fragments[i].operation) {
       if (const auto verdict = first_bad_ref(*fragment, own); verdict.bad) {
         warn(ctx, service, where, *verdict.bad, "$ref '" + verdict.ref + "'");
       } else {
-        op = to_ordered(*fragment);
-        from_fragment = true;
-        if (op.contains("servers")) {
+        p.operation = to_ordered(*fragment);
+        p.from_fragment = true;
+        if (p.operation.contains("servers")) {
           // Operation servers would send clients around the gateway.
           warn(ctx, service, where, Reason::invalid_operation,
                "operation servers are not allowed (clients go through the gateway); left out");
-          op.erase("servers");
+          p.operation.erase("servers");
         }
+        if (p.operation.contains("operationId"))
+          p.wanted_id = p.operation["operationId"].get<std::string>();
       }
     }
-    if (!from_fragment) op = derived_operation(e);
-    fix_path_parameters(ctx, service, e, *path, op, own);
-    rewrite_refs(op, prefix);
+    if (!p.from_fragment) p.operation = derived_operation(e);
+    // Path parameters against the service's own names; renamed again if placed elsewhere.
+    fix_path_parameters(ctx, service, e, p.path, p.path.params, p.operation, own);
+    rewrite_refs(p.operation, prefix);
+    ctx.prepared.push_back(std::move(p));
+  }
+
+  for (auto& [key, v] : own) {
+    ojson value = to_ordered(v);
+    rewrite_refs(value, prefix);
+    ctx.components[key.first][prefix + key.second] = std::move(value);
+  }
+}
+
+// Phase 2: operation ids, then every operation at its path. Routes that are not catch-alls
+// are placed first (the router prefers them too), so a catch-all another service registered
+// can neither displace nor rename them; then by path and method.
+void place_operations(Context& ctx, std::map<std::string, ojson>& paths) {
+  // An id that two services ask for goes to neither: each gets "<service>.<id>", so no service
+  // can take another's id by sorting first.
+  std::map<std::string, std::set<std::string>> claimants;
+  for (const auto& p : ctx.prepared)
+    if (!p.wanted_id.empty()) claimants[p.wanted_id].insert(p.service);
+  std::set<std::string> ids;
+  std::map<std::string, int> next_suffix;
+  auto unique = [&](std::string wanted) {
+    if (ids.insert(wanted).second) return wanted;
+    int& n = next_suffix[wanted];
+    if (n < 2) n = 2;
+    std::string id;
+    do {
+      id = wanted + "_" + std::to_string(n++);
+    } while (!ids.insert(id).second);
+    return id;
+  };
+
+  std::vector<Prepared*> order;
+  for (auto& p : ctx.prepared)
+    order.push_back(&p);
+  std::stable_sort(order.begin(), order.end(), [](const Prepared* a, const Prepared* b) {
+    return std::tie(a->path.catch_all, a->path.shape, a->method, a->service) <
+           std::tie(b->path.catch_all, b->path.shape, b->method, b->service);
+  });
+
+  struct Placed {
+    std::string text;
+    bool catch_all = false;
+    std::vector<std::string> params;
+  };
+  std::map<std::string, Placed> by_shape;
+  for (Prepared* p : order) {
+    const EndpointInput& e = *p->endpoint;
+    const std::string where = endpoint_name(e.descriptor);
+    auto [it, fresh] =
+        by_shape.emplace(p->path.shape, Placed{p->path.text, p->path.catch_all, p->path.params});
+    if (!fresh && it->second.catch_all != p->path.catch_all) {
+      warn(ctx, p->service, where, Reason::path_conflict,
+           "OpenAPI cannot list a catch-all beside " + it->second.text +
+               " (the router takes the more specific route first)");
+      continue;
+    }
+    ojson& item = paths[it->second.text];
+    if (item.contains(p->method)) {
+      warn(ctx, p->service, where, Reason::path_conflict,
+           "another route is already listed as " + e.descriptor.method + " " + it->second.text);
+      continue;
+    }
+    if (it->second.params != p->path.params) {
+      // Same shape, other parameter names: the path the document already has names them.
+      Components none;
+      fix_path_parameters(ctx, p->service, e, p->path, it->second.params, p->operation, none);
+    }
 
     std::string id;
-    if (op.contains("operationId")) id = op["operationId"].get<std::string>();
-    if (id.empty()) {
-      id = sanitize_identifier(service + "_" + method + "_" + e.descriptor.path);
-    } else if (ctx.operation_ids.contains(id)) {
-      id = sanitize_identifier(service) + "." + id;
+    if (!p->wanted_id.empty()) {
+      id = claimants[p->wanted_id].size() > 1 ? sanitize_identifier(p->service) + "." + p->wanted_id
+                                              : p->wanted_id;
+    } else {
+      id = sanitize_identifier(p->service + "_" + p->method + "_" + e.descriptor.path);
     }
     ojson out = ojson::object();
-    out["tags"] = ojson::array({service});
-    out["operationId"] = unique_operation_id(ctx, id);
-    for (auto& [k, v] : op.items())
+    out["tags"] = ojson::array({p->service});
+    out["operationId"] = unique(id);
+    for (auto& [k, v] : p->operation.items())
       if (k != "tags" && k != "operationId" && k != "security") out[k] = std::move(v);
     if (!out.contains("responses"))
       out["responses"] = {{"default", {{"description", "The service's answer."}}}};
     out["security"] = security_for(ctx, e);
-    out["x-stella-service"] = service;
+    out["x-stella-service"] = p->service;
     out["x-stella-service-version"] = utf8(e.service_version);
     out["x-stella-timeout-ms"] = e.timeout_ms;
     out["x-stella-streaming"] = e.descriptor.streaming;
@@ -723,15 +940,9 @@ void merge_service(Context& ctx, const ServiceInput& s) {
         claims.push_back({{"type", utf8(c.type)}, {"value", utf8(c.value)}});
       out["x-stella-required-claims"] = std::move(claims);
     }
-    if (!from_fragment && !e.descriptor.openapi.empty()) out["x-stella-fragment-left-out"] = true;
-    item[method] = std::move(out);
-  }
-
-  // 4. The service's components, renamed into its namespace.
-  for (auto& [key, v] : own) {
-    ojson value = to_ordered(v);
-    rewrite_refs(value, prefix);
-    ctx.components[key.first][prefix + key.second] = std::move(value);
+    if (!p->from_fragment && !e.descriptor.openapi.empty())
+      out["x-stella-fragment-left-out"] = true;
+    item[p->method] = std::move(out);
   }
 }
 
@@ -798,7 +1009,7 @@ std::string openapi_path(std::string_view template_text) {
 
 MergeResult merge(const std::vector<ServiceInput>& services, const DocumentOptions& options) {
   MergeResult result;
-  Context ctx{options, result.warnings, {}, {}, {}, {}, {}};
+  Context ctx{options, result, {}, {}, {}, {}};
 
   std::vector<const ServiceInput*> sorted;
   for (const auto& s : services)
@@ -809,7 +1020,7 @@ MergeResult merge(const std::vector<ServiceInput>& services, const DocumentOptio
   ojson tags = ojson::array();
   ojson listed = ojson::array();
   for (const auto* s : sorted) {
-    merge_service(ctx, *s);
+    prepare_service(ctx, *s);
     const std::string name = utf8(s->name);
     std::string about = name + " " + utf8(s->version) + ", " + std::to_string(s->instances) +
                         (s->instances == 1 ? " instance" : " instances");
@@ -842,8 +1053,10 @@ MergeResult merge(const std::vector<ServiceInput>& services, const DocumentOptio
     doc["servers"] = std::move(servers);
   }
   doc["tags"] = std::move(tags);
+  std::map<std::string, ojson> placed;
+  place_operations(ctx, placed);
   ojson paths = ojson::object();
-  for (auto& [p, item] : ctx.paths)
+  for (auto& [p, item] : placed)
     if (!item.empty()) paths[p] = std::move(item);
   doc["paths"] = std::move(paths);
   ojson components = ojson::object();
@@ -860,6 +1073,13 @@ MergeResult merge(const std::vector<ServiceInput>& services, const DocumentOptio
                         {"endpoint", w.endpoint},
                         {"reason", reason_name(w.reason)},
                         {"detail", w.detail}});
+  for (const auto& [service, n] : ctx.warnings_by_service)
+    if (n > kWarningsPerService)
+      warnings.push_back({{"service", service},
+                          {"endpoint", ""},
+                          {"reason", "more"},
+                          {"detail", std::to_string(n - kWarningsPerService) +
+                                         " more warnings for this service are not listed"}});
   doc["x-stella-warnings"] = std::move(warnings);
   return result;
 }

@@ -6,9 +6,10 @@
 // The document is built from the current route snapshot: only routes with a live instance
 // (a route held for a departed owner is not listed). It is rebuilt when the snapshot version
 // has changed and the last build is at least openapi.cacheTtlSeconds old; between rebuilds
-// every reader gets the same bytes, ETag and all. A build runs on the thread of the request
-// that finds the document due; readers that arrive meanwhile get the previous build (only the
-// very first build is waited for).
+// every reader gets the same bytes, ETag and all. The first build happens in the constructor;
+// later ones run on the thread of the request that finds the document due, and readers that
+// arrive meanwhile get the previous build (nobody waits). A build that throws leaves the
+// previous one in place until a TTL later.
 //
 // Thread-safety: every member function may be called from any thread.
 #pragma once
@@ -70,9 +71,9 @@ class OpenApiPublisher {
   OpenApiPublisher(std::shared_ptr<const config::GatewayConfig> config, SnapshotFn snapshot,
                    const core::Clock& clock, LogFn log);
 
-  /// The current build; builds (or rebuilds) first when it is due. Never null.
+  /// The current build; rebuilds first when it is due. Never null.
   std::shared_ptr<const OpenApiBuild> current();
-  /// The last build without building (null before the first): for metrics.
+  /// The last build without building: for metrics. Never null.
   std::shared_ptr<const OpenApiBuild> latest() const;
   std::uint64_t rebuilds() const noexcept { return rebuilds_.load(std::memory_order_relaxed); }
 

@@ -14,6 +14,7 @@
 // Pure functions; no I/O, no clock, no global state. Thread-safe.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -89,7 +90,10 @@ struct Warning {
 
 struct MergeResult {
   nlohmann::ordered_json document;
+  /// What was left out, at most 32 per service (the document's x-stella-warnings says how
+  /// many more); `rejected` counts every one, by reason.
   std::vector<Warning> warnings;
+  std::array<std::uint64_t, kReasonCount> rejected{};
 };
 
 /// The merged document. Services are listed by name, paths by text, so equal inputs give
