@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "stella/core/text.hpp"
 #include "stella/sim/report.hpp"
 
 namespace stella::sim {
@@ -13,26 +14,7 @@ const char* const kPalette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59
                                 "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#1f77b4", "#2ca02c"};
 
 std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        o += "&lt;";
-        break;
-      case '>':
-        o += "&gt;";
-        break;
-      case '&':
-        o += "&amp;";
-        break;
-      case '"':
-        o += "&quot;";
-        break;
-      default:
-        o += c;
-    }
-  }
-  return o;
+  return core::html_escape(s);
 }
 
 std::string num(double v, int prec = 3) {

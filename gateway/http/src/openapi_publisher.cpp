@@ -81,29 +81,6 @@ constexpr std::string_view kInit = R"(window.addEventListener("load", function (
 });
 )";
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 StaticAsset make_asset(std::string body, std::string_view type) {
   StaticAsset a;
   a.etag = strong_etag(body);
@@ -214,7 +191,7 @@ void OpenApiPublisher::load_ui() {
   assets_.emplace("stella-init.js",
                   make_asset(std::string(kInit), "text/javascript; charset=utf-8"));
   std::string page(kPage);
-  page.replace(page.find("TITLE"), 5, html_escape(config_->openapi.title));
+  page.replace(page.find("TITLE"), 5, core::html_escape(config_->openapi.title));
   page_ = make_asset(std::move(page), "text/html; charset=utf-8");
 }
 

@@ -167,6 +167,21 @@ std::string check_example(const json& v, std::string_view what) {
 
 std::string check_content(const json& v, std::string_view what);
 
+// What a parameter and a header share: example or examples, and exactly one of schema and
+// content (a content map of one entry).
+std::string check_value(const json& v, std::string_view what) {
+  if (v.contains("example") && v.contains("examples"))
+    return std::string(what) + " has both example and examples";
+  if (v.contains("examples"))
+    if (auto e = check_map(v["examples"], at(what, "examples"), check_example); !e.empty())
+      return e;
+  if (v.contains("schema") == v.contains("content"))
+    return std::string(what) + " needs exactly one of schema and content";
+  if (v.contains("schema")) return check_schema(v["schema"], at(what, "schema"));
+  if (v["content"].size() != 1) return at(what, "content") + " needs exactly one entry";
+  return check_content(v["content"], at(what, "content"));
+}
+
 std::string check_header(const json& v, std::string_view what) {
   static constexpr Members<9> kHeader = {{{"description", T::string},
                                           {"required", T::boolean},
@@ -180,16 +195,7 @@ std::string check_header(const json& v, std::string_view what) {
   if (auto e = check_members(v, what, kHeader); !e.empty()) return e;
   if (v.contains("style") && v["style"] != "simple")
     return at(what, "style") + " must be simple for a header";
-  if (v.contains("example") && v.contains("examples"))
-    return std::string(what) + " has both example and examples";
-  if (v.contains("examples"))
-    if (auto e = check_map(v["examples"], at(what, "examples"), check_example); !e.empty())
-      return e;
-  if (v.contains("schema") == v.contains("content"))
-    return std::string(what) + " needs exactly one of schema and content";
-  if (v.contains("schema")) return check_schema(v["schema"], at(what, "schema"));
-  if (v["content"].size() != 1) return at(what, "content") + " needs exactly one entry";
-  return check_content(v["content"], at(what, "content"));
+  return check_value(v, what);
 }
 
 std::string check_encoding(const json& v, std::string_view what) {
@@ -278,16 +284,7 @@ std::string check_parameter(const json& v, std::string_view what) {
     return at(what, "style") + " does not fit a parameter in " + in;
   if (in != "query" && (v.contains("allowEmptyValue") || v.contains("allowReserved")))
     return std::string(what) + ": allowEmptyValue and allowReserved are for query parameters";
-  if (v.contains("example") && v.contains("examples"))
-    return std::string(what) + " has both example and examples";
-  if (v.contains("examples"))
-    if (auto e = check_map(v["examples"], at(what, "examples"), check_example); !e.empty())
-      return e;
-  if (v.contains("schema") == v.contains("content"))
-    return std::string(what) + " needs exactly one of schema and content";
-  if (v.contains("schema")) return check_schema(v["schema"], at(what, "schema"));
-  if (v["content"].size() != 1) return at(what, "content") + " needs exactly one entry";
-  return check_content(v["content"], at(what, "content"));
+  return check_value(v, what);
 }
 
 std::string check_request_body(const json& v, std::string_view what) {

@@ -26,4 +26,7 @@ bool iequals_ascii(std::string_view a, std::string_view b) noexcept;
 /// forge log lines or terminal escapes. At most `max_bytes` of `s` are rendered ("..." follows).
 std::string printable(std::string_view s, std::size_t max_bytes = 512);
 
+/// `s` for HTML text and attribute values: < > & " escaped.
+std::string html_escape(std::string_view s);
+
 }  // namespace stella::core
