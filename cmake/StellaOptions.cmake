@@ -32,6 +32,12 @@ if(STELLA_TSAN)
   target_link_options(stella_options INTERFACE ${_tsan})
 endif()
 
+if(STELLA_COVERAGE)
+  # scripts/coverage.sh: gcov counters, read by gcovr after the tests ran.
+  target_compile_options(stella_options INTERFACE --coverage -O0)
+  target_link_options(stella_options INTERFACE --coverage)
+endif()
+
 if(STELLA_SANITIZE OR STELLA_FUZZ)
   set(_san -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   target_compile_options(stella_options INTERFACE ${_san})

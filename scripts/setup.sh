@@ -19,6 +19,8 @@ packages=(
   prometheus
   # tests: /openapi.yaml read back by a second YAML reader; /docs loaded in headless Chromium
   python3-yaml chromium
+  # scripts/coverage.sh: line and branch coverage per folder
+  gcovr
   # load/run.sh: the side-by-side HTTP benchmark (peers, load generators, profilers)
   nginx-light haproxy wrk nghttp2-client curl python3 linux-perf strace
 )
