@@ -308,6 +308,114 @@ openapi:
         return out
 
 
+class CompareStack:
+    """HAProxy (nbthread 1) in front of an nginx upstream (1 worker) that answers every path
+    of the mix with the demo echo's body: the curve of a mainstream proxy on the same machine,
+    the same requests and the same steps (docs/performance.md)."""
+
+    def __init__(self, workdir, body):
+        self.dir = os.path.join(workdir, "compare")
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        self.body = body
+        self.procs = []
+        self.http = 0
+        self.haproxy = None
+
+    def start(self):
+        if not (shutil.which("haproxy") and shutil.which("nginx")):
+            raise CannotRun("haproxy and nginx are needed for --compare (bash scripts/setup.sh)")
+        up, front = free_port(), free_port()
+        body = self.body.replace("\\", "\\\\").replace("'", "\\'").replace("$", "_")
+        user = ""
+        if os.getuid() == 0:
+            import grp
+            import pwd
+            user = (f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};")
+        d = self.dir
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            f.write(f"""{user}
+daemon off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path {d}/tmp/client; proxy_temp_path {d}/tmp/proxy;
+  fastcgi_temp_path {d}/tmp/fastcgi; uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;
+  server {{
+    listen 127.0.0.1:{up};
+    location / {{ default_type application/json; return 200 '{body}'; }}
+  }}
+}}
+""")
+        with open(os.path.join(d, "haproxy.cfg"), "w") as f:
+            f.write(f"""global
+  nbthread 1
+  no strict-limits
+  maxconn 20000
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+  timeout http-keep-alive 300s
+  timeout http-request 10s
+  maxconn 20000
+frontend fe
+  bind 127.0.0.1:{front}
+  default_backend up
+backend up
+  server u1 127.0.0.1:{up}
+""")
+        for name, args in (("nginx", ["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"),
+                                      "-e", os.path.join(d, "nginx-error.log")]),
+                           ("haproxy", ["haproxy", "-db", "-f", os.path.join(d, "haproxy.cfg")])):
+            log = open(os.path.join(d, name + ".log"), "w")
+            p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+            self.procs.append(p)
+            if name == "haproxy":
+                self.haproxy = p
+        self.http = front
+        wait_for("HAProxy in front of nginx",
+                 lambda: http_get(self.url("/api/v1/demo/echo"))[0] == 200, 15)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.http}{path}"
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except OSError:
+                    pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.haproxy.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mib(self):
+        with open(f"/proc/{self.haproxy.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def phase_sums(self):
+        return {}
+
+
 # ---- driving load with wrk ---------------------------------------------------------------------
 
 LUA = r"""
@@ -551,7 +659,7 @@ CURVE_RATES = (500, 1000, 2000, 5000, 10000, 15000, 20000, 30000, 40000, 60000)
 CURVE_CONNECTIONS = 100
 
 
-def run_curve(stack, workdir, spec, quick):
+def run_curve(stack, workdir, spec, quick, label="stella-gw"):
     """Scenario C's mix from 100 connections at rising target rates (each connection paced
     with wrk's delay(); the last steps are unpaced) until the SLO breaks."""
     seconds = 3.0 if quick else 15.0
@@ -562,7 +670,7 @@ def run_curve(stack, workdir, spec, quick):
         before_cpu = stack.cpu_seconds()
         before = stack.phase_sums()
         mix = list(MIX)
-        r = run_wrk(stack, workdir, f"curve-{rate}", mix, conns, seconds,
+        r = run_wrk(stack, workdir, f"curve-{label}-{rate}", mix, conns, seconds,
                     think_ms=think_for(rate, conns))
         after = stack.phase_sums()
         cpu = stack.cpu_seconds() - before_cpu
@@ -585,8 +693,8 @@ def run_curve(stack, workdir, spec, quick):
             break
     good = [p for p in points if p["meets_slo"]]
     knee = max(good, key=lambda p: p["rps"]) if good else None
-    return {"slo": [f"{a} {b}" for a, b in slo], "connections": conns, "points": points,
-            "knee": knee}
+    return {"target": label, "slo": [f"{a} {b}" for a, b in slo], "connections": conns,
+            "points": points, "knee": knee}
 
 
 # ---- output ------------------------------------------------------------------------------------
@@ -701,51 +809,65 @@ def html_report(doc):
                          f"<td>{d['p(95)']:.3f}</td><td>{d['p(99)']:.3f}</td>"
                          f"<td>{r['metrics']['http_reqs']['rate']:.0f}</td></tr>")
         parts.append("</table>")
-    curve = doc.get("curve")
-    if curve:
-        pts = curve["points"]
-        parts.append("<h2>Performance curve (scenario C's mix, rising target rate)</h2>")
-        knee = curve.get("knee")
-        parts.append(f"<p>SLO: {esc(', '.join(curve['slo']))}. Knee (the highest rate that met "
-                     f"it): <b>{knee['rps'] if knee else 'none'} req/s</b>"
-                     f"{' (target ' + str(knee['target_rate']) + '/s)' if knee else ''}, "
-                     f"{curve['connections']} connections.</p>")
-        slo_lines = []
-        for s in curve["slo"]:
-            m = re.match(r"http_req_duration p\((\d+)\)<(\d+(?:\.\d+)?)", s)
-            if m:
-                slo_lines.append((f"p{m.group(1)} SLO {m.group(2)} ms", float(m.group(2))))
-        parts.append(svg_line_chart(
-            [("p50", "#4e79a7", [(p["rps"], p["p50_ms"]) for p in pts]),
-             ("p95", "#f28e2b", [(p["rps"], p["p95_ms"]) for p in pts]),
-             ("p99", "#e15759", [(p["rps"], p["p99_ms"]) for p in pts])],
-            "requests/s", "latency (ms)", slo_lines))
-        parts.append("<h3>Pipeline breakdown per step (mean ms per request, from /metrics)</h3>"
-                     "<table><tr><th>target req/s</th><th>req/s</th><th>auth</th><th>routing</th>"
-                     "<th>transport</th><th>request</th><th>errors</th><th>CPU %</th>"
-                     "<th>RSS MiB</th><th>SLO</th></tr>")
-        for p in pts:
-            ph = p["phase_mean_ms"]
-            parts.append(f"<tr><td>{p['target_rate']}</td><td>{p['rps']:.0f}</td>" +
-                         "".join(f"<td>{fmt(ph.get(k))}</td>" for k in
-                                 ("auth", "routing", "transport", "request")) +
-                         f"<td>{p['error_rate']:.4f}</td><td>{p['cpu_percent']}</td>"
-                         f"<td>{p['rss_mib']}</td><td class='{'pass' if p['meets_slo'] else 'fail'}'>"
-                         f"{'met' if p['meets_slo'] else 'broken'}</td></tr>")
-        parts.append("</table>")
+    for curve in (doc.get("curve"), doc.get("compare_curve")):
+        if curve:
+            parts.append(curve_html(curve))
     soak = next((r for r in doc["scenarios"] if r.get("samples")), None)
     if soak:
-        parts.append("<h2>Memory and descriptors over the soak (G)</h2>")
-        s = soak["samples"]
-        slope = soak["metrics"]["rss_growth_mib_per_min"]["value"]
-        parts.append(f"<p>RSS slope after the {soak['warmup_s']:g} s warm-up: "
-                     f"<b>{fmt(slope)} MiB/min</b> (threshold &lt; 1); descriptors "
-                     f"{soak['fds']['before']} before, {soak['fds']['after']} after.</p>")
-        parts.append(svg_line_chart([("RSS MiB", "#59a14f", [(x["t"], x["rss_mib"]) for x in s])],
-                                    "seconds", "RSS (MiB)"))
-        parts.append(svg_line_chart([("open fds", "#b07aa1", [(x["t"], x["fds"]) for x in s])],
-                                    "seconds", "descriptors"))
+        parts.append(soak_html(soak))
     parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+def curve_html(curve):
+    esc = lambda s: (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    parts = []
+    pts = curve["points"]
+    parts.append(f"<h2>Performance curve: {esc(curve.get('target', 'stella-gw'))} "
+                 f"(scenario C's mix, rising target rate)</h2>")
+    knee = curve.get("knee")
+    parts.append(f"<p>SLO: {esc(', '.join(curve['slo']))}. Knee (the highest rate that met "
+                 f"it): <b>{knee['rps'] if knee else 'none'} req/s</b>"
+                 f"{' (target ' + str(knee['target_rate']) + '/s)' if knee else ''}, "
+                 f"{curve['connections']} connections.</p>")
+    slo_lines = []
+    for s in curve["slo"]:
+        m = re.match(r"http_req_duration p\((\d+)\)<(\d+(?:\.\d+)?)", s)
+        if m:
+            slo_lines.append((f"p{m.group(1)} SLO {m.group(2)} ms", float(m.group(2))))
+    parts.append(svg_line_chart(
+        [("p50", "#4e79a7", [(p["rps"], p["p50_ms"]) for p in pts]),
+         ("p95", "#f28e2b", [(p["rps"], p["p95_ms"]) for p in pts]),
+         ("p99", "#e15759", [(p["rps"], p["p99_ms"]) for p in pts])],
+        "requests/s", "latency (ms)", slo_lines))
+    parts.append("<h3>Pipeline breakdown per step (mean ms per request, from /metrics)</h3>"
+                 "<table><tr><th>target req/s</th><th>req/s</th><th>auth</th><th>routing</th>"
+                 "<th>transport</th><th>request</th><th>errors</th><th>CPU %</th>"
+                 "<th>RSS MiB</th><th>SLO</th></tr>")
+    for p in pts:
+        ph = p["phase_mean_ms"]
+        parts.append(f"<tr><td>{p['target_rate']}</td><td>{p['rps']:.0f}</td>" +
+                     "".join(f"<td>{fmt(ph.get(k))}</td>" for k in
+                             ("auth", "routing", "transport", "request")) +
+                     f"<td>{p['error_rate']:.4f}</td><td>{p['cpu_percent']}</td>"
+                     f"<td>{p['rss_mib']}</td><td class='{'pass' if p['meets_slo'] else 'fail'}'>"
+                     f"{'met' if p['meets_slo'] else 'broken'}</td></tr>")
+    parts.append("</table>")
+    return "".join(parts)
+
+
+def soak_html(soak):
+    parts = []
+    parts.append("<h2>Memory and descriptors over the soak (G)</h2>")
+    s = soak["samples"]
+    slope = soak["metrics"]["rss_growth_mib_per_min"]["value"]
+    parts.append(f"<p>RSS slope after the {soak['warmup_s']:g} s warm-up: "
+                 f"<b>{fmt(slope)} MiB/min</b> (threshold &lt; 1); descriptors "
+                 f"{soak['fds']['before']} before, {soak['fds']['after']} after.</p>")
+    parts.append(svg_line_chart([("RSS MiB", "#59a14f", [(x["t"], x["rss_mib"]) for x in s])],
+                                "seconds", "RSS (MiB)"))
+    parts.append(svg_line_chart([("open fds", "#b07aa1", [(x["t"], x["fds"]) for x in s])],
+                                "seconds", "descriptors"))
     return "".join(parts)
 
 
@@ -757,6 +879,8 @@ def main(argv=None):
     ap.add_argument("--binary", default=os.path.join(ROOT, "build/release/cli/stella-gw"))
     ap.add_argument("--workers", type=int, default=1, help="gateway http.workers (default 1)")
     ap.add_argument("--curve", action="store_true", help="also the stepped-load curve")
+    ap.add_argument("--compare", action="store_true",
+                    help="with --curve: the same curve through HAProxy in front of nginx")
     ap.add_argument("--out", help="directory for results.json and report.html")
     args = ap.parse_args(argv)
 
@@ -798,6 +922,18 @@ def main(argv=None):
             print("== performance curve (scenario C's mix)", flush=True)
             doc["curve"] = run_curve(stack, workdir, scenarios["scenario_c_routing_throughput"],
                                      args.quick)
+            if args.compare:
+                print("== the same curve through HAProxy -> nginx", flush=True)
+                _, body = http_get(stack.url("/api/v1/demo/echo"))
+                stack.stop()  # the machine to itself, as the gateway had it
+                other = CompareStack(workdir, body)
+                try:
+                    other.start()
+                    doc["compare_curve"] = run_curve(
+                        other, workdir, scenarios["scenario_c_routing_throughput"], args.quick,
+                        label="haproxy-nginx")
+                finally:
+                    other.stop()
     except CannotRun as e:
         print(f"the stack could not start: {e}", file=sys.stderr)
         for name in ("gateway", "authority", "redis"):
@@ -815,11 +951,13 @@ def main(argv=None):
     doc["exit_status"] = status
     print()
     print_table(doc["scenarios"])
-    if doc.get("curve"):
-        knee = doc["curve"]["knee"]
-        print(f"\ncurve: {len(doc['curve']['points'])} steps; knee "
-              f"{knee['rps'] if knee else 'none'} req/s"
-              f"{' (target ' + str(knee['target_rate']) + '/s)' if knee else ''}")
+    for key in ("curve", "compare_curve"):
+        if doc.get(key):
+            c = doc[key]
+            knee = c["knee"]
+            print(f"\ncurve {c['target']}: {len(c['points'])} steps; knee "
+                  f"{knee['rps'] if knee else 'none'} req/s"
+                  f"{' (target ' + str(knee['target_rate']) + '/s)' if knee else ''}")
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(doc, f, indent=1)
     with open(os.path.join(out, "report.html"), "w") as f:

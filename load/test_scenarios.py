@@ -151,11 +151,13 @@ class Report(unittest.TestCase):
     def test_the_report_is_self_contained_and_shows_everything(self):
         doc = fake_doc()
         doc["curve"]["knee"] = doc["curve"]["points"][2]
+        doc["compare_curve"] = dict(doc["curve"], target="haproxy-nginx", knee=None)
         html = sc.html_report(doc)
         self.assertNotIn("<script", html)
         self.assertNotIn("http://", html.replace('xmlns="http://www.w3.org/2000/svg"', ""))
         self.assertIn("wrk failed &lt;x&gt;", html)  # escaped
-        self.assertEqual(html.count("<svg"), 3)     # the curve, RSS and descriptors
+        self.assertEqual(html.count("<svg"), 4)  # both curves, RSS and descriptors
+        self.assertIn("Performance curve: haproxy-nginx", html)
         self.assertIn("p99 SLO 5 ms", html)
         self.assertIn("9800.0 req/s", html)          # the knee
 
