@@ -37,6 +37,7 @@ class Manifests(unittest.TestCase):
         docs = documents("deployment.yaml")
         cls.deploy = by_kind(docs, "Deployment", "stella-gw")
         cls.service = by_kind(docs, "Service", "stella-gw")
+        cls.services_svc = by_kind(docs, "Service", "stella-gw-services")
         cls.valkey = documents("valkey.yaml")
         cls.config = yaml.safe_load(cls.cm["data"]["gateway.yaml"])["gateway"]
         cls.container = cls.deploy["spec"]["template"]["spec"]["containers"][0]
@@ -62,8 +63,11 @@ class Manifests(unittest.TestCase):
         self.assertEqual(ports, {self.config["http"]["port"],
                                  self.config["transports"]["tls"]["port"]})
         self.assertEqual(ports, {8080, 9443})
-        targets = {p["targetPort"] for p in self.service["spec"]["ports"]}
+        targets = {p["targetPort"] for svc in (self.service, self.services_svc)
+                   for p in svc["spec"]["ports"]}
         self.assertEqual(targets, ports)
+        # Service instances must reach every replica: the service-facing Service is headless.
+        self.assertEqual(self.services_svc["spec"]["clusterIP"], "None")
 
     def test_probes_name_the_gateway_endpoints_on_its_http_port(self):
         scheme = "HTTPS" if self.config["http"]["tls"]["enabled"] else "HTTP"
@@ -94,10 +98,16 @@ class Manifests(unittest.TestCase):
         self.assertEqual(self.config["rateLimiting"]["for_environment"]["valkey_connection"],
                          f"stella-gw-valkey:{port}")
 
-    def test_drain_fits_in_the_grace_period(self):
+    def test_pre_stop_and_drain_fit_in_the_grace_period(self):
         grace = self.deploy["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         drain = int(self.config["http"]["drainTimeout"].rstrip("s"))
-        self.assertLess(drain, grace)
+        pre_stop = int(self.container["lifecycle"]["preStop"]["exec"]["command"][1])
+        self.assertLess(pre_stop + drain, grace)
+
+    def test_only_the_gateway_reaches_valkey(self):
+        policy = by_kind(self.valkey, "NetworkPolicy", "stella-gw-valkey")
+        allowed = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+        self.assertEqual(allowed, self.deploy["spec"]["template"]["metadata"]["labels"])
 
 
 class Dockerfile(unittest.TestCase):

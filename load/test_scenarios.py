@@ -110,7 +110,8 @@ class Results(unittest.TestCase):
         self.assertEqual(sc.think_for(1_000_000, 10), 0)
 
     def test_lua_script_quotes_what_it_embeds(self):
-        lua = sc.lua_script([("POST", '/a"b', 'x\\y', {"K": 'v"'})], 'q"', "id", 25)
+        lua = sc.lua_script([("POST", '/a"b', 'x\\y', {"K": 'v"'})], ['q"', "r"], "id", 25)
+        self.assertIn('{"q\\"", "r"}', lua)
         self.assertIn('"/a\\"b"', lua)
         self.assertIn('"x\\\\y"', lua)
         self.assertIn("local think = 25", lua)
@@ -143,7 +144,7 @@ def fake_doc():
                               "phase_mean_ms": {"auth": 0.01, "routing": 0.001,
                                                 "transport": 0.5, "request": 0.7}}
                              for r in (1000, 5000, 10000, 20000)],
-                  "knee": None},
+                  "knee": None, "knee_reached": True},
     }
 
 
@@ -151,7 +152,8 @@ class Report(unittest.TestCase):
     def test_the_report_is_self_contained_and_shows_everything(self):
         doc = fake_doc()
         doc["curve"]["knee"] = doc["curve"]["points"][2]
-        doc["compare_curve"] = dict(doc["curve"], target="haproxy-nginx", knee=None)
+        doc["compare_curve"] = dict(doc["curve"], target="haproxy-nginx", knee=None,
+                                    knee_reached=False)
         html = sc.html_report(doc)
         self.assertNotIn("<script", html)
         self.assertNotIn("http://", html.replace('xmlns="http://www.w3.org/2000/svg"', ""))
@@ -160,6 +162,7 @@ class Report(unittest.TestCase):
         self.assertIn("Performance curve: haproxy-nginx", html)
         self.assertIn("p99 SLO 5 ms", html)
         self.assertIn("9800.0 req/s", html)          # the knee
+        self.assertIn("Knee not reached", html)      # the comparison curve never broke it
 
     @unittest.skipUnless(shutil.which("chromium"), "chromium is not installed")
     def test_chromium_renders_the_report(self):

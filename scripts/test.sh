@@ -33,9 +33,9 @@ cmake --build --preset release --target stella-gw stella_bench stella_roundtrip
 echo "== release: benchmark smoke run"
 ./build/release/bench/stella_bench --benchmark_min_time=0.01 >/dev/null
 echo "== load scenarios A–G, a few seconds each, on the release binary (load/scenarios.sh --quick)"
-# Every scenario must run end to end (exit 2 fails CI). A missed latency threshold (exit 1) is
-# reported, not fatal: on a shared 2-core CI machine timing is the machine's, not the code's.
-rc=0
-bash load/scenarios.sh --quick --binary build/release/cli/stella-gw --out build/scenarios/ci || rc=$?
-if ((rc == 2)); then echo "a load scenario could not run" >&2; exit 1; fi
+# Every scenario must run end to end and meet every threshold on statuses and content (the
+# rate-limit count, Retry-After, no 503, descriptors back). Latency and memory-growth misses are
+# printed but do not fail: on a shared 2-core CI machine a few seconds' timing is the machine's.
+bash load/scenarios.sh --quick --timing-advisory --binary build/release/cli/stella-gw \
+  --out build/scenarios/ci
 echo "== all tests passed"

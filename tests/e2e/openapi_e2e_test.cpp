@@ -204,6 +204,30 @@ TEST(OpenApi, DocsPageRendersTheOperationsInHeadlessChromium) {
   EXPECT_NE(dom.find("demo.Echo"), std::string::npos);
 }
 
+TEST(OpenApi, WithTheDefaultTtlTheFirstServiceShowsAtOnceAndLaterChangesWait) {
+  GatewayRun gw(test_config());  // cacheTtlSeconds: 300
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  auto empty = http_exchange(gw.http(), get("/openapi.json"));
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->body.find("getEcho"), std::string::npos);
+  EXPECT_EQ(empty->headers["cache-control"], "max-age=300");
+  gw.start_service("demo-ttl");
+  ASSERT_TRUE(gw.wait_instances(1));
+  // The startup document listed no service: the first registration replaces it at once.
+  EXPECT_TRUE(eventually([&] {
+    auto r = http_exchange(gw.http(), get("/openapi.json"));
+    return r && r->body.find("getEcho") != std::string::npos;
+  }));
+  // A second service within the TTL waits for it: the document is the cached one.
+  gw.start_process({"service", "demo", "--gateway", "tcp://127.0.0.1:" + std::to_string(gw.tcp()),
+                    "--name", "inventory", "--path-prefix", "/api/v1/inventory"},
+                   "inventory");
+  ASSERT_TRUE(gw.wait_instances(2));
+  auto cached = http_exchange(gw.http(), get("/openapi.json"));
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached->body.find("/api/v1/inventory/"), std::string::npos);
+}
+
 TEST(OpenApi, DocsWithoutTheirFilesAnswer503AndTheGatewaySaysWhy) {
   GatewayRun gw(test_config() + "openapi:\n  ui:\n    assetsDir: /nonexistent/swagger\n");
   ASSERT_TRUE(gw.ok()) << gw.gateway_log();

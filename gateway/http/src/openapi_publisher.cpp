@@ -201,7 +201,10 @@ const StaticAsset* OpenApiPublisher::asset(std::string_view name) const {
 }
 
 bool OpenApiPublisher::due(const OpenApiBuild& b, std::uint64_t version) const {
-  return b.snapshot_version != version && clock_.now() - b.built_at >= config_->openapi.cache_ttl;
+  // A document without any service is never worth keeping for a TTL: the gateway builds one at
+  // startup, before services connect, and the first one to register must show without waiting.
+  return b.snapshot_version != version &&
+         (b.services.empty() || clock_.now() - b.built_at >= config_->openapi.cache_ttl);
 }
 
 std::shared_ptr<const OpenApiBuild> OpenApiPublisher::latest() const {

@@ -5,7 +5,8 @@
 //
 // The document is built from the current route snapshot: only routes with a live instance
 // (a route held for a departed owner is not listed). It is rebuilt when the snapshot version
-// has changed and the last build is at least openapi.cacheTtlSeconds old; between rebuilds
+// has changed and the last build is at least openapi.cacheTtlSeconds old (or lists no service
+// at all: the startup build, made before services connect, is replaced at once); between rebuilds
 // every reader gets the same bytes, ETag and all. The first build happens in the constructor;
 // later ones run on the thread of the request that finds the document due, and readers that
 // arrive meanwhile get the previous build (nobody waits). A build that throws leaves the
