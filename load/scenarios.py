@@ -156,14 +156,51 @@ def wait_for(what, cond, timeout=30.0):
     raise CannotRun(f"{what} did not happen within {timeout:.0f} s")
 
 
-class Stack:
+class Processes:
+    """Processes this runner started (each in its own session) and the one whose facts the
+    curve reads (`main`): its CPU time and RSS from /proc."""
+
+    def __init__(self):
+        self.procs = []
+        self.main = None
+        self.http = 0
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.http}{path}"
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except OSError:
+                    pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+    def rss_mib(self):
+        with open(f"/proc/{self.main.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.main.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Stack(Processes):
     def __init__(self, binary, workdir, workers):
         self.binary = binary
         self.dir = workdir
         self.workers = workers
-        self.procs = []
+        super().__init__()
         self.gateway = None
-        self.http = 0
         self.token = ""
 
     def spawn(self, name, args):
@@ -234,7 +271,7 @@ rate_limiting:
 openapi:
   cacheTtlSeconds: 300
 """)
-        self.gateway = self.spawn("gateway", [self.binary, "serve", "--config", config])
+        self.gateway = self.main = self.spawn("gateway", [self.binary, "serve", "--config", config])
         ports = {}
 
         def gateway_up():
@@ -267,30 +304,6 @@ openapi:
         except OSError:
             return False
 
-    def url(self, path):
-        return f"http://127.0.0.1:{self.http}{path}"
-
-    def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except OSError:
-                    pass
-        for p in self.procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-
-    # Process facts of the gateway, from /proc.
-    def rss_mib(self):
-        with open(f"/proc/{self.gateway.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
-
     def fds(self):
         return len(os.listdir(f"/proc/{self.gateway.pid}/fd"))
 
@@ -306,11 +319,6 @@ openapi:
                 return now
             last = now
         return last
-
-    def cpu_seconds(self):
-        with open(f"/proc/{self.gateway.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def phase_sums(self):
         """(sum, count) of the per-phase histograms on /metrics."""
@@ -328,7 +336,7 @@ openapi:
         return out
 
 
-class CompareStack:
+class CompareStack(Processes):
     """HAProxy (nbthread 1) in front of an nginx upstream (1 worker) that answers every path
     of the mix with the demo echo's body: the curve of a mainstream proxy on the same machine,
     the same requests and the same steps (docs/performance.md)."""
@@ -337,8 +345,7 @@ class CompareStack:
         self.dir = os.path.join(workdir, "compare")
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
         self.body = body
-        self.procs = []
-        self.http = 0
+        super().__init__()
         self.haproxy = None
 
     def start(self):
@@ -399,38 +406,10 @@ backend up
                                  start_new_session=True)
             self.procs.append(p)
             if name == "haproxy":
-                self.haproxy = p
+                self.haproxy = self.main = p
         self.http = front
         wait_for("HAProxy in front of nginx",
                  lambda: http_get(self.url("/api/v1/demo/echo"))[0] == 200, 15)
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.http}{path}"
-
-    def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except OSError:
-                    pass
-        for p in self.procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-
-    def cpu_seconds(self):
-        with open(f"/proc/{self.haproxy.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def rss_mib(self):
-        with open(f"/proc/{self.haproxy.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
 
     def phase_sums(self):
         return {}
