@@ -49,6 +49,7 @@ Frame build(Input& in) {
         e.openapi = in.string(64);
       }
       h.max_in_flight = in.integral<std::uint32_t>();
+      h.request_window = in.integral<std::uint32_t>();
       f.body = std::move(h);
       break;
     }

@@ -42,6 +42,7 @@ struct DemoOptions {
   std::string region = "eu1";
   std::string instance;
   std::string path_prefix = "/api/v1/demo";
+  std::uint32_t request_window = microservice::ServiceOptions{}.request_window;
   DemoTlsOptions tls;
 };
 
@@ -62,6 +63,7 @@ int run_demo(const DemoOptions& opt) {
   so.version = opt.version;
   so.region = opt.region;
   so.tls = std::move(tls);
+  so.request_window = opt.request_window;
   so.instance_id =
       opt.instance.empty() ? opt.name + "-" + std::to_string(::getpid()) : opt.instance;
   // Reconnect jitter only needs to differ between instances: the pid and the instance id do.
@@ -163,8 +165,8 @@ void add_service_command(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<DemoOptions>();
   auto* demo = service->add_subcommand(
       "demo",
-      "The demo service: echo, slow/{ms}, stream/{chunks}, bytes/{n}, status/{code} under "
-      "/api/v1/demo");
+      "The demo service: echo, slow/{ms}, stream/{chunks}, bytes/{n}, sink, status/{code} "
+      "under /api/v1/demo");
   demo->add_option("--gateway", opt->gateway, "Gateway service transport address")
       ->capture_default_str();
   demo->add_option("--name", opt->name, "Service name")->capture_default_str();
@@ -174,6 +176,10 @@ void add_service_command(CLI::App& app, int& exit_code) {
   demo->add_option("--path-prefix", opt->path_prefix,
                    "Where the endpoints live (a second demo service under another prefix "
                    "registers routes of its own)")
+      ->capture_default_str();
+  demo->add_option("--request-window", opt->request_window,
+                   "Request-body bytes per request the gateway sends before it waits for "
+                   "CREDIT (0: no credit; docs/protocol.md section 8.2)")
       ->capture_default_str();
   add_demo_tls_options(*demo, opt->tls);
   demo->callback([opt, &exit_code] { exit_code = run_demo(*opt); });

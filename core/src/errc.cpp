@@ -58,6 +58,8 @@ std::string_view errc_name(Errc e) noexcept {
       return "session_closed";
     case Errc::peer_closed:
       return "peer_closed";
+    case Errc::window_exhausted:
+      return "window_exhausted";
     case Errc::template_empty:
       return "template_empty";
     case Errc::template_not_absolute:

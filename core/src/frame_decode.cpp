@@ -179,6 +179,10 @@ class Decoder {
           STELLA_TRY(seen.once(f));
           STELLA_TRY(uint(f, h.max_in_flight));
           break;
+        case tags::hello::kRequestWindow:
+          STELLA_TRY(seen.once(f));
+          STELLA_TRY(uint(f, h.request_window));
+          break;
         default:
           break;
       }

@@ -117,6 +117,7 @@ class Encoder {
       });
     }
     u32_opt(tags::hello::kMaxInFlight, h.max_in_flight);
+    u32_opt(tags::hello::kRequestWindow, h.request_window);
   }
 
   void payload(const HelloAck& a) {

@@ -261,6 +261,7 @@ void body_to_json(const Hello& h, json& j) {
   j["instance_id"] = bytes_to_json(h.instance_id);
   j["region"] = bytes_to_json(h.region);
   j["max_in_flight"] = h.max_in_flight;
+  j["request_window"] = h.request_window;
   json eps = json::array();
   for (const auto& e : h.endpoints) {
     eps.push_back({{"method", bytes_to_json(e.method)},
@@ -372,6 +373,7 @@ FrameBody body_from_json(std::uint8_t type, const Reader& r) {
       h.instance_id = r.bytes("instance_id", true);
       h.region = r.bytes("region");
       h.max_in_flight = r.uint<std::uint32_t>("max_in_flight");
+      h.request_window = r.uint<std::uint32_t>("request_window");
       const json& eps = r.array("endpoints");
       for (std::size_t i = 0; i < eps.size(); ++i) {
         if (!eps[i].is_object()) throw JsonError(r.child("endpoints", i) + ": expected an object");

@@ -8,7 +8,8 @@ namespace stella::core::tags {
 
 namespace hello {
 inline constexpr std::uint16_t kVersionMin = 1, kVersionMax = 2, kService = 3, kServiceVersion = 4,
-                               kInstanceId = 5, kRegion = 6, kEndpoint = 7, kMaxInFlight = 8;
+                               kInstanceId = 5, kRegion = 6, kEndpoint = 7, kMaxInFlight = 8,
+                               kRequestWindow = 9;
 }
 namespace endpoint {
 inline constexpr std::uint16_t kMethod = 1, kPath = 2, kTimeoutMs = 3, kStreaming = 4, kClaim = 5,

@@ -60,6 +60,7 @@ void GatewaySession::handle(Frame& f, TimePoint now) {
     hello_.region = received.hello.region;
     hello_.service_version = received.hello.service_version;
     hello_.max_in_flight = received.hello.max_in_flight;
+    hello_.request_window = received.hello.request_window;
     emit(std::move(received));
     return;
   }
@@ -116,8 +117,17 @@ void GatewaySession::handle(Frame& f, TimePoint now) {
       if (state_ == State::active || state_ == State::hello_received) state_ = State::draining;
       return maybe_finish_drain();
     }
-    case FrameType::credit:
-      return;  // request bodies are not under credit in this release (docs/protocol.md §8.2)
+    case FrameType::credit: {
+      // The service took more of a request body. Ignored for streams whose body is complete,
+      // answered or cancelled (as the service ignores late CREDIT for responses).
+      auto it = streams_.find(f.stream_id);
+      if (it == streams_.end() || !it->second.request_open) return;
+      const std::uint32_t increment = std::get<Credit>(f.body).increment;
+      auto& w = it->second.request_window;
+      if (w < kUnlimitedWindow) w = std::min<std::int64_t>(kUnlimitedWindow - 1, w + increment);
+      emit(gw_event::RequestCredit{f.stream_id, increment});
+      return;
+    }
     case FrameType::hello:
     case FrameType::hello_ack:
     case FrameType::request:
@@ -230,7 +240,10 @@ Errc GatewaySession::send_request(const Request& request, bool end_stream, TimeP
       e != Errc::ok) {
     return e;
   }
-  streams_.emplace(id, StreamState{false, !end_stream});
+  streams_.emplace(
+      id, StreamState{false, !end_stream,
+                      hello_.request_window > 0 ? static_cast<std::int64_t>(hello_.request_window)
+                                                : kUnlimitedWindow});
   stream_out = id;
   return Errc::ok;
 }
@@ -240,13 +253,21 @@ Errc GatewaySession::send_request_data(std::uint32_t stream, std::string_view da
   if (state_ == State::closed) return Errc::session_closed;
   auto it = streams_.find(stream);
   if (it == streams_.end() || !it->second.request_open) return Errc::unknown_stream;
+  auto& window = it->second.request_window;
+  if (window <= 0) return Errc::window_exhausted;
   if (Errc e = queue(Frame{static_cast<std::uint16_t>(end_stream ? flags::kEndStream : 0), stream,
                            StreamData{std::string(data)}});
       e != Errc::ok) {
     return e;
   }
+  if (window < kUnlimitedWindow) window -= static_cast<std::int64_t>(data.size() + kCreditPerChunk);
   if (end_stream) it->second.request_open = false;
   return Errc::ok;
+}
+
+std::int64_t GatewaySession::request_window(std::uint32_t stream) const noexcept {
+  const auto it = streams_.find(stream);
+  return it == streams_.end() || !it->second.request_open ? 0 : it->second.request_window;
 }
 
 Errc GatewaySession::grant_credit(std::uint32_t stream, std::uint32_t increment) {

@@ -97,7 +97,11 @@ void ServiceSession::handle(Frame& f, TimePoint) {
               false);
         return;
       }
-      streams_.emplace(f.stream_id, StreamState{false, !end, initial_window_});
+      streams_.emplace(f.stream_id,
+                       StreamState{false, !end, initial_window_,
+                                   config_.hello.request_window > 0
+                                       ? static_cast<std::int64_t>(config_.hello.request_window)
+                                       : kUnlimitedWindow});
       highest_stream_ = std::max(highest_stream_, f.stream_id);
       emit(svc_event::RequestStarted{f.stream_id, std::move(std::get<Request>(f.body)), end});
       return;
@@ -107,6 +111,15 @@ void ServiceSession::handle(Frame& f, TimePoint) {
       if (it == streams_.end()) return;  // cancelled meanwhile
       if (!it->second.request_open) {
         return protocol_error(Errc::unexpected_frame, "STREAM_DATA after the request ended");
+      }
+      auto& window = it->second.request_window;
+      if (window <= 0) {
+        return protocol_error(Errc::window_exhausted,
+                              "STREAM_DATA beyond the request window (no CREDIT granted)");
+      }
+      if (window < kUnlimitedWindow) {
+        window -=
+            static_cast<std::int64_t>(std::get<StreamData>(f.body).data.size() + kCreditPerChunk);
       }
       const bool end = f.end_stream();
       if (end) it->second.request_open = false;
@@ -218,6 +231,17 @@ Errc ServiceSession::send_response_data(std::uint32_t stream, std::string_view d
     streams_.erase(it);
     maybe_finish_drain();
   }
+  return Errc::ok;
+}
+
+Errc ServiceSession::grant_request_credit(std::uint32_t stream, std::uint32_t increment) {
+  if (state_ == State::closed) return Errc::session_closed;
+  auto it = streams_.find(stream);
+  if (it == streams_.end() || !it->second.request_open) return Errc::unknown_stream;
+  auto& w = it->second.request_window;
+  if (w < kUnlimitedWindow) w = std::min<std::int64_t>(kUnlimitedWindow - 1, w + increment);
+  // A control frame, not counted against the bound: at most one per chunk received.
+  queue(Frame{0, stream, Credit{increment}}, false);
   return Errc::ok;
 }
 

@@ -138,6 +138,39 @@ asio::awaitable<std::optional<core::Response>> bytes(RequestContext& ctx) {
   co_return std::nullopt;
 }
 
+// Reads a request body of any size, as it streams in, at most `rate` bytes per second (the
+// query parameter; absent or 0: as fast as it comes), and says how much it took. With a rate it
+// is the slow service of upload tests: the gateway pauses the client instead of buffering.
+asio::awaitable<std::optional<core::Response>> sink(RequestContext& ctx,
+                                                    const std::string& instance) {
+  const auto rate_text = query_param(ctx.request().query, "rate");
+  std::uint64_t rate = 0;
+  if (rate_text) {
+    const auto [end, ec] =
+        std::from_chars(rate_text->data(), rate_text->data() + rate_text->size(), rate);
+    if (ec != std::errc{} || end != rate_text->data() + rate_text->size() || rate > (1ULL << 40))
+      co_return text(400, "rate must be an integer in 0..1099511627776 (bytes per second)\n");
+  }
+  asio::steady_timer pace(co_await asio::this_coro::executor);
+  const auto started = std::chrono::steady_clock::now();
+  std::uint64_t total = 0;
+  for (;;) {
+    std::optional<std::string> piece = co_await ctx.read_body();
+    if (!piece) break;
+    total += piece->size();
+    if (rate > 0) {  // not before the time this many bytes take at `rate`
+      pace.expires_at(started + std::chrono::microseconds(total * 1'000'000 / rate));
+      auto [ec] = co_await pace.async_wait(kTuple);
+      if (ec) co_return std::nullopt;  // cancelled
+    }
+  }
+  if (ctx.cancelled()) co_return std::nullopt;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const nlohmann::json j{{"bytes", total}, {"seconds", seconds}, {"instance", instance}};
+  co_return core::Response{200, {{"content-type", "application/json"}}, j.dump()};
+}
+
 asio::awaitable<std::optional<core::Response>> status(RequestContext& ctx) {
   const auto code = number(ctx.param("code"), 999);
   if (!code || *code < 100) co_return text(400, "code must be an integer in 100..999\n");
@@ -222,13 +255,23 @@ json demo_components() {
         {"instance", {{"type", "string"}, {"description", "The demo instance that answered"}}},
         {"identity", ref("schemas", "Identity")}}},
       {"required", {"method", "path", "instance"}}};
+  json sink = {{"type", "object"},
+               {"properties",
+                {{"bytes", {{"type", "integer"}, {"description", "Body bytes read"}}},
+                 {"seconds", {{"type", "number"}, {"description", "Time spent reading"}}},
+                 {"instance", {{"type", "string"}}}}},
+               {"required", {"bytes", "seconds", "instance"}}};
   json secure = {{"type", "object"},
                  {"properties", {{"message", string}, {"identity", ref("schemas", "Identity")}}}};
-  return {
-      {"schemas", {{"Echo", echo}, {"Identity", identity}, {"Claim", claim}, {"Secure", secure}}},
-      {"responses",
-       {{"BadRequest",
-         {{"description", "A parameter is out of range"}, {"content", text_content()}}}}}};
+  return {{"schemas",
+           {{"Echo", echo},
+            {"Identity", identity},
+            {"Claim", claim},
+            {"Secure", secure},
+            {"Sink", sink}}},
+          {"responses",
+           {{"BadRequest",
+             {{"description", "A parameter is out of range"}, {"content", text_content()}}}}}};
 }
 
 }  // namespace
@@ -277,6 +320,22 @@ void add_demo_endpoints(Service& service, const std::string& instance, const std
                          {"400", ref("responses", "BadRequest")}},
                         {path_integer("n", "How many bytes", 1ULL << 40)}),
               bytes);
+  json post_sink = operation(
+      "postSink", "Read a body of any size (optionally slowly) and count it",
+      {{"200",
+        {{"description", "How many bytes were read, and how long it took"},
+         {"content", json_content("Sink")}}},
+       {"400", ref("responses", "BadRequest")}},
+      {{{"name", "rate"},
+        {"in", "query"},
+        {"description", "Read at most this many bytes per second (0: as fast as it comes)"},
+        {"schema", {{"type", "integer"}, {"minimum", 0}, {"maximum", 1ULL << 40}}}}});
+  post_sink["requestBody"] = {
+      {"description", "Any body, of any size"},
+      {"content", {{"*/*", {{"schema", {{"type", "string"}, {"format", "binary"}}}}}}}};
+  service.add(
+      {"POST", at("/sink"), 0, false, {}, "", kOpen}, post_sink,
+      [instance](RequestContext& ctx) { return sink(ctx, instance); }, RequestBody::stream);
   // Precedence showcase: a literal beats a parameter, a parameter beats a catch-all.
   service.add(
       {"GET", at("/items/special"), 0, false, {}, "", kOpen},

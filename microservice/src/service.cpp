@@ -26,8 +26,12 @@ struct Service::Live {
   virtual void close() = 0;
   core::ServiceSession session;
   std::unordered_map<std::uint32_t, std::shared_ptr<RequestContext>> contexts;
-  std::unordered_map<std::uint32_t, core::svc_event::RequestStarted>
-      partial;  // bodies streaming in
+  /// Requests to RequestBody::collect endpoints whose body is streaming in.
+  struct Partial {
+    core::svc_event::RequestStarted started;
+    std::size_t ungranted = 0;  // body bytes collected, not yet granted back (CREDIT)
+  };
+  std::unordered_map<std::uint32_t, Partial> partial;
 };
 
 template <class Stream>
@@ -79,6 +83,34 @@ asio::awaitable<core::Errc> RequestContext::send_chunk(std::string_view data, bo
   co_return e;
 }
 
+asio::awaitable<std::optional<std::string>> RequestContext::read_body() {
+  if (!body_streams_) co_return std::nullopt;
+  if (!request_.body.empty()) {  // what came inline in the REQUEST (never charged to the window)
+    std::string first = std::move(request_.body);
+    request_.body.clear();
+    co_return first;
+  }
+  while (body_.empty() && !body_complete_ && !*cancelled_ && service_->current(generation_)) {
+    co_await body_ready_->async_wait(kTuple);
+  }
+  if (*cancelled_ || body_.empty()) co_return std::nullopt;
+  std::string piece = std::move(body_.front());
+  body_.pop_front();
+  body_queued_ -= piece.size();
+  if (service_->current(generation_))
+    service_->took_body(stream_, piece.size() + core::kCreditPerChunk, ungranted_);
+  co_return piece;
+}
+
+void RequestContext::push_body(std::string data, bool end) {
+  if (!data.empty()) {
+    body_queued_ += data.size();
+    body_.push_back(std::move(data));
+  }
+  if (end) body_complete_ = true;
+  if (body_ready_) body_ready_->cancel();
+}
+
 Service::Service(asio::any_io_executor executor, ServiceOptions options, const core::Clock& clock,
                  std::uint64_t seed)
     : executor_(executor),
@@ -98,7 +130,7 @@ void Service::log(const std::string& line) {
   }
 }
 
-bool Service::add(core::EndpointDescriptor endpoint, Handler handler) {
+bool Service::add(core::EndpointDescriptor endpoint, Handler handler, RequestBody body) {
   auto parsed = core::PathTemplate::parse(endpoint.path);
   if (!parsed.ok()) {
     log("endpoint " + endpoint.method + " " + endpoint.path +
@@ -110,14 +142,14 @@ bool Service::add(core::EndpointDescriptor endpoint, Handler handler) {
     log("endpoint " + endpoint.method + " " + endpoint.path + " refused: " + err->message);
     return false;
   }
-  routes_.push_back({std::move(endpoint), std::move(parsed).value(), std::move(handler)});
+  routes_.push_back({std::move(endpoint), std::move(parsed).value(), std::move(handler), body});
   return true;
 }
 
 bool Service::add(core::EndpointDescriptor endpoint, const nlohmann::json& operation,
-                  Handler handler) {
+                  Handler handler, RequestBody body) {
   endpoint.openapi = operation.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return add(std::move(endpoint), std::move(handler));
+  return add(std::move(endpoint), std::move(handler), body);
 }
 
 void Service::openapi_components(const nlohmann::json& components) {
@@ -255,6 +287,7 @@ asio::awaitable<void> Service::serve_stream(Stream stream, transport::Address ga
   cfg.hello.instance_id = options_.instance_id;
   cfg.hello.region = options_.region;
   cfg.hello.max_in_flight = options_.max_in_flight;
+  cfg.hello.request_window = options_.request_window;
   for (const auto& r : routes_)
     cfg.hello.endpoints.push_back(r.descriptor);
   if (!openapi_components_.empty() && !cfg.hello.endpoints.empty()) {
@@ -305,25 +338,15 @@ void Service::on_event(core::ServiceEvent& e) {
       log("  refused " + r.method + " " + r.path + ": " + r.message);
     }
   } else if (auto* req = std::get_if<core::svc_event::RequestStarted>(&e)) {
-    if (req->end_stream) {
+    std::vector<std::pair<std::string, std::string>> params;
+    const auto route = req->end_stream ? std::nullopt : find_route(req->request, params);
+    if (req->end_stream || (route && routes_[*route].body == RequestBody::stream)) {
       start_handler(*req);
     } else {
-      live_->partial.emplace(req->stream, std::move(*req));
+      live_->partial.emplace(req->stream, Live::Partial{std::move(*req)});
     }
   } else if (auto* data = std::get_if<core::svc_event::RequestData>(&e)) {
-    auto it = live_->partial.find(data->stream);
-    if (it == live_->partial.end()) return;
-    if (it->second.request.body.size() + data->data.size() > options_.max_request_body) {
-      live_->session.abort_stream(data->stream, "request body too large");
-      live_->partial.erase(it);
-      return;
-    }
-    it->second.request.body += data->data;
-    if (data->end_stream) {
-      auto started = std::move(it->second);
-      live_->partial.erase(it);
-      start_handler(started);
-    }
+    on_request_data(*data);
   } else if (auto* cancel = std::get_if<core::svc_event::Cancelled>(&e)) {
     log("stream " + std::to_string(cancel->stream) + " cancelled by the gateway (" +
         std::string(core::cancel_reason_name(cancel->reason)) + ")");
@@ -342,18 +365,64 @@ void Service::on_event(core::ServiceEvent& e) {
   }
 }
 
-void Service::start_handler(core::svc_event::RequestStarted& req) {
-  core::NormalizedPath path;
-  std::optional<std::size_t> route;
-  auto ctx = std::make_shared<RequestContext>();
-  if (!core::normalize_path_into(req.request.path, path)) {
-    if (auto m = by_method_.find(req.request.method); m != by_method_.end()) {
-      if (auto found = m->second.match(path)) {
-        route = found->value;
-        ctx->params_ = std::move(found->params);
-      }
+void Service::on_request_data(core::svc_event::RequestData& data) {
+  const std::size_t charged = data.data.size() + core::kCreditPerChunk;
+  if (auto it = live_->partial.find(data.stream); it != live_->partial.end()) {
+    Live::Partial& p = it->second;
+    if (p.started.request.body.size() + data.data.size() > options_.max_request_body) {
+      live_->session.abort_stream(data.stream, "request body too large");
+      live_->partial.erase(it);
+      return;
     }
+    p.started.request.body += data.data;
+    if (data.end_stream) {
+      auto started = std::move(p.started);
+      live_->partial.erase(it);
+      start_handler(started);
+    } else {
+      took_body(data.stream, charged, p.ungranted);
+    }
+    return;
   }
+  auto it = live_->contexts.find(data.stream);
+  if (it == live_->contexts.end() || !it->second->body_streams_) return;  // answered meanwhile
+  auto ctx = it->second;
+  if (ctx->body_queued_ + data.data.size() > options_.max_request_body) {
+    log("stream " + std::to_string(data.stream) +
+        ": request body queued beyond max_request_body; aborting the stream");
+    live_->session.abort_stream(data.stream, "request body too large");
+    ctx->cancel();
+    return;
+  }
+  // An empty piece is never handed to the handler: its cost is granted back at once.
+  if (data.data.empty() && !data.end_stream) took_body(data.stream, charged, ctx->ungranted_);
+  ctx->push_body(std::move(data.data), data.end_stream);
+}
+
+void Service::took_body(std::uint32_t stream, std::size_t bytes, std::size_t& ungranted) {
+  if (options_.request_window == 0) return;
+  ungranted += bytes;
+  if (ungranted < options_.request_window / 2) return;
+  const auto grant = static_cast<std::uint32_t>(std::min<std::size_t>(ungranted, UINT32_MAX));
+  if (live_->session.grant_request_credit(stream, grant) == core::Errc::ok) wake();
+  ungranted -= grant;
+}
+
+std::optional<std::size_t> Service::find_route(
+    const core::Request& request, std::vector<std::pair<std::string, std::string>>& params) {
+  core::NormalizedPath path;
+  if (core::normalize_path_into(request.path, path)) return std::nullopt;
+  auto m = by_method_.find(request.method);
+  if (m == by_method_.end()) return std::nullopt;
+  auto found = m->second.match(path);
+  if (!found) return std::nullopt;
+  params = std::move(found->params);
+  return found->value;
+}
+
+void Service::start_handler(core::svc_event::RequestStarted& req) {
+  auto ctx = std::make_shared<RequestContext>();
+  const std::optional<std::size_t> route = find_route(req.request, ctx->params_);
   if (!route) {
     live_->session.send_response(
         req.stream, core::Response{404, {{"content-type", "text/plain"}}, "no such endpoint"},
@@ -364,6 +433,11 @@ void Service::start_handler(core::svc_event::RequestStarted& req) {
   ctx->stream_ = req.stream;
   ctx->generation_ = generation_;
   ctx->request_ = std::move(req.request);
+  if (routes_[*route].body == RequestBody::stream) {
+    ctx->body_streams_ = true;
+    ctx->body_complete_ = req.end_stream;
+    ctx->body_ready_.emplace(executor_, core::TimePoint::max());
+  }
   live_->contexts[req.stream] = ctx;
   asio::co_spawn(
       executor_, run_handler(ctx, *route),
@@ -379,6 +453,7 @@ void Service::start_handler(core::svc_event::RequestStarted& req) {
 
 void RequestContext::cancel() {
   *cancelled_ = true;
+  if (body_ready_) body_ready_->cancel();
   // A spawned coroutine that has not had its first turn yet must not see the signal: Asio's
   // co_spawn would throw operation_aborted from its entry point, outside the handler, and out
   // of io_context::run(). It sees cancelled() when it starts instead.

@@ -242,6 +242,7 @@ void Engine::handle_gateway_event(Conn& c, std::uint32_t ci, core::GatewayEvent&
             if (slot != StreamMap::kNone) complete(slot, r.response.status);
           },
           [&](core::gw_event::ResponseData&) {},
+          [&](core::gw_event::RequestCredit&) {},  // simulated requests carry no streamed body
           [&](core::gw_event::StreamFailed& f) {
             const std::uint32_t slot = c.streams.erase(f.stream);
             if (slot != StreamMap::kNone) fail(slot, ErrorKind::instance_lost);

@@ -56,7 +56,7 @@ inline rc::Gen<FrameBody> body_of(std::uint8_t type) {
                            gen::set(&EndpointDescriptor::required_claims, few(claim(), 3)),
                            gen::set(&EndpointDescriptor::openapi, small_string()),
                            gen::set(&EndpointDescriptor::anonymous)))),
-              gen::set(&Hello::max_in_flight)),
+              gen::set(&Hello::max_in_flight), gen::set(&Hello::request_window)),
           [](Hello h) { return FrameBody(std::move(h)); });
     case FrameType::hello_ack:
       return gen::map(

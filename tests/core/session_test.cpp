@@ -401,6 +401,78 @@ TEST_F(SessionPair, ResponseWindowIsTakenByDataAndRefilledByCredit) {
   EXPECT_LT(service.send_window(id), ServiceSession::kUnlimitedWindow);
 }
 
+// Request bodies under credit: the window the service announced in HELLO is taken by the
+// gateway's STREAM_DATA (payload + kCreditPerChunk); at zero the gateway refuses to send more
+// (window_exhausted) until the service grants CREDIT, which reaches the gateway as an event.
+TEST_F(SessionPair, RequestWindowIsTakenByBodyChunksAndRefilledByTheServicesCredit) {
+  Hello h = demo_hello();
+  h.request_window = 150'000;
+  service = ServiceSession(ServiceSessionConfig{{}, h, 5s, Duration::zero(), 1 << 20}, clock.now());
+  handshake_with(h);
+  std::uint32_t id = 0;
+  ASSERT_EQ(gateway.send_request(request("inline part, not charged"), false, clock.now(), id),
+            Errc::ok);
+  EXPECT_EQ(gateway.request_window(id), 150'000);
+  const std::string chunk(100'000, 'x');
+  ASSERT_EQ(gateway.send_request_data(id, chunk, false), Errc::ok);
+  ASSERT_EQ(gateway.send_request_data(id, chunk, false), Errc::ok);  // may go below zero
+  EXPECT_EQ(gateway.request_window(id), 150'000 - 200'000 - 2 * std::int64_t{kCreditPerChunk});
+  EXPECT_EQ(gateway.send_request_data(id, chunk, false), Errc::window_exhausted);
+  pump();
+  ASSERT_EQ(events_of<svc_event::RequestData>(svc_events).size(), 2u);
+  // The handler took both chunks: the service grants what they cost.
+  const std::uint32_t grant = 200'000 + 2 * kCreditPerChunk;
+  ASSERT_EQ(service.grant_request_credit(id, grant), Errc::ok);
+  EXPECT_EQ(service.grant_request_credit(id + 100, 1), Errc::unknown_stream);
+  pump();
+  const auto credits = events_of<gw_event::RequestCredit>(gw_events);
+  ASSERT_EQ(credits.size(), 1u);
+  EXPECT_EQ(credits[0].stream, id);
+  EXPECT_EQ(credits[0].increment, grant);
+  EXPECT_EQ(gateway.request_window(id), 150'000);
+  ASSERT_EQ(gateway.send_request_data(id, "end", true), Errc::ok);
+  EXPECT_EQ(gateway.request_window(id), 0);  // the body is complete
+  pump();
+  EXPECT_EQ(service.state(), ServiceSession::State::active);
+  // CREDIT after the body ended is ignored (no event).
+  gw_events.clear();
+  gateway.on_bytes(encode_frame(Frame{0, id, Credit{5}}), clock.now());
+  pump();
+  EXPECT_TRUE(events_of<gw_event::RequestCredit>(gw_events).empty());
+  EXPECT_EQ(gateway.state(), GatewaySession::State::active);
+}
+
+// A gateway that sends request body past the service's window is a protocol error at the
+// service: it closes instead of buffering without bound.
+TEST_F(SessionPair, BodyBeyondTheRequestWindowIsAProtocolError) {
+  Hello h = demo_hello();
+  h.request_window = 1000;
+  service = ServiceSession(ServiceSessionConfig{{}, h, 5s, Duration::zero(), 1 << 20}, clock.now());
+  handshake_with(h);
+  std::uint32_t id = 0;
+  ASSERT_EQ(gateway.send_request(request(""), false, clock.now(), id), Errc::ok);
+  pump();
+  // Forged frames: a well-behaved gateway session never sends the second one.
+  service.on_bytes(encode_frame(Frame{0, id, StreamData{std::string(10, 'a')}}), clock.now());
+  EXPECT_EQ(service.state(), ServiceSession::State::active);  // 10 + 1024 > 1000: now at zero
+  service.on_bytes(encode_frame(Frame{0, id, StreamData{std::string(10, 'b')}}), clock.now());
+  EXPECT_EQ(service.state(), ServiceSession::State::closed);
+}
+
+// Without a request_window (older services, or 0) nothing changes: bodies are not under credit.
+TEST_F(SessionPair, NoRequestWindowMeansNoCredit) {
+  handshake();
+  std::uint32_t id = 0;
+  ASSERT_EQ(gateway.send_request(request(""), false, clock.now(), id), Errc::ok);
+  EXPECT_EQ(gateway.request_window(id), GatewaySession::kUnlimitedWindow);
+  const std::string chunk(100'000, 'x');
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(gateway.send_request_data(id, chunk, false), Errc::ok);
+  EXPECT_EQ(gateway.request_window(id), GatewaySession::kUnlimitedWindow);
+  pump();
+  EXPECT_EQ(service.state(), ServiceSession::State::active);
+}
+
 TEST_F(SessionPair, TheServicesMaxInFlightIsHonoured) {
   // A service that announces max_in_flight 2 gets at most 2 open streams.
   Hello h = demo_hello();

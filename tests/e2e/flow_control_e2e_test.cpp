@@ -1,7 +1,10 @@
-// Flow control on response streams (docs/protocol.md §8.2): a client that reads slower than the
-// service produces pauses the service through CREDIT instead of being cut once the gateway has
-// buffered 2 MiB for it.
+// Flow control (docs/protocol.md §8.2). Responses: a client that reads slower than the service
+// produces pauses the service through CREDIT instead of being cut once the gateway has buffered
+// 2 MiB for it. Request bodies: a service that reads slower than the client uploads pauses the
+// client (the gateway stops reading it) instead of filling the instance connection's queue.
 #include <gtest/gtest.h>
+
+#include <thread>
 
 #include "gateway_run.hpp"
 
@@ -65,6 +68,100 @@ TEST(FlowControlE2e, WithoutCreditASlowClientIsCutAtTheBufferBound) {
     auto metrics = http_exchange(gw.http(), get("/metrics"));
     return metrics && metrics->body.find("outcome=\"upstream_overflow\"} 1") != std::string::npos;
   }));
+}
+
+std::string upload_config() {
+  std::string config = test_config();
+  const std::string small = "maxRequestBodySize: 1MB";
+  config.replace(config.find(small), small.size(), "maxRequestBodySize: 1GB");
+  return config;
+}
+
+// 24 MiB to the demo's sink at 8 MiB/s: three times the instance connection's 8 MiB output
+// bound. Without credit the gateway reads the client at full speed, the queue to the instance
+// fills, and the upload and requests to the same instance get 503 meanwhile; with it the
+// gateway pauses the uploader and every request is answered.
+TEST(FlowControlE2e, ASlowServiceTakesALargeUploadWhileOtherRequestsToItAreAnswered) {
+  GatewayRun gw(upload_config());
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  gw.start_service("demo-1");
+  ASSERT_TRUE(gw.wait_instances(1)) << gw.gateway_log();
+
+  constexpr std::size_t kSize = 24 * 1024 * 1024;
+  std::string upload = "POST /api/v1/demo/sink?rate=" + std::to_string(8 * 1024 * 1024) +
+                       " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(kSize) +
+                       "\r\n\r\n";
+  upload.append(kSize, 'u');
+  Client uploader(gw.http());
+  std::thread sender([&] { uploader.send(upload); });  // blocks while the gateway pauses it
+
+  int answered = 0, others = 0;
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(100ms);
+    auto r = http_exchange(gw.http(), get("/api/v1/demo/echo?i=" + std::to_string(i)));
+    if (r && r->status == 200) {
+      ++answered;
+    } else {
+      ++others;
+    }
+  }
+  const std::string& bytes =
+      uploader.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 60s);
+  sender.join();
+  EXPECT_EQ(answered, 20) << others << " requests were not answered 200\n" << gw.gateway_log();
+  const auto response = parse_response(bytes);
+  ASSERT_TRUE(response) << bytes.substr(0, 300) << gw.gateway_log();
+  ASSERT_EQ(response->status, 200) << response->body << gw.gateway_log();
+  EXPECT_NE(response->body.find("\"bytes\":" + std::to_string(kSize)), std::string::npos)
+      << response->body;
+}
+
+// A demo that grants no credit (--request-window 0) takes the body as fast as the client sends
+// it and queues it for its slow handler; the SDK's bound (max_request_body, 64 MiB queued) then
+// aborts the stream and the client gets 502 — memory that the window above never lets grow.
+TEST(FlowControlE2e, WithoutRequestCreditAFastUploadToASlowHandlerIsAborted) {
+  GatewayRun gw(upload_config());
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  gw.start_process({"service", "demo", "--gateway", "tcp://127.0.0.1:" + std::to_string(gw.tcp()),
+                    "--instance", "demo-1", "--region", "local", "--request-window", "0"},
+                   "demo-1");
+  ASSERT_TRUE(gw.wait_instances(1)) << gw.gateway_log();
+  constexpr std::size_t kSize = 80 * 1024 * 1024;
+  std::string upload = "POST /api/v1/demo/sink?rate=" + std::to_string(1024 * 1024) +
+                       " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(kSize) +
+                       "\r\n\r\n";
+  upload.append(kSize, 'u');
+  Client uploader(gw.http());
+  std::thread sender([&] { uploader.send(upload); });
+  const std::string& bytes =
+      uploader.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 60s);
+  uploader.close();  // unblocks a send the gateway no longer reads
+  sender.join();
+  const auto response = parse_response(bytes);
+  ASSERT_TRUE(response) << bytes.substr(0, 300) << gw.gateway_log();
+  EXPECT_EQ(response->status, 502) << response->body;
+  EXPECT_NE(gw.service(0).log().find("max_request_body"), std::string::npos);
+}
+
+// A service that answers before it has read the body (here: a bad query parameter): the client
+// gets that answer at once, and the connection closes (the rest of its body stays unread).
+TEST(FlowControlE2e, AnAnswerBeforeTheWholeBodyEndsTheUpload) {
+  GatewayRun gw(upload_config());
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  gw.start_service("demo-1");
+  ASSERT_TRUE(gw.wait_instances(1)) << gw.gateway_log();
+  constexpr std::size_t kSize = 64 * 1024 * 1024;
+  Client c(gw.http());
+  ASSERT_TRUE(c.send("POST /api/v1/demo/sink?rate=x HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                     std::to_string(kSize) + "\r\n\r\n" + std::string(1024 * 1024, 'u')));
+  const std::string& bytes =
+      c.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 10s);
+  const auto response = parse_response(bytes);
+  ASSERT_TRUE(response) << bytes.substr(0, 300) << gw.gateway_log();
+  EXPECT_EQ(response->status, 400) << response->body;
+  EXPECT_EQ(lower(response->headers.at("connection")), "close");
+  c.read_all(10s);
+  EXPECT_TRUE(c.closed());
 }
 
 }  // namespace

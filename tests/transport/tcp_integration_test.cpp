@@ -103,7 +103,7 @@ TEST_F(TcpIntegration, RegistersAndHeartbeats) {
   auto service = start_service("demo-1");
   ASSERT_TRUE(run_until([&] { return service->registered(); }));
   ASSERT_EQ(hooks.hellos.size(), 1u);
-  EXPECT_EQ(hooks.hellos[0].endpoints.size(), 11u);
+  EXPECT_EQ(hooks.hellos[0].endpoints.size(), 12u);
   ASSERT_TRUE(run_until([&] { return hooks.of<core::gw_event::HeartbeatAck>().size() >= 3; }));
   const auto acks = hooks.of<core::gw_event::HeartbeatAck>();
   EXPECT_EQ(acks[0].status, core::HealthStatus::healthy);

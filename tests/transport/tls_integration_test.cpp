@@ -151,7 +151,7 @@ TEST_F(TlsIntegration, RegistersHeartbeatsAndServesOverMutualTls) {
       << ::testing::PrintToString(service_log);
   ASSERT_EQ(hooks.connections.size(), 1u);
   EXPECT_EQ(hooks.connections[0].client_certificate_sha256, pki.client.thumbprint);
-  EXPECT_EQ(hooks.hellos[0].endpoints.size(), 11u);
+  EXPECT_EQ(hooks.hellos[0].endpoints.size(), 12u);
   ASSERT_TRUE(run_until([&] { return hooks.heartbeat_acks >= 3; }));
 
   auto* session = sessions->session(hooks.connections[0].id);

@@ -244,18 +244,19 @@ class ExchangeLoop final : public HttpConnectionBase,
   }
 
   // ---- transport ---------------------------------------------------------------------------
-  /// How long to wait for the next response part. The endpoint timeout bounds the time to the
-  /// head; after the head, for an endpoint that declares `streaming`, it bounds the gap between
-  /// parts (a stream that keeps flowing is not cut), for any other the whole response.
-  /// routing.maxStreamDuration, when set, bounds the whole in every case.
-  core::Duration response_deadline(core::TimePoint started_at, core::Duration timeout,
-                                   bool after_part) const {
-    const core::Duration elapsed = w_.shared.clock->now() - started_at;
+  /// How long to wait for the next response part. The endpoint timeout bounds the time from the
+  /// end of the request body (`body_sent`) to the head; after the head, for an endpoint that
+  /// declares `streaming`, it bounds the gap between parts (a stream that keeps flowing is not
+  /// cut), for any other the whole response. routing.maxStreamDuration, when set, bounds the
+  /// whole exchange from the REQUEST (`started_at`) in every case.
+  core::Duration response_deadline(core::TimePoint started_at, core::TimePoint body_sent,
+                                   core::Duration timeout, bool after_part) const {
+    const core::TimePoint now = w_.shared.clock->now();
     const auto* endpoint = ex_.proxy.pick ? ex_.proxy.pick->instance->endpoint.get() : nullptr;
     const bool gap = after_part && endpoint != nullptr && endpoint->streaming;
-    core::Duration next = gap ? timeout : timeout - elapsed;
+    core::Duration next = gap ? timeout : timeout - (now - body_sent);
     if (const auto max = s_.routing.max_stream_duration; max > core::Duration::zero())
-      next = std::min(next, max - elapsed);
+      next = std::min(next, max - (now - started_at));
     return next;
   }
 
@@ -280,7 +281,27 @@ class ExchangeLoop final : public HttpConnectionBase,
     ex_.times.upstream_sent = started_at;
     // Moved, not copied: from here on ex_.proxy.path (not .frame) names the request.
     fwd_.start(*ex_.proxy.pick, std::move(ex_.proxy.frame), body_state == 1);
+    const core::Duration timeout = ex_.proxy.timeout;
+    // A part that arrived while the body was going out: the service answered (or failed)
+    // before taking all of it.
+    std::optional<std::tuple<boost::system::error_code, UpstreamPart>> early;
     while (body_state == 0) {
+      if (!fwd_.may_send_body()) {
+        // The service has not taken what it was sent: wait for its CREDIT without reading the
+        // client (its bytes stay in its socket: back-pressure). The endpoint timeout bounds each
+        // wait, as it bounds the gap between response parts.
+        conn_.set_deadline(Deadline::response,
+                           response_deadline(started_at, w_.shared.clock->now(), timeout, false));
+        std::tuple<boost::system::error_code, UpstreamPart> waited = co_await fwd_.next_part();
+        conn_.clear_deadline();
+        if (!std::get<0>(waited) && std::get<1>(waited).kind == UpstreamPart::Kind::credit) {
+          fwd_.credited(std::get<1>(waited).credit);
+          continue;
+        }
+        ex_.keep_alive = false;  // the rest of the body stays unread
+        early = std::move(waited);
+        break;
+      }
       std::string chunk;
       body_state =
           co_await read_body(chunked, remaining, decoder, chunk, s_.routing.streaming_buffer_size);
@@ -290,17 +311,25 @@ class ExchangeLoop final : public HttpConnectionBase,
       }
       fwd_.send_body(std::move(chunk), body_state == 1);
     }
-    const core::Duration timeout = ex_.proxy.timeout;
-    conn_.set_deadline(Deadline::response, response_deadline(started_at, timeout, false));
+    const core::TimePoint body_sent = w_.shared.clock->now();
+    conn_.set_deadline(Deadline::response,
+                       response_deadline(started_at, body_sent, timeout, false));
     bool head_written = false;
     bool retried = false;
     std::uint64_t response_bytes = 0;
     const std::uint64_t max_response = s_.routing.max_response_body_size;  // 0: no limit
     for (;;) {
       // Not a structured binding: GCC 12 miscompiles them around co_await in some frames.
-      std::tuple<boost::system::error_code, UpstreamPart> received = co_await fwd_.next_part();
+      std::tuple<boost::system::error_code, UpstreamPart> received;
+      if (early) {
+        received = std::move(*early);
+        early.reset();
+      } else {
+        received = co_await fwd_.next_part();
+      }
       const boost::system::error_code ec = std::get<0>(received);
       UpstreamPart& part = std::get<1>(received);
+      if (!ec && part.kind == UpstreamPart::Kind::credit) continue;  // the body is all out
       if (ec) {
         if (conn_.expired() == Deadline::response) {
           conn_.clear_expired();
@@ -393,7 +422,7 @@ class ExchangeLoop final : public HttpConnectionBase,
         co_return false;
       }
       if (part.end_stream) break;
-      const core::Duration next = response_deadline(started_at, timeout, true);
+      const core::Duration next = response_deadline(started_at, body_sent, timeout, true);
       if (next <= core::Duration::zero()) {
         fwd_.cancel(core::CancelReason::timeout);
         ex_.outcome = Outcome::upstream_timeout;  // cut: the head went out

@@ -32,12 +32,22 @@ class UpstreamForwarder {
     call_ = hub_.make_call(executor_);
     cancelled_ = false;
     ungranted_ = 0;
+    request_window_ = 0;  // a streamed body waits for its initial window (a credit part)
     hub_.start(call_, pick.instance->info->connection_id, pick.instance->state, std::move(request),
                end_stream);
   }
-  /// More request body, in order.
+  /// More request body, in order. Only while may_send_body(): each chunk takes its size plus
+  /// kCreditPerChunk from the window the service granted.
   void send_body(std::string chunk, bool end_stream) {
-    if (active()) hub_.send_data(call_, std::move(chunk), end_stream);
+    if (!active()) return;
+    request_window_ -= static_cast<std::int64_t>(chunk.size() + core::kCreditPerChunk);
+    hub_.send_data(call_, std::move(chunk), end_stream);
+  }
+  /// The service's window for this request's body is above zero (a chunk may then take it
+  /// below). Otherwise wait with next_part() for a `credit` part and add it with credited().
+  bool may_send_body() const noexcept { return request_window_ > 0; }
+  void credited(std::int64_t bytes) noexcept {
+    request_window_ = std::min(request_window_ + bytes, std::int64_t{1} << 62);
   }
   /// The next response part; an error when interrupted (deadline, client gone) or when the
   /// hub closed the channel (the client reads too slowly).
@@ -90,6 +100,9 @@ class UpstreamForwarder {
   std::shared_ptr<UpstreamCall> call_;
   bool cancelled_ = false;
   std::size_t ungranted_ = 0;  // written to the client, not yet granted back
+  /// Request-body bytes the service still takes (as the HTTP side knows it: credit arrives
+  /// here after the session counted it, so this never exceeds the session's view).
+  std::int64_t request_window_ = 0;
 };
 
 }  // namespace stella::gw::http

@@ -4,6 +4,13 @@
 
 namespace stella::gw::http {
 namespace {
+UpstreamPart credit_part(std::int64_t bytes) {
+  UpstreamPart part;
+  part.kind = UpstreamPart::Kind::credit;
+  part.credit = bytes;
+  return part;
+}
+
 std::uint64_t key(std::uint64_t connection, std::uint32_t stream) {
   return (connection << 32) | stream;
 }
@@ -49,7 +56,12 @@ void UpstreamHub::start(std::shared_ptr<UpstreamCall> call, std::uint64_t connec
            std::move(returned));
       return;
     }
-    if (end_stream) call->request = std::move(request);
+    if (end_stream) {
+      call->request = std::move(request);
+    } else {  // the body streams: its initial window, as the first part
+      (void)call->channel.try_send(boost::system::error_code{},
+                                   credit_part(session->request_window(stream)));
+    }
     call->stream = stream;
     call->open = true;
     ++open_calls_;
@@ -178,6 +190,14 @@ void UpstreamHub::on_event(const transport::ConnectionInfo& conn, core::GatewayE
     part.end_stream = data->end_stream;
     part.data = std::move(data->data);
     deliver(*call, std::move(part));
+    return;
+  }
+  if (auto* credit = std::get_if<core::gw_event::RequestCredit>(&e)) {
+    auto it = calls_.find(key(conn.id, credit->stream));
+    if (it == calls_.end()) return;
+    // Not counted as buffered bytes. A service granting in tiny steps may fill the channel:
+    // then a later response part cannot be delivered and the call fails (deliver()).
+    (void)it->second->channel.try_send(boost::system::error_code{}, credit_part(credit->increment));
     return;
   }
   if (auto* failed = std::get_if<core::gw_event::StreamFailed>(&e)) {

@@ -42,6 +42,7 @@ enum class Errc : int {
   session_not_ready,      // command before the handshake completed, or while draining
   session_closed,         // command after the session closed
   peer_closed,            // the peer sent DRAIN with an error code, or the transport closed
+  window_exhausted,       // STREAM_DATA on a stream whose CREDIT window is used up
 
   // ---- path templates and request paths -----------------------------------------------
   template_empty = 100,         // empty template text

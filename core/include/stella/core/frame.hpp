@@ -153,6 +153,10 @@ struct Hello {
   std::string region;
   std::vector<EndpointDescriptor> endpoints;
   std::uint32_t max_in_flight = 0;  // 0: the service states no limit
+  /// Request-body bytes (STREAM_DATA payload from the gateway) the service takes per stream
+  /// before it grants more with CREDIT; 0: the service does not use credit (docs/protocol.md
+  /// §8.2).
+  std::uint32_t request_window = 0;
   bool operator==(const Hello&) const = default;
 };
 

@@ -52,6 +52,11 @@ struct ResponseData {
   std::string data;
   bool end_stream = false;
 };
+/// The service granted more request-body bytes on `stream` (CREDIT; docs/protocol.md §8.2).
+struct RequestCredit {
+  std::uint32_t stream = 0;
+  std::uint32_t increment = 0;
+};
 /// The reply to one of our heartbeats.
 struct HeartbeatAck {
   Duration rtt{};
@@ -88,7 +93,8 @@ struct Closed {
 using GatewayEvent =
     std::variant<gw_event::HelloReceived, gw_event::ResponseHead, gw_event::ResponseData,
                  gw_event::HeartbeatAck, gw_event::HeartbeatSent, gw_event::HeartbeatMissed,
-                 gw_event::PeerDraining, gw_event::StreamFailed, gw_event::Closed>;
+                 gw_event::PeerDraining, gw_event::StreamFailed, gw_event::Closed,
+                 gw_event::RequestCredit>;
 
 class GatewaySession : public SessionBase<GatewayEvent> {
  public:
@@ -115,7 +121,14 @@ class GatewaySession : public SessionBase<GatewayEvent> {
   /// too_many_streams, output_overflow, or a codec limit.
   Errc send_request(const Request& request, bool end_stream, TimePoint now,
                     std::uint32_t& stream_out);
+  /// More request body. When the service announced a `request_window` in HELLO each chunk
+  /// takes its size plus kCreditPerChunk from the stream's window, and a chunk is refused with
+  /// window_exhausted while the window is not above zero (it may take it below zero).
   Errc send_request_data(std::uint32_t stream, std::string_view data, bool end_stream);
+  /// Request-body bytes the service still takes on `stream` (kUnlimitedWindow when it does not
+  /// use credit; 0 for a stream whose body is not streaming out).
+  std::int64_t request_window(std::uint32_t stream) const noexcept;
+  static constexpr std::int64_t kUnlimitedWindow = std::int64_t{1} << 62;
   /// The client took `increment` more response bytes of `stream`: CREDIT to the service, so it
   /// may send that much more. unknown_stream if the stream is not open (nothing is queued).
   Errc grant_credit(std::uint32_t stream, std::uint32_t increment);
@@ -137,7 +150,8 @@ class GatewaySession : public SessionBase<GatewayEvent> {
  private:
   struct StreamState {
     bool response_started = false;
-    bool request_open = false;  // request body still streaming out
+    bool request_open = false;                       // request body still streaming out
+    std::int64_t request_window = kUnlimitedWindow;  // request bytes the service still takes
   };
 
   void handle(Frame& f, TimePoint now);

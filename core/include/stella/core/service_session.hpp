@@ -87,6 +87,10 @@ class ServiceSession : public SessionBase<ServiceEvent> {
   /// the stream's window; a chunk may take it below zero (the sender checks send_window() > 0
   /// before each chunk, so a chunk larger than the window still goes).
   Errc send_response_data(std::uint32_t stream, std::string_view data, bool end_stream);
+  /// The handler took `increment` more request-body bytes of `stream` (count each chunk as its
+  /// size plus kCreditPerChunk): CREDIT to the gateway, which sends that much more. Only with a
+  /// `request_window` in the HELLO. unknown_stream when the body is no longer streaming in.
+  Errc grant_request_credit(std::uint32_t stream, std::uint32_t increment);
   /// Response-body bytes the gateway still accepts on `stream` before more CREDIT (section 8.2
   /// of docs/protocol.md); kUnlimitedWindow when the gateway does not use credit; 0 for a stream
   /// that is not open.
@@ -117,7 +121,8 @@ class ServiceSession : public SessionBase<ServiceEvent> {
   struct StreamState {
     bool response_started = false;
     bool request_open = false;
-    std::int64_t window = kUnlimitedWindow;  // response bytes it may still send
+    std::int64_t window = kUnlimitedWindow;          // response bytes it may still send
+    std::int64_t request_window = kUnlimitedWindow;  // request bytes the gateway may still send
   };
 
   void handle(Frame& f, TimePoint now);

@@ -12,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
@@ -56,10 +57,20 @@ class RequestContext {
   asio::awaitable<core::Errc> send_head(core::Response head);
   asio::awaitable<core::Errc> send_chunk(std::string_view data, bool end_stream);
 
+  /// Endpoints added with RequestBody::stream: the next piece of the request body, in order
+  /// (the part that came inline in the REQUEST first); std::nullopt once the body is complete,
+  /// or when the request was cancelled (cancelled() then says so) or the connection lost.
+  /// Each piece taken grants the gateway that much more window (CREDIT), so a handler that
+  /// reads slowly slows the uploading client instead of growing memory. For other endpoints the
+  /// whole body is in request().body and this returns std::nullopt.
+  asio::awaitable<std::optional<std::string>> read_body();
+
  private:
   friend class Service;
   /// Marks it cancelled and, once its handler runs, fires the handler's cancellation slot.
   void cancel();
+  /// A piece of a streamed request body arrived (Service, on its executor).
+  void push_body(std::string data, bool end);
   Service* service_ = nullptr;
   bool started_ = false;  // its handler coroutine has had its first turn
   std::uint32_t stream_ = 0;
@@ -67,6 +78,14 @@ class RequestContext {
   core::Request request_;
   std::vector<std::pair<std::string, std::string>> params_;
   std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
+  // RequestBody::stream endpoints: pieces not yet taken by read_body(), and whether the last
+  // one has arrived; the timer (never expiring) wakes a waiting read_body().
+  bool body_streams_ = false;
+  std::deque<std::string> body_;
+  std::size_t body_queued_ = 0;  // bytes in body_
+  bool body_complete_ = true;
+  std::optional<asio::steady_timer> body_ready_;
+  std::size_t ungranted_ = 0;  // request bytes taken, not yet granted back
   // Owned here: the handler's coroutine frame keeps a slot of this signal until it is destroyed,
   // so the signal must outlive the coroutine (the spawn's completion handler holds the context).
   asio::cancellation_signal cancel_;
@@ -74,6 +93,12 @@ class RequestContext {
 
 /// A handler returns the whole response, or std::nullopt after streaming it via the context.
 using Handler = std::function<asio::awaitable<std::optional<core::Response>>(RequestContext&)>;
+
+/// How an endpoint receives a request body that streams in (STREAM_DATA). collect: the SDK
+/// gathers it (up to ServiceOptions::max_request_body) and runs the handler with the whole body
+/// in request().body. stream: the handler runs at once and takes the body with
+/// RequestContext::read_body(), at its own pace (uploads of any size).
+enum class RequestBody : std::uint8_t { collect, stream };
 
 struct ServiceOptions {
   std::string name;
@@ -84,9 +109,15 @@ struct ServiceOptions {
   core::Duration reconnect_min = std::chrono::milliseconds(100);
   core::Duration reconnect_max = std::chrono::seconds(10);
   std::size_t high_water_bytes = 1024 * 1024;  // outbound queue level that pauses streaming
-  /// A request body streamed in (STREAM_DATA) is collected before the handler runs; past this
-  /// size the stream is aborted (CANCEL handler_failed → the client gets 502) instead of growing.
+  /// A request body streamed in (STREAM_DATA) to a RequestBody::collect endpoint is collected
+  /// before the handler runs; past this size the stream is aborted (CANCEL handler_failed → the
+  /// client gets 502) instead of growing. For stream endpoints it bounds what is queued unread
+  /// (only reached when request_window is 0).
   std::size_t max_request_body = 64 * 1024 * 1024;
+  /// Announced in HELLO: request-body bytes per stream the gateway sends before it waits for
+  /// CREDIT; the SDK grants more as bodies are collected or read. 0: no credit (the gateway
+  /// sends as fast as the client uploads, bounded by its output queue).
+  std::uint32_t request_window = 256 * 1024;
   /// Gateway silence after which the connection counts as dead and is re-established;
   /// 0: three heartbeat intervals as announced by the gateway.
   core::Duration liveness_timeout = core::Duration::zero();
@@ -105,12 +136,14 @@ class Service {
   ~Service();
 
   /// Declares an endpoint. Returns false (and logs why) for a malformed template or a duplicate.
-  bool add(core::EndpointDescriptor endpoint, Handler handler);
+  bool add(core::EndpointDescriptor endpoint, Handler handler,
+           RequestBody body = RequestBody::collect);
   /// Declares an endpoint described by an OpenAPI 3.1 Operation Object (summary, parameters,
   /// requestBody, responses, ...), sent in HELLO for the gateway's /openapi.json. Its `$ref`s
   /// name this service's components (openapi_components) as `#/components/<type>/<Name>`;
   /// the gateway renames them into the service's namespace. docs/openapi.md.
-  bool add(core::EndpointDescriptor endpoint, const nlohmann::json& operation, Handler handler);
+  bool add(core::EndpointDescriptor endpoint, const nlohmann::json& operation, Handler handler,
+           RequestBody body = RequestBody::collect);
   /// Components (schemas, responses, parameters, ...) the operations refer to, as an OpenAPI
   /// Components Object. Sent once per HELLO (with the first endpoint, as x-stella-components).
   void openapi_components(const nlohmann::json& components);
@@ -147,6 +180,7 @@ class Service {
     core::EndpointDescriptor descriptor;
     core::PathTemplate path;
     Handler handler;
+    RequestBody body = RequestBody::collect;
   };
 
   asio::awaitable<void> serve_connection(transport::Address gateway);
@@ -156,6 +190,13 @@ class Service {
   asio::awaitable<void> serve_stream(Stream stream, transport::Address gateway);
   void on_event(core::ServiceEvent& e);
   void start_handler(core::svc_event::RequestStarted& req);
+  void on_request_data(core::svc_event::RequestData& data);
+  /// The route a request goes to (its path parameters into `params`), if any.
+  std::optional<std::size_t> find_route(const core::Request& request,
+                                        std::vector<std::pair<std::string, std::string>>& params);
+  /// `bytes` more of a request body on `stream` were taken (collected or read): CREDIT back
+  /// once half a window has gathered in `ungranted`.
+  void took_body(std::uint32_t stream, std::size_t bytes, std::size_t& ungranted);
   asio::awaitable<void> run_handler(std::shared_ptr<RequestContext> ctx, std::size_t route);
   bool current(std::uint64_t generation) const noexcept;
   void wake();

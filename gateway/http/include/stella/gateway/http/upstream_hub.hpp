@@ -8,12 +8,18 @@
 // back through GatewayHooks::on_event on the transport executor and are handed to the call's
 // channel, which the HTTP side awaits on its own worker.
 //
-// Flow control: the gateway announces `stream_window` in HELLO_ACK; a service sends at most that
-// many response-body bytes per stream before it waits for CREDIT, and the HTTP side grants
-// credit (grant()) as it writes what arrived to the client — a slow client pauses the service
-// instead of growing the gateway. Bounded for services that ignore credit too: a call buffers
-// at most `max_buffered_bytes` of response parts that the client has not taken yet; past it the
-// stream is cancelled towards the service and the call fails with `overflow`.
+// Flow control, request bodies: a service that announces `request_window` in HELLO takes that
+// many request-body bytes per stream before it grants more with CREDIT. start() hands the
+// call its initial window as a `credit` part and each CREDIT becomes another; the HTTP side sends
+// body chunks while its window is above zero and otherwise waits on the channel (so an
+// uploader is paused at the client's socket, not buffered here).
+//
+// Flow control, responses: the gateway announces `stream_window` in HELLO_ACK; a service sends at
+// most that many response-body bytes per stream before it waits for CREDIT, and the HTTP side
+// grants credit (grant()) as it writes what arrived to the client — a slow client pauses the
+// service instead of growing the gateway. Bounded for services that ignore credit too: a call
+// buffers at most `max_buffered_bytes` of response parts that the client has not taken yet; past it
+// the stream is cancelled towards the service and the call fails with `overflow`.
 //
 // Thread-safety: start/send_data/cancel may be called from any thread. on_hello/on_event run on
 // the transport executor (GatewayListener calls them).
@@ -40,7 +46,9 @@ namespace asio = boost::asio;
 
 /// One piece of an upstream answer.
 struct UpstreamPart {
-  enum class Kind : std::uint8_t { head, data, failed };
+  /// credit: the service took more of the request body (`credit` more bytes may go; the first
+  /// credit part of a call with a streamed body carries the whole initial window).
+  enum class Kind : std::uint8_t { head, data, failed, credit };
   Kind kind = Kind::failed;
   bool end_stream = false;
   core::Response head;  // kind == head (body inline when end_stream)
@@ -53,6 +61,7 @@ struct UpstreamPart {
   /// kind == failed: the request, when no handler saw it (the instance was draining or full
   /// when it arrived) and it was whole (no streamed body): it may be sent to another instance.
   std::optional<core::Request> returned{};
+  std::int64_t credit = 0;  // kind == credit
 };
 
 using PartChannel =
