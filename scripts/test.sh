@@ -38,4 +38,6 @@ echo "== load scenarios A–G, a few seconds each, on the release binary (load/s
 # printed but do not fail: on a shared 2-core CI machine a few seconds' timing is the machine's.
 bash load/scenarios.sh --quick --timing-advisory --binary build/release/cli/stella-gw \
   --out build/scenarios/ci
+echo "== a gateway restart with 1,000 service connections reconnecting (load/restart_fleet.sh)"
+bash load/restart_fleet.sh --binary build/release/cli/stella-gw
 echo "== all tests passed"

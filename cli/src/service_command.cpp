@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <memory>
 
@@ -88,6 +89,78 @@ int run_demo(const DemoOptions& opt) {
   asio::co_spawn(io, service.run(*address), [&](std::exception_ptr e) {
     log_failure("service")(e);
     signals.cancel();
+  });
+  io.run();
+  return 0;
+}
+
+// `stella-gw service fleet`: many demo services in one process, each instance its own
+// connection (as many separate processes would have), for tests and demonstrations at scale —
+// a gateway restart with a thousand services reconnecting, say. Service k is "svcNN" (two
+// digits at least) under /api/v1/svcNN; its instances are svcNN-1..svcNN-I.
+struct FleetOptions {
+  std::string gateway = "tcp://127.0.0.1:9100";
+  unsigned services = 50;
+  unsigned instances = 20;
+  std::string region = "eu1";
+  double reconnect_max_seconds = 10;
+};
+
+int run_fleet(const FleetOptions& opt) {
+  std::string error;
+  auto address = transport::parse_address(opt.gateway, error);
+  if (!address || address->scheme != "tcp") {
+    std::fprintf(stderr, "stella-gw service fleet: --gateway '%s': %s\n", opt.gateway.c_str(),
+                 address ? "only tcp:// addresses" : error.c_str());
+    return 2;
+  }
+  asio::io_context io(1);
+  core::SteadyClock clock;
+  std::vector<std::unique_ptr<microservice::Service>> fleet;
+  std::size_t lines = 0;  // connection lifecycle lines of 1,000 services: only the first few
+  for (unsigned s = 1; s <= opt.services; ++s) {
+    const std::string name = (s < 10 ? "svc0" : "svc") + std::to_string(s);
+    for (unsigned i = 1; i <= opt.instances; ++i) {
+      microservice::ServiceOptions so;
+      so.name = name;
+      so.region = opt.region;
+      so.instance_id = name + "-" + std::to_string(i);
+      so.reconnect_max = std::chrono::duration_cast<core::Duration>(
+          std::chrono::duration<double>(opt.reconnect_max_seconds));
+      so.log = [&lines](const std::string& line) {
+        if (++lines <= 20) log_line(line);
+      };
+      fleet.push_back(std::make_unique<microservice::Service>(
+          io.get_executor(), so, clock, std::hash<std::string>{}(so.instance_id)));
+      microservice::add_demo_endpoints(*fleet.back(), so.instance_id, "/api/v1/" + name);
+      asio::co_spawn(io, fleet.back()->run(*address), log_failure("service"));
+    }
+  }
+  // One line whenever the number of registered instances changes (at most once a second).
+  asio::steady_timer tick(io);
+  std::size_t last = SIZE_MAX;
+  std::function<void()> report = [&] {
+    std::size_t registered = 0;
+    for (const auto& s : fleet)
+      registered += s->registered() ? 1 : 0;
+    if (registered != last) {
+      log_line("fleet: " + std::to_string(registered) + " of " + std::to_string(fleet.size()) +
+               " instances registered");
+      last = registered;
+    }
+    tick.expires_after(std::chrono::seconds(1));
+    tick.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) report();
+    });
+  };
+  report();
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    log_line("fleet: draining");
+    tick.cancel();
+    for (auto& s : fleet)
+      s->stop(std::chrono::seconds(5));
   });
   io.run();
   return 0;
@@ -183,6 +256,28 @@ void add_service_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   add_demo_tls_options(*demo, opt->tls);
   demo->callback([opt, &exit_code] { exit_code = run_demo(*opt); });
+
+  auto fleet_opt = std::make_shared<FleetOptions>();
+  auto* fleet = service->add_subcommand(
+      "fleet",
+      "Many demo services in one process, one connection per instance: svcNN under "
+      "/api/v1/svcNN, instances svcNN-1.. (tests at scale)");
+  fleet->add_option("--gateway", fleet_opt->gateway, "Gateway service transport address (tcp://)")
+      ->capture_default_str();
+  fleet->add_option("--services", fleet_opt->services, "How many services")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 999));
+  fleet->add_option("--instances", fleet_opt->instances, "Instances of each service")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  fleet->add_option("--region", fleet_opt->region, "Region of every instance")
+      ->capture_default_str();
+  fleet
+      ->add_option("--reconnect-max", fleet_opt->reconnect_max_seconds,
+                   "Longest reconnect backoff, in seconds (full jitter below it)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+  fleet->callback([fleet_opt, &exit_code] { exit_code = run_fleet(*fleet_opt); });
 }
 
 void add_listen_command(CLI::App& app, int& exit_code) {

@@ -49,21 +49,15 @@ class GatewayRun {
            ("stella-e2e-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
     std::filesystem::create_directories(dir_);
     std::ofstream(dir_ / "gateway.yaml") << config;
-    gateway_ =
-        std::make_unique<Process>(std::vector<std::string>{STELLA_GW_BINARY, "serve", "--config",
-                                                           (dir_ / "gateway.yaml").string()},
-                                  dir_ / "gateway.log");
-    const std::regex re("listening https?=127\\.0\\.0\\.1:(\\d+) tcp=127\\.0\\.0\\.1:(\\d+)");
-    std::smatch m;
-    std::string log;
-    eventually([&] {
-      log = gateway_->log();
-      return std::regex_search(log, m, re);
-    });
-    if (std::regex_search(log, m, re)) {
-      http_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-      tcp_ = static_cast<std::uint16_t>(std::stoi(m[2]));
-    }
+    spawn("gateway.log");
+  }
+  /// Kills the gateway (SIGKILL: a crash, no DRAIN) and starts it again with the same config,
+  /// logging to `log_name`. With fixed ports in the config it listens where it did; ok() says
+  /// whether it came up.
+  void restart(const std::string& log_name) {
+    gateway_.reset();
+    http_ = tcp_ = 0;
+    spawn(log_name);
   }
   ~GatewayRun() {
     services_.clear();
@@ -109,15 +103,35 @@ class GatewayRun {
   }
 
   /// Waits until /health/ready lists `n` instances.
-  bool wait_instances(int n) {
+  bool wait_instances(int n, std::chrono::milliseconds timeout = 20s) {
     const std::string want = "\"instances\":" + std::to_string(n) + ",";
-    return eventually([&] {
-      auto r = http_exchange(http_, get("/health/ready"));
-      return r && r->body.find(want) != std::string::npos;
-    });
+    return eventually(
+        [&] {
+          auto r = http_exchange(http_, get("/health/ready"));
+          return r && r->body.find(want) != std::string::npos;
+        },
+        timeout);
   }
 
  private:
+  void spawn(const std::string& log_name) {
+    gateway_ =
+        std::make_unique<Process>(std::vector<std::string>{STELLA_GW_BINARY, "serve", "--config",
+                                                           (dir_ / "gateway.yaml").string()},
+                                  dir_ / log_name);
+    const std::regex re("listening https?=127\\.0\\.0\\.1:(\\d+) tcp=127\\.0\\.0\\.1:(\\d+)");
+    std::smatch m;
+    std::string log;
+    eventually([&] {
+      log = gateway_->log();
+      return std::regex_search(log, m, re);
+    });
+    if (std::regex_search(log, m, re)) {
+      http_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+      tcp_ = static_cast<std::uint16_t>(std::stoi(m[2]));
+    }
+  }
+
   std::filesystem::path dir_;
   std::unique_ptr<Process> gateway_;
   std::vector<std::unique_ptr<Process>> services_;
