@@ -29,7 +29,7 @@ struct Service::Live {
   /// Requests to RequestBody::collect endpoints whose body is streaming in.
   struct Partial {
     core::svc_event::RequestStarted started;
-    std::size_t ungranted = 0;  // body bytes collected, not yet granted back (CREDIT)
+    core::CreditBatcher credit;  // body bytes collected, granted back in batches
   };
   std::unordered_map<std::uint32_t, Partial> partial;
 };
@@ -97,8 +97,7 @@ asio::awaitable<std::optional<std::string>> RequestContext::read_body() {
   std::string piece = std::move(body_.front());
   body_.pop_front();
   body_queued_ -= piece.size();
-  if (service_->current(generation_))
-    service_->took_body(stream_, piece.size() + core::kCreditPerChunk, ungranted_);
+  if (service_->current(generation_)) service_->took_body(stream_, piece.size(), credit_);
   co_return piece;
 }
 
@@ -343,7 +342,9 @@ void Service::on_event(core::ServiceEvent& e) {
     if (req->end_stream || (route && routes_[*route].body == RequestBody::stream)) {
       start_handler(*req);
     } else {
-      live_->partial.emplace(req->stream, Live::Partial{std::move(*req)});
+      live_->partial.emplace(
+          req->stream,
+          Live::Partial{std::move(*req), core::CreditBatcher(options_.request_window)});
     }
   } else if (auto* data = std::get_if<core::svc_event::RequestData>(&e)) {
     on_request_data(*data);
@@ -366,7 +367,6 @@ void Service::on_event(core::ServiceEvent& e) {
 }
 
 void Service::on_request_data(core::svc_event::RequestData& data) {
-  const std::size_t charged = data.data.size() + core::kCreditPerChunk;
   if (auto it = live_->partial.find(data.stream); it != live_->partial.end()) {
     Live::Partial& p = it->second;
     if (p.started.request.body.size() + data.data.size() > options_.max_request_body) {
@@ -380,7 +380,7 @@ void Service::on_request_data(core::svc_event::RequestData& data) {
       live_->partial.erase(it);
       start_handler(started);
     } else {
-      took_body(data.stream, charged, p.ungranted);
+      took_body(data.stream, data.data.size(), p.credit);
     }
     return;
   }
@@ -395,17 +395,14 @@ void Service::on_request_data(core::svc_event::RequestData& data) {
     return;
   }
   // An empty piece is never handed to the handler: its cost is granted back at once.
-  if (data.data.empty() && !data.end_stream) took_body(data.stream, charged, ctx->ungranted_);
+  if (data.data.empty() && !data.end_stream) took_body(data.stream, 0, ctx->credit_);
   ctx->push_body(std::move(data.data), data.end_stream);
 }
 
-void Service::took_body(std::uint32_t stream, std::size_t bytes, std::size_t& ungranted) {
-  if (options_.request_window == 0) return;
-  ungranted += bytes;
-  if (ungranted < options_.request_window / 2) return;
-  const auto grant = static_cast<std::uint32_t>(std::min<std::size_t>(ungranted, UINT32_MAX));
-  if (live_->session.grant_request_credit(stream, grant) == core::Errc::ok) wake();
-  ungranted -= grant;
+void Service::took_body(std::uint32_t stream, std::size_t bytes, core::CreditBatcher& credit) {
+  if (const std::uint32_t grant = credit.consumed_chunk(bytes)) {
+    if (live_->session.grant_request_credit(stream, grant) == core::Errc::ok) wake();
+  }
 }
 
 std::optional<std::size_t> Service::find_route(
@@ -437,6 +434,7 @@ void Service::start_handler(core::svc_event::RequestStarted& req) {
     ctx->body_streams_ = true;
     ctx->body_complete_ = req.end_stream;
     ctx->body_ready_.emplace(executor_, core::TimePoint::max());
+    ctx->credit_.reset(options_.request_window);
   }
   live_->contexts[req.stream] = ctx;
   asio::co_spawn(

@@ -82,7 +82,7 @@ Engine::Engine(const Topology& t, const SimOptions& o)
   registry_settings_.health.healthy_threshold = t.gateway.healthy_threshold;
   if (auto err = gw::validate(registry_settings_.health))
     throw TopologyError(t.source_file + ": gateway: " + *err);
-  registry_ = std::make_unique<gw::ServiceRegistry>(registry_settings_);
+  router_ = std::make_unique<gw::UpstreamRouter>(registry_settings_);
 
   gs_config_.node_id = "sim-gateway";
   gs_config_.heartbeat_interval = t.gateway.heartbeat_interval;

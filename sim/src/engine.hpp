@@ -15,12 +15,12 @@
 #include "stella/core/service_session.hpp"
 #include "stella/gateway/instance_picker.hpp"
 #include "stella/gateway/service_registry.hpp"
+#include "stella/gateway/upstream_router.hpp"
 #include "stella/sim/event_log.hpp"
 #include "stella/sim/event_queue.hpp"
 #include "stella/sim/histogram.hpp"
 #include "stella/sim/link.hpp"
 #include "stella/sim/simulator.hpp"
-#include "stella/sim/stream_map.hpp"
 
 namespace stella::sim::detail {
 
@@ -84,7 +84,6 @@ struct Conn {
   std::unique_ptr<core::ServiceSession> ss;
   Link to_service, to_gateway;
   core::TimePoint gs_timer = kNever, ss_timer = kNever;
-  StreamMap streams;  // gateway side: stream id -> request slot
   std::shared_ptr<gw::InstanceState> state;
   bool registered = false;
   bool gs_dead = false, ss_dead = false;  // to release after the pump
@@ -227,7 +226,9 @@ class Engine {
 
   // Gateway.
   gw::RegistrySettings registry_settings_;
-  std::unique_ptr<gw::ServiceRegistry> registry_;
+  /// The production wiring of the service plane: registry events and the call table (stream
+  /// → request slot), as the gateway's UpstreamHub uses it.
+  std::unique_ptr<gw::UpstreamRouter> router_;
   std::unique_ptr<gw::Selector> selector_;
   core::GatewaySessionConfig gs_config_;
   std::vector<gw::Candidate> scratch_;

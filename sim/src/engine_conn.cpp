@@ -211,7 +211,7 @@ void Engine::handle_gateway_event(Conn& c, std::uint32_t ci, core::GatewayEvent&
   std::visit(
       Overloaded{
           [&](core::gw_event::HelloReceived& h) {
-            const gw::HelloOutcome out = registry_->on_hello(c.id, h.hello, now_);
+            const gw::HelloOutcome out = router_->on_hello(c.id, h.hello, now_);
             InstanceSim& in = instances_[c.instance];
             if (!out.registered) {
               log_.line(now_, "hello-refused %s: %s", in.name.c_str(), out.reason.c_str());
@@ -219,7 +219,7 @@ void Engine::handle_gateway_event(Conn& c, std::uint32_t ci, core::GatewayEvent&
               return;
             }
             c.registered = true;
-            c.state = registry_->routes().instance_state(c.id);
+            c.state = router_->registry().routes().instance_state(c.id);
             log_.line(now_, "registered %s conn=%llu accepted=%zu rejected=%zu", in.name.c_str(),
                       static_cast<unsigned long long>(c.id), out.ack.accepted.size(),
                       out.ack.rejected.size());
@@ -230,22 +230,24 @@ void Engine::handle_gateway_event(Conn& c, std::uint32_t ci, core::GatewayEvent&
             c.gs->accept_hello(out.ack, now_);
           },
           [&](core::gw_event::HeartbeatSent&) {
-            health_change(c, registry_->on_heartbeat_sent(c.id, now_));
+            health_change(c, router_->on_lifecycle(c.id, ev, now_));
           },
-          [&](core::gw_event::HeartbeatAck& a) {
-            health_change(c, registry_->on_heartbeat_ack(c.id, a.rtt, a.status, a.in_flight, now_));
+          [&](core::gw_event::HeartbeatAck&) {
+            health_change(c, router_->on_lifecycle(c.id, ev, now_));
           },
           [&](core::gw_event::HeartbeatMissed&) {},
-          [&](core::gw_event::PeerDraining&) { health_change(c, registry_->on_drain(c.id)); },
-          [&](core::gw_event::ResponseHead& r) {
-            const std::uint32_t slot = c.streams.erase(r.stream);
-            if (slot != StreamMap::kNone) complete(slot, r.response.status);
+          [&](core::gw_event::PeerDraining&) {
+            health_change(c, router_->on_lifecycle(c.id, ev, now_));
           },
-          [&](core::gw_event::ResponseData&) {},
+          [&](core::gw_event::ResponseHead& r) {
+            const std::uint32_t slot = router_->on_stream_event(c.id, ev);
+            if (slot != gw::UpstreamRouter::kNoCall) complete(slot, r.response.status);
+          },
+          [&](core::gw_event::ResponseData&) {},   // simulated responses are whole
           [&](core::gw_event::RequestCredit&) {},  // simulated requests carry no streamed body
-          [&](core::gw_event::StreamFailed& f) {
-            const std::uint32_t slot = c.streams.erase(f.stream);
-            if (slot != StreamMap::kNone) fail(slot, ErrorKind::instance_lost);
+          [&](core::gw_event::StreamFailed&) {
+            const std::uint32_t slot = router_->on_stream_event(c.id, ev);
+            if (slot != gw::UpstreamRouter::kNoCall) fail(slot, ErrorKind::instance_lost);
           },
           [&](core::gw_event::Closed& cl) {
             log_.line(now_, "gateway-closed %s conn=%llu %s", instances_[c.instance].name.c_str(),
@@ -258,15 +260,12 @@ void Engine::handle_gateway_event(Conn& c, std::uint32_t ci, core::GatewayEvent&
 
 void Engine::close_gateway_side(Conn& c, std::uint32_t ci, bool send_fin) {
   if (c.gs_dead) return;
-  if (c.registered) registry_->on_closed(c.id);
-  c.registered = false;
-  c.gs_dead = true;
   // Requests still mapped to this connection (the session failed them already, or a gateway
   // restart drops the session): fail them in slot order, so the order is deterministic.
-  std::vector<std::uint32_t> slots;
-  c.streams.for_each([&](std::uint32_t, std::uint32_t slot) { slots.push_back(slot); });
-  std::sort(slots.begin(), slots.end());
-  c.streams.clear();
+  const std::vector<std::uint32_t> slots = router_->take_calls(c.id);
+  if (c.registered) router_->on_closed(c.id, now_);
+  c.registered = false;
+  c.gs_dead = true;
   for (std::uint32_t s : slots)
     fail(s, ErrorKind::instance_lost);
   InstanceSim& in = instances_[c.instance];

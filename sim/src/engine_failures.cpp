@@ -152,7 +152,7 @@ void Engine::gateway_restart(core::Duration downtime) {
     if (reqs_[s].live) fail(s, ErrorKind::instance_lost);
   gateway_queue_.clear();
   busy_workers_ = 0;
-  registry_ = std::make_unique<gw::ServiceRegistry>(registry_settings_);
+  router_ = std::make_unique<gw::UpstreamRouter>(registry_settings_);
   gateway_down_ = downtime > core::Duration::zero();
 }
 
@@ -283,7 +283,7 @@ void Engine::on_liveness_check() {
     bool ok = false;
     if (in.conn != kNone) {
       const Conn& c = *conns_[in.conn];
-      const gw::HealthTracker* tr = c.registered ? registry_->health(c.id) : nullptr;
+      const gw::HealthTracker* tr = c.registered ? router_->registry().health(c.id) : nullptr;
       ok = tr && gw::is_routable(tr->status());
     }
     if (!ok) {
@@ -294,7 +294,7 @@ void Engine::on_liveness_check() {
     }
   }
   // And so must every workload route whose service still has a live instance.
-  const auto snap = registry_->routes().snapshot();
+  const auto snap = router_->registry().routes().snapshot();
   for (const RouteW& r : routes_) {
     bool has_live = false;
     for (const InstanceSim& in : instances_)

@@ -29,7 +29,7 @@ LatencySummary summarize(const H& h) {
 
 bool Engine::all_routes_routable() const {
   if (gateway_down_) return false;
-  const auto snap = registry_->routes().snapshot();
+  const auto snap = router_->registry().routes().snapshot();
   gw::LookupResult lr;
   for (const RouteW& r : routes_) {
     snap->lookup(r.method, r.paths[0], lr);

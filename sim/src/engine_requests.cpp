@@ -115,7 +115,7 @@ void Engine::route_request(std::uint32_t slot) {
   const RouteW& rw = routes_[r.route];
   overhead_.record(static_cast<std::uint64_t>((now_ - r.arrived).count()));
   sec_overhead_.record(static_cast<std::uint64_t>((now_ - r.arrived).count()));
-  const auto snap = registry_->routes().snapshot();
+  const auto snap = router_->registry().routes().snapshot();
   snap->lookup(rw.method, rw.paths[r.variant], lookup_);
   if (lookup_.status != gw::LookupStatus::found) return fail(slot, ErrorKind::no_route);
   const gw::Route& route = *lookup_.route;
@@ -140,7 +140,7 @@ void Engine::route_request(std::uint32_t slot) {
 
   // Invariants on every pick (invariants.hpp).
   ++inv_.picks_checked;
-  const gw::HealthTracker* tracker = registry_->health(conn_id);
+  const gw::HealthTracker* tracker = router_->registry().health(conn_id);
   const core::HealthStatus st = tracker ? tracker->status() : core::HealthStatus::unknown;
   if (!gw::is_routable(st)) {
     return violate("routed-to-unroutable", "picked " + in.name + " (connection " +
@@ -185,14 +185,12 @@ void Engine::route_request(std::uint32_t slot) {
                                      ? core::Duration(std::chrono::milliseconds(timeout_ms))
                                      : core::Duration(t_.gateway.default_timeout);
   std::uint32_t stream = 0;
-  if (!c.gs || c.gs->send_request(req, true, now_, stream) != core::Errc::ok) {
+  if (!c.gs || router_->start(c.id, *c.gs, req, true, now_, slot, stream) != core::Errc::ok) {
     return fail(slot, ErrorKind::send_failed);
   }
   r.sent = true;
   r.conn = ci;
   r.stream = stream;
-  c.streams.insert(stream, slot);
-  if (c.state) c.state->begin_request();
   arm_timeout(slot, timeout);
   pump_gateway(ci);
 }
@@ -222,7 +220,7 @@ void Engine::timeout_request(std::uint32_t slot) {
   Req& r = reqs_[slot];
   if (r.sent && r.conn != kNone) {
     Conn& c = *conns_[r.conn];
-    c.streams.erase(r.stream);
+    router_->finish(c.id, r.stream);
     if (c.gs && !c.gs_dead) {
       c.gs->cancel(r.stream, core::CancelReason::timeout, "deadline");
       fail(slot, ErrorKind::timeout);
@@ -270,11 +268,7 @@ void Engine::count_error(ErrorKind kind, std::uint32_t instance) {
 }
 
 void Engine::free_slot(std::uint32_t slot) {
-  Req& r = reqs_[slot];
-  if (r.sent && r.conn != kNone) {
-    Conn& c = *conns_[r.conn];
-    if (c.state) c.state->end_request();
-  }
+  Req& r = reqs_[slot];  // its stream, if it had one, was forgotten by the router (in-flight -1)
   r.live = false;
   r.sent = false;
   ++r.gen;

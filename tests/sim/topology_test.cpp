@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "sim_test_util.hpp"
+#include "stella/gateway/stream_map.hpp"
 #include "stella/sim/histogram.hpp"
-#include "stella/sim/stream_map.hpp"
 
 namespace stella::sim {
 namespace {
@@ -101,7 +101,7 @@ TEST(SimHistogram, QuantilesAreWithinOnePercent) {
 }
 
 TEST(SimStreamMap, BehavesLikeAMapUnderChurn) {
-  StreamMap m;
+  gw::StreamMap m;
   std::map<std::uint32_t, std::uint32_t> ref;
   core::Random rng(1);
   for (int i = 0; i < 200000; ++i) {
@@ -118,7 +118,7 @@ TEST(SimStreamMap, BehavesLikeAMapUnderChurn) {
   }
   for (const auto& [k, v] : ref)
     EXPECT_EQ(m.find(k), v);
-  EXPECT_EQ(m.find(5000), StreamMap::kNone);
+  EXPECT_EQ(m.find(5000), gw::StreamMap::kNone);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@ namespace stella::gw::http {
 
 RegistryHooks::RegistryHooks(gw::RegistrySettings settings, const core::Clock& clock,
                              std::function<void(const std::string&)> log, bool log_heartbeats)
-    : registry_(std::move(settings)),
+    : router_(std::move(settings)),
       clock_(clock),
       log_(std::move(log)),
       log_heartbeats_(log_heartbeats) {}
@@ -20,7 +20,7 @@ bool RegistryHooks::on_hello(const transport::ConnectionInfo& conn, const core::
   peer.thumbprint_sha256 = conn.client_certificate_sha256;
   peer.common_name = conn.client_certificate_cn;
   peer.subject_alt_names = conn.client_certificate_sans;
-  auto outcome = registry_.on_hello(conn.id, hello, clock_.now(), peer);
+  auto outcome = router_.on_hello(conn.id, hello, clock_.now(), peer);
   // Printable: a refused HELLO is exactly the one whose names may not be.
   const std::string who =
       core::printable(hello.service, 128) + "/" + core::printable(hello.instance_id, 128);
@@ -57,8 +57,7 @@ void RegistryHooks::on_event(const transport::ConnectionInfo& conn, core::Gatewa
   const std::string who = "conn " + std::to_string(conn.id) + " " + names_[conn.id] + ": ";
   const auto now = clock_.now();
   if (auto* ack = std::get_if<core::gw_event::HeartbeatAck>(&e)) {
-    transition(who,
-               registry_.on_heartbeat_ack(conn.id, ack->rtt, ack->status, ack->in_flight, now));
+    transition(who, router_.on_lifecycle(conn.id, e, now));
     if (log_heartbeats_) {
       char line[128];
       std::snprintf(line, sizeof line, "heartbeat rtt=%.3fms status=%s in_flight=%u",
@@ -67,12 +66,12 @@ void RegistryHooks::on_event(const transport::ConnectionInfo& conn, core::Gatewa
       log_(who + line);
     }
   } else if (std::get_if<core::gw_event::HeartbeatSent>(&e)) {
-    transition(who, registry_.on_heartbeat_sent(conn.id, now));
+    transition(who, router_.on_lifecycle(conn.id, e, now));
   } else if (auto* missed = std::get_if<core::gw_event::HeartbeatMissed>(&e)) {
     log_(who + "heartbeat missed (" + std::to_string(missed->consecutive) + " in a row)");
   } else if (auto* drain = std::get_if<core::gw_event::PeerDraining>(&e)) {
     log_(who + "draining: " + core::printable(drain->drain.message));
-    transition(who, registry_.on_drain(conn.id));
+    transition(who, router_.on_lifecycle(conn.id, e, now));
   } else if (auto* closed = std::get_if<core::gw_event::Closed>(&e)) {
     log_(who + "gone (" + std::string(core::errc_name(closed->info.error)) +
          (closed->info.message.empty() ? "" : ": " + core::printable(closed->info.message)) +
@@ -80,7 +79,7 @@ void RegistryHooks::on_event(const transport::ConnectionInfo& conn, core::Gatewa
     // The runner closes with "write timeout: ..." and the session prefixes "connection closed: "
     // (a service's own DRAIN text starts "service closed: ", so it cannot count here).
     if (closed->info.message.rfind("connection closed: write timeout", 0) == 0) ++write_timeouts_;
-    registry_.on_closed(conn.id, now);
+    router_.on_closed(conn.id, now);
     names_.erase(conn.id);
   }
 }

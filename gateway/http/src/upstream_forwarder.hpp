@@ -14,6 +14,7 @@
 #include <memory>
 #include <tuple>
 
+#include "stella/core/credit.hpp"
 #include "stella/gateway/http/upstream_hub.hpp"
 #include "stella/gateway/instance_picker.hpp"
 
@@ -31,10 +32,9 @@ class UpstreamForwarder {
   void start(const Pick& pick, core::Request&& request, bool end_stream) {
     call_ = hub_.make_call(executor_);
     cancelled_ = false;
-    ungranted_ = 0;
+    credit_.reset(hub_.settings().stream_window);
     request_window_ = 0;  // a streamed body waits for its initial window (a credit part)
-    hub_.start(call_, pick.instance->info->connection_id, pick.instance->state, std::move(request),
-               end_stream);
+    hub_.start(call_, pick.instance->info->connection_id, std::move(request), end_stream);
   }
   /// More request body, in order. Only while may_send_body(): each chunk takes its size plus
   /// kCreditPerChunk from the window the service granted.
@@ -67,14 +67,8 @@ class UpstreamForwarder {
   void written(std::size_t bytes, bool data) {
     if (!call_) return;
     call_->buffered_bytes.fetch_sub(bytes, std::memory_order_relaxed);
-    const std::uint32_t window = hub_.settings().stream_window;
-    if (window == 0 || cancelled_ || !data) return;
-    ungranted_ += bytes + core::kCreditPerChunk;
-    if (ungranted_ >= window / 2) {
-      const auto grant = std::min<std::size_t>(ungranted_, UINT32_MAX);
-      hub_.grant(call_, static_cast<std::uint32_t>(grant));
-      ungranted_ -= grant;
-    }
+    if (cancelled_ || !data) return;
+    if (const std::uint32_t grant = credit_.consumed_chunk(bytes)) hub_.grant(call_, grant);
   }
   /// Wakes a pending next_part() with an error (the caller decides why).
   void interrupt() {
@@ -99,7 +93,7 @@ class UpstreamForwarder {
   boost::asio::any_io_executor executor_;
   std::shared_ptr<UpstreamCall> call_;
   bool cancelled_ = false;
-  std::size_t ungranted_ = 0;  // written to the client, not yet granted back
+  core::CreditBatcher credit_;  // response bytes written to the client, granted back in batches
   /// Request-body bytes the service still takes (as the HTTP side knows it: credit arrives
   /// here after the session counted it, so this never exceeds the session's view).
   std::int64_t request_window_ = 0;

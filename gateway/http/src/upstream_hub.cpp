@@ -11,9 +11,6 @@ UpstreamPart credit_part(std::int64_t bytes) {
   return part;
 }
 
-std::uint64_t key(std::uint64_t connection, std::uint32_t stream) {
-  return (connection << 32) | stream;
-}
 }  // namespace
 
 UpstreamHub::UpstreamHub(asio::any_io_executor transport_executor, UpstreamSettings settings,
@@ -35,20 +32,28 @@ void UpstreamHub::on_transport(F&& f) {
 }
 
 void UpstreamHub::start(std::shared_ptr<UpstreamCall> call, std::uint64_t connection,
-                        std::shared_ptr<InstanceState> instance, core::Request request,
-                        bool end_stream) {
-  on_transport([this, call = std::move(call), connection, instance = std::move(instance),
-                request = std::move(request), end_stream]() mutable {
+                        core::Request request, bool end_stream) {
+  on_transport([this, call = std::move(call), connection, request = std::move(request),
+                end_stream]() mutable {
     call->connection = connection;
-    call->instance = std::move(instance);
     core::GatewaySession* session = listener_ ? listener_->session(connection) : nullptr;
     if (!session) {
       fail(*call, UpstreamPart::Failure::instance_lost, false, "the instance disconnected");
       return;
     }
+    std::uint32_t slot = 0;
+    if (free_slots_.empty()) {
+      slot = static_cast<std::uint32_t>(slots_.size());
+      slots_.push_back(nullptr);
+    } else {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    }
     std::uint32_t stream = 0;
-    const core::Errc e = session->send_request(request, end_stream, clock_.now(), stream);
+    const core::Errc e =
+        router().start(connection, *session, request, end_stream, clock_.now(), slot, stream);
     if (e != core::Errc::ok) {
+      free_slots_.push_back(slot);
       std::optional<core::Request> returned;
       if (end_stream) returned = std::move(request);
       fail(*call, UpstreamPart::Failure::not_ready, false,
@@ -63,10 +68,9 @@ void UpstreamHub::start(std::shared_ptr<UpstreamCall> call, std::uint64_t connec
                                    credit_part(session->request_window(stream)));
     }
     call->stream = stream;
+    call->slot = slot;
     call->open = true;
-    ++open_calls_;
-    if (call->instance) call->instance->begin_request();
-    calls_.emplace(key(connection, stream), call);
+    slots_[slot] = call;
     listener_->wake(connection);
   });
 }
@@ -111,9 +115,9 @@ void UpstreamHub::grant(std::shared_ptr<UpstreamCall> call, std::uint32_t bytes)
 void UpstreamHub::finish(UpstreamCall& call) {
   if (!call.open) return;
   call.open = false;
-  --open_calls_;
-  if (call.instance) call.instance->end_request();
-  calls_.erase(key(call.connection, call.stream));
+  router().finish(call.connection, call.stream);  // no-op when the router already forgot it
+  slots_[call.slot].reset();
+  free_slots_.push_back(call.slot);
 }
 
 void UpstreamHub::deliver(UpstreamCall& call, UpstreamPart part) {
@@ -169,41 +173,36 @@ bool UpstreamHub::on_hello(const transport::ConnectionInfo& conn, const core::He
 }
 
 void UpstreamHub::on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) {
+  const std::uint32_t slot = router().on_stream_event(conn.id, e);
+  if (slot == gw::UpstreamRouter::kNoCall) {
+    // Not a stream event (the registry's: heartbeats, drains, close), or a stream that is no
+    // longer ours (cancelled meanwhile).
+    if (!std::holds_alternative<core::gw_event::ResponseHead>(e) &&
+        !std::holds_alternative<core::gw_event::ResponseData>(e) &&
+        !std::holds_alternative<core::gw_event::StreamFailed>(e) &&
+        !std::holds_alternative<core::gw_event::RequestCredit>(e))
+      registry_hooks_.on_event(conn, e);
+    return;
+  }
+  const auto call = slots_[slot];  // finish() below may release the slot
   if (auto* head = std::get_if<core::gw_event::ResponseHead>(&e)) {
-    auto it = calls_.find(key(conn.id, head->stream));
-    if (it == calls_.end()) return;  // cancelled meanwhile
-    auto call = it->second;
     call->request.reset();  // answered: it will not be sent again
     UpstreamPart part;
     part.kind = UpstreamPart::Kind::head;
     part.end_stream = head->end_stream;
     part.head = std::move(head->response);
     deliver(*call, std::move(part));
-    return;
-  }
-  if (auto* data = std::get_if<core::gw_event::ResponseData>(&e)) {
-    auto it = calls_.find(key(conn.id, data->stream));
-    if (it == calls_.end()) return;
-    auto call = it->second;
+  } else if (auto* data = std::get_if<core::gw_event::ResponseData>(&e)) {
     UpstreamPart part;
     part.kind = UpstreamPart::Kind::data;
     part.end_stream = data->end_stream;
     part.data = std::move(data->data);
     deliver(*call, std::move(part));
-    return;
-  }
-  if (auto* credit = std::get_if<core::gw_event::RequestCredit>(&e)) {
-    auto it = calls_.find(key(conn.id, credit->stream));
-    if (it == calls_.end()) return;
+  } else if (auto* credit = std::get_if<core::gw_event::RequestCredit>(&e)) {
     // Not counted as buffered bytes. A service granting in tiny steps may fill the channel:
     // then a later response part cannot be delivered and the call fails (deliver()).
-    (void)it->second->channel.try_send(boost::system::error_code{}, credit_part(credit->increment));
-    return;
-  }
-  if (auto* failed = std::get_if<core::gw_event::StreamFailed>(&e)) {
-    auto it = calls_.find(key(conn.id, failed->stream));
-    if (it == calls_.end()) return;
-    auto call = it->second;
+    (void)call->channel.try_send(boost::system::error_code{}, credit_part(credit->increment));
+  } else if (auto* failed = std::get_if<core::gw_event::StreamFailed>(&e)) {
     // Refused unseen by a draining instance: nothing ran, it may go elsewhere.
     if (failed->service_cancel ==
             static_cast<std::uint16_t>(core::CancelReason::instance_draining) &&
@@ -220,9 +219,7 @@ void UpstreamHub::on_event(const transport::ConnectionInfo& conn, core::GatewayE
                    std::string(core::cancel_reason_name(failed->service_cancel)) + ")"
              : "the instance ended the request (" + std::string(core::errc_name(failed->reason)) +
                    ")");
-    return;
   }
-  registry_hooks_.on_event(conn, e);
 }
 
 }  // namespace stella::gw::http

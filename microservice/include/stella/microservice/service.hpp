@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "stella/core/clock.hpp"
+#include "stella/core/credit.hpp"
 #include "stella/core/path_matcher.hpp"
 #include "stella/core/service_session.hpp"
 #include "stella/transport/address.hpp"
@@ -85,7 +86,7 @@ class RequestContext {
   std::size_t body_queued_ = 0;  // bytes in body_
   bool body_complete_ = true;
   std::optional<asio::steady_timer> body_ready_;
-  std::size_t ungranted_ = 0;  // request bytes taken, not yet granted back
+  core::CreditBatcher credit_;  // request bytes taken, granted back in batches
   // Owned here: the handler's coroutine frame keeps a slot of this signal until it is destroyed,
   // so the signal must outlive the coroutine (the spawn's completion handler holds the context).
   asio::cancellation_signal cancel_;
@@ -194,9 +195,9 @@ class Service {
   /// The route a request goes to (its path parameters into `params`), if any.
   std::optional<std::size_t> find_route(const core::Request& request,
                                         std::vector<std::pair<std::string, std::string>>& params);
-  /// `bytes` more of a request body on `stream` were taken (collected or read): CREDIT back
-  /// once half a window has gathered in `ungranted`.
-  void took_body(std::uint32_t stream, std::size_t bytes, std::size_t& ungranted);
+  /// A chunk of `bytes` of a request body on `stream` was taken (collected or read): CREDIT
+  /// back once half a window has gathered in `credit`.
+  void took_body(std::uint32_t stream, std::size_t bytes, core::CreditBatcher& credit);
   asio::awaitable<void> run_handler(std::shared_ptr<RequestContext> ctx, std::size_t route);
   bool current(std::uint64_t generation) const noexcept;
   void wake();

@@ -1,6 +1,8 @@
-// GatewayHooks backed by the service registry: registration with conflict checks, health
-// tracking from heartbeats, and one log line per lifecycle event (HELLO, refused endpoint, health
-// change, drain, loss). Used by `stella-gw listen` and, inside UpstreamHub, by `serve`.
+// GatewayHooks backed by the upstream router (gw::UpstreamRouter: the service registry and the
+// call table): registration with conflict checks, health tracking from heartbeats, and one log
+// line per lifecycle event (HELLO, refused endpoint, health change, drain, loss). Used by
+// `stella-gw listen` and, inside UpstreamHub (which keeps its calls in the same router), by
+// `serve`.
 #pragma once
 
 #include <array>
@@ -8,7 +10,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "stella/gateway/service_registry.hpp"
+#include "stella/gateway/upstream_router.hpp"
 #include "stella/transport/gateway_listener.hpp"
 
 namespace stella::gw::http {
@@ -22,7 +24,9 @@ class RegistryHooks final : public transport::GatewayHooks {
                 core::HelloAck& ack, std::string& reason) override;
   void on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) override;
 
-  gw::ServiceRegistry& registry() noexcept { return registry_; }
+  gw::ServiceRegistry& registry() noexcept { return router_.registry(); }
+  gw::UpstreamRouter& router() noexcept { return router_; }
+  const gw::UpstreamRouter& router() const noexcept { return router_; }
 
   /// HELLO endpoints refused in HELLO_ACK, by core::RejectReason code (0: any other code), and
   /// whole HELLOs refused. Read on the transport executor (like every other member).
@@ -36,7 +40,7 @@ class RegistryHooks final : public transport::GatewayHooks {
  private:
   void transition(const std::string& who, const std::optional<gw::HealthTransition>& t);
 
-  gw::ServiceRegistry registry_;
+  gw::UpstreamRouter router_;
   const core::Clock& clock_;
   std::function<void(const std::string&)> log_;
   bool log_heartbeats_;

@@ -4,9 +4,10 @@
 // because a GatewaySession is single-threaded. An HTTP request on any worker starts an
 // UpstreamCall: start() dispatches to the transport executor — inline when the worker *is* the
 // transport executor (one worker: no hop, no lock), a post otherwise — which sends the REQUEST
-// on the chosen connection and remembers (connection, stream) → call. Response frames come
-// back through GatewayHooks::on_event on the transport executor and are handed to the call's
-// channel, which the HTTP side awaits on its own worker.
+// on the chosen connection through the upstream router (gw::UpstreamRouter, shared with the
+// simulator), which remembers (connection, stream) → the call's slot here. Response frames come
+// back through GatewayHooks::on_event on the transport executor, the router names their call,
+// and they are handed to the call's channel, which the HTTP side awaits on its own worker.
 //
 // Flow control, request bodies: a service that announces `request_window` in HELLO takes that
 // many request-body bytes per stream before it grants more with CREDIT. start() hands the
@@ -78,7 +79,7 @@ struct UpstreamCall {
   std::uint64_t connection = 0;
   std::uint32_t stream = 0;
   bool open = false;
-  std::shared_ptr<InstanceState> instance;
+  std::uint32_t slot = 0;  // in the hub's call table (while open)
   /// A whole request, kept until its response starts, so a service that refuses it unseen
   /// (CANCEL instance_draining) lets the gateway send it elsewhere.
   std::optional<core::Request> request;
@@ -107,8 +108,8 @@ class UpstreamHub final : public transport::GatewayHooks {
   std::shared_ptr<UpstreamCall> make_call(const asio::any_io_executor& http_executor) const;
 
   /// Sends the REQUEST to `connection` (any thread). Failures arrive on the channel.
-  void start(std::shared_ptr<UpstreamCall> call, std::uint64_t connection,
-             std::shared_ptr<InstanceState> instance, core::Request request, bool end_stream);
+  void start(std::shared_ptr<UpstreamCall> call, std::uint64_t connection, core::Request request,
+             bool end_stream);
   /// More request body (any thread), in order after start().
   void send_data(std::shared_ptr<UpstreamCall> call, std::string data, bool end_stream);
   /// Ends the call early: CANCEL to the service (any thread). No-op when already finished.
@@ -123,11 +124,13 @@ class UpstreamHub final : public transport::GatewayHooks {
   void on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) override;
 
   /// Calls open right now (transport executor).
-  std::size_t open_calls() const noexcept { return open_calls_; }
+  std::size_t open_calls() const noexcept { return router().open_calls(); }
 
  private:
   template <class F>
   void on_transport(F&& f);
+  gw::UpstreamRouter& router() noexcept { return registry_hooks_.router(); }
+  const gw::UpstreamRouter& router() const noexcept { return registry_hooks_.router(); }
   void deliver(UpstreamCall& call, UpstreamPart part);
   void finish(UpstreamCall& call);
   void fail(UpstreamCall& call, UpstreamPart::Failure why, bool started, std::string detail,
@@ -138,9 +141,9 @@ class UpstreamHub final : public transport::GatewayHooks {
   RegistryHooks& registry_hooks_;
   const core::Clock& clock_;
   transport::GatewayListener* listener_ = nullptr;
-  /// (connection << 32 | stream) → call.
-  std::unordered_map<std::uint64_t, std::shared_ptr<UpstreamCall>> calls_;
-  std::size_t open_calls_ = 0;
+  /// Open calls by slot (the router maps (connection, stream) → slot); free slots are reused.
+  std::vector<std::shared_ptr<UpstreamCall>> slots_;
+  std::vector<std::uint32_t> free_slots_;
 };
 
 }  // namespace stella::gw::http

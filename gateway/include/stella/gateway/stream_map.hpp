@@ -1,6 +1,6 @@
-// Stream id -> request slot, per connection: open addressing with linear probing and
-// backward-shift deletion. The gateway session hands out stream ids; the simulator needs the
-// request behind a RESPONSE without a node allocation per request (std::unordered_map would
+// Stream id -> call handle, per connection: open addressing with linear probing and
+// backward-shift deletion. The gateway session hands out stream ids; the upstream router needs
+// the call behind a RESPONSE without a node allocation per request (std::unordered_map would
 // allocate one). Grows by doubling; the number of live entries is bounded by the session's
 // max_in_flight.
 #pragma once
@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace stella::sim {
+namespace stella::gw {
 
 class StreamMap {
  public:
@@ -92,4 +92,4 @@ class StreamMap {
   std::size_t size_ = 0;
 };
 
-}  // namespace stella::sim
+}  // namespace stella::gw

@@ -1,0 +1,76 @@
+// The gateway's end of the service plane, sans-I/O: what happens to a service connection's
+// events (HELLO → registration, heartbeats and drains → health, close → leaving the route
+// table) and the call table behind its streams ((connection, stream) → the owner's call, with
+// the instance's in-flight count kept as streams open and end). One implementation for the
+// production hub (gateway/http UpstreamHub, behind RegistryHooks) and the simulator, so the
+// simulator runs the production wiring rather than a copy of it.
+//
+// A "call" is the owner's handle for one request (an index into its own table: the hub's
+// UpstreamCall slots, the simulator's request slots). Not thread-safe: one owner (the transport
+// executor, or the simulator's loop).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "stella/core/gateway_session.hpp"
+#include "stella/gateway/service_registry.hpp"
+#include "stella/gateway/stream_map.hpp"
+
+namespace stella::gw {
+
+class UpstreamRouter {
+ public:
+  static constexpr std::uint32_t kNoCall = StreamMap::kNone;
+
+  explicit UpstreamRouter(RegistrySettings settings = {});
+
+  ServiceRegistry& registry() noexcept { return registry_; }
+  const ServiceRegistry& registry() const noexcept { return registry_; }
+
+  // ---- registry events ------------------------------------------------------------------------
+  /// A HELLO: register (or refuse) the instance; `outcome.ack` answers it.
+  HelloOutcome on_hello(std::uint64_t connection, const core::Hello& hello, core::TimePoint now,
+                        const PeerIdentity& peer = {});
+  /// HeartbeatSent, HeartbeatAck, PeerDraining and Closed update the registry (Closed as
+  /// on_closed()); any other event is not the registry's and changes nothing. The health
+  /// transition it caused, if any.
+  std::optional<HealthTransition> on_lifecycle(std::uint64_t connection,
+                                               const core::GatewayEvent& e, core::TimePoint now);
+  /// The connection is gone: it leaves the route table, and its calls are forgotten (take them
+  /// first with take_calls() when they still need an answer).
+  void on_closed(std::uint64_t connection, core::TimePoint now);
+
+  // ---- calls --------------------------------------------------------------------------------
+  /// Opens a stream on `session` (the session of `connection`) with `request`, and remembers it
+  /// as `call`; the instance's in-flight count goes up. The session's error when it cannot take
+  /// the request (nothing is remembered then).
+  core::Errc start(std::uint64_t connection, core::GatewaySession& session,
+                   const core::Request& request, bool end_stream, core::TimePoint now,
+                   std::uint32_t call, std::uint32_t& stream);
+  /// The call a stream event (ResponseHead, ResponseData, StreamFailed, RequestCredit) belongs
+  /// to; kNoCall for other events and for streams that are no longer open (cancelled
+  /// meanwhile). An event that ends the stream (the last part, a failure) also forgets it.
+  std::uint32_t on_stream_event(std::uint64_t connection, const core::GatewayEvent& e);
+  /// Forgets a call that ends early (cancelled, timed out). Whether it was open.
+  bool finish(std::uint64_t connection, std::uint32_t stream);
+  /// The calls still open on `connection`, by handle, forgotten (the connection is gone).
+  std::vector<std::uint32_t> take_calls(std::uint64_t connection);
+  std::size_t open_calls() const noexcept { return open_; }
+
+ private:
+  struct Calls {
+    StreamMap streams;  // stream id → call
+    std::shared_ptr<InstanceState> state;
+  };
+  /// Forgets (connection, stream); the call, or kNoCall.
+  std::uint32_t forget(std::uint64_t connection, std::uint32_t stream);
+
+  ServiceRegistry registry_;
+  std::unordered_map<std::uint64_t, Calls> calls_;
+  std::size_t open_ = 0;
+};
+
+}  // namespace stella::gw

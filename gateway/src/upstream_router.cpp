@@ -1,0 +1,98 @@
+#include "stella/gateway/upstream_router.hpp"
+
+#include <algorithm>
+
+namespace stella::gw {
+
+UpstreamRouter::UpstreamRouter(RegistrySettings settings) : registry_(std::move(settings)) {}
+
+HelloOutcome UpstreamRouter::on_hello(std::uint64_t connection, const core::Hello& hello,
+                                      core::TimePoint now, const PeerIdentity& peer) {
+  return registry_.on_hello(connection, hello, now, peer);
+}
+
+std::optional<HealthTransition> UpstreamRouter::on_lifecycle(std::uint64_t connection,
+                                                             const core::GatewayEvent& e,
+                                                             core::TimePoint now) {
+  if (std::holds_alternative<core::gw_event::HeartbeatSent>(e))
+    return registry_.on_heartbeat_sent(connection, now);
+  if (const auto* ack = std::get_if<core::gw_event::HeartbeatAck>(&e))
+    return registry_.on_heartbeat_ack(connection, ack->rtt, ack->status, ack->in_flight, now);
+  if (std::holds_alternative<core::gw_event::PeerDraining>(e))
+    return registry_.on_drain(connection);
+  if (std::holds_alternative<core::gw_event::Closed>(e)) on_closed(connection, now);
+  return std::nullopt;
+}
+
+void UpstreamRouter::on_closed(std::uint64_t connection, core::TimePoint now) {
+  (void)take_calls(connection);
+  calls_.erase(connection);
+  registry_.on_closed(connection, now);
+}
+
+core::Errc UpstreamRouter::start(std::uint64_t connection, core::GatewaySession& session,
+                                 const core::Request& request, bool end_stream, core::TimePoint now,
+                                 std::uint32_t call, std::uint32_t& stream) {
+  const core::Errc e = session.send_request(request, end_stream, now, stream);
+  if (e != core::Errc::ok) return e;
+  Calls& calls = calls_[connection];
+  if (!calls.state) calls.state = registry_.routes().instance_state(connection);
+  calls.streams.insert(stream, call);
+  ++open_;
+  if (calls.state) calls.state->begin_request();
+  return core::Errc::ok;
+}
+
+std::uint32_t UpstreamRouter::forget(std::uint64_t connection, std::uint32_t stream) {
+  const auto it = calls_.find(connection);
+  if (it == calls_.end()) return kNoCall;
+  const std::uint32_t call = it->second.streams.erase(stream);
+  if (call == kNoCall) return kNoCall;
+  --open_;
+  if (it->second.state) it->second.state->end_request();
+  return call;
+}
+
+std::uint32_t UpstreamRouter::on_stream_event(std::uint64_t connection,
+                                              const core::GatewayEvent& e) {
+  std::uint32_t stream = 0;
+  bool ends = false;
+  if (const auto* head = std::get_if<core::gw_event::ResponseHead>(&e)) {
+    stream = head->stream;
+    ends = head->end_stream;
+  } else if (const auto* data = std::get_if<core::gw_event::ResponseData>(&e)) {
+    stream = data->stream;
+    ends = data->end_stream;
+  } else if (const auto* failed = std::get_if<core::gw_event::StreamFailed>(&e)) {
+    stream = failed->stream;
+    ends = true;
+  } else if (const auto* credit = std::get_if<core::gw_event::RequestCredit>(&e)) {
+    stream = credit->stream;
+  } else {
+    return kNoCall;
+  }
+  if (ends) return forget(connection, stream);
+  const auto it = calls_.find(connection);
+  return it == calls_.end() ? kNoCall : it->second.streams.find(stream);
+}
+
+bool UpstreamRouter::finish(std::uint64_t connection, std::uint32_t stream) {
+  return forget(connection, stream) != kNoCall;
+}
+
+std::vector<std::uint32_t> UpstreamRouter::take_calls(std::uint64_t connection) {
+  std::vector<std::uint32_t> out;
+  const auto it = calls_.find(connection);
+  if (it == calls_.end()) return out;
+  it->second.streams.for_each([&](std::uint32_t, std::uint32_t call) { out.push_back(call); });
+  std::sort(out.begin(), out.end());
+  open_ -= out.size();
+  if (it->second.state) {
+    for (std::size_t i = 0; i < out.size(); ++i)
+      it->second.state->end_request();
+  }
+  it->second.streams.clear();
+  return out;
+}
+
+}  // namespace stella::gw
