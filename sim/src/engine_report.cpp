@@ -101,6 +101,7 @@ Report Engine::build_report() const {
     rr.ok = region_ok_[i];
     rr.errors = region_errors_[i];
     rr.share = picks_ ? static_cast<double>(rr.requests) / static_cast<double>(picks_) : 0;
+    if (rr.tier != gw::tier_name(gw::Tier::local)) r.outside_local_share += rr.share;
     r.regions.push_back(std::move(rr));
   }
   for (const InstanceSim& in : instances_) {

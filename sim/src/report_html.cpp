@@ -1,6 +1,7 @@
 // The HTML report: one self-contained page, inline CSS and SVG, no script and no network
 // access, so it opens from a file, a CI artifact or an e-mail alike.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -28,13 +29,38 @@ struct Series {
   std::vector<double> y;
 };
 
-// A line chart over the timeline, with failure marks as dashed verticals.
+// A round tick step for a range: 1, 2, 2.5 or 5 times a power of ten, giving at most about
+// `ticks` ticks.
+double nice_step(double range, int ticks) {
+  const double raw = range / ticks;
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  for (const double m : {1.0, 2.0, 2.5, 5.0})
+    if (raw <= m * magnitude * (1 + 1e-9)) return m * magnitude;
+  return 10 * magnitude;
+}
+
+// Decimals that show every multiple of `step` exactly (0 for whole steps).
+int decimals_for(double step) {
+  for (int d = 0; d < 6; ++d) {
+    const double scaled = step * std::pow(10.0, d);
+    if (std::abs(scaled - std::round(scaled)) < 1e-6 * scaled) return d;
+  }
+  return 6;
+}
+
+// A line chart over the timeline, with failure marks as dashed verticals. Both axes have round
+// ticks (0, 10, 20 s; 0, 25, 50, 75, 100 %): the y range is rounded up to a whole number of
+// steps.
 class Chart {
  public:
   static constexpr double kW = 900, kH = 260, kL = 60, kR = 170, kT = 20, kB = 30;
 
   Chart(double duration, double ymax, std::string unit)
-      : duration_(std::max(duration, 1.0)), ymax_(ymax > 0 ? ymax : 1), unit_(std::move(unit)) {}
+      : duration_(std::max(duration, 1.0)),
+        ystep_(nice_step(ymax > 0 ? ymax : 1, 4)),
+        ymax_(std::ceil((ymax > 0 ? ymax : 1) / ystep_ - 1e-9) * ystep_),
+        tstep_(std::max(1.0, nice_step(duration_, 10))),
+        unit_(std::move(unit)) {}
 
   double x(double t) const { return kL + (kW - kL - kR) * t / duration_; }
   double y(double v) const { return kT + (kH - kT - kB) * (1 - std::min(v, ymax_) / ymax_); }
@@ -44,18 +70,19 @@ class Chart {
     std::ostringstream o;
     o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kW << "\" height=\"" << kH
       << "\" viewBox=\"0 0 " << kW << " " << kH << "\">";
-    for (int i = 0; i <= 4; ++i) {  // grid + y labels
-      const double v = ymax_ * i / 4;
+    const int ydec = decimals_for(ystep_);
+    for (int i = 0; i * ystep_ <= ymax_ + ystep_ / 2; ++i) {  // grid + y labels
+      const double v = i * ystep_;
       o << "<line x1=\"" << kL << "\" x2=\"" << kW - kR << "\" y1=\"" << y(v) << "\" y2=\"" << y(v)
         << "\" stroke=\"#ddd\"/><text x=\"" << kL - 4 << "\" y=\"" << y(v) + 4
-        << "\" text-anchor=\"end\" font-size=\"10\">" << num(v, v < 10 ? 2 : 0) << "</text>";
+        << "\" text-anchor=\"end\" font-size=\"10\">" << num(v, ydec) << "</text>";
     }
     o << "<text x=\"4\" y=\"12\" font-size=\"10\">" << esc(unit_) << "</text>";
-    const int steps = 10;
-    for (int i = 0; i <= steps; ++i) {
-      const double t = duration_ * i / steps;
+    const int tdec = decimals_for(tstep_);
+    for (int i = 0; i * tstep_ <= duration_ + 1e-9; ++i) {
+      const double t = i * tstep_;
       o << "<text x=\"" << x(t) << "\" y=\"" << kH - 10
-        << "\" text-anchor=\"middle\" font-size=\"10\">" << num(t, 0) << "s</text>";
+        << "\" text-anchor=\"middle\" font-size=\"10\">" << num(t, tdec) << " s</text>";
     }
     for (const FailureMark& m : marks) {
       o << "<line x1=\"" << x(m.t) << "\" x2=\"" << x(m.t) << "\" y1=\"" << kT << "\" y2=\""
@@ -80,7 +107,7 @@ class Chart {
   }
 
  private:
-  double duration_, ymax_;
+  double duration_, ystep_, ymax_, tstep_;
   std::string unit_;
 };
 
@@ -160,10 +187,19 @@ std::string to_html(const Report& r) {
       << " picks checked).</p>";
   }
   o << "<h2>Summary</h2><table><tr><th>requests</th><th>ok</th><th>errors</th><th>error "
-       "rate</th><th>availability</th><th>spill share</th></tr><tr><td>"
+       "rate</th><th>route availability</th><th>outside the local region</th><th>of which "
+       "spill</th></tr><tr><td>"
     << r.requests << "</td><td>" << r.ok << "</td><td>" << r.errors << "</td><td>"
     << num(100 * r.error_rate, 4) << " %</td><td>" << num(100 * r.availability, 2) << " %</td><td>"
-    << num(100 * r.spill_share, 2) << " %</td></tr></table>";
+    << num(100 * r.outside_local_share, 2) << " %</td><td>" << num(100 * r.spill_share, 2)
+    << " %</td></tr></table>"
+    << "<p class=\"note\"><b>Route availability</b>: the share of seconds at whose end every "
+       "workload route had a routable instance — whether the gateway could route, not whether "
+       "requests succeeded (the error rate says that: a slow instance that stays routable fails "
+       "requests at 100 % route availability). <b>Outside the local region</b>: picks of an "
+       "instance outside the local tier. <b>Spill</b>: those the overprovisioning rule made while "
+       "local instances were still routable; the rest is failover, when no local instance was "
+       "routable.</p>";
   if (!r.errors_by_kind.empty()) {
     o << "<table><tr><th>error kind</th><th>count</th></tr>";
     for (const auto& [k, v] : r.errors_by_kind)

@@ -1,4 +1,5 @@
 // JSON and terminal renderings of a Report.
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -41,6 +42,7 @@ std::string to_json(const Report& r) {
   j["error_rate"] = r6(r.error_rate);
   j["availability"] = r6(r.availability);
   j["spill_share"] = r6(r.spill_share);
+  j["outside_local_share"] = r6(r.outside_local_share);
   j["latency"] = Json{{"overhead", latency(r.overhead)}, {"end_to_end", latency(r.e2e)}};
   Json slo = Json::array();
   for (const SloRow& s : r.slo)
@@ -119,12 +121,20 @@ std::string summary_table(const Report& r) {
                 r.topology.c_str(), r.policy.c_str(), r.duration_s,
                 static_cast<unsigned long long>(r.seed));
   o << line;
-  std::snprintf(
-      line, sizeof line,
-      "requests %llu  ok %llu  errors %llu (%.4f %%)  availability %.2f %%  spill %.2f %%\n",
-      static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.ok),
-      static_cast<unsigned long long>(r.errors), 100 * r.error_rate, 100 * r.availability,
-      100 * r.spill_share);
+  std::snprintf(line, sizeof line, "requests %llu  ok %llu  errors %llu (%.4f %%)\n",
+                static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.ok),
+                static_cast<unsigned long long>(r.errors), 100 * r.error_rate);
+  o << line;
+  std::snprintf(line, sizeof line,
+                "route availability %.2f %% (seconds in which every route had a routable "
+                "instance; not the request success rate)\n",
+                100 * r.availability);
+  o << line;
+  std::snprintf(line, sizeof line,
+                "served outside the local region %.2f %%: spill %.2f %% (overprovisioning while "
+                "local instances were routable) + failover %.2f %% (no local instance routable)\n",
+                100 * r.outside_local_share, 100 * r.spill_share,
+                100 * std::max(0.0, r.outside_local_share - r.spill_share));
   o << line;
   for (const auto& [k, v] : r.errors_by_kind)
     o << "  " << k << ": " << v << "\n";

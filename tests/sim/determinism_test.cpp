@@ -60,3 +60,29 @@ TEST(SimDeterminism, TheHashCoversRequestOutcomes) {
 
 }  // namespace
 }  // namespace stella::sim
+
+namespace stella::sim {
+namespace {
+
+// The report names what it measures: a local-region loss fails over to the neighbor (served
+// outside the local region) without spilling; the charts' ticks are round numbers.
+TEST(SimReport, FailoverIsNotSpillAndTicksAreRound) {
+  const Topology t = load_topology(test::topology_path("local-region-loss.yaml"));
+  SimOptions o;
+  o.seed = 7;
+  o.rate_scale = 0.02;
+  const SimResult r = run_simulation(t, o);
+  EXPECT_GT(r.report.outside_local_share, 0.15);  // the neighbor served during the loss
+  EXPECT_LT(r.report.spill_share, 0.01);
+  const std::string summary = summary_table(r.report);
+  EXPECT_NE(summary.find("route availability"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("failover"), std::string::npos) << summary;
+  const std::string html = to_html(r.report);
+  for (const char* tick : {">25</text>", ">75</text>", ">10 s</text>", ">70 s</text>"})
+    EXPECT_NE(html.find(tick), std::string::npos) << tick;
+  // No tick label with more decimals than its step needs (the old charts printed 9.51, 22 s).
+  EXPECT_EQ(html.find(".51</text>"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace stella::sim

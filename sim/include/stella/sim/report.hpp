@@ -84,9 +84,16 @@ struct Report {
   std::uint64_t requests = 0, ok = 0, errors = 0;
   std::map<std::string, std::uint64_t> errors_by_kind;
   double error_rate = 0;
-  /// Share of one-second buckets in which every workload route had a routable instance.
+  /// Route availability: the share of one-second buckets at whose end every workload route had
+  /// a routable instance. Not the share of requests that succeeded (`1 - error_rate`): a slow
+  /// instance that stays routable fails requests (timeouts) at 100 % route availability.
   double availability = 0;
-  double spill_share = 0;  // picks that were overprovisioning spills / all picks
+  /// Picks the overprovisioning rule sent to a further tier while the local tier still had
+  /// routable instances (Envoy's "spill") / all picks. Picks outside the local tier because it
+  /// had no routable instance at all are failover, not spill: see outside_local_share.
+  double spill_share = 0;
+  /// Picks outside the local tier, for any reason (spill or failover) / all picks.
+  double outside_local_share = 0;
 
   LatencySummary overhead, e2e;
   std::vector<RegionReport> regions;
