@@ -146,23 +146,28 @@ class SessionRunner {
         co_await wake_.async_wait(kTuple);
         continue;
       }
-      // Raced with a deadline inside this coroutine (awaitable operators: the loser is
-      // cancelled, nothing outlives the frame): a peer that stops reading cannot hold this
-      // connection, and what was queued for it, forever.
-      using namespace asio::experimental::awaitable_operators;
+      // A deadline on the write: a peer that stops reading cannot hold this connection, and
+      // what was queued for it, forever. The timer's handler closes the session (with the
+      // reason, before the reader sees its read cancelled) and the stream, which ends the write
+      // with an error. (A plain handler rather than racing two awaitables: that would spawn two
+      // coroutine frames per write.) It touches `this` only when it fired: a cancelled or
+      // destroyed timer completes with operation_aborted.
+      write_timed_out_ = false;
       write_timer_.expires_after(write_timeout_);
-      auto write = asio::async_write(stream_, asio::buffer(out_), kTuple);
-      auto deadline = write_timer_.async_wait(kTuple);
-      auto raced = co_await (std::move(write) || std::move(deadline));
-      if (raced.index() == 1) {
+      write_timer_.async_wait([this](const boost::system::error_code& wec) {
+        if (wec) return;
+        write_timed_out_ = true;
         session_.on_closed(clock_.now(), "write timeout: the peer stopped reading");
         dispatch();
         close_stream_();
+      });
+      auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out_), kTuple);
+      write_timer_.cancel();
+      if (write_timed_out_) {
         timer_.cancel();
         drained_.cancel();
         co_return;
       }
-      auto [ec, n] = std::get<0>(raced);
       if (ec) {
         // The reader will see the failure too (or already has); make sure it stops.
         session_.on_closed(clock_.now(), ec.message());
@@ -189,6 +194,7 @@ class SessionRunner {
   asio::steady_timer timer_;
   asio::steady_timer write_timer_;
   core::Duration write_timeout_;
+  bool write_timed_out_ = false;  // the write deadline fired and closed the stream
   core::TimePoint armed_ = core::TimePoint::max();  // what timer_ waits for
   std::size_t pause_reads_above_ = static_cast<std::size_t>(-1);
   bool dispatching_ = false;
