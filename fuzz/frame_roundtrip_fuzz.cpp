@@ -66,6 +66,8 @@ Frame build(Input& in) {
       a.heartbeat_interval_ms = in.integral<std::uint32_t>();
       a.node_id = in.string();
       a.max_payload = in.integral<std::uint32_t>();
+      a.stream_window = in.integral<std::uint32_t>();
+      a.request_credit = in.below(2) == 1;
       f.body = std::move(a);
       break;
     }

@@ -320,6 +320,10 @@ class Decoder {
           STELLA_TRY(seen.once(f));
           STELLA_TRY(uint(f, a.stream_window));
           break;
+        case tags::hello_ack::kRequestCredit:
+          STELLA_TRY(seen.once(f));
+          STELLA_TRY(boolean(f, a.request_credit));
+          break;
         default:
           break;
       }

@@ -143,6 +143,7 @@ class Encoder {
     str_opt(tags::hello_ack::kNodeId, a.node_id);
     u32_opt(tags::hello_ack::kMaxPayload, a.max_payload);
     u32_opt(tags::hello_ack::kStreamWindow, a.stream_window);
+    if (a.request_credit) u8(tags::hello_ack::kRequestCredit, 1);
   }
 
   void payload(const Heartbeat& h) {

@@ -295,6 +295,7 @@ void body_to_json(const HelloAck& a, json& j) {
   j["node_id"] = bytes_to_json(a.node_id);
   j["max_payload"] = a.max_payload;
   j["stream_window"] = a.stream_window;
+  j["request_credit"] = a.request_credit;
 }
 
 void body_to_json(const Heartbeat& h, json& j) {
@@ -406,6 +407,7 @@ FrameBody body_from_json(std::uint8_t type, const Reader& r) {
       a.node_id = r.bytes("node_id");
       a.max_payload = r.uint<std::uint32_t>("max_payload");
       a.stream_window = r.uint<std::uint32_t>("stream_window");
+      a.request_credit = r.boolean("request_credit");
       return a;
     }
     case FrameType::heartbeat: {

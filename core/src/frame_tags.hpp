@@ -20,7 +20,7 @@ inline constexpr std::uint16_t kType = 1, kValue = 2;
 }
 namespace hello_ack {
 inline constexpr std::uint16_t kVersion = 1, kAccepted = 2, kRejected = 3, kHeartbeatIntervalMs = 4,
-                               kNodeId = 5, kMaxPayload = 6, kStreamWindow = 7;
+                               kNodeId = 5, kMaxPayload = 6, kStreamWindow = 7, kRequestCredit = 8;
 }
 namespace endpoint_ref {
 inline constexpr std::uint16_t kMethod = 1, kPath = 2, kReason = 3, kMessage = 4;

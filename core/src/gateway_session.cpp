@@ -202,6 +202,7 @@ void GatewaySession::accept_hello(HelloAck ack, TimePoint now) {
   ack.node_id = config_.node_id;
   ack.max_payload = config_.limits.max_payload;
   ack.stream_window = config_.stream_window;
+  ack.request_credit = true;  // request bodies go out under the service's request_window
   if (Errc e = queue(Frame{0, 0, std::move(ack)}, false); e != Errc::ok) {
     close_with(e, DrainCode::internal_error, "cannot encode HELLO_ACK");
     return finish(e);

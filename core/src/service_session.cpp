@@ -69,6 +69,9 @@ void ServiceSession::handle(Frame& f, TimePoint) {
       liveness_ = std::chrono::seconds(30);
     }
     if (ack.stream_window > 0) initial_window_ = ack.stream_window;
+    // Our request_window holds only when the gateway says it honours it; an older gateway
+    // sends bodies without waiting for CREDIT (the SDK then bounds what it queues itself).
+    request_credit_ = ack.request_credit && config_.hello.request_window > 0;
     state_ = State::active;
     emit(svc_event::Registered{std::move(ack)});
     return;
@@ -97,11 +100,11 @@ void ServiceSession::handle(Frame& f, TimePoint) {
               false);
         return;
       }
-      streams_.emplace(f.stream_id,
-                       StreamState{false, !end, initial_window_,
-                                   config_.hello.request_window > 0
-                                       ? static_cast<std::int64_t>(config_.hello.request_window)
-                                       : kUnlimitedWindow});
+      streams_.emplace(
+          f.stream_id,
+          StreamState{false, !end, initial_window_,
+                      request_credit_ ? static_cast<std::int64_t>(config_.hello.request_window)
+                                      : kUnlimitedWindow});
       highest_stream_ = std::max(highest_stream_, f.stream_id);
       emit(svc_event::RequestStarted{f.stream_id, std::move(std::get<Request>(f.body)), end});
       return;
@@ -238,6 +241,7 @@ Errc ServiceSession::grant_request_credit(std::uint32_t stream, std::uint32_t in
   if (state_ == State::closed) return Errc::session_closed;
   auto it = streams_.find(stream);
   if (it == streams_.end() || !it->second.request_open) return Errc::unknown_stream;
+  if (!request_credit_) return Errc::ok;  // the gateway does not use request credit
   auto& w = it->second.request_window;
   if (w < kUnlimitedWindow) w = std::min<std::int64_t>(kUnlimitedWindow - 1, w + increment);
   // A control frame, not counted against the bound: at most one per chunk received.

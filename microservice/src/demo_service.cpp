@@ -164,7 +164,7 @@ asio::awaitable<std::optional<core::Response>> sink(RequestContext& ctx,
       if (ec) co_return std::nullopt;  // cancelled
     }
   }
-  if (ctx.cancelled()) co_return std::nullopt;
+  if (ctx.cancelled() || !ctx.body_complete()) co_return std::nullopt;  // cut: nobody to tell
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const nlohmann::json j{{"bytes", total}, {"seconds", seconds}, {"instance", instance}};

@@ -90,7 +90,11 @@ asio::awaitable<std::optional<std::string>> RequestContext::read_body() {
     request_.body.clear();
     co_return first;
   }
-  while (body_.empty() && !body_complete_ && !*cancelled_ && service_->current(generation_)) {
+  // Nothing more will come once the request is cancelled, the connection or the stream is
+  // gone, or our response head went out (the gateway stops forwarding the body then).
+  while (body_.empty() && !body_complete_ && !*cancelled_ && service_->current(generation_) &&
+         service_->live_->session.stream_open(stream_) &&
+         !service_->live_->session.response_started(stream_)) {
     co_await body_ready_->async_wait(kTuple);
   }
   if (*cancelled_ || body_.empty()) co_return std::nullopt;

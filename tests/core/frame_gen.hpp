@@ -73,7 +73,7 @@ inline rc::Gen<FrameBody> body_of(std::uint8_t type) {
                            gen::set(&RejectedEndpoint::message, small_string())))),
               gen::set(&HelloAck::heartbeat_interval_ms),
               gen::set(&HelloAck::node_id, small_string()), gen::set(&HelloAck::max_payload),
-              gen::set(&HelloAck::stream_window)),
+              gen::set(&HelloAck::stream_window), gen::set(&HelloAck::request_credit)),
           [](HelloAck a) { return FrameBody(std::move(a)); });
     case FrameType::heartbeat:
       return gen::map(gen::build<Heartbeat>(

@@ -459,6 +459,31 @@ TEST_F(SessionPair, BodyBeyondTheRequestWindowIsAProtocolError) {
   EXPECT_EQ(service.state(), ServiceSession::State::closed);
 }
 
+// A gateway that does not confirm request credit (an older one: no HELLO_ACK request_credit)
+// streams bodies without waiting: the service then neither enforces its window nor grants.
+TEST_F(SessionPair, AnOlderGatewayWithoutRequestCreditIsNotHeldToTheWindow) {
+  Hello h = demo_hello();
+  h.request_window = 1000;
+  ServiceSession svc(ServiceSessionConfig{{}, h, 5s, Duration::zero(), 1 << 20}, clock.now());
+  std::string hello;
+  svc.take_output(hello);
+  HelloAck ack;  // request_credit false, as an older gateway's
+  ack.version = kProtocolVersionMin;
+  svc.on_bytes(encode_frame(Frame{0, 0, ack}), clock.now());
+  ASSERT_EQ(svc.state(), ServiceSession::State::active);
+  Request r = request("");
+  svc.on_bytes(encode_frame(Frame{0, 1, r}), clock.now());
+  for (int i = 0; i < 5; ++i)
+    svc.on_bytes(encode_frame(Frame{0, 1, StreamData{std::string(5000, 'b')}}), clock.now());
+  EXPECT_EQ(svc.state(), ServiceSession::State::active);
+  std::string out;
+  svc.take_output(out);
+  EXPECT_EQ(svc.grant_request_credit(1, 10'000), Errc::ok);
+  std::string credit;
+  svc.take_output(credit);
+  EXPECT_TRUE(credit.empty());  // nothing to grant to a gateway that does not use it
+}
+
 // Without a request_window (older services, or 0) nothing changes: bodies are not under credit.
 TEST_F(SessionPair, NoRequestWindowMeansNoCredit) {
   handshake();

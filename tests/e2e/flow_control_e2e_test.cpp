@@ -164,5 +164,75 @@ TEST(FlowControlE2e, AnAnswerBeforeTheWholeBodyEndsTheUpload) {
   EXPECT_TRUE(c.closed());
 }
 
+// The service answers while its window is still open and the client has paused mid-body: the
+// answer reaches the client at once (not a 408 once the body timeout passes).
+TEST(FlowControlE2e, AnAnswerWhileTheClientPausesMidBodyIsDeliveredAtOnce) {
+  std::string config = upload_config();
+  const std::string body_timeout = "bodyTimeout: 1s";
+  config.replace(config.find(body_timeout), body_timeout.size(), "bodyTimeout: 10s");
+  GatewayRun gw(config);
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  gw.start_service("demo-1");
+  ASSERT_TRUE(gw.wait_instances(1)) << gw.gateway_log();
+  Client c(gw.http());
+  // 150 KB of 5 MB: past the inline part, within the service's window; then the client waits.
+  ASSERT_TRUE(
+      c.send("POST /api/v1/demo/sink?rate=abc HTTP/1.1\r\nHost: t\r\n"
+             "Content-Length: 5000000\r\n\r\n" +
+             std::string(150'000, 'u')));
+  const auto started = std::chrono::steady_clock::now();
+  const std::string& bytes =
+      c.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 20s);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  const auto response = parse_response(bytes);
+  ASSERT_TRUE(response) << bytes.substr(0, 300) << gw.gateway_log();
+  EXPECT_EQ(response->status, 400) << response->body;  // the service's answer, not 408
+  EXPECT_LT(waited, 9s) << "the answer waited for the body timeout";  // a bound, not a timing
+}
+
+// A client that stalls mid-upload (the body streaming out, the service's window open) gets 408
+// after http.bodyTimeout, as any stalled body does.
+TEST(FlowControlE2e, AClientStallingMidUploadGets408) {
+  GatewayRun gw(upload_config());  // bodyTimeout: 1s
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  gw.start_service("demo-1");
+  ASSERT_TRUE(gw.wait_instances(1)) << gw.gateway_log();
+  Client c(gw.http());
+  ASSERT_TRUE(
+      c.send("POST /api/v1/demo/sink HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n" +
+             std::string(100'000, 'u')));
+  const std::string& bytes =
+      c.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 20s);
+  const auto response = parse_response(bytes);
+  ASSERT_TRUE(response) << bytes.substr(0, 300) << gw.gateway_log();
+  EXPECT_EQ(response->status, 408) << response->body;
+}
+
+// routing.maxStreamDuration bounds an upload too: a client that trickles its body past it gets
+// 504 naming that limit, and the service a CANCEL.
+TEST(FlowControlE2e, MaxStreamDurationBoundsATricklingUpload) {
+  std::string config = upload_config();
+  const std::string body_timeout = "bodyTimeout: 1s";
+  config.replace(config.find(body_timeout), body_timeout.size(), "bodyTimeout: 10s");
+  config.replace(config.find("routing:\n"), 9, "routing:\n  maxStreamDuration: 1s\n");
+  GatewayRun gw(config);
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  gw.start_service("demo-1");
+  ASSERT_TRUE(gw.wait_instances(1)) << gw.gateway_log();
+  Client c(gw.http());
+  ASSERT_TRUE(
+      c.send("POST /api/v1/demo/sink HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n" +
+             std::string(70'000, 'u')));  // past the inline part: the body streams
+  std::string bytes;
+  for (int i = 0; i < 40 && !parse_response(bytes); ++i) {
+    c.send(std::string(1000, 'u'));  // a trickle: never a body-timeout gap
+    bytes = c.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 200ms);
+  }
+  const auto response = parse_response(bytes);
+  ASSERT_TRUE(response) << bytes.substr(0, 300) << gw.gateway_log();
+  EXPECT_EQ(response->status, 504) << response->body;
+  EXPECT_NE(response->body.find("maxStreamDuration"), std::string::npos) << response->body;
+}
+
 }  // namespace
 }  // namespace stella::e2e

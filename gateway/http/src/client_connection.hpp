@@ -116,6 +116,11 @@ class ClientConnection {
     data_cv_.expires_at(core::TimePoint::max());
     co_await data_cv_.async_wait(kTuple);
   }
+  /// As wait_data(), for at most `d`.
+  asio::awaitable<void> wait_data_for(core::Duration d) {
+    data_cv_.expires_after(d);
+    co_await data_cv_.async_wait(kTuple);
+  }
 
   // ---- deadlines: one timer --------------------------------------------------------------
   void set_deadline(Deadline kind, core::Duration d) {

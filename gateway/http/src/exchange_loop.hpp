@@ -23,6 +23,8 @@ namespace stella::gw::http {
 
 namespace bhttp = boost::beast::http;
 
+/// While a client pauses mid-upload, how often the exchange looks for the service's answer.
+inline constexpr core::Duration kUpstreamPollInterval = std::chrono::milliseconds(20);
 /// Bytes of a request body sent inline in the REQUEST frame; larger bodies stream.
 inline constexpr std::size_t kInlineBody = 64 * 1024;
 
@@ -199,9 +201,12 @@ class ExchangeLoop final : public HttpConnectionBase,
 
   // ---- request body --------------------------------------------------------------------------
   // Reads body bytes into `out` until it has `want` more bytes or the body ends.
-  // 1: body complete, 0: more to come, -1: failed (answered, or the client left).
+  // 1: body complete, 0: more to come, -1: failed (answered, or the client left), 2: while
+  // waiting for the client the service sent something other than CREDIT (its answer, a
+  // failure): it is in upstream_part_ (only with `watch_upstream`, while the body streams out).
   asio::awaitable<int> read_body(bool chunked, std::uint64_t& remaining, ChunkedDecoder& decoder,
-                                 std::string& out, std::size_t want) {
+                                 std::string& out, std::size_t want, bool watch_upstream = false) {
+    bool armed = false;  // the body deadline runs for the current wait (set once per wait)
     while (out.size() < want) {
       if (conn_.empty()) {
         if (conn_.closed() || conn_.peer_closed()) {
@@ -210,13 +215,48 @@ class ExchangeLoop final : public HttpConnectionBase,
           co_return -1;
         }
         if (conn_.expired() == Deadline::body) {
+          if (watch_upstream && upload_deadline_ && w_.shared.clock->now() >= *upload_deadline_) {
+            conn_.clear_expired();
+            fwd_.cancel(core::CancelReason::timeout);
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                s_.routing.max_stream_duration)
+                                .count();
+            co_await respond_problem(
+                gateway_timeout("the request exceeded routing.maxStreamDuration (" +
+                                std::to_string(ms) + " ms) while its body was uploading"),
+                false);
+            co_return -1;
+          }
           co_await respond_problem(request_timeout(), false);
           co_return -1;
         }
-        conn_.set_deadline(Deadline::body, s_.http.body_timeout);
+        if (!armed) {
+          core::Duration wait = s_.http.body_timeout;
+          if (watch_upstream && upload_deadline_)
+            wait = std::min(wait, *upload_deadline_ - w_.shared.clock->now());
+          conn_.set_deadline(Deadline::body, wait);
+          armed = true;
+        }
+        if (watch_upstream && fwd_.active()) {
+          // Waiting for the client, but not deaf to the service: its answer (or a failure) ends
+          // the upload, and CREDIT is taken as it comes. A short wait, then a look at the
+          // call's channel: racing the two waits could drop a part both delivered at once.
+          co_await conn_.wait_data_for(kUpstreamPollInterval);
+          std::tuple<boost::system::error_code, UpstreamPart> polled;
+          while (fwd_.try_next_part(polled)) {
+            if (!std::get<0>(polled) && std::get<1>(polled).kind == UpstreamPart::Kind::credit) {
+              fwd_.credited(std::get<1>(polled).credit);
+              continue;
+            }
+            upstream_part_ = std::move(polled);
+            co_return 2;
+          }
+          continue;
+        }
         co_await conn_.wait_data();
         continue;
       }
+      armed = false;
       std::string_view in = conn_.pending();
       if (!chunked) {
         const std::size_t n = static_cast<std::size_t>(
@@ -283,9 +323,25 @@ class ExchangeLoop final : public HttpConnectionBase,
     fwd_.start(*ex_.proxy.pick, std::move(ex_.proxy.frame), body_state == 1);
     const core::Duration timeout = ex_.proxy.timeout;
     // A part that arrived while the body was going out: the service answered (or failed)
-    // before taking all of it.
+    // before taking all of it, and the upload ends there.
     std::optional<std::tuple<boost::system::error_code, UpstreamPart>> early;
+    bool credit_timed_out = false;  // the service took no more of the body within the timeout
+    if (body_state == 0 && s_.routing.max_stream_duration > core::Duration::zero())
+      upload_deadline_ = started_at + s_.routing.max_stream_duration;
     while (body_state == 0) {
+      // What the service sent meanwhile: CREDIT, or an answer that ends the upload.
+      std::tuple<boost::system::error_code, UpstreamPart> polled;
+      bool answered = false;
+      while (fwd_.try_next_part(polled)) {
+        if (!std::get<0>(polled) && std::get<1>(polled).kind == UpstreamPart::Kind::credit) {
+          fwd_.credited(std::get<1>(polled).credit);
+          continue;
+        }
+        early = std::move(polled);
+        answered = true;
+        break;
+      }
+      if (answered) break;
       if (!fwd_.may_send_body()) {
         // The service has not taken what it was sent: wait for its CREDIT without reading the
         // client (its bytes stay in its socket: back-pressure). The endpoint timeout bounds each
@@ -298,20 +354,29 @@ class ExchangeLoop final : public HttpConnectionBase,
           fwd_.credited(std::get<1>(waited).credit);
           continue;
         }
-        ex_.keep_alive = false;  // the rest of the body stays unread
+        credit_timed_out = std::get<0>(waited) && conn_.expired() == Deadline::response;
         early = std::move(waited);
         break;
       }
       std::string chunk;
-      body_state =
-          co_await read_body(chunked, remaining, decoder, chunk, s_.routing.streaming_buffer_size);
+      body_state = co_await read_body(chunked, remaining, decoder, chunk,
+                                      s_.routing.streaming_buffer_size, true);
+      if (body_state == 2) {
+        early = std::move(*upstream_part_);
+        upstream_part_.reset();
+        break;
+      }
       if (body_state < 0) {
+        upload_deadline_.reset();
         fwd_.cancel(core::CancelReason::client_disconnected);
         co_return false;
       }
       fwd_.send_body(std::move(chunk), body_state == 1);
     }
+    upload_deadline_.reset();
+    if (early) ex_.keep_alive = false;  // the rest of the body stays unread
     const core::TimePoint body_sent = w_.shared.clock->now();
+    if (body_state == 1 && !early) ex_.times.body_sent = body_sent;
     conn_.set_deadline(Deadline::response,
                        response_deadline(started_at, body_sent, timeout, false));
     bool head_written = false;
@@ -339,10 +404,12 @@ class ExchangeLoop final : public HttpConnectionBase,
             co_return false;
           }
           const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
-          co_return co_await respond_problem(
-              gateway_timeout("no response from " + std::string(ex_.service()) + " within " +
-                              std::to_string(ms) + " ms"),
-              ex_.keep_alive);
+          std::string detail = credit_timed_out ? std::string(ex_.service()) +
+                                                      " took no more of the request body within " +
+                                                      std::to_string(ms) + " ms (no CREDIT)"
+                                                : "no response from " + std::string(ex_.service()) +
+                                                      " within " + std::to_string(ms) + " ms";
+          co_return co_await respond_problem(gateway_timeout(std::move(detail)), ex_.keep_alive);
         }
         fwd_.finish();
         if (conn_.closed() || conn_.peer_closed()) {
@@ -598,6 +665,10 @@ class ExchangeLoop final : public HttpConnectionBase,
   HeadParser parser_;
   RequestHead head_;
   Exchange ex_;  // reused for every request of this connection
+  /// While a request body streams out: the service's answer that ended the upload (read_body
+  /// → 2), and routing.maxStreamDuration's end, which bounds the upload too.
+  std::optional<std::tuple<boost::system::error_code, UpstreamPart>> upstream_part_;
+  std::optional<core::TimePoint> upload_deadline_;
   bool draining_ = false, busy_ = false, in_exchange_ = false, discard_rest_ = false;
 };
 

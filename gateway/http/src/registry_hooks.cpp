@@ -34,9 +34,10 @@ bool RegistryHooks::on_hello(const transport::ConnectionInfo& conn, const core::
   ack = std::move(outcome.ack);
   names_[conn.id] = who;
   log_("conn " + std::to_string(conn.id) + " " + conn.peer + ": registered " + who +
-       " version=" + hello.service_version + " region=" + hello.region +
-       " endpoints: " + std::to_string(ack.accepted.size()) + " accepted, " +
-       std::to_string(ack.rejected.size()) + " refused");
+       " version=" + core::printable(hello.service_version, 128) +
+       " region=" + core::printable(hello.region, 128) + " request_window=" +
+       std::to_string(hello.request_window) + " endpoints: " + std::to_string(ack.accepted.size()) +
+       " accepted, " + std::to_string(ack.rejected.size()) + " refused");
   for (const auto& r : ack.rejected) {
     ++refused_endpoints_[r.reason < refused_endpoints_.size() ? r.reason : 0];
     log_("  refused " + core::printable(r.method) + " " + core::printable(r.path) + ": " +

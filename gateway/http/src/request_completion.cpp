@@ -197,9 +197,12 @@ void on_complete(Exchange& ex, WorkerContext& w) {
   if (shared.config->telemetry.metrics.enabled) {
     w.metrics.record_request(ex.service(), method, ex.route_template(), ex.status, ex.outcome,
                              total);
-    if (ex.times.upstream_sent != core::TimePoint{} && ex.times.upstream_head != core::TimePoint{})
-      w.metrics.record_transport(ex.service(),
-                                 seconds_between(ex.times.upstream_sent, ex.times.upstream_head));
+    // The service's time to first byte: from the end of the request body (a streamed upload's
+    // time is the client's and the credit's, not the service's answer time).
+    const core::TimePoint asked =
+        ex.times.body_sent != core::TimePoint{} ? ex.times.body_sent : ex.times.upstream_sent;
+    if (asked != core::TimePoint{} && ex.times.upstream_head != core::TimePoint{})
+      w.metrics.record_transport(ex.service(), seconds_between(asked, ex.times.upstream_head));
     if (ex.times.auth_start != core::TimePoint{})
       w.metrics.record_auth(seconds_between(ex.times.auth_start, ex.times.auth_end));
   }

@@ -70,6 +70,13 @@ class UpstreamForwarder {
     if (cancelled_ || !data) return;
     if (const std::uint32_t grant = credit_.consumed_chunk(bytes)) hub_.grant(call_, grant);
   }
+  /// The next response part if one is waiting (never suspends).
+  bool try_next_part(std::tuple<boost::system::error_code, UpstreamPart>& out) {
+    if (!active()) return false;
+    return call_->channel.try_receive([&out](boost::system::error_code ec, UpstreamPart part) {
+      out = {ec, std::move(part)};
+    });
+  }
   /// Wakes a pending next_part() with an error (the caller decides why).
   void interrupt() {
     if (call_) call_->channel.cancel();

@@ -171,6 +171,10 @@ struct HelloAck {
   /// Response-body bytes (STREAM_DATA payload) a service may send per stream before the gateway
   /// grants more with CREDIT; 0: the gateway does not use credit (docs/protocol.md §8.2).
   std::uint32_t stream_window = 0;
+  /// The gateway honours the HELLO's request_window (sends request bodies under the service's
+  /// CREDIT). A service enforces and grants its window only when this is set: an older gateway
+  /// does not know the field (docs/protocol.md §8.2).
+  bool request_credit = false;
   bool operator==(const HelloAck&) const = default;
 };
 

@@ -89,7 +89,8 @@ class ServiceSession : public SessionBase<ServiceEvent> {
   Errc send_response_data(std::uint32_t stream, std::string_view data, bool end_stream);
   /// The handler took `increment` more request-body bytes of `stream` (count each chunk as its
   /// size plus kCreditPerChunk): CREDIT to the gateway, which sends that much more. Only with a
-  /// `request_window` in the HELLO. unknown_stream when the body is no longer streaming in.
+  /// `request_window` in the HELLO that the gateway confirmed (HELLO_ACK request_credit; without
+  /// it nothing is sent and ok returned). unknown_stream when the body is no longer streaming in.
   Errc grant_request_credit(std::uint32_t stream, std::uint32_t increment);
   /// Response-body bytes the gateway still accepts on `stream` before more CREDIT (section 8.2
   /// of docs/protocol.md); kUnlimitedWindow when the gateway does not use credit; 0 for a stream
@@ -132,6 +133,7 @@ class ServiceSession : public SessionBase<ServiceEvent> {
 
   ServiceSessionConfig config_;
   std::int64_t initial_window_ = kUnlimitedWindow;  // from HELLO_ACK stream_window
+  bool request_credit_ = false;  // HELLO_ACK request_credit, and we announced a request_window
   State state_ = State::awaiting_ack;
   HealthStatus health_ = HealthStatus::healthy;
   std::unordered_map<std::uint32_t, StreamState> streams_;

@@ -59,12 +59,19 @@ class RequestContext {
   asio::awaitable<core::Errc> send_chunk(std::string_view data, bool end_stream);
 
   /// Endpoints added with RequestBody::stream: the next piece of the request body, in order
-  /// (the part that came inline in the REQUEST first); std::nullopt once the body is complete,
-  /// or when the request was cancelled (cancelled() then says so) or the connection lost.
-  /// Each piece taken grants the gateway that much more window (CREDIT), so a handler that
-  /// reads slowly slows the uploading client instead of growing memory. For other endpoints the
-  /// whole body is in request().body and this returns std::nullopt.
+  /// (the part that came inline in the REQUEST first); std::nullopt when there is no more —
+  /// then body_complete() tells whether the body ended or was cut (the request was cancelled,
+  /// the connection lost, or the handler sent its response head before the body ended: the
+  /// gateway forwards no more body once it has the head, so read the body first). Each piece
+  /// taken grants the gateway that much more window (CREDIT), so a handler that reads slowly
+  /// slows the uploading client instead of growing memory. For other endpoints the whole body
+  /// is in request().body and this returns std::nullopt.
   asio::awaitable<std::optional<std::string>> read_body();
+  /// The whole request body arrived and read_body() has returned all of it (always true for
+  /// RequestBody::collect endpoints).
+  bool body_complete() const noexcept {
+    return body_complete_ && body_.empty() && (!body_streams_ || request_.body.empty());
+  }
 
  private:
   friend class Service;

@@ -91,6 +91,7 @@ struct PhaseTimes {
   core::TimePoint auth_start{}, auth_end{};
   core::TimePoint routing_start{}, routing_end{};
   core::TimePoint upstream_sent{};  // REQUEST frame handed to the service connection
+  core::TimePoint body_sent{};      // the last of a streamed request body handed to it
   core::TimePoint upstream_head{};  // the service's response head arrived
   core::TimePoint end{};            // the answer was written (or the request abandoned)
 };
