@@ -190,6 +190,33 @@ TEST(FlowControlE2e, AnAnswerWhileTheClientPausesMidBodyIsDeliveredAtOnce) {
   EXPECT_LT(waited, 9s) << "the answer waited for the body timeout";  // a bound, not a timing
 }
 
+// The credit path across threads: with two workers an upload's CREDIT reaches the HTTP side on
+// another worker than the service connection's (the ThreadSanitizer run covers it).
+TEST(FlowControlE2e, UploadsUnderCreditWithTwoWorkers) {
+  std::string config = upload_config();
+  config.replace(config.find("workers: 1"), 10, "workers: 2");
+  GatewayRun gw(config);
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  gw.start_service("demo-1");
+  ASSERT_TRUE(gw.wait_instances(1)) << gw.gateway_log();
+  constexpr std::size_t kSize = 4 * 1024 * 1024;  // sixteen windows
+  for (int i = 0; i < 4; ++i) {                   // connections land on both workers
+    Client c(gw.http());
+    std::string upload = "POST /api/v1/demo/sink?rate=" + std::to_string(16 * 1024 * 1024) +
+                         " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(kSize) +
+                         "\r\n\r\n";
+    upload.append(kSize, 'w');
+    std::thread sender([&] { c.send(upload); });
+    const std::string& bytes =
+        c.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 30s);
+    sender.join();
+    const auto response = parse_response(bytes);
+    ASSERT_TRUE(response) << bytes.substr(0, 300) << gw.gateway_log();
+    EXPECT_EQ(response->status, 200) << response->body;
+    EXPECT_NE(response->body.find("\"bytes\":" + std::to_string(kSize)), std::string::npos);
+  }
+}
+
 // A client that stalls mid-upload (the body streaming out, the service's window open) gets 408
 // after http.bodyTimeout, as any stalled body does.
 TEST(FlowControlE2e, AClientStallingMidUploadGets408) {
