@@ -70,6 +70,15 @@ TEST(FlowControlE2e, WithoutCreditASlowClientIsCutAtTheBufferBound) {
   }));
 }
 
+// POST of `size` bytes to the demo's sink, which reads at most `rate` bytes/s.
+std::string sink_upload(std::size_t size, std::size_t rate, char fill = 'u') {
+  std::string upload = "POST /api/v1/demo/sink?rate=" + std::to_string(rate) +
+                       " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(size) +
+                       "\r\n\r\n";
+  upload.append(size, fill);
+  return upload;
+}
+
 std::string upload_config() {
   std::string config = test_config();
   const std::string small = "maxRequestBodySize: 1MB";
@@ -88,10 +97,7 @@ TEST(FlowControlE2e, ASlowServiceTakesALargeUploadWhileOtherRequestsToItAreAnswe
   ASSERT_TRUE(gw.wait_instances(1)) << gw.gateway_log();
 
   constexpr std::size_t kSize = 24 * 1024 * 1024;
-  std::string upload = "POST /api/v1/demo/sink?rate=" + std::to_string(8 * 1024 * 1024) +
-                       " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(kSize) +
-                       "\r\n\r\n";
-  upload.append(kSize, 'u');
+  const std::string upload = sink_upload(kSize, 8 * 1024 * 1024);
   Client uploader(gw.http());
   std::thread sender([&] { uploader.send(upload); });  // blocks while the gateway pauses it
 
@@ -127,10 +133,7 @@ TEST(FlowControlE2e, WithoutRequestCreditAFastUploadToASlowHandlerIsAborted) {
                    "demo-1");
   ASSERT_TRUE(gw.wait_instances(1)) << gw.gateway_log();
   constexpr std::size_t kSize = 80 * 1024 * 1024;
-  std::string upload = "POST /api/v1/demo/sink?rate=" + std::to_string(1024 * 1024) +
-                       " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(kSize) +
-                       "\r\n\r\n";
-  upload.append(kSize, 'u');
+  const std::string upload = sink_upload(kSize, 1024 * 1024);
   Client uploader(gw.http());
   std::thread sender([&] { uploader.send(upload); });
   const std::string& bytes =
@@ -202,10 +205,7 @@ TEST(FlowControlE2e, UploadsUnderCreditWithTwoWorkers) {
   constexpr std::size_t kSize = 4 * 1024 * 1024;  // sixteen windows
   for (int i = 0; i < 4; ++i) {                   // connections land on both workers
     Client c(gw.http());
-    std::string upload = "POST /api/v1/demo/sink?rate=" + std::to_string(16 * 1024 * 1024) +
-                         " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(kSize) +
-                         "\r\n\r\n";
-    upload.append(kSize, 'w');
+    const std::string upload = sink_upload(kSize, 16 * 1024 * 1024, 'w');
     std::thread sender([&] { c.send(upload); });
     const std::string& bytes =
         c.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 30s);
