@@ -38,7 +38,9 @@ __attribute__((constructor)) static void alloc_count_init(void) {
   close(fd);
 }
 
-static void count(void) { __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED); }
+static void count(void) {
+  __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
 
 void* malloc(size_t n) {
   count();
