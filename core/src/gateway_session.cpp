@@ -316,8 +316,16 @@ void GatewaySession::protocol_error(Errc e, std::string message, std::uint64_t o
 
 void GatewaySession::finish(Errc reason) {
   if (state_ == State::closed) return;
-  for (const auto& [id, s] : streams_)
-    emit(gw_event::StreamFailed{id, reason, s.response_started});
+  for (const auto& [id, s] : streams_) {
+    // A stream above the service's DRAIN last_stream_id was never seen by it (it refuses those,
+    // and here it closed before this one arrived): refused unseen, so it may go elsewhere,
+    // like a CANCEL(instance_draining) for it (HTTP/2's GOAWAY rule).
+    const bool unseen =
+        peer_drain_last_stream_ && id > *peer_drain_last_stream_ && !s.response_started;
+    emit(gw_event::StreamFailed{
+        id, reason, s.response_started,
+        unseen ? static_cast<std::uint16_t>(CancelReason::instance_draining) : std::uint16_t{0}});
+  }
   streams_.clear();
   state_ = State::closed;
   if (!closed_) closed_ = CloseInfo{reason, {}, 0};

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 
 #include "stella/core/gateway_session.hpp"
 #include "stella/core/service_session.hpp"
@@ -532,6 +533,33 @@ TEST_F(SessionPair, InstanceDrainingWithoutADrainIsAFailure) {
   while (gateway.poll_event(e))
     if (auto* f = std::get_if<gw_event::StreamFailed>(&e)) seen = f->service_cancel;
   EXPECT_EQ(seen, static_cast<std::uint16_t>(CancelReason::handler_failed));
+}
+
+// The service drained and closed before a REQUEST sent meanwhile reached it: that stream is
+// above the DRAIN's last_stream_id, so it failed unseen (it may be sent elsewhere); a stream the
+// service had accepted and not answered is a plain failure.
+TEST_F(SessionPair, StreamsAboveTheDrainsLastStreamFailUnseenWhenTheServiceCloses) {
+  handshake();
+  std::uint32_t seen_by_service = 0, in_flight = 0;
+  ASSERT_EQ(gateway.send_request(request(""), true, clock.now(), seen_by_service), Errc::ok);
+  pump();
+  ASSERT_EQ(gateway.send_request(request(""), true, clock.now(), in_flight), Errc::ok);
+  std::string on_the_wire;
+  gateway.take_output(on_the_wire);  // never delivered: the service closes first
+  service.drain(std::chrono::seconds(5), clock.now());
+  std::string drain;
+  service.take_output(drain);
+  gateway.on_bytes(drain, clock.now());
+  gateway.on_closed(clock.now());
+  GatewayEvent e;
+  std::map<std::uint32_t, std::uint16_t> cancel_by_stream;
+  while (gateway.poll_event(e))
+    if (auto* f = std::get_if<gw_event::StreamFailed>(&e))
+      cancel_by_stream[f->stream] = f->service_cancel;
+  ASSERT_EQ(cancel_by_stream.size(), 2u);
+  EXPECT_EQ(cancel_by_stream[seen_by_service], 0);
+  EXPECT_EQ(cancel_by_stream[in_flight],
+            static_cast<std::uint16_t>(CancelReason::instance_draining));
 }
 
 TEST_F(SessionPair, InstanceDrainingAboveTheDrainsLastStreamIsRefusedUnseen) {

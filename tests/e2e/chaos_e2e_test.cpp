@@ -5,6 +5,8 @@
 // stops reading, timeouts and shutdown are in lifecycle_e2e_test.cpp; slow clients in
 // flow_control_e2e_test.cpp; other certificates in service_identity_e2e_test.cpp.)
 #include <gtest/gtest.h>
+
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -141,12 +143,20 @@ TEST(Chaos, ADrainUnderLoadLosesNoRequest) {
   ASSERT_TRUE(gw.wait_instances(2));
   std::atomic<bool> stop{false};
   std::atomic<int> bad{0}, ok{0};
+  std::mutex seen_mu;
+  std::string seen;  // the bad answers, for the failure message
   std::vector<std::thread> clients;
   for (int t = 0; t < 4; ++t) {
     clients.emplace_back([&] {
       while (!stop) {
         auto r = http_exchange(gw.http(), get("/api/v1/demo/slow/20"), 10s);
-        ++(r && r->status == 200 ? ok : bad);
+        if (r && r->status == 200) {
+          ++ok;
+          continue;
+        }
+        ++bad;
+        std::lock_guard lock(seen_mu);
+        seen += r ? std::to_string(r->status) + " " + r->body + "\n" : "no answer\n";
       }
     });
   }
@@ -157,7 +167,7 @@ TEST(Chaos, ADrainUnderLoadLosesNoRequest) {
   stop = true;
   for (auto& t : clients)
     t.join();
-  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(bad.load(), 0) << seen << gw.gateway_log();
   EXPECT_GT(ok.load(), 20);
 }
 
