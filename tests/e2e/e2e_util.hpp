@@ -151,6 +151,9 @@ class Client {
     return true;
   }
   void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+  /// Ends both directions without releasing the descriptor: a send() blocked in another thread
+  /// returns (close() would race with it).
+  void shutdown_both() { ::shutdown(fd_, SHUT_RDWR); }
   void close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;

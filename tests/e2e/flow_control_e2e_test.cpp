@@ -138,7 +138,7 @@ TEST(FlowControlE2e, WithoutRequestCreditAFastUploadToASlowHandlerIsAborted) {
   std::thread sender([&] { uploader.send(upload); });
   const std::string& bytes =
       uploader.read_until([](const std::string& b) { return parse_response(b).has_value(); }, 60s);
-  uploader.close();  // unblocks a send the gateway no longer reads
+  uploader.shutdown_both();  // unblocks a send the gateway no longer reads
   sender.join();
   const auto response = parse_response(bytes);
   ASSERT_TRUE(response) << bytes.substr(0, 300) << gw.gateway_log();
