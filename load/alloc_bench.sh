@@ -21,9 +21,7 @@ done
 source load/lib.sh
 ensure_binary "$bin"
 bin=$(realpath "$bin")
-work=$(mktemp -d)
-cleanup() { kill "${svc:-}" "${gw:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+with_workdir
 cc -O2 -shared -fPIC -o "$work/alloc_count.so" tools/alloc_count/alloc_count.c
 cat > "$work/gw.yaml" <<YAML
 transports: { tcp: { enabled: true, host: 127.0.0.1, port: 0 } }

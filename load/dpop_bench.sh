@@ -21,9 +21,7 @@ while [[ $# -gt 0 ]]; do
 done
 source load/lib.sh
 ensure_binary "$bin"
-work=$(mktemp -d)
-cleanup() { kill "${svc:-}" "${gw:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+with_workdir
 "$bin" token keygen --out "$work/issuer.json" --public-out "$work/jwks.json" 2>/dev/null
 "$bin" token keygen --out "$work/client.json" 2>/dev/null
 cat > "$work/gw.yaml" <<YAML

@@ -5,6 +5,8 @@
 #   ensure_binary "$bin"                    # builds the release binary when it is missing
 #   start_gateway "$bin" CONFIG LOG         # sets gw (pid), http and tcp (ports)
 #   start_demo "$bin" INSTANCE LOG          # sets svc (pid); returns once it registered
+#   with_workdir                            # sets work (a temporary directory); at exit stops
+#                                           # gw, svc and extra_pids, and removes it
 
 ensure_binary() {
   if [[ ! -x "$1" ]]; then
@@ -28,4 +30,10 @@ start_demo() {
   "$bin" service demo --gateway "tcp://127.0.0.1:$tcp" --instance "$instance" >"$log" 2>&1 &
   svc=$!
   for _ in $(seq 100); do grep -q "registered" "$gateway_log" && break; sleep 0.1; done
+}
+
+with_workdir() {
+  work=$(mktemp -d)
+  extra_pids=()
+  trap 'kill "${svc:-}" "${gw:-}" "${extra_pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 }

@@ -24,9 +24,7 @@ done
 source load/lib.sh
 ensure_binary "$bin"
 all=$((services * instances))
-work=$(mktemp -d)
-cleanup() { kill "${fleet:-}" 2>/dev/null || true; kill -9 "${gw:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+with_workdir
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 http_port=$(free_port); tcp_port=$(free_port)
 cat > "$work/gw.yaml" <<YAML
@@ -57,6 +55,7 @@ start_gateway "$bin" "$work/gw.yaml" "$work/gw-1.log"
 "$bin" service fleet --gateway "tcp://127.0.0.1:$tcp_port" --services "$services" \
   --instances "$instances" >"$work/fleet.log" 2>&1 &
 fleet=$!
+extra_pids=("$fleet")
 first=$(wait_whole) || { echo "FAILED: the fleet did not register within ${limit}s ($(instances_now) of $all)"; exit 1; }
 echo "first start: all $all instances registered in ${first}s; services answering: $(answering) of $services"
 gw_cpu_before=$(awk '{print $14 + $15}' "/proc/$gw/stat")

@@ -20,9 +20,7 @@ while [[ $# -gt 0 ]]; do
 done
 source load/lib.sh
 ensure_binary "$bin"
-work=$(mktemp -d)
-cleanup() { kill "${svc:-}" "${gw:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+with_workdir
 cat > "$work/gw.yaml" <<YAML
 transports: { tcp: { enabled: true, host: 127.0.0.1, port: 0 } }
 http: { host: 127.0.0.1, port: 0, workers: 1 }

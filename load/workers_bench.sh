@@ -17,9 +17,7 @@ while [[ $# -gt 0 ]]; do
 done
 source load/lib.sh
 ensure_binary "$bin"
-work=$(mktemp -d)
-cleanup() { kill "${svc:-}" "${gw:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+with_workdir
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 echo "| workers | connections | req/s | p50 ms | p99 ms | gateway CPU µs/request |"

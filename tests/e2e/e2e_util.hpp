@@ -108,8 +108,8 @@ class Process {
   bool exited_ = false;
 };
 
-// A free loopback port (bound and released: a process started right after can take it).
-inline std::uint16_t free_port() {
+// A TCP socket bound to an ephemeral loopback port (`port`), listening when `backlog` > 0.
+inline int bind_loopback(std::uint16_t& port, int backlog = 0) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -117,24 +117,36 @@ inline std::uint16_t free_port() {
   ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
   socklen_t len = sizeof a;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  port = ntohs(a.sin_port);
+  if (backlog > 0) ::listen(fd, backlog);
+  return fd;
+}
+
+// A free loopback port (bound and released: a process started right after can take it).
+inline std::uint16_t free_port() {
+  std::uint16_t port = 0;
+  ::close(bind_loopback(port));
+  return port;
+}
+
+// A socket connected to 127.0.0.1:`port`, or -1.
+inline int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 /// A blocking client socket with a receive deadline.
 class Client {
  public:
-  explicit Client(std::uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
+  explicit Client(std::uint16_t port) : fd_(connect_loopback(port)) {}
   ~Client() {
     if (fd_ >= 0) ::close(fd_);
   }

@@ -78,18 +78,8 @@ TEST(RestartE2e, EveryServiceConnectionComesBackAfterAGatewayRestart) {
 // moves no byte (sockets stay open: a black hole, as a lost route) until heal().
 class PartitionProxy {
  public:
-  explicit PartitionProxy(std::uint16_t target) : target_(target) {
-    listen_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    const int one = 1;
-    ::setsockopt(listen_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    ::listen(listen_, 16);
+  explicit PartitionProxy(std::uint16_t target)
+      : target_(target), listen_(bind_loopback(port_, 16)) {
     thread_ = std::thread([this] { run(); });
   }
   ~PartitionProxy() {
@@ -142,14 +132,9 @@ class PartitionProxy {
   void accept_one() {
     const int in = ::accept(listen_, nullptr, nullptr);
     if (in < 0) return;
-    const int out = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(target_);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(out, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    const int out = connect_loopback(target_);
+    if (out < 0) {
       ::close(in);
-      ::close(out);
       return;
     }
     pairs_.emplace_back(in, out);
