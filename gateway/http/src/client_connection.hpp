@@ -67,7 +67,8 @@ tcp::socket& lowest_layer(Stream& s) {
 template <class Stream>
 class ClientConnection {
  public:
-  static constexpr std::size_t kReadChunk = 16 * 1024;
+  static constexpr std::size_t kReadChunk = kClientReadChunk;
+  static constexpr bool kPlain = std::is_same_v<Stream, tcp::socket>;
 
   /// `read_ahead_limit`: bytes held unparsed; `max_pipelined`: reading pauses while this many
   /// complete request heads wait in the buffer (http.maxPipelinedRequests; 0 counts as 1: the
@@ -77,19 +78,27 @@ class ClientConnection {
       : w_(w),
         stream_(std::move(stream)),
         data_cv_(w.io),
-        space_cv_(w.io),
         watchdog_(w.io),
         in_limit_(read_ahead_limit),
         max_heads_(std::max<std::size_t>(max_pipelined, 1)) {
     data_cv_.expires_at(core::TimePoint::max());
-    space_cv_.expires_at(core::TimePoint::max());
   }
+  ~ClientConnection() { give_back_buffer(); }
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
 
   /// Starts the reader and the watchdog; `keep` keeps the owner alive while they run.
   void start(ConnectionEvents& events, std::shared_ptr<void> keep) {
     events_ = &events;
-    asio::co_spawn(w_.io, reader(keep), log_failure(w_, "http reader"));
-    asio::co_spawn(w_.io, watchdog(std::move(keep)), log_failure(w_, "http watchdog"));
+    if constexpr (kPlain) {
+      // The reader reads without suspending once the socket is readable (see reader()).
+      boost::system::error_code ignored;
+      stream_.non_blocking(true, ignored);
+    }
+    // Plain completion handlers, not coroutines: an idle connection holds two small pending
+    // operations (a readability wait and the watchdog's timer), no coroutine frames.
+    arm_watchdog(keep);
+    read_step(std::move(keep));
   }
 
   Stream& stream() noexcept { return stream_; }
@@ -102,24 +111,30 @@ class ClientConnection {
   /// Only the exchange loop calls this, and it moves begin_ alone: end_ and the buffer belong
   /// to the reader, whose pending read targets [end_, size).
   void consume(std::size_t n) noexcept {
-    begin_ += n;
-    space_cv_.cancel();
+    begin_ = std::min(begin_ + n, end_);  // the buffer may have gone back at close()
+    // All consumed while the reader waits for readability: the buffer goes back to the pool
+    // now, so a connection that turns idle holds none.
+    if (begin_ == end_ && waiting_ && !pinned_) give_back_buffer();
+    wake_reader();
   }
+  /// Whether the connection holds a read buffer now (an idle one does not; plain TCP only).
+  bool holds_buffer() const noexcept { return !buf_.empty(); }
   /// While pinned the reader neither moves nor grows the buffer, so views into pending() (a
   /// parsed head) stay valid across a suspending stage.
   void pin(bool on) noexcept {
     pinned_ = on;
-    if (!on) space_cv_.cancel();
+    if (!on) wake_reader();
   }
-  /// Waits until the reader adds bytes, the client leaves, or a deadline passes.
-  asio::awaitable<void> wait_data() {
+  /// Waits until the reader adds bytes, the client leaves, or a deadline passes. The timer's
+  /// own operation is returned (no coroutine of its own: an idle connection waits here).
+  auto wait_data() {
     data_cv_.expires_at(core::TimePoint::max());
-    co_await data_cv_.async_wait(kTuple);
+    return data_cv_.async_wait(kTuple);
   }
   /// As wait_data(), for at most `d`.
-  asio::awaitable<void> wait_data_for(core::Duration d) {
+  auto wait_data_for(core::Duration d) {
     data_cv_.expires_after(d);
-    co_await data_cv_.async_wait(kTuple);
+    return data_cv_.async_wait(kTuple);
   }
 
   // ---- deadlines: one timer --------------------------------------------------------------
@@ -147,8 +162,13 @@ class ClientConnection {
     lowest_layer(stream_).shutdown(tcp::socket::shutdown_both, ignored);
     lowest_layer(stream_).close(ignored);
     data_cv_.cancel();
-    space_cv_.cancel();
+    wake_reader();
     watchdog_.cancel();
+    // A plain reader never leaves a read pending (it reads only once the socket is readable),
+    // so the buffer can go back now; a TLS read may still target it until its handler runs.
+    // Not while pinned: a suspended stage still reads the head's views.
+    if constexpr (kPlain)
+      if (!pinned_) give_back_buffer();
     if (events_) events_->on_closing();
   }
 
@@ -182,83 +202,141 @@ class ClientConnection {
     return n;
   }
 
-  asio::awaitable<void> reader(std::shared_ptr<void> keep) {
+  // The reader: fills the buffer while there is room, and tells the exchange loop (data_cv_).
+  // Each step runs until it has to wait, then arms one operation whose handler carries `keep`
+  // (the owner's lifetime) on to the next step.
+  void read_step(std::shared_ptr<void> keep) {
     while (!closed_) {
       if (!room_for_read()) {
         // Paused: requests wait in the buffer. Look every 200 ms whether the client reset the
         // connection meanwhile, so its request in flight is cancelled rather than served to no
         // one. (A plain close behind unread bytes is seen once those bytes are read.)
-        space_cv_.expires_after(std::chrono::milliseconds(200));
-        co_await space_cv_.async_wait(kTuple);
-        if (!closed_ && peer_reset()) break;
-        continue;
+        // The timer exists only once a connection pauses (rare): idle ones do not carry it.
+        if (!space_cv_) space_cv_ = std::make_unique<asio::steady_timer>(w_.io);
+        space_cv_->expires_after(std::chrono::milliseconds(200));
+        space_cv_->async_wait([this, keep = std::move(keep)](boost::system::error_code) mutable {
+          if (!closed_ && peer_reset()) return reader_done();
+          read_step(std::move(keep));
+        });
+        return;
       }
-      if constexpr (std::is_same_v<Stream, tcp::socket>) {
-        if (begin_ == end_ && !pinned_) {
-          // Idle: give the buffer back and wait for readability without one, so an idle
-          // keep-alive connection holds no read buffer.
-          release_buffer();
-          auto [ec] = co_await stream_.async_wait(tcp::socket::wait_read, kTuple);
-          if (ec || closed_) break;
+      if constexpr (kPlain) {
+        if (!readable_) {
+          // Wait for readability without holding a buffer when everything read is consumed;
+          // consume() gives it back if that happens during the wait.
+          if (begin_ == end_ && !pinned_) give_back_buffer();
+          waiting_ = true;
+          stream_.async_wait(tcp::socket::wait_read,
+                             [this, keep = std::move(keep)](boost::system::error_code ec) mutable {
+                               waiting_ = false;
+                               if (ec || closed_) return reader_done();
+                               readable_ = true;
+                               read_step(std::move(keep));  // the room may have changed
+                             });
+          return;
         }
-      }
-      if (!pinned_) {
-        if (begin_ == end_) begin_ = end_ = 0;
-        if (buf_.size() - end_ < kReadChunk) {
-          if (begin_ > 0) {
-            std::copy(buf_.begin() + static_cast<std::ptrdiff_t>(begin_),
-                      buf_.begin() + static_cast<std::ptrdiff_t>(end_), buf_.begin());
-            end_ -= begin_;
-            begin_ = 0;
-          }
-          if (buf_.size() - end_ < kReadChunk) buf_.resize(end_ + kReadChunk);
+        prepare_buffer();
+        // Readable: read at once (the socket is non-blocking). Until a read comes back short
+        // the socket may hold more, so the reader keeps reading (within room_for_read).
+        const auto space = buf_.size() - end_;
+        boost::system::error_code ec;
+        const std::size_t n = stream_.read_some(asio::buffer(buf_.data() + end_, space), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+          readable_ = false;
+          continue;
         }
+        if (ec) return reader_done();
+        readable_ = n == space;
+        end_ += n;
+        data_cv_.cancel();
+      } else {
+        prepare_buffer();
+        stream_.async_read_some(
+            asio::buffer(buf_.data() + end_, buf_.size() - end_),
+            [this, keep = std::move(keep)](boost::system::error_code ec, std::size_t n) mutable {
+              if (ec || closed_) return reader_done();
+              end_ += n;
+              data_cv_.cancel();
+              read_step(std::move(keep));
+            });
+        return;
       }
-      auto buffer = asio::buffer(buf_.data() + end_, buf_.size() - end_);
-      auto [ec, n] = co_await stream_.async_read_some(buffer, kTuple);
-      if (ec || closed_) break;
-      end_ += n;
-      data_cv_.cancel();
     }
+    reader_done();
+  }
+
+  void wake_reader() noexcept {
+    if (space_cv_) space_cv_->cancel();
+  }
+
+  void reader_done() {
+    // Nothing more will be read: keep the buffer only for bytes not yet consumed (and never
+    // under a pending TLS read, which has ended by the time its handler gets here).
+    if (begin_ == end_ && !pinned_) give_back_buffer();
     peer_closed_ = true;
     data_cv_.cancel();
     if (!closed_ && events_) events_->on_peer_closed();
-    (void)keep;
   }
 
-  void release_buffer() {
-    if (buf_.capacity() == 0) return;
-    begin_ = end_ = 0;
-    std::vector<char>().swap(buf_);
-  }
-
-  asio::awaitable<void> watchdog(std::shared_ptr<void> keep) {
-    while (!closed_) {
-      watchdog_.expires_at(deadline_kind_ == Deadline::none
-                               ? w_.shared.clock->now() + std::chrono::hours(1)
-                               : deadline_);
-      co_await watchdog_.async_wait(kTuple);
-      if (closed_) break;
-      if (deadline_kind_ == Deadline::none || w_.shared.clock->now() < deadline_) continue;
-      expired_ = deadline_kind_;
-      deadline_kind_ = Deadline::none;
-      switch (expired_) {
-        case Deadline::idle:
-        case Deadline::write:
-          close();
-          break;
-        case Deadline::header:
-        case Deadline::body:
-          data_cv_.cancel();
-          break;
-        case Deadline::response:
-          if (events_) events_->on_response_deadline();
-          break;
-        case Deadline::none:
-          break;
-      }
+  // Takes a buffer from the pool if none is held; moves unconsumed bytes to the front, or
+  // grows the buffer, so that a whole chunk can be read (not while pinned: views point in).
+  void prepare_buffer() {
+    if (buf_.empty()) {
+      buf_ = w_.read_buffers.take();
+      begin_ = end_ = 0;
     }
-    (void)keep;
+    if (pinned_) return;
+    if (begin_ == end_) begin_ = end_ = 0;
+    if (buf_.size() - end_ >= kReadChunk) return;
+    if (begin_ > 0) {
+      std::copy(buf_.begin() + static_cast<std::ptrdiff_t>(begin_),
+                buf_.begin() + static_cast<std::ptrdiff_t>(end_), buf_.begin());
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (buf_.size() - end_ < kReadChunk) buf_.resize(end_ + kReadChunk);
+  }
+
+  void give_back_buffer() noexcept {
+    if (buf_.empty()) return;
+    begin_ = end_ = 0;
+    w_.read_buffers.give(std::move(buf_));
+    buf_.clear();
+  }
+
+  // The watchdog: one timer for every deadline. It sleeps until the current deadline (an hour
+  // when there is none); set_deadline() cancels it to re-arm earlier.
+  void arm_watchdog(std::shared_ptr<void> keep) {
+    if (closed_) return;
+    watchdog_.expires_at(deadline_kind_ == Deadline::none
+                             ? w_.shared.clock->now() + std::chrono::hours(1)
+                             : deadline_);
+    watchdog_.async_wait([this, keep = std::move(keep)](boost::system::error_code) mutable {
+      on_watchdog();
+      arm_watchdog(std::move(keep));
+    });
+  }
+
+  void on_watchdog() {
+    if (closed_) return;
+    if (deadline_kind_ == Deadline::none || w_.shared.clock->now() < deadline_) return;
+    expired_ = deadline_kind_;
+    deadline_kind_ = Deadline::none;
+    switch (expired_) {
+      case Deadline::idle:
+      case Deadline::write:
+        close();
+        break;
+      case Deadline::header:
+      case Deadline::body:
+        data_cv_.cancel();
+        break;
+      case Deadline::response:
+        if (events_) events_->on_response_deadline();
+        break;
+      case Deadline::none:
+        break;
+    }
   }
 
   WorkerContext& w_;
@@ -266,13 +344,16 @@ class ClientConnection {
   ConnectionEvents* events_ = nullptr;
   std::vector<char> buf_;
   std::size_t begin_ = 0, end_ = 0;
-  asio::steady_timer data_cv_, space_cv_, watchdog_;
+  asio::steady_timer data_cv_, watchdog_;
+  std::unique_ptr<asio::steady_timer> space_cv_;  // the paused reader waits on it
   std::size_t in_limit_;
   std::size_t max_heads_;
   Deadline deadline_kind_ = Deadline::none;
   core::TimePoint deadline_{};
   Deadline expired_ = Deadline::none;
   bool closed_ = false, peer_closed_ = false, pinned_ = false;
+  bool waiting_ = false;   // the reader waits for readability (holds no pending read)
+  bool readable_ = false;  // plain TCP: the last read filled its space, so more may be there
 };
 
 }  // namespace stella::gw::http

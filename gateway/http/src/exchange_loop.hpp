@@ -105,7 +105,7 @@ class ExchangeLoop final : public HttpConnectionBase,
         if (conn_.closed() || conn_.peer_closed()) co_return;
         if (conn_.expired() == Deadline::header) {
           begin_exchange();
-          assign_correlation_id(RequestHead{}, w_.rng, ex_.proxy);
+          assign_correlation_id(RequestHead{}, w_.rng, ex_->proxy);
           co_await respond_problem(request_timeout(), false);
           complete();
           co_return;
@@ -116,7 +116,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       begin_exchange();
       if (st == ParseStatus::error) {
         const auto& e = parser_.error();
-        assign_correlation_id(RequestHead{}, w_.rng, ex_.proxy);
+        assign_correlation_id(RequestHead{}, w_.rng, ex_->proxy);
         co_await respond_problem(
             from_http_error(e.status, e.reason, s_.routing.max_request_body_size), false);
         complete();
@@ -129,29 +129,31 @@ class ExchangeLoop final : public HttpConnectionBase,
   }
 
   void begin_exchange() {
-    ex_.reset();
-    ex_.times.head = w_.shared.clock->now();
-    ex_.wall_start_unix_nano = core::wall_clock_unix_nano();
+    if (!ex_) ex_ = w_.exchanges.take();
+    ex_->reset();
+    ex_->times.head = w_.shared.clock->now();
+    ex_->wall_start_unix_nano = core::wall_clock_unix_nano();
     in_exchange_ = true;
   }
   void complete() {
     if (!in_exchange_) return;
     in_exchange_ = false;
-    ex_.times.end = w_.shared.clock->now();
-    on_complete(ex_, w_);
+    ex_->times.end = w_.shared.clock->now();
+    on_complete(*ex_, w_);
+    w_.exchanges.give(std::move(ex_));
   }
   void finish_exchange(Outcome o, unsigned status) {
-    ex_.outcome = o;
-    ex_.status = status;
+    ex_->outcome = o;
+    ex_->status = status;
     complete();
   }
 
   // Runs the stages; answers or forwards. Returns whether the connection stays open.
   asio::awaitable<bool> handle() {
-    ex_.method.assign(head_.method);
-    ex_.http_minor = head_.version_minor;
-    ex_.head_request = head_.method == "HEAD";
-    ex_.keep_alive = head_.keep_alive && !draining_;
+    ex_->method.assign(head_.method);
+    ex_->http_minor = head_.version_minor;
+    ex_->head_request = head_.method == "HEAD";
+    ex_->keep_alive = head_.keep_alive && !draining_;
     const std::size_t head_size = head_.size;
     const bool has_body = head_.has_body();
     const bool chunked = head_.chunked;
@@ -163,36 +165,36 @@ class ExchangeLoop final : public HttpConnectionBase,
     StageContext ctx{head_, facts_, w_};
     StageStatus st = StageStatus::next;
     for (const auto& stage : w_.shared.stages->stages()) {
-      st = stage->run(ex_, ctx);
-      if (st == StageStatus::suspend) st = co_await stage->async_run(ex_, ctx);
+      st = stage->run(*ex_, ctx);
+      if (st == StageStatus::suspend) st = co_await stage->async_run(*ex_, ctx);
       if (st == StageStatus::respond) break;
     }
     conn_.pin(false);
     // From here on nothing refers to the head's views: the buffer may move.
     conn_.consume(head_size);
     if (conn_.closed()) {
-      ex_.outcome = Outcome::client_closed;
-      ex_.status = 499;
+      ex_->outcome = Outcome::client_closed;
+      ex_->status = 499;
       co_return false;
     }
 
     if (st == StageStatus::respond) {
-      if (ex_.reply) {
-        if (has_body) ex_.keep_alive = false;
-        co_return co_await respond_reply(*ex_.reply);
+      if (ex_->reply) {
+        if (has_body) ex_->keep_alive = false;
+        co_return co_await respond_reply(*ex_->reply);
       }
-      Problem& p = *ex_.problem;
+      Problem& p = *ex_->problem;
       // A refused request with a body: its bytes cannot be skipped safely without reading
       // them, so the connection closes after the answer.
       if (has_body) p.close = true;
       co_return co_await respond_problem(p, !p.close);
     }
-    if (expect_continue && has_body && ex_.http_minor == 1) {
+    if (expect_continue && has_body && ex_->http_minor == 1) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       const bool sent = co_await conn_.write(asio::buffer(kContinue));
       if (!sent) {
-        ex_.outcome = Outcome::client_closed;
-        ex_.status = 499;
+        ex_->outcome = Outcome::client_closed;
+        ex_->status = 499;
         co_return false;
       }
     }
@@ -210,8 +212,8 @@ class ExchangeLoop final : public HttpConnectionBase,
     while (out.size() < want) {
       if (conn_.empty()) {
         if (conn_.closed() || conn_.peer_closed()) {
-          ex_.outcome = Outcome::client_closed;
-          ex_.status = 499;
+          ex_->outcome = Outcome::client_closed;
+          ex_->status = 499;
           co_return -1;
         }
         if (conn_.expired() == Deadline::body) {
@@ -248,7 +250,8 @@ class ExchangeLoop final : public HttpConnectionBase,
               fwd_.credited(std::get<1>(polled).credit);
               continue;
             }
-            upstream_part_ = std::move(polled);
+            upstream_part_ = std::make_unique<std::tuple<boost::system::error_code, UpstreamPart>>(
+                std::move(polled));
             co_return 2;
           }
           continue;
@@ -263,7 +266,7 @@ class ExchangeLoop final : public HttpConnectionBase,
             std::min<std::uint64_t>({remaining, in.size(), want - out.size()}));
         out.append(in.data(), n);
         conn_.consume(n);
-        ex_.bytes_in += n;
+        ex_->bytes_in += n;
         remaining -= n;
         if (remaining == 0) co_return 1;
         continue;
@@ -271,7 +274,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       const std::size_t before = out.size();
       const auto r = decoder.decode(in.substr(0, std::min(in.size(), want - out.size() + 64)), out);
       conn_.consume(r.consumed);
-      ex_.bytes_in += out.size() - before;
+      ex_->bytes_in += out.size() - before;
       if (r.status == ParseStatus::done) co_return 1;
       if (r.status == ParseStatus::error) {
         const auto& e = decoder.error();
@@ -292,7 +295,7 @@ class ExchangeLoop final : public HttpConnectionBase,
   core::Duration response_deadline(core::TimePoint started_at, core::TimePoint body_sent,
                                    core::Duration timeout, bool after_part) const {
     const core::TimePoint now = w_.shared.clock->now();
-    const auto* endpoint = ex_.proxy.pick ? ex_.proxy.pick->instance->endpoint.get() : nullptr;
+    const auto* endpoint = ex_->proxy.pick ? ex_->proxy.pick->instance->endpoint.get() : nullptr;
     const bool gap = after_part && endpoint != nullptr && endpoint->streaming;
     core::Duration next = gap ? timeout : timeout - (now - body_sent);
     if (const auto max = s_.routing.max_stream_duration; max > core::Duration::zero())
@@ -310,7 +313,7 @@ class ExchangeLoop final : public HttpConnectionBase,
     int body_state = has_body ? 0 : 1;
     if (has_body) {
       body_state =
-          co_await read_body(chunked, remaining, decoder, ex_.proxy.frame.body, inline_limit);
+          co_await read_body(chunked, remaining, decoder, ex_->proxy.frame.body, inline_limit);
       if (body_state < 0) co_return false;
       if (body_state == 0 && !s_.routing.streaming_enabled) {  // chunked past the limit
         co_return co_await respond_problem(payload_too_large(s_.routing.max_request_body_size),
@@ -318,10 +321,10 @@ class ExchangeLoop final : public HttpConnectionBase,
       }
     }
     const auto started_at = w_.shared.clock->now();
-    ex_.times.upstream_sent = started_at;
-    // Moved, not copied: from here on ex_.proxy.path (not .frame) names the request.
-    fwd_.start(*ex_.proxy.pick, std::move(ex_.proxy.frame), body_state == 1);
-    const core::Duration timeout = ex_.proxy.timeout;
+    ex_->times.upstream_sent = started_at;
+    // Moved, not copied: from here on ex_->proxy.path (not .frame) names the request.
+    fwd_.start(*ex_->proxy.pick, std::move(ex_->proxy.frame), body_state == 1);
+    const core::Duration timeout = ex_->proxy.timeout;
     // A part that arrived while the body was going out: the service answered (or failed)
     // before taking all of it, and the upload ends there.
     std::optional<std::tuple<boost::system::error_code, UpstreamPart>> early;
@@ -374,9 +377,9 @@ class ExchangeLoop final : public HttpConnectionBase,
       fwd_.send_body(std::move(chunk), body_state == 1);
     }
     upload_deadline_.reset();
-    if (early) ex_.keep_alive = false;  // the rest of the body stays unread
+    if (early) ex_->keep_alive = false;  // the rest of the body stays unread
     const core::TimePoint body_sent = w_.shared.clock->now();
-    if (body_state == 1 && !early) ex_.times.body_sent = body_sent;
+    if (body_state == 1 && !early) ex_->times.body_sent = body_sent;
     conn_.set_deadline(Deadline::response,
                        response_deadline(started_at, body_sent, timeout, false));
     bool head_written = false;
@@ -400,24 +403,25 @@ class ExchangeLoop final : public HttpConnectionBase,
           conn_.clear_expired();
           fwd_.cancel(core::CancelReason::timeout);
           if (head_written) {  // cut: never a body that looks complete
-            ex_.outcome = Outcome::upstream_timeout;
+            ex_->outcome = Outcome::upstream_timeout;
             co_return false;
           }
           const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
-          std::string detail = credit_timed_out ? std::string(ex_.service()) +
-                                                      " took no more of the request body within " +
-                                                      std::to_string(ms) + " ms (no CREDIT)"
-                                                : "no response from " + std::string(ex_.service()) +
-                                                      " within " + std::to_string(ms) + " ms";
-          co_return co_await respond_problem(gateway_timeout(std::move(detail)), ex_.keep_alive);
+          std::string detail = credit_timed_out
+                                   ? std::string(ex_->service()) +
+                                         " took no more of the request body within " +
+                                         std::to_string(ms) + " ms (no CREDIT)"
+                                   : "no response from " + std::string(ex_->service()) +
+                                         " within " + std::to_string(ms) + " ms";
+          co_return co_await respond_problem(gateway_timeout(std::move(detail)), ex_->keep_alive);
         }
         fwd_.finish();
         if (conn_.closed() || conn_.peer_closed()) {
-          ex_.outcome = Outcome::client_closed;
-          ex_.status = 499;
+          ex_->outcome = Outcome::client_closed;
+          ex_->status = 499;
         } else {  // the hub closed the channel: the client reads too slowly
-          ex_.outcome = Outcome::upstream_overflow;
-          if (!head_written) ex_.status = 502;
+          ex_->outcome = Outcome::upstream_overflow;
+          if (!head_written) ex_->status = 502;
         }
         co_return false;
       }
@@ -426,23 +430,23 @@ class ExchangeLoop final : public HttpConnectionBase,
       if (max_response != 0 && response_bytes > max_response &&
           part.kind != UpstreamPart::Kind::failed) {
         fwd_.cancel(core::CancelReason::handler_failed);
-        ex_.outcome = Outcome::upstream_bad_response;
+        ex_->outcome = Outcome::upstream_bad_response;
         if (head_written) co_return false;  // cut: never a body that looks complete
         co_return co_await respond_problem(
             make_problem(Outcome::upstream_bad_response,
                          "the response body exceeds routing.maxResponseBodySize (" +
                              std::to_string(max_response) + " bytes)"),
-            ex_.keep_alive);
+            ex_->keep_alive);
       }
       if (part.kind == UpstreamPart::Kind::failed && part.returned && !retried) {
         // Nothing ran: send it once more, to another instance (the one that refused it is
         // draining or full, which the selector avoids).
         retried = true;
-        ex_.proxy.pick =
-            pick_instance(*ex_.proxy.lookup.route, w_.shared.selector, w_.rng, w_.scratch);
-        if (ex_.proxy.pick) {
+        ex_->proxy.pick =
+            pick_instance(*ex_->proxy.lookup.route, w_.shared.selector, w_.rng, w_.scratch);
+        if (ex_->proxy.pick) {
           fwd_.finish();
-          fwd_.start(*ex_.proxy.pick, std::move(*part.returned), true);
+          fwd_.start(*ex_->proxy.pick, std::move(*part.returned), true);
           continue;
         }
       }
@@ -450,32 +454,33 @@ class ExchangeLoop final : public HttpConnectionBase,
         fwd_.finish();
         conn_.clear_deadline();
         if (head_written || part.response_started) {
-          ex_.outcome = part.failure == UpstreamPart::Failure::overflow ? Outcome::upstream_overflow
-                                                                        : Outcome::instance_lost;
-          if (!head_written) ex_.status = 502;
+          ex_->outcome = part.failure == UpstreamPart::Failure::overflow
+                             ? Outcome::upstream_overflow
+                             : Outcome::instance_lost;
+          if (!head_written) ex_->status = 502;
           co_return false;
         }
         if (part.failure == UpstreamPart::Failure::not_ready)
-          co_return co_await respond_problem(unavailable(part.detail), ex_.keep_alive);
-        co_return co_await respond_problem(bad_gateway(part.detail), ex_.keep_alive);
+          co_return co_await respond_problem(unavailable(part.detail), ex_->keep_alive);
+        co_return co_await respond_problem(bad_gateway(part.detail), ex_->keep_alive);
       }
       bool ok = true;
       if (part.kind == UpstreamPart::Kind::head) {
-        ex_.times.upstream_head = w_.shared.clock->now();
+        ex_->times.upstream_head = w_.shared.clock->now();
         const unsigned status = part.head.status;
         if (status < 200 || status > 599) {
           // Informational or out-of-range final statuses never reach the client.
           fwd_.cancel(core::CancelReason::handler_failed);
-          w_.shared.log("instance " + std::string(ex_.instance_id()) + " of " +
-                        std::string(ex_.service()) + " answered status " + std::to_string(status) +
+          w_.shared.log("instance " + std::string(ex_->instance_id()) + " of " +
+                        std::string(ex_->service()) + " answered status " + std::to_string(status) +
                         ": answered 502");
           const Problem invalid = make_problem(
               Outcome::upstream_bad_response,
               "the instance answered with an invalid status (" + std::to_string(status) + ")");
-          co_return co_await respond_problem(invalid, ex_.keep_alive);
+          co_return co_await respond_problem(invalid, ex_->keep_alive);
         }
-        ex_.outcome = Outcome::ok;
-        ex_.status = status;
+        ex_->outcome = Outcome::ok;
+        ex_->status = status;
         ok = co_await write_head(part.head, part.end_stream);
         head_written = true;
       } else {
@@ -484,22 +489,22 @@ class ExchangeLoop final : public HttpConnectionBase,
       fwd_.written(bytes, part.kind == UpstreamPart::Kind::data);
       if (!ok) {
         fwd_.cancel(core::CancelReason::client_disconnected);
-        ex_.outcome = Outcome::client_closed;
-        ex_.status = 499;
+        ex_->outcome = Outcome::client_closed;
+        ex_->status = 499;
         co_return false;
       }
       if (part.end_stream) break;
       const core::Duration next = response_deadline(started_at, body_sent, timeout, true);
       if (next <= core::Duration::zero()) {
         fwd_.cancel(core::CancelReason::timeout);
-        ex_.outcome = Outcome::upstream_timeout;  // cut: the head went out
+        ex_->outcome = Outcome::upstream_timeout;  // cut: the head went out
         co_return false;
       }
       conn_.set_deadline(Deadline::response, next);
     }
     fwd_.finish();
     conn_.clear_deadline();
-    co_return ex_.keep_alive;
+    co_return ex_->keep_alive;
   }
 
   // ---- writing -------------------------------------------------------------------------------
@@ -512,23 +517,23 @@ class ExchangeLoop final : public HttpConnectionBase,
     add_gateway_headers(f);
   }
   void add_gateway_headers(bhttp::fields& f) {
-    f.set("X-Correlation-Id", ex_.proxy.correlation_id);
-    if (ex_.trace.trace_id == decltype(ex_.trace.trace_id){}) {
+    f.set("X-Correlation-Id", ex_->proxy.correlation_id);
+    if (ex_->trace.trace_id == decltype(ex_->trace.trace_id){}) {
       // Refused before the trace-context stage (a malformed head, a head timeout): a trace of
       // its own, never the invalid all-zero one.
-      for (std::size_t i = 0; i < ex_.trace.trace_id.size(); i += 8) {
+      for (std::size_t i = 0; i < ex_->trace.trace_id.size(); i += 8) {
         const std::uint64_t bits = w_.rng.next();
-        std::memcpy(ex_.trace.trace_id.data() + i, &bits, 8);
+        std::memcpy(ex_->trace.trace_id.data() + i, &bits, 8);
       }
       const std::uint64_t span = w_.rng.next() | 1;  // never zero
-      std::memcpy(ex_.trace.span_id.data(), &span, 8);
+      std::memcpy(ex_->trace.span_id.data(), &span, 8);
     }
     f.set("traceparent",
-          format_traceparent(ex_.trace.trace_id, ex_.trace.span_id, ex_.trace.flags));
-    for (const auto& [name, value] : ex_.response_headers)
+          format_traceparent(ex_->trace.trace_id, ex_->trace.span_id, ex_->trace.flags));
+    for (const auto& [name, value] : ex_->response_headers)
       f.set(name, value);
   }
-  int version() const noexcept { return ex_.http_minor == 1 ? 11 : 10; }
+  int version() const noexcept { return ex_->http_minor == 1 ? 11 : 10; }
   /// Beast writes "<unknown-status>" as the reason phrase of codes it has no name for (418,
   /// 425, 599, ...); those get the name of their class instead (RFC 9110 §15: "Client Error").
   static void known_reason_only(bhttp::response_header<>& f) {
@@ -543,22 +548,22 @@ class ExchangeLoop final : public HttpConnectionBase,
   }
 
   asio::awaitable<bool> write_head(core::Response& r, bool end_stream) {
-    if (draining_) ex_.keep_alive = false;  // shutting down: this answer is the last
+    if (draining_) ex_->keep_alive = false;  // shutting down: this answer is the last
     const auto status = static_cast<bhttp::status>(r.status);
     if (bodyless(r.status)) r.body.clear();
     if (end_stream || bodyless(r.status)) {
       bhttp::response<bhttp::string_body> res{status, version()};
       known_reason_only(res.base());
       add_headers(res.base(), r.headers);
-      res.keep_alive(ex_.keep_alive);
-      if (ex_.head_request) {
+      res.keep_alive(ex_->keep_alive);
+      if (ex_->head_request) {
         if (!bodyless(r.status)) res.content_length(r.body.size());
         bhttp::response_serializer<bhttp::string_body> sr{res};
         conn_.set_deadline(Deadline::write, s_.http.idle_timeout);
         auto [ec, n] = co_await bhttp::async_write_header(conn_.stream(), sr, kTuple);
         co_return !ec;
       }
-      ex_.bytes_out += r.body.size();
+      ex_->bytes_out += r.body.size();
       res.body() = std::move(r.body);
       // 204 and 304 carry no Content-Length (RFC 9110 §8.6): no framing at all.
       if (!bodyless(r.status)) res.prepare_payload();
@@ -571,11 +576,11 @@ class ExchangeLoop final : public HttpConnectionBase,
     bhttp::response<bhttp::empty_body> res{status, version()};
     known_reason_only(res.base());
     add_headers(res.base(), r.headers);
-    if (ex_.http_minor == 1) {
+    if (ex_->http_minor == 1) {
       res.chunked(true);
-      res.keep_alive(ex_.keep_alive);
+      res.keep_alive(ex_->keep_alive);
     } else {
-      ex_.keep_alive = false;
+      ex_->keep_alive = false;
       res.keep_alive(false);
     }
     bhttp::response_serializer<bhttp::empty_body> sr{res};
@@ -587,14 +592,14 @@ class ExchangeLoop final : public HttpConnectionBase,
   }
 
   asio::awaitable<bool> write_chunk(const std::string& data, bool last) {
-    if (ex_.head_request || discard_rest_) {
+    if (ex_->head_request || discard_rest_) {
       if (last) discard_rest_ = false;
       co_return true;
     }
-    ex_.bytes_out += data.size();
+    ex_->bytes_out += data.size();
     // co_await stays out of && / || conditions: GCC 12 miscompiles it there (the frame loses
     // `this`), so each write is its own statement.
-    if (ex_.http_minor != 1) {
+    if (ex_->http_minor != 1) {
       if (data.empty()) co_return true;
       const bool ok = co_await conn_.write(asio::buffer(data));
       co_return ok;
@@ -614,15 +619,15 @@ class ExchangeLoop final : public HttpConnectionBase,
 
   asio::awaitable<bool> respond(unsigned status, std::string_view content_type, std::string body,
                                 const std::vector<std::pair<std::string, std::string>>& extra) {
-    if (draining_) ex_.keep_alive = false;
+    if (draining_) ex_->keep_alive = false;
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version()};
     if (!content_type.empty()) res.set(bhttp::field::content_type, content_type);
     add_gateway_headers(res.base());
     for (const auto& [n, v] : extra)
       res.insert(n, v);
-    res.keep_alive(ex_.keep_alive);
-    if (!ex_.head_request) {
-      ex_.bytes_out += body.size();
+    res.keep_alive(ex_->keep_alive);
+    if (!ex_->head_request) {
+      ex_->bytes_out += body.size();
       res.body() = std::move(body);
       res.prepare_payload();
     } else if (status == 204 || status == 304) {
@@ -634,26 +639,26 @@ class ExchangeLoop final : public HttpConnectionBase,
     auto [ec, n] = co_await bhttp::async_write(conn_.stream(), res, kTuple);
     conn_.clear_deadline();
     if (ec) {
-      ex_.outcome = Outcome::client_closed;
-      ex_.status = 499;
+      ex_->outcome = Outcome::client_closed;
+      ex_->status = 499;
     }
-    co_return !ec && ex_.keep_alive;
+    co_return !ec && ex_->keep_alive;
   }
 
   asio::awaitable<bool> respond_reply(DirectReply& r) {
-    ex_.outcome = Outcome::management;
-    ex_.status = r.status;
+    ex_->outcome = Outcome::management;
+    ex_->status = r.status;
     co_return co_await respond(r.status, r.content_type, std::move(r.body), r.headers);
   }
 
   asio::awaitable<bool> respond_problem(const Problem& p, bool keep_alive) {
-    ex_.keep_alive = keep_alive && !p.close && ex_.keep_alive;
-    ex_.outcome = p.outcome;
-    ex_.status = p.status;
-    if (ex_.proxy.correlation_id.empty()) assign_correlation_id(RequestHead{}, w_.rng, ex_.proxy);
+    ex_->keep_alive = keep_alive && !p.close && ex_->keep_alive;
+    ex_->outcome = p.outcome;
+    ex_->status = p.status;
+    if (ex_->proxy.correlation_id.empty()) assign_correlation_id(RequestHead{}, w_.rng, ex_->proxy);
     const std::string_view instance =
-        ex_.path_normalized ? std::string_view(ex_.proxy.path.path()) : std::string_view();
-    std::string body = problem_json(p, instance, ex_.proxy.correlation_id);
+        ex_->path_normalized ? std::string_view(ex_->proxy.path.path()) : std::string_view();
+    std::string body = problem_json(p, instance, ex_->proxy.correlation_id);
     co_return co_await respond(p.status, "application/problem+json", std::move(body), p.headers);
   }
 
@@ -664,10 +669,12 @@ class ExchangeLoop final : public HttpConnectionBase,
   ConnectionFacts facts_;
   HeadParser parser_;
   RequestHead head_;
-  Exchange ex_;  // reused for every request of this connection
+  /// The current request's state: taken from the worker's pool when a request begins and given
+  /// back when it completes, so an idle connection holds none.
+  std::unique_ptr<Exchange> ex_;
   /// While a request body streams out: the service's answer that ended the upload (read_body
   /// → 2), and routing.maxStreamDuration's end, which bounds the upload too.
-  std::optional<std::tuple<boost::system::error_code, UpstreamPart>> upstream_part_;
+  std::unique_ptr<std::tuple<boost::system::error_code, UpstreamPart>> upstream_part_;
   std::optional<core::TimePoint> upload_deadline_;
   bool draining_ = false, busy_ = false, in_exchange_ = false, discard_rest_ = false;
 };

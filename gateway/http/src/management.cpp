@@ -213,9 +213,15 @@ boost::asio::awaitable<DirectReply> async_metrics_reply(ServerShared& shared) {
   // Each worker's metrics are copied on that worker's own loop: the request path never shares
   // them with another thread.
   WorkerMetrics merged;
+  std::uint64_t buffers_in_use = 0, buffers_pooled = 0;
   for (WorkerContext* w : shared.workers) {
     auto copy = co_await asio::co_spawn(
-        w->io, [w]() -> asio::awaitable<WorkerMetrics> { co_return w->metrics; },
+        w->io,
+        [w, &buffers_in_use, &buffers_pooled]() -> asio::awaitable<WorkerMetrics> {
+          buffers_in_use += w->read_buffers.in_use();
+          buffers_pooled += w->read_buffers.pooled();
+          co_return w->metrics;
+        },
         asio::use_awaitable);
     merged.merge(copy);
   }
@@ -226,6 +232,8 @@ boost::asio::awaitable<DirectReply> async_metrics_reply(ServerShared& shared) {
         [&shared]() -> asio::awaitable<ProcessGauges> { co_return shared.process_gauges(); },
         asio::use_awaitable);
   gauges.http_connections = shared.connections.load(std::memory_order_relaxed);
+  gauges.http_read_buffers_in_use = buffers_in_use;
+  gauges.http_read_buffers_pooled = buffers_pooled;
   gauges.http_connections_accepted =
       shared.stats.connections_accepted.load(std::memory_order_relaxed);
   gauges.http_connections_refused =

@@ -352,6 +352,15 @@ std::string render_metrics(const WorkerMetrics& m, const ProcessGauges& g,
   auto conns = family("gateway_http_connections", "Open client connections", MetricType::Gauge);
   conns.metric.push_back(gauge({}, static_cast<double>(g.http_connections)));
   fams.push_back(std::move(conns));
+  auto buffers = family("gateway_http_read_buffers",
+                        "Client read buffers: held by connections (in_use) or kept for reuse "
+                        "(pooled)",
+                        MetricType::Gauge);
+  buffers.metric.push_back(
+      gauge(labelled({{"state", "in_use"}}), static_cast<double>(g.http_read_buffers_in_use)));
+  buffers.metric.push_back(
+      gauge(labelled({{"state", "pooled"}}), static_cast<double>(g.http_read_buffers_pooled)));
+  fams.push_back(std::move(buffers));
   auto accepted = family("gateway_http_connections_accepted_total", "Client connections accepted",
                          MetricType::Counter);
   accepted.metric.push_back(counter({}, static_cast<double>(g.http_connections_accepted)));

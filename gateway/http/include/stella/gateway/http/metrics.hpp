@@ -121,6 +121,9 @@ struct ProcessGauges {
   std::uint64_t http_connections = 0;
   std::uint64_t http_connections_accepted = 0;
   std::uint64_t http_connections_refused = 0;
+  /// Client read buffers (16 KiB each): held by connections with unconsumed or arriving bytes,
+  /// and kept free for reuse.
+  std::uint64_t http_read_buffers_in_use = 0, http_read_buffers_pooled = 0;
   std::uint64_t routes = 0;
   std::uint64_t routes_held = 0;             // held for a departed service (ownership grace)
   std::uint64_t hellos_refused = 0;          // whole HELLOs refused (identity, limits)

@@ -25,11 +25,66 @@
 
 namespace stella::gw::http {
 
+/// What a client connection reads at a time, and the size of a pooled read buffer.
+inline constexpr std::size_t kClientReadChunk = 16 * 1024;
+
 /// Connection counters kept by the acceptors (relaxed atomics; any thread). Request counters
 /// are per worker (WorkerContext::metrics).
 struct IngressStats {
   std::atomic<std::uint64_t> connections_accepted{0};
   std::atomic<std::uint64_t> connections_refused{0};  // over http.maxConnections
+};
+
+/// The read buffers of one worker's client connections. A connection takes one when bytes
+/// are ready to read and gives it back once it has consumed them, so an idle keep-alive
+/// connection holds none and the steady path allocates none (docs/http.md "Memory").
+class ReadBufferPool {
+ public:
+  /// Free buffers kept for reuse; beyond that a returned buffer is freed.
+  static constexpr std::size_t kKeep = 256;
+  explicit ReadBufferPool(std::size_t size) : size_(size) {}
+  std::size_t buffer_size() const noexcept { return size_; }
+  std::vector<char> take() {
+    ++in_use_;
+    if (free_.empty()) return std::vector<char>(size_);
+    std::vector<char> b = std::move(free_.back());
+    free_.pop_back();
+    return b;
+  }
+  /// Buffers grown past the pool's size (a long head) are freed, not kept.
+  void give(std::vector<char>&& b) {
+    --in_use_;
+    if (b.size() == size_ && b.capacity() == size_ && free_.size() < kKeep)
+      free_.push_back(std::move(b));
+    std::vector<char>().swap(b);
+  }
+  std::size_t in_use() const noexcept { return in_use_; }
+  std::size_t pooled() const noexcept { return free_.size(); }
+
+ private:
+  std::size_t size_;
+  std::size_t in_use_ = 0;
+  std::vector<std::vector<char>> free_;
+};
+
+/// Objects of one kind kept for reuse within one worker (at most `keep` free ones).
+template <class T>
+class Recycler {
+ public:
+  explicit Recycler(std::size_t keep) : keep_(keep) {}
+  std::unique_ptr<T> take() {
+    if (free_.empty()) return std::make_unique<T>();
+    std::unique_ptr<T> t = std::move(free_.back());
+    free_.pop_back();
+    return t;
+  }
+  void give(std::unique_ptr<T> t) {
+    if (t && free_.size() < keep_) free_.push_back(std::move(t));
+  }
+
+ private:
+  std::size_t keep_;
+  std::vector<std::unique_ptr<T>> free_;
 };
 
 class HttpConnectionBase;
@@ -91,6 +146,10 @@ struct WorkerContext {
   std::string log_batch;
   bool log_flush_posted = false;
   std::unordered_set<HttpConnectionBase*> connections;  // live ones, for shutdown
+  /// Client connections' read buffers (client_connection.hpp).
+  ReadBufferPool read_buffers{kClientReadChunk};
+  /// Per-request state of client connections (exchange_loop.hpp): one per request in progress.
+  Recycler<Exchange> exchanges{256};
 };
 
 /// The connection interface the server needs for shutdown.

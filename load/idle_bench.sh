@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Memory per idle keep-alive connection: the gateway's RSS (one worker) before and while N
+# connections are held open, each after one answered request (load/idle_conns.py). Two kinds:
+# a request the gateway answers itself (GET /health/live) and one forwarded to the demo service
+# (GET /api/v1/demo/status/200), each against a fresh gateway.
+#   bash load/idle_bench.sh [--connections N] [--binary PATH]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=10000
+bin=build/release/cli/stella-gw
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --connections) n="$2"; shift 2 ;;
+    --binary) bin="$2"; shift 2 ;;
+    *) echo "usage: $0 [--connections N] [--binary PATH]" >&2; exit 2 ;;
+  esac
+done
+nofile=$(ulimit -n)
+((nofile > n + 100)) || { echo "ulimit -n is $nofile: needs more than $((n + 100))" >&2; exit 1; }
+source load/lib.sh
+ensure_binary "$bin"
+bin=$(realpath "$bin")
+with_workdir
+cat > "$work/gw.yaml" <<YAML
+transports: { tcp: { enabled: true, host: 127.0.0.1, port: 0 } }
+http: { host: 127.0.0.1, port: 0, workers: 1, maxConnections: $((n + 1000)) }
+YAML
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+measure() {  # PATH
+  start_gateway "$bin" "$work/gw.yaml" "$work/gw.log"
+  start_demo "$bin" idle-1 "$work/svc.log"
+  curl -sf -o /dev/null "http://127.0.0.1:$http$1" || { echo "no answer on $1" >&2; exit 1; }
+  local before after line
+  before=$(rss_kb "$gw")
+  coproc holder { python3 load/idle_conns.py 127.0.0.1 "$http" "$1" "$n"; }
+  read -r line <&"${holder[0]}"
+  sleep 1
+  after=$(rss_kb "$gw")
+  kill "$holder_PID" 2>/dev/null || true
+  wait "$holder_PID" 2>/dev/null || true
+  kill "$svc" "$gw"; wait "$svc" "$gw" 2>/dev/null || true
+  local held=${line#held=}; held=${held%% *}
+  awk -v p="$1" -v h="$held" -v b="$before" -v a="$after" -v l="$line" 'BEGIN {
+    printf "%-28s %s; RSS %.1f MB -> %.1f MB: %.2f KiB per connection\n",
+      p, l, b / 1024, a / 1024, (a - b) / (h > 0 ? h : 1) }'
+}
+measure /health/live
+measure /api/v1/demo/status/200
