@@ -216,18 +216,18 @@ class Encoder {
 
 }  // namespace
 
-std::error_code encode_frame(const Frame& frame, std::string& out, const FrameLimits& limits) {
-  const std::uint8_t type = frame.type_code();
-  // An UnknownFrame must not masquerade as a known type: its code must be unknown.
-  if (std::holds_alternative<UnknownFrame>(frame.body) && frame_type_name(type) != "UNKNOWN") {
-    return Errc::invalid_value;
-  }
+namespace {
+
+// The frame header, then `body`'s payload; on any error `out` is left as it was.
+template <class Body>
+std::error_code encode_body(std::uint8_t type, std::uint16_t flags, std::uint32_t stream_id,
+                            const Body& body, std::string& out, const FrameLimits& limits) {
   switch (stream_id_rule(type)) {
     case StreamIdRule::zero:
-      if (frame.stream_id != 0) return Errc::invalid_stream_id;
+      if (stream_id != 0) return Errc::invalid_stream_id;
       break;
     case StreamIdRule::non_zero:
-      if (frame.stream_id == 0) return Errc::invalid_stream_id;
+      if (stream_id == 0) return Errc::invalid_stream_id;
       break;
     case StreamIdRule::any:
       break;
@@ -238,13 +238,13 @@ std::error_code encode_frame(const Frame& frame, std::string& out, const FrameLi
   put_u8(out, kMagic1);
   put_u8(out, kFramingVersion);
   put_u8(out, type);
-  put_u16(out, frame.flags);
+  put_u16(out, flags);
   put_u16(out, 0);  // reserved
-  put_u32(out, frame.stream_id);
+  put_u32(out, stream_id);
   put_u32(out, 0);  // payload length, patched below
 
   Encoder enc(out, limits);
-  std::visit([&](const auto& body) { enc.payload(body); }, frame.body);
+  enc.payload(body);
   const std::size_t payload = out.size() - start - kFrameHeaderSize;
   Errc err = enc.error();
   if (err == Errc::ok && payload > limits.max_payload) err = Errc::payload_too_large;
@@ -254,6 +254,28 @@ std::error_code encode_frame(const Frame& frame, std::string& out, const FrameLi
   }
   wire::patch_u32(out, start + 12, static_cast<std::uint32_t>(payload));
   return {};
+}
+
+}  // namespace
+
+std::error_code encode_frame(const Frame& frame, std::string& out, const FrameLimits& limits) {
+  const std::uint8_t type = frame.type_code();
+  // An UnknownFrame must not masquerade as a known type: its code must be unknown.
+  if (std::holds_alternative<UnknownFrame>(frame.body) && frame_type_name(type) != "UNKNOWN") {
+    return Errc::invalid_value;
+  }
+  return std::visit(
+      [&](const auto& body) {
+        return encode_body(type, frame.flags, frame.stream_id, body, out, limits);
+      },
+      frame.body);
+}
+
+std::error_code encode_request_frame(std::uint16_t flags, std::uint32_t stream_id,
+                                     const Request& request, std::string& out,
+                                     const FrameLimits& limits) {
+  return encode_body(static_cast<std::uint8_t>(FrameType::request), flags, stream_id, request, out,
+                     limits);
 }
 
 std::string encode_frame(const Frame& frame, const FrameLimits& limits) {

@@ -235,9 +235,9 @@ Errc GatewaySession::send_request(const Request& request, bool end_stream, TimeP
     return Errc::too_many_streams;
   if (output_.size() > config_.max_output_bytes) return Errc::output_overflow;
   const std::uint32_t id = allocate_stream();
-  // Encoding copies the request into a Frame only when it must: Frame owns its body.
-  if (Errc e =
-          queue(Frame{static_cast<std::uint16_t>(end_stream ? flags::kEndStream : 0), id, request});
+  // Encoded straight from the caller's request: no copy into a Frame.
+  if (Errc e = queue_request(static_cast<std::uint16_t>(end_stream ? flags::kEndStream : 0), id,
+                             request);
       e != Errc::ok) {
     return e;
   }

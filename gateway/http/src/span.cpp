@@ -60,26 +60,34 @@ std::optional<TraceContext> parse_traceparent(std::string_view value) noexcept {
   return tc;
 }
 
+namespace {
+constexpr char kHexDigits[] = "0123456789abcdef";
+// Writes two lower-case hex digits per byte at `at`; returns the position after them.
+char* put_hex(char* at, std::span<const std::uint8_t> bytes) noexcept {
+  for (const std::uint8_t b : bytes) {
+    *at++ = kHexDigits[b >> 4];
+    *at++ = kHexDigits[b & 0x0f];
+  }
+  return at;
+}
+}  // namespace
+
 std::string format_traceparent(const std::array<std::uint8_t, 16>& trace_id,
                                const std::array<std::uint8_t, 8>& span_id, std::uint8_t flags) {
-  std::string out;
-  out.reserve(kVersion00Size);
-  out += "00-";
-  out += to_hex(trace_id);
-  out += '-';
-  out += to_hex(span_id);
-  out += '-';
-  out += to_hex(std::span(&flags, 1));
+  // One allocation: the digits go straight into the result.
+  std::string out(kVersion00Size, '-');
+  char* at = out.data();
+  *at++ = '0';
+  *at++ = '0';
+  at = put_hex(at + 1, trace_id);
+  at = put_hex(at + 1, span_id);
+  put_hex(at + 1, std::span(&flags, 1));
   return out;
 }
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(bytes.size() * 2, '\0');
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 0x0f];
-  }
+  put_hex(out.data(), bytes);
   return out;
 }
 

@@ -57,6 +57,11 @@ DecodeResult decode_frame(std::string_view in, Frame& out, const FrameLimits& li
 /// payload_too_large, invalid_stream_id, invalid_value.
 std::error_code encode_frame(const Frame& frame, std::string& out, const FrameLimits& limits = {});
 
+/// As encode_frame for a REQUEST frame, without copying `request` into a Frame first.
+std::error_code encode_request_frame(std::uint16_t flags, std::uint32_t stream_id,
+                                     const Request& request, std::string& out,
+                                     const FrameLimits& limits = {});
+
 /// Convenience: the encoding of `frame` (empty string when encode_frame fails).
 std::string encode_frame(const Frame& frame, const FrameLimits& limits = {});
 

@@ -58,6 +58,16 @@ class SessionBase {
     return Errc::ok;
   }
 
+  /// As queue() for a REQUEST frame, encoded straight from `request` (no copy into a Frame).
+  Errc queue_request(std::uint16_t flags, std::uint32_t stream_id, const Request& request) {
+    if (output_.size() > max_output_) return Errc::output_overflow;
+    if (std::error_code ec = encode_request_frame(flags, stream_id, request, output_, limits_))
+      return static_cast<Errc>(ec.value());
+    if (counters_)
+      counters_->count(FrameCounters::out, static_cast<std::uint8_t>(FrameType::request));
+    return Errc::ok;
+  }
+
   void emit(Event e) { events_.push_back(std::move(e)); }
 
   /// Queues DRAIN(graceful): streams up to `last_stream` finish within `timeout`.
