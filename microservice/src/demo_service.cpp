@@ -7,6 +7,8 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "stella/core/text.hpp"
+
 namespace stella::microservice {
 namespace {
 
@@ -38,40 +40,95 @@ std::optional<std::string_view> query_param(std::string_view query, std::string_
   return std::nullopt;
 }
 
+// The demo's JSON answers, written straight into the body: one string per response instead of
+// a document tree (the echo is the load benchmarks' request). Keys go in the order the caller
+// gives them; the callers keep them sorted, as a JSON object library would print them.
+class JsonOut {
+ public:
+  explicit JsonOut(std::string& out) : out_(out) {}
+  JsonOut& open(char c) {
+    comma();
+    out_ += c;
+    need_comma_ = false;
+    return *this;
+  }
+  JsonOut& close(char c) {
+    out_ += c;
+    need_comma_ = true;
+    return *this;
+  }
+  JsonOut& key(std::string_view k) {
+    string(k);
+    out_ += ':';
+    need_comma_ = false;
+    return *this;
+  }
+  JsonOut& string(std::string_view v) {
+    comma();
+    out_ += '"';
+    core::append_json_escaped(out_, v);
+    out_ += '"';
+    need_comma_ = true;
+    return *this;
+  }
+  JsonOut& field(std::string_view k, std::string_view v) { return key(k).string(v); }
+  template <class Strings>
+  JsonOut& strings(const Strings& list) {
+    open('[');
+    for (const auto& v : list)
+      string(v);
+    return close(']');
+  }
+
+ private:
+  void comma() {
+    if (need_comma_) out_ += ',';
+  }
+  std::string& out_;
+  bool need_comma_ = false;
+};
+
 // What the gateway said about the caller: set from verified claims only, never from headers.
-nlohmann::json identity_json(const core::Request& r) {
-  nlohmann::json claims = nlohmann::json::array();
+void identity_json(JsonOut& j, const core::Request& r) {
+  j.open('{').field("certThumbprint", r.cert_thumbprint).key("claims").open('[');
   for (const auto& c : r.claims)
-    claims.push_back({{"type", c.type}, {"value", c.value}});
-  return {{"subject", r.subject},    {"tenant", r.tenant},    {"scopes", r.scopes},
-          {"clientId", r.client_id}, {"dpopJkt", r.dpop_jkt}, {"certThumbprint", r.cert_thumbprint},
-          {"claims", claims}};
+    j.open('{').field("type", c.type).field("value", c.value).close('}');
+  j.close(']').field("clientId", r.client_id).field("dpopJkt", r.dpop_jkt);
+  j.key("scopes").strings(r.scopes).field("subject", r.subject).field("tenant", r.tenant);
+  j.close('}');
+}
+
+core::Response json_response(std::string body) {
+  return core::Response{200, {{"content-type", "application/json"}}, std::move(body)};
 }
 
 asio::awaitable<std::optional<core::Response>> secure(RequestContext& ctx) {
   const core::Request& r = ctx.request();
-  nlohmann::json j{{"message", "hello, " + r.subject}, {"identity", identity_json(r)}};
-  co_return core::Response{200,
-                           {{"content-type", "application/json"}},
-                           j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+  std::string body;
+  JsonOut j(body);
+  j.open('{').key("identity");
+  identity_json(j, r);
+  j.field("message", "hello, " + r.subject).close('}');
+  co_return json_response(std::move(body));
 }
 
 asio::awaitable<std::optional<core::Response>> echo(RequestContext& ctx,
                                                     const std::string& instance) {
   const core::Request& r = ctx.request();
-  nlohmann::json headers = nlohmann::json::array();
+  std::string body;
+  body.reserve(512 + r.body.size());
+  JsonOut j(body);
+  j.open('{').field("body", r.body).field("correlationId", r.correlation_id).key("headers");
+  j.open('[');
   for (const auto& h : r.headers)
-    headers.push_back({h.name, h.value});
-  nlohmann::json j{{"method", r.method}, {"path", r.path},
-                   {"query", r.query},   {"route", r.route},
-                   {"headers", headers}, {"correlationId", r.correlation_id},
-                   {"tenant", r.tenant}, {"subject", r.subject},
-                   {"scopes", r.scopes}, {"traceparent", r.traceparent},
-                   {"body", r.body},     {"instance", instance}};
-  j["identity"] = identity_json(r);
-  co_return core::Response{200,
-                           {{"content-type", "application/json"}},
-                           j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+    j.open('[').string(h.name).string(h.value).close(']');
+  j.close(']').key("identity");
+  identity_json(j, r);
+  j.field("instance", instance).field("method", r.method).field("path", r.path);
+  j.field("query", r.query).field("route", r.route).key("scopes").strings(r.scopes);
+  j.field("subject", r.subject).field("tenant", r.tenant).field("traceparent", r.traceparent);
+  j.close('}');
+  co_return json_response(std::move(body));
 }
 
 asio::awaitable<std::optional<core::Response>> slow(RequestContext& ctx) {

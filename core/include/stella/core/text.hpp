@@ -26,6 +26,11 @@ bool iequals_ascii(std::string_view a, std::string_view b) noexcept;
 /// forge log lines or terminal escapes. At most `max_bytes` of `s` are rendered ("..." follows).
 std::string printable(std::string_view s, std::size_t max_bytes = 512);
 
+/// Appends `s` as the inside of a JSON string: quote, backslash and control characters
+/// escaped (\n \r \t, else \u00XX, DEL too), invalid UTF-8 bytes as \ufffd each; valid UTF-8
+/// as it is.
+void append_json_escaped(std::string& out, std::string_view s);
+
 /// `s` for HTML text and attribute values: < > & " escaped.
 std::string html_escape(std::string_view s);
 

@@ -9,6 +9,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -98,7 +99,18 @@ class SessionRunner {
     if (deadline < armed_) timer_.cancel();
   }
 
+  // Plain TCP: after a read that filled the buffer, the reader goes on reading in the same turn
+  // until the socket would block (at most kDrainReads more reads), instead of one read per
+  // event-loop turn: a link that carries many requests is otherwise read behind every client
+  // socket of its loop, and its responses queue in the kernel (docs/architecture.md).
+  static constexpr int kDrainReads = 16;
+  static constexpr bool kPlainTcp = std::is_same_v<Stream, asio::ip::tcp::socket>;
+
   asio::awaitable<void> read_loop() {
+    if constexpr (kPlainTcp) {
+      boost::system::error_code ignored;
+      stream_.non_blocking(true, ignored);  // for the drain reads; async reads are unaffected
+    }
     while (!session_.closed()) {
       while (session_.pending_output() > pause_reads_above_ && !session_.closed()) {
         drained_.expires_at(core::TimePoint::max());
@@ -106,16 +118,27 @@ class SessionRunner {
       }
       if (session_.closed()) break;
       auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer_), kTuple);
-      if (ec) {
-        // A plain end of stream says nothing; anything else (reset, a TLS alert such as
-        // "certificate required") is the reason the peer is gone.
-        const bool plain_eof = ec == asio::error::eof;
-        session_.on_closed(clock_.now(), plain_eof ? std::string() : ec.message());
+      for (int more = 0;; ++more) {
+        if (ec) {
+          // A plain end of stream says nothing; anything else (reset, a TLS alert such as
+          // "certificate required") is the reason the peer is gone.
+          const bool plain_eof = ec == asio::error::eof;
+          session_.on_closed(clock_.now(), plain_eof ? std::string() : ec.message());
+          dispatch();
+          co_return;
+        }
+        session_.on_bytes(std::string_view(buffer_.data(), n), clock_.now());
         dispatch();
-        co_return;
+        if constexpr (kPlainTcp) {
+          if (n < buffer_.size() || more == kDrainReads || session_.closed() ||
+              session_.pending_output() > pause_reads_above_)
+            break;
+          n = stream_.read_some(asio::buffer(buffer_), ec);
+          if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+        } else {
+          break;
+        }
       }
-      session_.on_bytes(std::string_view(buffer_.data(), n), clock_.now());
-      dispatch();
     }
   }
 

@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "stella/core/text.hpp"
 #include "stella/gateway/config/gateway_config.hpp"
 
 namespace stella::gw::http {
@@ -70,9 +71,8 @@ std::string request_log_json(const Exchange& ex);
 /// The same, appended to `out` (no allocation once `out` has grown).
 void append_request_log_json(std::string& out, const Exchange& ex);
 
-/// Appends `s` to `out` as the inside of a JSON string: quotes, backslashes and control bytes
-/// escaped, invalid UTF-8 replaced by U+FFFD (log lines carry client and service bytes).
-void append_json_escaped(std::string& out, std::string_view s);
+/// Log lines carry client and service bytes: their strings go through core's escaper.
+using core::append_json_escaped;
 /// For text lines: control bytes (line breaks included) written as \xHH and a backslash as \\,
 /// invalid UTF-8 as \xHH per byte; everything else as it is.
 void append_text_escaped(std::string& out, std::string_view s);
