@@ -239,6 +239,35 @@ def build(results):
         o("wrk reported: " + " · ".join(notes) + ".")
         o("")
 
+    close = {}
+    close_rows = []
+    for key, label in TARGETS:
+        files = round_files(results, f"wrk-{key}-c20close", "txt")
+        parsed = {rn: parse_wrk(read(f)) for rn, f in files.items()}
+        chosen = median_round({rn: (v or {}).get("rps") for rn, v in parsed.items()})
+        r = parsed.get(chosen) if chosen else None
+        if not r or not r.get("requests"):
+            continue
+        close[key] = r
+        all_rps = [v["rps"] for v in parsed.values() if v and v.get("rps") is not None]
+        rps_text = fmt_int(r["rps"])
+        if len(all_rps) > 1:
+            rps_text += f" ({fmt_int(min(all_rps))}–{fmt_int(max(all_rps))})"
+        errs = [e for e in r["errors"]
+                if not re.fullmatch(r"socket errors: connect 0, read 0, write 0, timeout 0", e)]
+        close_rows.append(f"| {label} | {rps_text} | {fmt_us(r['p50'])} | {fmt_us(r['p99'])} | "
+                          f"{'; '.join(errs) or '–'} |")
+    if close_rows:
+        o(f"### New connections: `wrk -t1 -c20 -d{d}s -H 'Connection: close'`")
+        o("")
+        o("Every request on a new TCP connection (the server closes after each answer and wrk "
+          "reconnects), so requests/s is new connections per second (plain HTTP).")
+        o("")
+        o("| target | connections/s | p50 | p99 | wrk errors |")
+        o("|---|---|---|---|---|")
+        out.extend(close_rows)
+        o("")
+
     cpu_rows = []
     for key, label in TARGETS:
         rn = wrk_round.get((key, "50"))
@@ -353,6 +382,11 @@ def build(results):
                   f"p99 {fmt_us(st['p99'])} vs {fmt_us(hp['p99'])}")
         o(f"- stella-gw ≥ HAProxy requests/s with p99 no higher, {c} connections: **{verdict}** — "
           f"{detail}.")
+    st, hp = close.get("stella"), close.get("haproxy")
+    if st and hp and st["rps"] and hp["rps"]:
+        ratio = st["rps"] / hp["rps"]
+        o(f"- new connections per second (plain) ≥ HAProxy's: **{'met' if ratio >= 1 else 'missed'}**"
+          f" — {fmt_int(st['rps'])} vs {fmt_int(hp['rps'])} ({(ratio - 1) * 100:+.0f} %).")
     if overhead:
         ok = overhead[0] < 2000 and overhead[1] < 5000
         o(f"- Gateway overhead at {rate} req/s (p50 < 2 ms, p99 < 5 ms): **"
@@ -365,6 +399,21 @@ def build(results):
         o(f"- {n_idle} idle connections under 512 MB: **{'met' if ok else 'missed'}** — "
           f"{fmt_int(held_n)} held, RSS {fmt_mb(a)}.")
     o("")
+
+    alloc = read(os.path.join(results, "alloc.txt"))
+    if alloc:
+        o("### stella-gw: allocations per request (`load/alloc_bench.sh`)")
+        o("")
+        o("```text")
+        o(alloc.rstrip())
+        o("```")
+        o("")
+    workers = read(os.path.join(results, "workers.txt"))
+    if workers:
+        o("### stella-gw: one worker against two (`load/workers_bench.sh`)")
+        o("")
+        out.extend(workers.rstrip().splitlines())
+        o("")
 
     perf = read(os.path.join(results, "profile-perf.txt"))
     straces = {k: parse_strace(read(os.path.join(results, f"strace-{k}.txt")))

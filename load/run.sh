@@ -4,8 +4,9 @@
 #   (b) nginx (1 worker) proxying to an nginx upstream that returns the same body,
 #   (c) HAProxy (nbthread 1) proxying to that upstream,
 #   (d) the upstream directly;
-# closed-loop wrk at 50 and 1,000 connections, a fixed-rate h2load run, and the RSS of each proxy
-# holding 10,000 idle keep-alive connections. Prints a markdown table; --write-docs also puts it
+# closed-loop wrk at 50 and 1,000 connections and with a new connection per request, a fixed-rate
+# h2load run, the RSS of each proxy holding 10,000 idle keep-alive connections, and stella-gw's
+# allocations per request and one worker against two. Prints a markdown report; --write-docs also puts it
 # into docs/performance.md between <!-- load:begin --> and <!-- load:end -->. See load/README.md.
 set -euo pipefail
 
@@ -21,6 +22,7 @@ idle=10000
 port_base=18000
 profile=0
 keep_tmp=0
+extras=1
 rounds=1
 targets="stella haproxy nginx upstream"
 original_args=("$@")
@@ -40,6 +42,7 @@ usage: bash load/run.sh [options]
   --rounds N        repeat the wrk and h2load measurements N times, targets interleaved, and
                     report the median round of each cell (default 1; use 3 on a shared machine)
   --keep-tmp        keep the temporary directory (configs, logs, raw outputs)
+  --no-extras       skip stella-gw's own figures (allocations per request, workers 1 vs 2)
 EOF
 }
 
@@ -54,6 +57,7 @@ while (($#)); do
     --port-base) port_base=$2; shift 2 ;;
     --profile) profile=1; shift ;;
     --keep-tmp) keep_tmp=1; shift ;;
+    --no-extras) extras=0; shift ;;
     --rounds) rounds=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -349,26 +353,33 @@ if ((idle > 0)); then
 fi
 
 # --- 2. closed loop: wrk ------------------------------------------------------------------------
-wrk_cell() {  # TARGET CONNS THREADS ROUND
-  local target=$1 c=$2 t=$3 r=$4 url name pid
+wrk_cell() {  # TARGET CONNS THREADS ROUND [close]
+  local target=$1 c=$2 t=$3 r=$4 mode=${5:-} url name pid cell
   url=$(url_of "$target")
-  wrk -t"$t" -c"$c" -d2s "$url" >/dev/null 2>&1 || true  # warm-up
+  local extra=()
+  # close: every request on a new connection (wrk reconnects after each answer), so requests/s
+  # is new connections per second.
+  [[ $mode == close ]] && extra=(-H "Connection: close")
+  cell=c$c$mode
+  wrk -t"$t" -c"$c" -d2s "${extra[@]}" "$url" >/dev/null 2>&1 || true  # warm-up
   declare -A before=()
   for kv in $(procs_of "$target"); do before[${kv%%=*}]=$(cpu_ticks "${kv#*=}"); done
-  wrk -t"$t" -c"$c" -d"${duration}s" --timeout 10s --latency "$url" >"$res/wrk-$target-c$c-r$r.txt" 2>&1 ||
-    log "wrk failed for $target at $c connections (see $res/wrk-$target-c$c-r$r.txt)"
+  wrk -t"$t" -c"$c" -d"${duration}s" --timeout 10s --latency "${extra[@]}" "$url" \
+    >"$res/wrk-$target-$cell-r$r.txt" 2>&1 ||
+    log "wrk failed for $target at $c connections (see $res/wrk-$target-$cell-r$r.txt)"
   {
     echo "clk_tck=$(getconf CLK_TCK)"
     for kv in $(procs_of "$target"); do
       name=${kv%%=*} pid=${kv#*=}
       echo "$name=$(($(cpu_ticks "$pid") - ${before[$name]}))"
     done
-  } >"$res/cpu-$target-c$c-r$r.env"
-  log "wrk $target c$c round $r: $(grep -h 'Requests/sec' "$res/wrk-$target-c$c-r$r.txt" | tr -s ' ')"
+  } >"$res/cpu-$target-$cell-r$r.env"
+  log "wrk $target $cell round $r: $(grep -h 'Requests/sec' "$res/wrk-$target-$cell-r$r.txt" | tr -s ' ')"
 }
 for ((r = 1; r <= rounds; r++)); do
   for target in $targets; do wrk_cell "$target" 50 1 "$r"; done
   for target in $targets; do wrk_cell "$target" 1000 2 "$r"; done
+  for target in $targets; do wrk_cell "$target" 20 1 "$r" close; done
 done
 
 # --- 3. fixed rate: h2load ----------------------------------------------------------------------
@@ -405,6 +416,17 @@ if ((profile)); then
       cat "$dir/strace-$target.txt"
     } >"$res/strace-$target.txt"
   done
+fi
+
+# --- 5. stella-gw's own figures: allocations per request, one worker against two -----------------
+# Each script starts its own gateway and demo service (the side-by-side processes keep running).
+if ((extras)); then
+  log "allocations per request (load/alloc_bench.sh)"
+  bash "$here/alloc_bench.sh" --binary "$binary" --path "$path" >"$res/alloc.txt" 2>&1 ||
+    log "alloc_bench.sh failed (see $res/alloc.txt)"
+  log "workers (load/workers_bench.sh)"
+  bash "$here/workers_bench.sh" --binary "$binary" --seconds "$duration" >"$res/workers.txt" 2>&1 ||
+    log "workers_bench.sh failed (see $res/workers.txt)"
 fi
 
 # --- report -------------------------------------------------------------------------------------
