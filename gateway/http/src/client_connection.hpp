@@ -352,8 +352,11 @@ class ClientConnection {
   core::TimePoint deadline_{};
   Deadline expired_ = Deadline::none;
   bool closed_ = false, peer_closed_ = false, pinned_ = false;
-  bool waiting_ = false;   // the reader waits for readability (holds no pending read)
-  bool readable_ = false;  // plain TCP: the last read filled its space, so more may be there
+  bool waiting_ = false;  // the reader waits for readability (holds no pending read)
+  // Plain TCP: the socket may hold bytes (the last read filled its space). True at first: a
+  // client usually sends its request right behind the handshake, so a new connection tries one
+  // read before it waits (no epoll re-arm and loop turn when the request is already there).
+  bool readable_ = true;
 };
 
 }  // namespace stella::gw::http

@@ -413,7 +413,9 @@ asio::awaitable<void> GatewayServer::Impl::metrics_accept_loop() {
   WorkerContext& w = *workers[0];
   asio::steady_timer backoff(w.io);
   for (;;) {
-    auto [ec, socket] = co_await metrics_acceptor->async_accept(kTuple);
+    // The peer's address comes with the accept (no getpeername per connection).
+    tcp::endpoint peer;
+    auto [ec, socket] = co_await metrics_acceptor->async_accept(peer, kTuple);
     if (ec) {
       if (!metrics_acceptor->is_open() || shared.draining.load()) co_return;
       // EMFILE and friends: wait a moment rather than spin on worker 0 (the transport's loop).
@@ -422,14 +424,15 @@ asio::awaitable<void> GatewayServer::Impl::metrics_accept_loop() {
       continue;
     }
     if (!admit(socket, kManagementReserve)) continue;
-    serve_http_connection(w, std::move(socket), true);
+    serve_http_connection(w, std::move(socket), peer, true);
   }
 }
 
 asio::awaitable<void> GatewayServer::Impl::accept_loop(WorkerContext& w, tcp::acceptor& acceptor) {
   asio::steady_timer backoff(w.io);
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+    tcp::endpoint peer;
+    auto [ec, socket] = co_await acceptor.async_accept(peer, kTuple);
     if (ec) {
       if (!acceptor.is_open() || shared.draining.load()) co_return;
       // EMFILE and friends: wait a moment rather than spin.
@@ -440,9 +443,9 @@ asio::awaitable<void> GatewayServer::Impl::accept_loop(WorkerContext& w, tcp::ac
     if (!admit(socket)) continue;
     if (https_context) {
       std::shared_ptr<asio::ssl::context> ctx(https_context, &https_context->ssl);
-      serve_https_connection(w, std::move(socket), std::move(ctx));
+      serve_https_connection(w, std::move(socket), peer, std::move(ctx));
     } else {
-      serve_http_connection(w, std::move(socket));
+      serve_http_connection(w, std::move(socket), peer);
     }
   }
 }

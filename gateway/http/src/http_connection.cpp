@@ -43,13 +43,11 @@ void launch(WorkerContext& w, Stream stream, ConnectionFacts facts) {
   asio::co_spawn(w.io, loop->run(), log_failure(w, "http connection"));
 }
 
-ConnectionFacts facts_of(tcp::socket& s, bool tls, bool management_only) {
-  boost::system::error_code ec;
-  auto ep = s.remote_endpoint(ec);
+ConnectionFacts facts_of(const tcp::endpoint& peer, bool tls, bool management_only) {
   ConnectionFacts f;
   f.tls = tls;
   f.management_only = management_only;
-  f.peer_ip = ec ? std::string("unknown") : ep.address().to_string();
+  f.peer_ip = peer.address().to_string();
   return f;
 }
 
@@ -81,16 +79,17 @@ asio::awaitable<void> handshake_then_serve(WorkerContext& w, tcp::socket sock,
 
 }  // namespace
 
-void serve_http_connection(WorkerContext& worker, tcp::socket socket, bool management_only) {
-  auto facts = facts_of(socket, false, management_only);
+void serve_http_connection(WorkerContext& worker, tcp::socket socket, const tcp::endpoint& peer,
+                           bool management_only) {
+  auto facts = facts_of(peer, false, management_only);
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   launch(worker, std::move(socket), std::move(facts));
 }
 
-void serve_https_connection(WorkerContext& worker, tcp::socket socket,
+void serve_https_connection(WorkerContext& worker, tcp::socket socket, const tcp::endpoint& peer,
                             std::shared_ptr<asio::ssl::context> context) {
-  auto facts = facts_of(socket, true, false);
+  auto facts = facts_of(peer, true, false);
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   asio::co_spawn(

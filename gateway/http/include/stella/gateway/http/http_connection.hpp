@@ -15,13 +15,16 @@
 
 namespace stella::gw::http {
 
-/// Serves a plain-TCP client connection until it closes. `management_only`: accepted on the
-/// dedicated metrics listener (only /metrics and /health/* are answered).
+/// Serves a plain-TCP client connection until it closes. `peer`: the address accept() gave.
+/// `management_only`: accepted on the dedicated metrics listener (only /metrics and /health/*
+/// are answered).
 void serve_http_connection(WorkerContext& worker, boost::asio::ip::tcp::socket socket,
+                           const boost::asio::ip::tcp::endpoint& peer,
                            bool management_only = false);
 
 /// Performs the TLS handshake (bounded by http.headerTimeout), then serves the connection.
 void serve_https_connection(WorkerContext& worker, boost::asio::ip::tcp::socket socket,
+                            const boost::asio::ip::tcp::endpoint& peer,
                             std::shared_ptr<boost::asio::ssl::context> context);
 
 }  // namespace stella::gw::http
