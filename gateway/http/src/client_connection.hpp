@@ -91,9 +91,14 @@ class ClientConnection {
   void start(ConnectionEvents& events, std::shared_ptr<void> keep) {
     events_ = &events;
     if constexpr (kPlain) {
-      // The reader reads without suspending once the socket is readable (see reader()).
-      boost::system::error_code ignored;
-      stream_.non_blocking(true, ignored);
+      // The reader reads without suspending once the socket is readable (see read_step()).
+      // Without non-blocking mode a read would block the worker: refuse the connection.
+      boost::system::error_code ec;
+      stream_.non_blocking(true, ec);
+      if (ec) {
+        close();
+        return;
+      }
     }
     // Plain completion handlers, not coroutines: an idle connection holds two small pending
     // operations (a readability wait and the watchdog's timer), no coroutine frames.
@@ -215,8 +220,10 @@ class ClientConnection {
         if (!space_cv_) space_cv_ = std::make_unique<asio::steady_timer>(w_.io);
         space_cv_->expires_after(std::chrono::milliseconds(200));
         space_cv_->async_wait([this, keep = std::move(keep)](boost::system::error_code) mutable {
-          if (!closed_ && peer_reset()) return reader_done();
-          read_step(std::move(keep));
+          guarded("reader", [&] {
+            if (!closed_ && peer_reset()) return reader_done();
+            read_step(std::move(keep));
+          });
         });
         return;
       }
@@ -229,9 +236,11 @@ class ClientConnection {
           stream_.async_wait(tcp::socket::wait_read,
                              [this, keep = std::move(keep)](boost::system::error_code ec) mutable {
                                waiting_ = false;
-                               if (ec || closed_) return reader_done();
-                               readable_ = true;
-                               read_step(std::move(keep));  // the room may have changed
+                               guarded("reader", [&] {
+                                 if (ec || closed_) return reader_done();
+                                 readable_ = true;
+                                 read_step(std::move(keep));  // the room may have changed
+                               });
                              });
           return;
         }
@@ -254,10 +263,12 @@ class ClientConnection {
         stream_.async_read_some(
             asio::buffer(buf_.data() + end_, buf_.size() - end_),
             [this, keep = std::move(keep)](boost::system::error_code ec, std::size_t n) mutable {
-              if (ec || closed_) return reader_done();
-              end_ += n;
-              data_cv_.cancel();
-              read_step(std::move(keep));
+              guarded("reader", [&] {
+                if (ec || closed_) return reader_done();
+                end_ += n;
+                data_cv_.cancel();
+                read_step(std::move(keep));
+              });
             });
         return;
       }
@@ -312,9 +323,27 @@ class ClientConnection {
                              ? w_.shared.clock->now() + std::chrono::hours(1)
                              : deadline_);
     watchdog_.async_wait([this, keep = std::move(keep)](boost::system::error_code) mutable {
-      on_watchdog();
-      arm_watchdog(std::move(keep));
+      guarded("watchdog", [&] {
+        on_watchdog();
+        arm_watchdog(std::move(keep));
+      });
     });
+  }
+
+  // The reader's and the watchdog's handlers are not coroutines: nothing else would catch what
+  // they throw (out of memory, a failing event), and it would end the worker's event loop. It
+  // ends this connection instead.
+  template <class F>
+  void guarded(const char* what, F&& f) noexcept {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      try {
+        w_.shared.log(std::string("http ") + what + " failed: " + e.what());
+        close();
+      } catch (...) {
+      }
+    }
   }
 
   void on_watchdog() {

@@ -42,6 +42,7 @@ void Exchange::reset() {
   bytes_in = bytes_out = 0;
   times = {};
   completed = false;
+  head_out.clear();
 }
 
 }  // namespace stella::gw::http

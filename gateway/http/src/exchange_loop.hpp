@@ -13,6 +13,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <array>
+#include <charconv>
 #include <cstring>
 
 #include "client_connection.hpp"
@@ -140,7 +142,14 @@ class ExchangeLoop final : public HttpConnectionBase,
     in_exchange_ = false;
     ex_->times.end = w_.shared.clock->now();
     on_complete(*ex_, w_);
-    w_.exchanges.give(std::move(ex_));
+    // Back to the pool without what the request held (route snapshot, identity, reply), and
+    // not at all when it kept a large body buffer (a refused upload): pooled exchanges live as
+    // long as the worker.
+    ex_->reset();
+    if (ex_->proxy.frame.body.capacity() <= kInlineBody && ex_->head_out.capacity() <= kInlineBody)
+      w_.exchanges.give(std::move(ex_));
+    else
+      ex_.reset();
   }
   void finish_exchange(Outcome o, unsigned status) {
     ex_->outcome = o;
@@ -518,6 +527,13 @@ class ExchangeLoop final : public HttpConnectionBase,
   }
   void add_gateway_headers(bhttp::fields& f) {
     f.set("X-Correlation-Id", ex_->proxy.correlation_id);
+    ensure_trace_ids();
+    f.set("traceparent",
+          format_traceparent(ex_->trace.trace_id, ex_->trace.span_id, ex_->trace.flags));
+    for (const auto& [name, value] : ex_->response_headers)
+      f.set(name, value);
+  }
+  void ensure_trace_ids() {
     if (ex_->trace.trace_id == decltype(ex_->trace.trace_id){}) {
       // Refused before the trace-context stage (a malformed head, a head timeout): a trace of
       // its own, never the invalid all-zero one.
@@ -528,10 +544,57 @@ class ExchangeLoop final : public HttpConnectionBase,
       const std::uint64_t span = w_.rng.next() | 1;  // never zero
       std::memcpy(ex_->trace.span_id.data(), &span, 8);
     }
-    f.set("traceparent",
+  }
+  /// The response head as Beast would write it for add_headers() + keep_alive() +
+  /// prepare_payload(): status line, the service's fields (minus those add_headers drops and
+  /// those the gateway sets), X-Correlation-Id, traceparent, the stages' response headers,
+  /// Connection when the version's default does not hold, Content-Length.
+  void render_head(unsigned status, const std::vector<core::Header>& headers,
+                   std::size_t content_length) {
+    std::string& h = ex_->head_out;
+    h.clear();
+    h += ex_->http_minor == 1 ? "HTTP/1.1 " : "HTTP/1.0 ";
+    char digits[3] = {static_cast<char>('0' + status / 100 % 10),
+                      static_cast<char>('0' + status / 10 % 10),
+                      static_cast<char>('0' + status % 10)};
+    h.append(digits, 3);
+    h += ' ';
+    h += reason_of(status);
+    h += "\r\n";
+    const auto field = [&h](std::string_view name, std::string_view value) {
+      h += name;
+      h += ": ";
+      h += value;
+      h += "\r\n";
+    };
+    for (const auto& hd : headers) {
+      if (!valid_field_name(hd.name) || !valid_field_value(hd.value) ||
+          hop_by_hop_response(hd.name))
+        continue;
+      bool replaced = false;  // a stage's response header of the same name wins
+      for (const auto& rh : ex_->response_headers)
+        replaced = replaced || core::iequals_ascii(rh.first, hd.name);
+      if (!replaced) field(hd.name, hd.value);
+    }
+    ensure_trace_ids();
+    field("X-Correlation-Id", ex_->proxy.correlation_id);
+    field("traceparent",
           format_traceparent(ex_->trace.trace_id, ex_->trace.span_id, ex_->trace.flags));
     for (const auto& [name, value] : ex_->response_headers)
-      f.set(name, value);
+      field(name, value);
+    if (ex_->http_minor == 1 && !ex_->keep_alive) field("Connection", "close");
+    if (ex_->http_minor != 1 && ex_->keep_alive) field("Connection", "keep-alive");
+    char length[24];
+    const auto end = std::to_chars(length, length + sizeof length, content_length).ptr;
+    field("Content-Length", std::string_view(length, static_cast<std::size_t>(end - length)));
+    h += "\r\n";
+  }
+  static std::string_view reason_of(unsigned status) {
+    const auto known = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    if (known != "<unknown-status>") return {known.data(), known.size()};
+    static constexpr std::string_view kClass[] = {
+        "", "Informational", "Success", "Redirection", "Client Error", "Server Error"};
+    return status / 100 < 6 ? kClass[status / 100] : std::string_view();
   }
   int version() const noexcept { return ex_->http_minor == 1 ? 11 : 10; }
   /// Beast writes "<unknown-status>" as the reason phrase of codes it has no name for (418,
@@ -551,6 +614,16 @@ class ExchangeLoop final : public HttpConnectionBase,
     if (draining_) ex_->keep_alive = false;  // shutting down: this answer is the last
     const auto status = static_cast<bhttp::status>(r.status);
     if (bodyless(r.status)) r.body.clear();
+    if (end_stream && !bodyless(r.status) && !ex_->head_request) {
+      // The common answer (whole, with a body): head written into the exchange's own string
+      // (pooled, so its capacity is reused) and sent with the body in one gathered write.
+      render_head(r.status, r.headers, r.body.size());
+      ex_->bytes_out += r.body.size();
+      const std::array<asio::const_buffer, 2> out{asio::buffer(ex_->head_out),
+                                                  asio::buffer(r.body)};
+      const bool ok = co_await conn_.write(out);
+      co_return ok;
+    }
     if (end_stream || bodyless(r.status)) {
       bhttp::response<bhttp::string_body> res{status, version()};
       known_reason_only(res.base());

@@ -107,9 +107,11 @@ class SessionRunner {
   static constexpr bool kPlainTcp = std::is_same_v<Stream, asio::ip::tcp::socket>;
 
   asio::awaitable<void> read_loop() {
+    bool drain = false;  // the drain reads need non-blocking mode (else they could block)
     if constexpr (kPlainTcp) {
-      boost::system::error_code ignored;
-      stream_.non_blocking(true, ignored);  // for the drain reads; async reads are unaffected
+      boost::system::error_code ec;
+      stream_.non_blocking(true, ec);  // async reads are unaffected
+      drain = !ec;
     }
     while (!session_.closed()) {
       while (session_.pending_output() > pause_reads_above_ && !session_.closed()) {
@@ -130,7 +132,7 @@ class SessionRunner {
         session_.on_bytes(std::string_view(buffer_.data(), n), clock_.now());
         dispatch();
         if constexpr (kPlainTcp) {
-          if (n < buffer_.size() || more == kDrainReads || session_.closed() ||
+          if (!drain || n < buffer_.size() || more == kDrainReads || session_.closed() ||
               session_.pending_output() > pause_reads_above_)
             break;
           n = stream_.read_some(asio::buffer(buffer_), ec);

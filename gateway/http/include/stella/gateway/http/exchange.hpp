@@ -116,6 +116,9 @@ struct Exchange {
   /// over the service's own of the same name.
   std::vector<std::pair<std::string, std::string>> response_headers;
   bool path_normalized = false;
+  /// The response head being written (exchange_loop.hpp render_head); kept across requests for
+  /// its capacity.
+  std::string head_out;
 
   // ---- how it ended ----
   Outcome outcome = Outcome::ok;

@@ -42,7 +42,9 @@ class ReadBufferPool {
  public:
   /// Free buffers kept for reuse; beyond that a returned buffer is freed.
   static constexpr std::size_t kKeep = 256;
-  explicit ReadBufferPool(std::size_t size) : size_(size) {}
+  /// The free list's room is reserved up front, so giving a buffer back never allocates (and
+  /// never throws).
+  explicit ReadBufferPool(std::size_t size) : size_(size) { free_.reserve(kKeep); }
   std::size_t buffer_size() const noexcept { return size_; }
   std::vector<char> take() {
     ++in_use_;
@@ -52,7 +54,7 @@ class ReadBufferPool {
     return b;
   }
   /// Buffers grown past the pool's size (a long head) are freed, not kept.
-  void give(std::vector<char>&& b) {
+  void give(std::vector<char>&& b) noexcept {
     --in_use_;
     if (b.size() == size_ && b.capacity() == size_ && free_.size() < kKeep)
       free_.push_back(std::move(b));
@@ -71,14 +73,14 @@ class ReadBufferPool {
 template <class T>
 class Recycler {
  public:
-  explicit Recycler(std::size_t keep) : keep_(keep) {}
+  explicit Recycler(std::size_t keep) : keep_(keep) { free_.reserve(keep); }
   std::unique_ptr<T> take() {
     if (free_.empty()) return std::make_unique<T>();
     std::unique_ptr<T> t = std::move(free_.back());
     free_.pop_back();
     return t;
   }
-  void give(std::unique_ptr<T> t) {
+  void give(std::unique_ptr<T> t) noexcept {
     if (t && free_.size() < keep_) free_.push_back(std::move(t));
   }
 
@@ -137,7 +139,6 @@ struct ServerShared {
 struct WorkerContext {
   WorkerContext(ServerShared& s, std::uint64_t seed) : shared(s), rng(seed) {}
   ServerShared& shared;
-  boost::asio::io_context io{1};
   core::Random rng;
   std::vector<Candidate> scratch;
   /// This worker's request metrics: written only by this thread (metrics.hpp).
@@ -150,6 +151,9 @@ struct WorkerContext {
   ReadBufferPool read_buffers{kClientReadChunk};
   /// Per-request state of client connections (exchange_loop.hpp): one per request in progress.
   Recycler<Exchange> exchanges{256};
+  /// Declared last, so destroyed first: handlers still pending at shutdown own connections,
+  /// whose destructors give buffers back to the pools and leave `connections` above.
+  boost::asio::io_context io{1};
 };
 
 /// The connection interface the server needs for shutdown.
