@@ -20,16 +20,12 @@ while [[ $# -gt 0 ]]; do
     *) echo "usage: $0 [--connections N] [--instances I] [--seconds S] [--binary PATH]" >&2; exit 2 ;;
   esac
 done
-nofile=$(ulimit -n)
-((nofile > n + 200)) || { echo "ulimit -n is $nofile: needs more than $((n + 200))" >&2; exit 1; }
 source load/lib.sh
+need_nofile $((n + 200))
 ensure_binary "$bin"
 bin=$(realpath "$bin")
 with_workdir
-cat > "$work/gw.yaml" <<YAML
-transports: { tcp: { enabled: true, host: 127.0.0.1, port: 0 } }
-http: { host: 127.0.0.1, port: 0, workers: 1, maxConnections: $((n + 1000)) }
-YAML
+many_conns_config "$work/gw.yaml" "$n"
 start_gateway "$bin" "$work/gw.yaml" "$work/gw.log"
 for i in $(seq "$instances"); do
   "$bin" service demo --gateway "tcp://127.0.0.1:$tcp" --instance "active-$i" >"$work/svc$i.log" 2>&1 &

@@ -15,16 +15,12 @@ while [[ $# -gt 0 ]]; do
     *) echo "usage: $0 [--connections N] [--binary PATH]" >&2; exit 2 ;;
   esac
 done
-nofile=$(ulimit -n)
-((nofile > n + 100)) || { echo "ulimit -n is $nofile: needs more than $((n + 100))" >&2; exit 1; }
 source load/lib.sh
+need_nofile $((n + 100))
 ensure_binary "$bin"
 bin=$(realpath "$bin")
 with_workdir
-cat > "$work/gw.yaml" <<YAML
-transports: { tcp: { enabled: true, host: 127.0.0.1, port: 0 } }
-http: { host: 127.0.0.1, port: 0, workers: 1, maxConnections: $((n + 1000)) }
-YAML
+many_conns_config "$work/gw.yaml" "$n"
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 measure() {  # PATH
   start_gateway "$bin" "$work/gw.yaml" "$work/gw.log"
@@ -32,7 +28,8 @@ measure() {  # PATH
   curl -sf -o /dev/null "http://127.0.0.1:$http$1" || { echo "no answer on $1" >&2; exit 1; }
   local before after line
   before=$(rss_kb "$gw")
-  coproc holder { python3 load/idle_conns.py 127.0.0.1 "$http" "$1" "$n"; }
+  # exec: the coprocess is python itself, so killing it closes the connections
+  coproc holder { exec python3 load/idle_conns.py 127.0.0.1 "$http" "$1" "$n"; }
   read -r line <&"${holder[0]}"
   sleep 1
   after=$(rss_kb "$gw")

@@ -7,6 +7,8 @@
 #   start_demo "$bin" INSTANCE LOG          # sets svc (pid); returns once it registered
 #   with_workdir                            # sets work (a temporary directory); at exit stops
 #                                           # gw, svc and extra_pids, and removes it
+#   need_nofile N                           # exits unless more than N descriptors may be open
+#   many_conns_config FILE N                # a one-worker gateway config with room for N clients
 
 ensure_binary() {
   if [[ ! -x "$1" ]]; then
@@ -30,6 +32,19 @@ start_demo() {
   "$bin" service demo --gateway "tcp://127.0.0.1:$tcp" --instance "$instance" >"$log" 2>&1 &
   svc=$!
   for _ in $(seq 100); do grep -q "registered" "$gateway_log" && break; sleep 0.1; done
+}
+
+need_nofile() {
+  local nofile
+  nofile=$(ulimit -n)
+  ((nofile > $1)) || { echo "ulimit -n is $nofile: needs more than $1" >&2; exit 1; }
+}
+
+many_conns_config() {
+  cat >"$1" <<YAML
+transports: { tcp: { enabled: true, host: 127.0.0.1, port: 0 } }
+http: { host: 127.0.0.1, port: 0, workers: 1, maxConnections: $(($2 + 1000)) }
+YAML
 }
 
 with_workdir() {
