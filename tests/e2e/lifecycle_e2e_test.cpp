@@ -287,5 +287,61 @@ TEST(Memory, IdleConnectionsHoldNoReadBuffer) {
   EXPECT_EQ(read_buffers_in_use(gw.http()), 1);
 }
 
+// A forwarded whole answer's head is written by the exchange itself (not Beast): its framing
+// per HTTP version and keep-alive, and the service's fields, as docs/http.md says.
+TEST(Framing, ForwardedAnswersKeepTheirFramingPerVersion) {
+  GatewayRun gw;
+  gw.start_service("demo-1");
+  ASSERT_TRUE(gw.wait_instances(1)) << gw.gateway_log();
+  const auto one = [](Client& c, const std::string& request) {
+    c.buffer().clear();
+    EXPECT_TRUE(c.send(request));
+    c.read_until([](const std::string& b) { return parse_response(b).has_value(); });
+    return c.buffer();
+  };
+  {  // HTTP/1.0 asking for keep-alive: answered 1.0, kept, Connection: keep-alive.
+    Client c(gw.http());
+    for (int i = 0; i < 2; ++i) {
+      const std::string raw = one(c,
+                                  "GET /api/v1/demo/status/200 HTTP/1.0\r\nHost: t\r\n"
+                                  "Connection: keep-alive\r\n\r\n");
+      EXPECT_EQ(raw.compare(0, 17, "HTTP/1.0 200 OK\r\n"), 0) << raw;
+      auto r = parse_response(raw);
+      ASSERT_TRUE(r) << raw;
+      EXPECT_EQ(lower(r->headers["connection"]), "keep-alive");
+      EXPECT_EQ(r->headers["content-length"], std::to_string(r->body.size()));
+      EXPECT_FALSE(r->headers["x-correlation-id"].empty());
+      EXPECT_EQ(r->headers["traceparent"].size(), 55u);
+      EXPECT_EQ(r->headers["content-type"], "text/plain; charset=utf-8");
+    }
+  }
+  {  // HTTP/1.0 without keep-alive: no Connection field, closed after the answer.
+    Client c(gw.http());
+    const std::string raw = one(c, "GET /api/v1/demo/status/200 HTTP/1.0\r\nHost: t\r\n\r\n");
+    auto r = parse_response(raw);
+    ASSERT_TRUE(r) << raw;
+    EXPECT_EQ(r->headers.count("connection"), 0u) << raw;
+    c.read_all(5s);
+    EXPECT_TRUE(c.closed());
+  }
+  {  // HTTP/1.1 with Connection: close: said so, then closed.
+    Client c(gw.http());
+    const std::string raw =
+        one(c, "GET /api/v1/demo/status/200 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    auto r = parse_response(raw);
+    ASSERT_TRUE(r) << raw;
+    EXPECT_EQ(lower(r->headers["connection"]), "close");
+    c.read_all(5s);
+    EXPECT_TRUE(c.closed());
+  }
+  {  // HTTP/1.1 kept alive: no Connection field; a status without a name gets its class's.
+    Client c(gw.http());
+    std::string raw = one(c, "GET /api/v1/demo/status/200 HTTP/1.1\r\nHost: t\r\n\r\n");
+    EXPECT_EQ(parse_response(raw)->headers.count("connection"), 0u) << raw;
+    raw = one(c, "GET /api/v1/demo/status/555 HTTP/1.1\r\nHost: t\r\n\r\n");
+    EXPECT_EQ(raw.compare(0, 27, "HTTP/1.1 555 Server Error\r\n"), 0) << raw;
+  }
+}
+
 }  // namespace
 }  // namespace stella::e2e
