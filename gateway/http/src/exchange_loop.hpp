@@ -578,8 +578,9 @@ class ExchangeLoop final : public HttpConnectionBase,
     }
     ensure_trace_ids();
     field("X-Correlation-Id", ex_->proxy.correlation_id);
-    field("traceparent",
-          format_traceparent(ex_->trace.trace_id, ex_->trace.span_id, ex_->trace.flags));
+    h += "traceparent: ";
+    append_traceparent(h, ex_->trace.trace_id, ex_->trace.span_id, ex_->trace.flags);
+    h += "\r\n";
     for (const auto& [name, value] : ex_->response_headers)
       field(name, value);
     if (ex_->http_minor == 1 && !ex_->keep_alive) field("Connection", "close");

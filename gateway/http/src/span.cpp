@@ -72,16 +72,23 @@ char* put_hex(char* at, std::span<const std::uint8_t> bytes) noexcept {
 }
 }  // namespace
 
-std::string format_traceparent(const std::array<std::uint8_t, 16>& trace_id,
-                               const std::array<std::uint8_t, 8>& span_id, std::uint8_t flags) {
-  // One allocation: the digits go straight into the result.
-  std::string out(kVersion00Size, '-');
-  char* at = out.data();
+void append_traceparent(std::string& out, const std::array<std::uint8_t, 16>& trace_id,
+                        const std::array<std::uint8_t, 8>& span_id, std::uint8_t flags) {
+  // The digits go straight into `out`.
+  const std::size_t start = out.size();
+  out.resize(start + kVersion00Size, '-');
+  char* at = out.data() + start;
   *at++ = '0';
   *at++ = '0';
   at = put_hex(at + 1, trace_id);
   at = put_hex(at + 1, span_id);
   put_hex(at + 1, std::span(&flags, 1));
+}
+
+std::string format_traceparent(const std::array<std::uint8_t, 16>& trace_id,
+                               const std::array<std::uint8_t, 8>& span_id, std::uint8_t flags) {
+  std::string out;
+  append_traceparent(out, trace_id, span_id, flags);
   return out;
 }
 

@@ -61,6 +61,9 @@ std::optional<TraceContext> parse_traceparent(std::string_view value) noexcept;
 /// "00-<32 hex>-<16 hex>-<2 hex>", lowercase: the header sent on to the services.
 std::string format_traceparent(const std::array<std::uint8_t, 16>& trace_id,
                                const std::array<std::uint8_t, 8>& span_id, std::uint8_t flags);
+/// As format_traceparent, appended to `out` (no allocation when it has room).
+void append_traceparent(std::string& out, const std::array<std::uint8_t, 16>& trace_id,
+                        const std::array<std::uint8_t, 8>& span_id, std::uint8_t flags);
 
 /// Lowercase hex, two characters per byte.
 std::string to_hex(std::span<const std::uint8_t> bytes);
