@@ -2,17 +2,20 @@
 # Memory per idle keep-alive connection: the gateway's RSS (one worker) before and while N
 # connections are held open, each after one answered request (load/idle_conns.py). Two kinds:
 # a request the gateway answers itself (GET /health/live) and one forwarded to the demo service
-# (GET /api/v1/demo/status/200), each against a fresh gateway.
-#   bash load/idle_bench.sh [--connections N] [--binary PATH]
+# (GET /api/v1/demo/status/200), each against a fresh gateway; with --tls, the same two over
+# HTTPS (TLS 1.3, a dev certificate) against a gateway with http.tls on.
+#   bash load/idle_bench.sh [--connections N] [--binary PATH] [--tls]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=10000
 bin=build/release/cli/stella-gw
+tls=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --connections) n="$2"; shift 2 ;;
     --binary) bin="$2"; shift 2 ;;
-    *) echo "usage: $0 [--connections N] [--binary PATH]" >&2; exit 2 ;;
+    --tls) tls=1; shift ;;
+    *) echo "usage: $0 [--connections N] [--binary PATH] [--tls]" >&2; exit 2 ;;
   esac
 done
 source load/lib.sh
@@ -21,15 +24,22 @@ ensure_binary "$bin"
 bin=$(realpath "$bin")
 with_workdir
 many_conns_config "$work/gw.yaml" "$n"
+scheme=http ca=()
+if ((tls)); then
+  "$bin" tls dev-certs --out "$work/certs" >/dev/null
+  sed -i "s#^http: { \(.*\) }#http: { \1, tls: { enabled: true, certificatePath: $work/certs/gateway.pem, privateKeyPath: $work/certs/gateway-key.pem } }#" "$work/gw.yaml"
+  scheme=https ca=("$work/certs/ca.pem")
+fi
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 measure() {  # PATH
   start_gateway "$bin" "$work/gw.yaml" "$work/gw.log"
   start_demo "$bin" idle-1 "$work/svc.log"
-  curl -sf -o /dev/null "http://127.0.0.1:$http$1" || { echo "no answer on $1" >&2; exit 1; }
+  curl -sf ${ca[0]:+--cacert "${ca[0]}"} -o /dev/null "$scheme://127.0.0.1:$http$1" ||
+    { echo "no answer on $1" >&2; exit 1; }
   local before after line
   before=$(rss_kb "$gw")
   # exec: the coprocess is python itself, so killing it closes the connections
-  coproc holder { exec python3 load/idle_conns.py 127.0.0.1 "$http" "$1" "$n"; }
+  coproc holder { exec python3 load/idle_conns.py 127.0.0.1 "$http" "$1" "$n" "${ca[@]}"; }
   read -r line <&"${holder[0]}"
   sleep 1
   after=$(rss_kb "$gw")

@@ -2,7 +2,9 @@
 """Opens N keep-alive HTTP/1.1 connections, sends one GET on each, reads the response and then
 holds every connection open until it gets SIGTERM/SIGINT or stdin closes.
 
-    idle_conns.py HOST PORT PATH N
+    idle_conns.py HOST PORT PATH N [CA_FILE]
+
+With CA_FILE the connections are HTTPS (TLS 1.3, the server's certificate verified against it).
 
 Prints one line when all connections are held (or failed), which load/run.sh waits for:
 
@@ -14,6 +16,7 @@ connection, so it does not count as held). Needs `ulimit -n` above N.
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 
@@ -49,6 +52,10 @@ def read_response(sock):
 
 def main():
     host, port, path, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    tls = None
+    if len(sys.argv) > 5:
+        tls = ssl.create_default_context(cafile=sys.argv[5])
+        tls.minimum_version = ssl.TLSVersion.TLSv1_3
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
     held = []
     failed = 0
@@ -60,6 +67,8 @@ def main():
         try:
             s.settimeout(10)
             s.connect((host, port))
+            if tls:
+                s = tls.wrap_socket(s, server_hostname=host)
             s.sendall(request)
             status, keep_alive = read_response(s)
             if status != 200:

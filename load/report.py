@@ -242,19 +242,10 @@ def build(results):
     close = {}
     close_rows = []
     for key, label in TARGETS:
-        files = round_files(results, f"wrk-{key}-c20close", "txt")
-        parsed = {rn: parse_wrk(read(f)) for rn, f in files.items()}
-        chosen = median_round({rn: (v or {}).get("rps") for rn, v in parsed.items()})
-        r = parsed.get(chosen) if chosen else None
-        if not r or not r.get("requests"):
+        r, rps_text, errs, _ = median_cell(results, key, "c20close")
+        if not r:
             continue
         close[key] = r
-        all_rps = [v["rps"] for v in parsed.values() if v and v.get("rps") is not None]
-        rps_text = fmt_int(r["rps"])
-        if len(all_rps) > 1:
-            rps_text += f" ({fmt_int(min(all_rps))}–{fmt_int(max(all_rps))})"
-        errs = [e for e in r["errors"]
-                if not re.fullmatch(r"socket errors: connect 0, read 0, write 0, timeout 0", e)]
         close_rows.append(f"| {label} | {rps_text} | {fmt_us(r['p50'])} | {fmt_us(r['p99'])} | "
                           f"{'; '.join(errs) or '–'} |")
     if close_rows:
@@ -270,17 +261,9 @@ def build(results):
 
     cpu_rows = []
     for key, label in TARGETS:
-        rn = wrk_round.get((key, "50"))
-        e = read_env(os.path.join(results, f"cpu-{key}-c50-r{rn}.env"))
-        if not e:
-            e = read_env(os.path.join(results, f"cpu-{key}-c50.env"))
-        r = wrk.get((key, "50"))
-        if not e or not r or not r.get("requests"):
-            continue
-        tck = float(e.pop("clk_tck", "100"))
-        parts = [f"{name} {int(t) / tck * 1e6 / r['requests']:.1f}" for name, t in e.items()]
-        total = sum(int(t) for t in e.values()) / tck * 1e6 / r["requests"]
-        cpu_rows.append(f"| {label} | " + ", ".join(parts) + f" | {total:.1f} |")
+        text = cpu_text(results, key, "c50", wrk_round.get((key, "50")), wrk.get((key, "50")))
+        if text:
+            cpu_rows.append(f"| {label} | {text} |")
     if cpu_rows:
         o("CPU time per request at 50 connections (user + system, from /proc/PID/stat over the "
           "wrk run, 10 ms tick resolution; wrk's own share not included):")
@@ -289,6 +272,9 @@ def build(results):
         o("|---|---|---|")
         out.extend(cpu_rows)
         o("")
+
+    tls = build_tls(results, meta, d, rounds)
+    out.extend(tls["lines"])
 
     rate = meta.get("rate", "?")
     clients = meta.get("rate_clients", "?")
@@ -387,6 +373,22 @@ def build(results):
         ratio = st["rps"] / hp["rps"]
         o(f"- new connections per second (plain) ≥ HAProxy's: **{'met' if ratio >= 1 else 'missed'}**"
           f" — {fmt_int(st['rps'])} vs {fmt_int(hp['rps'])} ({(ratio - 1) * 100:+.0f} %).")
+    for cell, what in (("c20tlsfull", "full TLS 1.3 handshakes"),
+                       ("c20tlsresume", "resumed TLS 1.3 sessions")):
+        st, hp = tls["cells"].get(("stella", cell)), tls["cells"].get(("haproxy", cell))
+        if st and hp and st["rps"] and hp["rps"]:
+            ratio = st["rps"] / hp["rps"]
+            p99_ok = None not in (st["p99"], hp["p99"]) and st["p99"] <= hp["p99"]
+            o(f"- new HTTPS connections per second, {what}, ≥ HAProxy's with p99 no higher: "
+              f"**{'met' if ratio >= 1 and p99_ok else 'missed'}** — {fmt_int(st['rps'])} vs "
+              f"{fmt_int(hp['rps'])} ({(ratio - 1) * 100:+.0f} %), p99 {fmt_us(st['p99'])} vs "
+              f"{fmt_us(hp['p99'])}.")
+    st, hp = tls["cells"].get(("stella", "c50tls")), tls["cells"].get(("haproxy", "c50tls"))
+    if st and hp and st["rps"] and hp["rps"]:
+        ratio = st["rps"] / hp["rps"]
+        o(f"- HTTPS keep-alive requests/s at 50 connections ≥ 1.25× HAProxy's: "
+          f"**{'met' if ratio >= 1.25 else 'missed'}** — {fmt_int(st['rps'])} vs "
+          f"{fmt_int(hp['rps'])} ({ratio:.2f}×).")
     if overhead:
         ok = overhead[0] < 2000 and overhead[1] < 5000
         o(f"- Gateway overhead at {rate} req/s (p50 < 2 ms, p99 < 5 ms): **"
@@ -447,6 +449,93 @@ def build(results):
                 f"**{sum(straces[k][1].values()) / max(straces[k][0], 1):.2f}**" for k in keys) + " |")
             o("")
     return "\n".join(wrap(out)).rstrip() + "\n"
+
+
+def median_cell(results, key, cell):
+    """The median round of one wrk cell: (parsed, "req/s (min–max)", error notes, round)."""
+    files = round_files(results, f"wrk-{key}-{cell}", "txt")
+    parsed = {rn: parse_wrk(read(f)) for rn, f in files.items()}
+    chosen = median_round({rn: (v or {}).get("rps") for rn, v in parsed.items()})
+    r = parsed.get(chosen) if chosen else None
+    if not r or not r.get("requests"):
+        return None, "–", [], None
+    all_rps = [v["rps"] for v in parsed.values() if v and v.get("rps") is not None]
+    rps_text = fmt_int(r["rps"])
+    if len(all_rps) > 1:
+        rps_text += f" ({fmt_int(min(all_rps))}–{fmt_int(max(all_rps))})"
+    errs = [e for e in r["errors"]
+            if not re.fullmatch(r"socket errors: connect 0, read 0, write 0, timeout 0", e)]
+    return r, rps_text, errs, chosen
+
+
+def cpu_text(results, key, cell, rn, r):
+    """Per-request CPU ("name µs, name µs | total µs") of a cell's chosen round, or None."""
+    e = read_env(os.path.join(results, f"cpu-{key}-{cell}-r{rn}.env"))
+    if not e:
+        e = read_env(os.path.join(results, f"cpu-{key}-{cell}.env"))
+    if not e or not r or not r.get("requests"):
+        return None
+    tck = float(e.pop("clk_tck", "100"))
+    parts = [f"{name} {int(t) / tck * 1e6 / r['requests']:.1f}" for name, t in e.items()]
+    total = sum(int(t) for t in e.values()) / tck * 1e6 / r["requests"]
+    return ", ".join(parts) + f" | {total:.1f}"
+
+
+def build_tls(results, meta, d, rounds):
+    """The HTTPS table: keep-alive, full handshakes, resumed sessions; and the CPU per request."""
+    out = {"lines": [], "cells": {}}
+    if meta.get("tls", "0") != "1":
+        return out
+    o = out["lines"].append
+    resumes = read_env(os.path.join(results, "resumes.env"))
+    rows, cpu_rows = [], []
+    cells = (("c50tls", "keep-alive, 50 conns: req/s"),
+             ("c20tlsfull", "full handshakes, 20 conns: conns/s"),
+             ("c20tlsresume", "resumed, 20 conns: conns/s"))
+    for key, label in TARGETS[:3]:
+        row = [label]
+        for cell, _ in cells:
+            r, rps_text, errs, rn = median_cell(results, key, cell)
+            out["cells"][(key, cell)] = r
+            if r is None:
+                row += ["–", "–", "–"]
+                continue
+            if errs:
+                rps_text += " (" + "; ".join(errs) + ")"
+            row += [rps_text, fmt_us(r["p50"]), fmt_us(r["p99"])]
+            text = cpu_text(results, key, cell, rn, r)
+            if text and cell != "c50tls":
+                cpu_rows.append(f"| {label} | {cell[3:]} | {text} |")
+            elif text:
+                cpu_rows.append(f"| {label} | keep-alive | {text} |")
+        rows.append("| " + " | ".join(row) + " |")
+    o(f"### HTTPS (TLS 1.3): wrk, {d} s per cell after a 2 s warm-up")
+    o("")
+    o("The same request over TLS 1.3 (one ECDSA P-256 certificate from `stella-gw tls dev-certs` for "
+      "every server; X25519, TLS_AES_256_GCM_SHA384). Keep-alive: `wrk -t1 -c50`. New connections: "
+      "`wrk -t1 -c20 -H 'Connection: close'`; wrk keeps its SSL object across reconnections and "
+      "offers the previous session, so the rate is of full handshakes against servers that send no "
+      "session tickets (stella-gw `http.tls.sessionTickets: false`, nginx `ssl_session_tickets "
+      "off; ssl_session_cache off`, HAProxy `no-tls-tickets` with `tune.ssl.cachesize 0`) and of "
+      "resumed sessions against the same servers with tickets on (their defaults). Whether a port "
+      "resumes is checked with `openssl s_client -sess_out` / `-sess_in` before the run: "
+      + ", ".join(f"{k} {v}" for k, v in sorted(resumes.items())) + ".")
+    o("")
+    if rounds > 1:
+        o("Each cell is the round with the median rate; in brackets, the range over the rounds.")
+        o("")
+    o("| target | " + " | ".join(f"{h} | p50 | p99" for _, h in cells) + " |")
+    o("|---|" + "---|---|---|" * len(cells))
+    out["lines"].extend(rows)
+    o("")
+    if cpu_rows:
+        o("CPU time per request (per new connection in the handshake cells), µs, user + system:")
+        o("")
+        o("| target | cell | by process | total |")
+        o("|---|---|---|---|")
+        out["lines"].extend(cpu_rows)
+        o("")
+    return out
 
 
 def wrap(lines, width=100):

@@ -4,9 +4,10 @@
 #   (b) nginx (1 worker) proxying to an nginx upstream that returns the same body,
 #   (c) HAProxy (nbthread 1) proxying to that upstream,
 #   (d) the upstream directly;
-# closed-loop wrk at 50 and 1,000 connections and with a new connection per request, a fixed-rate
-# h2load run, the RSS of each proxy holding 10,000 idle keep-alive connections, and stella-gw's
-# allocations per request and one worker against two. Prints a markdown report; --write-docs also puts it
+# closed-loop wrk at 50 and 1,000 connections and with a new connection per request, the same over
+# HTTPS (keep-alive, new connections with full TLS 1.3 handshakes and with resumed ones), a
+# fixed-rate h2load run, the RSS of each proxy holding 10,000 idle keep-alive connections, and
+# stella-gw's allocations per request and one worker against two. Prints a markdown report; --write-docs also puts it
 # into docs/performance.md between <!-- load:begin --> and <!-- load:end -->. See load/README.md.
 set -euo pipefail
 
@@ -23,8 +24,10 @@ port_base=18000
 profile=0
 keep_tmp=0
 extras=1
+tls=1
 rounds=1
 targets="stella haproxy nginx upstream"
+tls_targets="stella haproxy nginx"
 original_args=("$@")
 
 usage() {
@@ -36,13 +39,14 @@ usage: bash load/run.sh [options]
   --rate N          total requests/s for the fixed-rate run (default 2000)
   --rate-clients N  connections for the fixed-rate run (default 10; N must divide the rate)
   --idle N          idle keep-alive connections for the RSS step (default 10000; 0 skips it)
-  --port-base P     use ports P..P+4 on 127.0.0.1 (default 18000)
+  --port-base P     use ports P..P+12 on 127.0.0.1 (default 18000)
   --profile         also profile the gateway: perf record during a wrk -c50 run, and
                     strace -c on stella-gw and HAProxy for syscalls per request
   --rounds N        repeat the wrk and h2load measurements N times, targets interleaved, and
                     report the median round of each cell (default 1; use 3 on a shared machine)
   --keep-tmp        keep the temporary directory (configs, logs, raw outputs)
   --no-extras       skip stella-gw's own figures (allocations per request, workers 1 vs 2)
+  --no-tls          skip the HTTPS cells
 EOF
 }
 
@@ -58,6 +62,7 @@ while (($#)); do
     --profile) profile=1; shift ;;
     --keep-tmp) keep_tmp=1; shift ;;
     --no-extras) extras=0; shift ;;
+    --no-tls) tls=0; shift ;;
     --rounds) rounds=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -67,7 +72,7 @@ done
 log() { printf '[load %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-for tool in wrk h2load nginx haproxy curl python3; do
+for tool in wrk h2load nginx haproxy curl python3 openssl; do
   command -v "$tool" >/dev/null || die "$tool not found (bash scripts/setup.sh installs it)"
 done
 # The interpreter itself, not a wrapper (pyenv shims fork): $! must be the process that holds the
@@ -85,6 +90,11 @@ rps_per_client=$((rate / rate_clients))
 
 p_gw=$port_base p_svc=$((port_base + 1)) p_up=$((port_base + 2)) p_nginx=$((port_base + 3))
 p_haproxy=$((port_base + 4))
+# HTTPS: each server once with TLS session tickets (clients may resume) and once without (every
+# new connection is a full handshake); stella-gw needs a gateway (and demo service) for each.
+p_gw_tls=$((port_base + 5)) p_svc_tls=$((port_base + 6)) p_gw_full=$((port_base + 7))
+p_svc_full=$((port_base + 8)) p_nginx_tls=$((port_base + 9)) p_nginx_full=$((port_base + 10))
+p_haproxy_tls=$((port_base + 11)) p_haproxy_full=$((port_base + 12))
 path=/api/v1/demo/echo
 
 # File descriptors: each side of 10,000 connections needs 10,000 of them. Children inherit this.
@@ -97,6 +107,7 @@ fi
 fd_budget=$((nofile < 65536 ? nofile : 65536))
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/stella-load.XXXXXX")
+certs=
 res=$dir/results
 mkdir -p "$res"
 pids=()
@@ -138,7 +149,8 @@ except OSError:
     sys.exit(1)
 EOF
 }
-for p in $p_gw $p_svc $p_up $p_nginx $p_haproxy; do
+for p in $p_gw $p_svc $p_up $p_nginx $p_haproxy $p_gw_tls $p_svc_tls $p_gw_full $p_svc_full \
+  $p_nginx_tls $p_nginx_full $p_haproxy_tls $p_haproxy_full; do
   port_free "$p" || die "port $p on 127.0.0.1 is in use (choose others with --port-base)"
 done
 
@@ -147,7 +159,7 @@ wait_http() {  # PID URL [grep pattern] — up to 30 s, or until PID exits
   for _ in $(seq 300); do
     kill -0 "$pid" 2>/dev/null || return 1
     local body
-    if body=$(curl -sf --max-time 1 "$url" 2>/dev/null); then
+    if body=$(curl -sf --max-time 1 ${certs:+--cacert "$certs/ca.pem"} "$url" 2>/dev/null); then
       if [[ -z $pattern ]] || grep -q -- "$pattern" <<<"$body"; then return 0; fi
     fi
     sleep 0.1
@@ -191,6 +203,55 @@ wait_http "$svc_pid" "http://127.0.0.1:$p_gw/health/ready" '"instances":1,' ||
   die "demo service did not register: $(tail -5 "$dir/service.log")"
 wait_http "$gw_pid" "http://127.0.0.1:$p_gw$path" || die "GET $path through stella-gw fails"
 log "stella-gw pid $gw_pid on :$p_gw, demo service pid $svc_pid"
+
+# One certificate for every HTTPS server: the dev CA's ECDSA P-256 leaf for localhost/127.0.0.1.
+if ((tls)); then
+  certs=$dir/certs
+  "$binary" tls dev-certs --out "$certs" >"$dir/dev-certs.log" 2>&1 ||
+    die "stella-gw tls dev-certs failed: $(tail -3 "$dir/dev-certs.log")"
+  cat "$certs/gateway.pem" "$certs/gateway-key.pem" >"$certs/haproxy.pem"
+fi
+start_tls_gateway() {  # NAME HTTP_PORT SERVICE_PORT TICKETS(true|false); sets tls_gw_pid tls_svc_pid
+  local name=$1 hp=$2 sp=$3 tickets=$4
+  cat >"$dir/$name.yaml" <<EOF
+# Generated by load/run.sh: the plain gateway's settings, HTTPS on the listener.
+gateway:
+  node: {region: "local", nodeId: "gw-load-$name", environment: "dev"}
+  http:
+    host: "127.0.0.1"
+    port: $hp
+    workers: 1
+    maxConnections: 5000
+    drainTimeout: "1s"
+    tls:
+      enabled: true
+      certificatePath: "$certs/gateway.pem"
+      privateKeyPath: "$certs/gateway-key.pem"
+      sessionTickets: $tickets
+  transports:
+    tcp: {enabled: true, host: "127.0.0.1", port: $sp}
+    tls: {enabled: false}
+  auth: {enabled: false}
+  rateLimiting: {enabled: false}
+EOF
+  "$binary" serve --config "$dir/$name.yaml" --workers 1 >"$dir/$name.log" 2>&1 &
+  tls_gw_pid=$!
+  pids+=("$tls_gw_pid")
+  wait_http "$tls_gw_pid" "https://127.0.0.1:$hp/health/live" ||
+    die "stella-gw ($name) did not start: $(tail -5 "$dir/$name.log")"
+  "$binary" service demo --gateway "tcp://127.0.0.1:$sp" --region local >"$dir/$name-service.log" 2>&1 &
+  tls_svc_pid=$!
+  pids+=("$tls_svc_pid")
+  wait_http "$tls_svc_pid" "https://127.0.0.1:$hp/health/ready" '"instances":1,' ||
+    die "demo service ($name) did not register: $(tail -5 "$dir/$name-service.log")"
+  log "stella-gw ($name, sessionTickets $tickets) pid $tls_gw_pid on :$hp, demo service pid $tls_svc_pid"
+}
+if ((tls)); then
+  start_tls_gateway gateway-tls "$p_gw_tls" "$p_svc_tls" true
+  gwt_pid=$tls_gw_pid svct_pid=$tls_svc_pid
+  start_tls_gateway gateway-full "$p_gw_full" "$p_svc_full" false
+  gwf_pid=$tls_gw_pid svcf_pid=$tls_svc_pid
+fi
 
 # The body the demo echo gives wrk's request (only a Host header): the upstream returns it verbatim.
 curl -sf -H 'User-Agent:' -H 'Accept:' -o "$dir/body.json" "http://127.0.0.1:$p_gw$path"
@@ -237,17 +298,32 @@ cat >"$dir/upstream/server.inc" <<EOF
     location / { return 404; }
   }
 EOF
+proxy_location='location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }'
 cat >"$dir/nginx/server.inc" <<EOF
   upstream up { server 127.0.0.1:$p_up; keepalive 64; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:$p_nginx;
-    location / {
-      proxy_pass http://up;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
+    $proxy_location
   }
 EOF
+if ((tls)); then
+  cat >>"$dir/nginx/server.inc" <<EOF
+  ssl_certificate $certs/gateway.pem;
+  ssl_certificate_key $certs/gateway-key.pem;
+  ssl_protocols TLSv1.3;
+  server {
+    listen 127.0.0.1:$p_nginx_tls ssl;
+    ssl_session_tickets on;
+    $proxy_location
+  }
+  server {
+    listen 127.0.0.1:$p_nginx_full ssl;
+    ssl_session_tickets off;
+    ssl_session_cache off;
+    $proxy_location
+  }
+EOF
+fi
 nginx_conf "$dir/upstream" "$dir/upstream/server.inc" >"$dir/upstream/nginx.conf"
 nginx_conf "$dir/nginx" "$dir/nginx/server.inc" >"$dir/nginx/nginx.conf"
 nginx -e "$dir/upstream/error.log" -p "$dir/upstream" -c nginx.conf >"$dir/upstream/stdout.log" 2>&1 &
@@ -268,6 +344,8 @@ cat >"$dir/haproxy.cfg" <<EOF
 # Generated by load/run.sh
 global
   nbthread 1
+  # No server-side session cache: with tickets off (no-tls-tickets) nothing can resume.
+  tune.ssl.cachesize 0
   # maxconn asks for 2 fds per connection; with a lower hard limit, run with what there is
   # (idle client connections need one fd each).
   no strict-limits
@@ -284,6 +362,8 @@ defaults
   maxconn $((fd_budget - 200))
 frontend fe
   bind 127.0.0.1:$p_haproxy
+$(((tls)) && echo "  bind 127.0.0.1:$p_haproxy_tls ssl crt $certs/haproxy.pem ssl-min-ver TLSv1.3")
+$(((tls)) && echo "  bind 127.0.0.1:$p_haproxy_full ssl crt $certs/haproxy.pem ssl-min-ver TLSv1.3 no-tls-tickets")
   default_backend up
 backend up
   server u1 127.0.0.1:$p_up
@@ -294,25 +374,61 @@ pids+=("$haproxy_pid")
 wait_http "$haproxy_pid" "http://127.0.0.1:$p_haproxy$path" || die "HAProxy did not start: $(tail -5 "$dir/haproxy.log")"
 log "HAProxy pid $haproxy_pid on :$p_haproxy"
 
-for port in $p_gw $p_nginx $p_haproxy $p_up; do
-  n=$(curl -sf -H 'User-Agent:' -H 'Accept:' -o /dev/null -w '%{size_download}' "http://127.0.0.1:$port$path")
-  [[ $n == "$body_bytes" ]] || die "body through :$port is $n bytes, expected $body_bytes"
+tls_ports=
+((tls)) && tls_ports="$p_gw_tls $p_gw_full $p_nginx_tls $p_nginx_full $p_haproxy_tls $p_haproxy_full"
+for port in $p_gw $p_nginx $p_haproxy $p_up $tls_ports; do
+  scheme=http
+  [[ " $tls_ports " == *" $port "* ]] && scheme=https
+  n=$(curl -sf ${certs:+--cacert "$certs/ca.pem"} -H 'User-Agent:' -H 'Accept:' -o /dev/null \
+    -w '%{size_download}' "$scheme://127.0.0.1:$port$path")
+  [[ $n == "$body_bytes" ]] || die "body through $scheme :$port is $n bytes, expected $body_bytes"
 done
 
-url_of() {
-  case $1 in
-    stella) echo "http://127.0.0.1:$p_gw$path" ;;
-    haproxy) echo "http://127.0.0.1:$p_haproxy$path" ;;
-    nginx) echo "http://127.0.0.1:$p_nginx$path" ;;
-    upstream) echo "http://127.0.0.1:$p_up$path" ;;
+# Whether an HTTPS port resumes a session: openssl s_client once with -sess_out, then with
+# -sess_in ("Reused" or "New"). The report prints it beside the connection rates.
+resumes() {  # PORT
+  local sess=$dir/session-$1.pem out req
+  req=$(printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path")
+  printf '%s' "$req" | timeout 10 openssl s_client -connect "127.0.0.1:$1" -ign_eof \
+    -sess_out "$sess" >/dev/null 2>&1 || true
+  out=$(printf '%s' "$req" | timeout 10 openssl s_client -connect "127.0.0.1:$1" -ign_eof \
+    -sess_in "$sess" 2>&1 || true)
+  if grep -q '^Reused, TLSv1.3' <<<"$out"; then echo yes; else echo no; fi
+}
+if ((tls)); then
+  {
+    echo "stella-tlsresume=$(resumes "$p_gw_tls")"
+    echo "stella-tlsfull=$(resumes "$p_gw_full")"
+    echo "haproxy-tlsresume=$(resumes "$p_haproxy_tls")"
+    echo "haproxy-tlsfull=$(resumes "$p_haproxy_full")"
+    echo "nginx-tlsresume=$(resumes "$p_nginx_tls")"
+    echo "nginx-tlsfull=$(resumes "$p_nginx_full")"
+  } >"$res/resumes.env"
+  log "session resumption per HTTPS port: $(tr '\n' ' ' <"$res/resumes.env")"
+fi
+
+url_of() {  # TARGET [MODE]: MODE tls/tlsresume (tickets on) or tlsfull (tickets off) is HTTPS
+  case $1:${2:-} in
+    stella:tls | stella:tlsresume) echo "https://127.0.0.1:$p_gw_tls$path" ;;
+    stella:tlsfull) echo "https://127.0.0.1:$p_gw_full$path" ;;
+    haproxy:tls | haproxy:tlsresume) echo "https://127.0.0.1:$p_haproxy_tls$path" ;;
+    haproxy:tlsfull) echo "https://127.0.0.1:$p_haproxy_full$path" ;;
+    nginx:tls | nginx:tlsresume) echo "https://127.0.0.1:$p_nginx_tls$path" ;;
+    nginx:tlsfull) echo "https://127.0.0.1:$p_nginx_full$path" ;;
+    stella:*) echo "http://127.0.0.1:$p_gw$path" ;;
+    haproxy:*) echo "http://127.0.0.1:$p_haproxy$path" ;;
+    nginx:*) echo "http://127.0.0.1:$p_nginx$path" ;;
+    upstream:*) echo "http://127.0.0.1:$p_up$path" ;;
   esac
 }
-procs_of() {  # the processes that do the work for a target: NAME=PID ...
-  case $1 in
-    stella) echo "gateway=$gw_pid service=$svc_pid" ;;
-    haproxy) echo "haproxy=$haproxy_pid upstream=$up_worker" ;;
-    nginx) echo "proxy=$nginx_worker upstream=$up_worker" ;;
-    upstream) echo "upstream=$up_worker" ;;
+procs_of() {  # TARGET [MODE]: the processes that do the work, NAME=PID ...
+  case $1:${2:-} in
+    stella:tls | stella:tlsresume) echo "gateway=$gwt_pid service=$svct_pid" ;;
+    stella:tlsfull) echo "gateway=$gwf_pid service=$svcf_pid" ;;
+    stella:*) echo "gateway=$gw_pid service=$svc_pid" ;;
+    haproxy:*) echo "haproxy=$haproxy_pid upstream=$up_worker" ;;
+    nginx:*) echo "proxy=$nginx_worker upstream=$up_worker" ;;
+    upstream:*) echo "upstream=$up_worker" ;;
   esac
 }
 
@@ -355,21 +471,22 @@ fi
 # --- 2. closed loop: wrk ------------------------------------------------------------------------
 wrk_cell() {  # TARGET CONNS THREADS ROUND [close]
   local target=$1 c=$2 t=$3 r=$4 mode=${5:-} url name pid cell
-  url=$(url_of "$target")
+  url=$(url_of "$target" "$mode")
   local extra=()
-  # close: every request on a new connection (wrk reconnects after each answer), so requests/s
-  # is new connections per second.
-  [[ $mode == close ]] && extra=(-H "Connection: close")
+  # close (and the TLS new-connection modes): every request on a new connection (wrk reconnects
+  # after each answer), so requests/s is new connections per second. wrk keeps its SSL object
+  # across reconnections and so offers the last session: resumed where the server sent tickets.
+  [[ $mode == close || $mode == tlsfull || $mode == tlsresume ]] && extra=(-H "Connection: close")
   cell=c$c$mode
   wrk -t"$t" -c"$c" -d2s "${extra[@]}" "$url" >/dev/null 2>&1 || true  # warm-up
   declare -A before=()
-  for kv in $(procs_of "$target"); do before[${kv%%=*}]=$(cpu_ticks "${kv#*=}"); done
+  for kv in $(procs_of "$target" "$mode"); do before[${kv%%=*}]=$(cpu_ticks "${kv#*=}"); done
   wrk -t"$t" -c"$c" -d"${duration}s" --timeout 10s --latency "${extra[@]}" "$url" \
     >"$res/wrk-$target-$cell-r$r.txt" 2>&1 ||
     log "wrk failed for $target at $c connections (see $res/wrk-$target-$cell-r$r.txt)"
   {
     echo "clk_tck=$(getconf CLK_TCK)"
-    for kv in $(procs_of "$target"); do
+    for kv in $(procs_of "$target" "$mode"); do
       name=${kv%%=*} pid=${kv#*=}
       echo "$name=$(($(cpu_ticks "$pid") - ${before[$name]}))"
     done
@@ -380,6 +497,11 @@ for ((r = 1; r <= rounds; r++)); do
   for target in $targets; do wrk_cell "$target" 50 1 "$r"; done
   for target in $targets; do wrk_cell "$target" 1000 2 "$r"; done
   for target in $targets; do wrk_cell "$target" 20 1 "$r" close; done
+  if ((tls)); then
+    for target in $tls_targets; do wrk_cell "$target" 50 1 "$r" tls; done
+    for target in $tls_targets; do wrk_cell "$target" 20 1 "$r" tlsfull; done
+    for target in $tls_targets; do wrk_cell "$target" 20 1 "$r" tlsresume; done
+  fi
 done
 
 # --- 3. fixed rate: h2load ----------------------------------------------------------------------
@@ -458,6 +580,7 @@ if [[ -n $(git -C "$repo" status --porcelain 2>/dev/null | head -1) ]]; then git
   echo "idle_conns=$idle"
   echo "nofile=$nofile"
   echo "rounds=$rounds"
+  echo "tls=$tls"
 } >"$res/meta.env"
 cp "$dir/body.json" "$res/body.json"
 

@@ -70,6 +70,30 @@ TEST_F(Https, PlainHttpOnTheTlsPortGetsNoAnswer) {
   EXPECT_EQ(out, R"({"status":"live"})");
 }
 
+// Session tickets: a second connection resumes the first one's session (no certificate exchange)
+// and is served as any other. `openssl s_client -sess_out` keeps the ticket the gateway sent after
+// the first handshake; `-sess_in` offers it. s_client exits 1 when the connection ends without
+// close_notify, so its status 0 also checks that the gateway sends one after `Connection: close`.
+TEST_F(Https, SessionTicketsLetAClientResume) {
+  ASSERT_TRUE(gw_->ok()) << gw_->gateway_log();
+  const auto session = certs_ / "session.pem";
+  const auto s_client = [&](const std::string& sess) {
+    return shell(
+        "printf 'GET /health/live HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: "
+        "close\\r\\n\\r\\n' | timeout 10 openssl s_client -connect localhost:" +
+        std::to_string(gw_->http()) + " -CAfile " + (certs_ / "ca.pem").string() + " -ign_eof " +
+        sess + " 2>&1");
+  };
+  auto [rc1, first] = s_client("-sess_out " + session.string());
+  ASSERT_EQ(rc1, 0) << first;
+  EXPECT_NE(first.find("New, TLSv1.3"), std::string::npos) << first;
+  EXPECT_NE(first.find("{\"status\":\"live\"}"), std::string::npos) << first;
+  auto [rc2, second] = s_client("-sess_in " + session.string());
+  ASSERT_EQ(rc2, 0) << second;
+  EXPECT_NE(second.find("Reused, TLSv1.3"), std::string::npos) << second;
+  EXPECT_NE(second.find("{\"status\":\"live\"}"), std::string::npos) << second;
+}
+
 // The handshake deadline and a client's last handshake flight land in the same loop turn:
 // hundreds of clients start their handshakes at staggered moments around a 40 ms deadline, so
 // some finish just before it, some just after, some on the same turn. Under ASan a handler

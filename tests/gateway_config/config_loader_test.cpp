@@ -187,7 +187,8 @@ transports:
 http:
   host: "10.0.0.1"
   port: 8081
-  tls: {enabled: true, certificatePath: /h.pem, privateKeyPath: /h.key, certificatePassword: hp}
+  tls: {enabled: true, certificatePath: /h.pem, privateKeyPath: /h.key, certificatePassword: hp,
+        sessionTickets: false}
   workers: 4
   maxConnections: 100
   maxRequestLineSize: "4KiB"
@@ -255,6 +256,8 @@ openapi: {enabled: false, cacheTtlSeconds: 0, title: T, version: "2"}
   EXPECT_EQ(c.http.tls.certificate_path, "/h.pem");
   EXPECT_EQ(c.http.tls.private_key_path, "/h.key");
   EXPECT_EQ(c.http.tls.certificate_password, "hp");
+  EXPECT_FALSE(c.http.tls.session_tickets);
+  EXPECT_TRUE(GatewayConfig{}.http.tls.session_tickets);
   EXPECT_EQ(c.http.workers, 4u);
   EXPECT_EQ(c.http.max_connections, 100u);
   EXPECT_EQ(c.http.max_request_line, 4096u);

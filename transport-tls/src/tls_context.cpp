@@ -239,8 +239,10 @@ std::shared_ptr<ServerTlsContext> make_server_context(const TlsSettings& s, std:
   auto out = std::make_shared<ServerTlsContext>(asio::ssl::context(asio::ssl::context::tls_server));
   SSL_CTX* ctx = out->ssl.native_handle();
   tls13_only(ctx);
-  // The SDK does not resume sessions; tickets would only add post-handshake traffic.
-  SSL_CTX_set_num_tickets(ctx, 0);
+  // Without resumption (the SDK does not resume) tickets would only add post-handshake traffic.
+  // With them, OpenSSL's defaults: two tickets per full handshake, stateless, keys generated per
+  // process; no early data (0-RTT stays off).
+  if (!s.session_tickets) SSL_CTX_set_num_tickets(ctx, 0);
   static constexpr unsigned char kSessionContext[] = "stella-gw";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   if (!use_identity(ctx, s.certificate_path, s.private_key_path, s.certificate_password, error)) {

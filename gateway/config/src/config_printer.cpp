@@ -284,6 +284,7 @@ std::string to_yaml(const GatewayConfig& c, bool show_secrets) {
   w.secret("certificatePassword", c.http.tls.certificate_password);
   w.str("clientCertificateMode", transport::tls::to_string(c.http.tls.client_certificate_mode));
   w.str("caPath", c.http.tls.ca_path);
+  w.boolean("sessionTickets", c.http.tls.session_tickets);
   w.end();
   w.str("externalUrl", c.http.external_url);
   w.number("workers", c.http.workers);

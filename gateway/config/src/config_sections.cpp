@@ -180,6 +180,7 @@ void read_http(MapReader& m, HttpConfig& c) {
                 transport::tls::parse_client_certificate_mode,
                 "none, allow or require (or NoCertificate, AllowCertificate, RequireCertificate)");
     t->get("caPath", c.tls.ca_path);
+    t->get("sessionTickets", c.tls.session_tickets);
     t->finish();
   }
   m.get("externalUrl", c.external_url);

@@ -29,6 +29,8 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using SslStream = asio::ssl::stream<tcp::socket>;
 inline constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+/// How long a TLS connection the server ends waits for the client's close_notify.
+inline constexpr core::Duration kCloseNotifyWait = std::chrono::seconds(1);
 
 enum class Deadline : std::uint8_t { none, idle, header, body, response, write };
 
@@ -158,6 +160,20 @@ class ClientConnection {
     set_deadline(Deadline::write, w_.shared.config->http.idle_timeout);
     auto [ec, n] = co_await asio::async_write(stream_, buffers, kTuple);
     co_return !ec;
+  }
+
+  /// The end of a connection the server closes (an answer with `Connection: close`, an error
+  /// answer, drain). TLS sends close_notify (RFC 8446 §6.1: before closing the write side) and
+  /// waits for the client's close_notify or close, at most kCloseNotifyWait; a client that sees
+  /// none cannot tell the end of the answer from a truncation. Plain TCP: nothing to do.
+  asio::awaitable<void> finish() {
+    if constexpr (!kPlain) {
+      if (closed_) co_return;
+      set_deadline(Deadline::write,
+                   std::min<core::Duration>(w_.shared.config->http.idle_timeout, kCloseNotifyWait));
+      auto [ec] = co_await stream_.async_shutdown(kTuple);
+      (void)ec;  // the client's close without its own close_notify is the usual end
+    }
   }
 
   void close() {

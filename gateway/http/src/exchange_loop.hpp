@@ -60,12 +60,15 @@ class ExchangeLoop final : public HttpConnectionBase,
   asio::awaitable<void> run() {
     auto self = this->shared_from_this();
     conn_.start(*this, self);
+    bool ended = false;
     try {
       co_await process();
+      ended = true;
     } catch (const std::exception& e) {
       w_.shared.log(std::string("http connection failed: ") + e.what());
       if (in_exchange_) finish_exchange(Outcome::internal_error, 500);
     }
+    if (ended) co_await conn_.finish();
     conn_.close();
   }
 

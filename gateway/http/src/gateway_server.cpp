@@ -334,6 +334,7 @@ bool GatewayServer::Impl::start(std::string& error) {
     hs.certificate_password = c.http.tls.certificate_password;
     hs.client_certificate_mode = c.http.tls.client_certificate_mode;
     hs.ca_path = c.http.tls.ca_path;
+    hs.session_tickets = c.http.tls.session_tickets;
     std::string tls_error;
     https_context = transport::tls::make_server_context(hs, tls_error);
     if (!https_context) {

@@ -52,6 +52,9 @@ struct TlsSettings {
   /// allowedClientCertificateThumbprints: hex SHA-256 of the client's DER leaf certificate.
   /// Empty: any certificate that verifies against ca_path. Not allowed with mode none.
   std::vector<std::string> allowed_client_certificate_thumbprints;
+  /// TLS 1.3 session tickets (two per full handshake, keys per process) so that clients can
+  /// resume. Off for the service transport (the SDK does not resume); on for HTTPS ingress.
+  bool session_tickets = false;
 };
 
 /// The SDK's side: how a service verifies the gateway and which certificate it presents.

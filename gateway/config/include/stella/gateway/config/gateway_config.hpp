@@ -83,6 +83,9 @@ struct HttpTlsConfig {
   transport::tls::ClientCertificateMode client_certificate_mode =
       transport::tls::ClientCertificateMode::none;
   std::string ca_path;  // caPath: PEM CAs trusted for client certificates
+  /// sessionTickets: TLS 1.3 session tickets, so that clients can resume (no certificate
+  /// exchange or signature on their next connection). false: every connection is a full handshake.
+  bool session_tickets = true;
 };
 
 /// http: the client-facing HTTP/1.1 listener and its limits.
