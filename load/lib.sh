@@ -22,7 +22,7 @@ start_gateway() {
   gw=$!
   gateway_log=$log
   for _ in $(seq 100); do grep -q "listening" "$log" && break; sleep 0.1; done
-  http=$(grep -o 'http=127.0.0.1:[0-9]*' "$log" | cut -d: -f2)
+  http=$(grep -o 'https\?=127.0.0.1:[0-9]*' "$log" | cut -d: -f2)
   tcp=$(grep -o 'tcp=127.0.0.1:[0-9]*' "$log" | cut -d: -f2)
   [[ -n "$http" && -n "$tcp" ]] || { echo "the gateway did not start:" >&2; tail -5 "$log" >&2; return 1; }
 }

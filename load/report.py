@@ -325,34 +325,36 @@ def build(results):
         o("")
 
     n_idle = meta.get("idle_conns", "?")
-    o(f"### {n_idle} idle keep-alive connections")
-    o("")
-    o(f"Each connection sends one request (stella-gw: `GET /health/live`, answered by the gateway "
-      f"itself; nginx and HAProxy: the proxied `GET {meta.get('path', '/api/v1/demo/echo')}`), reads "
-      f"the response and stays open (`load/idle_conns.py`). VmRSS from /proc/PID/status before "
-      f"opening them and while they are held; for nginx, the worker process (the master holds no "
-      f"connections). Processes were started fresh for this step.")
-    o("")
-    o("| process | held | RSS before | RSS with connections | per connection |")
-    o("|---|---|---|---|---|")
     rss = {}
-    for key, label in TARGETS[:3]:
-        e = read_env(os.path.join(results, f"rss-{key}.env"))
-        if not e:
-            continue
-        b, a = kb(e.get("before_kb")), kb(e.get("after_kb"))
-        held = re.search(r"held=(\d+)", e.get("holder", ""))
-        held_n = int(held.group(1)) if held else None
-        per = (f"{(a - b) * 1024 / held_n / 1024:.1f} KiB" if None not in (a, b) and held_n
-               else "–")
-        rss[key] = (b, a, held_n, e.get("holder", ""))
-        o(f"| {e.get('process', label)} | {fmt_int(held_n)} | {fmt_mb(b)} | {fmt_mb(a)} | {per} |")
-    o("")
-    holder_notes = [f"{k}: {v[3] or 'no report from the client'}" for k, v in rss.items()
-                    if "failed=0 " not in v[3] or "closed_by_server=0 " not in v[3]]
-    if holder_notes:
-        o("Idle-connection client reported: " + " · ".join(holder_notes) + ".")
+    if n_idle != "0":
+        o(f"### {n_idle} idle keep-alive connections")
         o("")
+        o(f"Each connection sends one request (stella-gw: `GET /health/live`, answered by the gateway "
+          f"itself; nginx and HAProxy: the proxied `GET {meta.get('path', '/api/v1/demo/echo')}`), reads "
+          f"the response and stays open (`load/idle_conns.py`; HTTPS rows: the same over TLS 1.3, "
+          f"on the servers with session tickets on). VmRSS from /proc/PID/status before "
+          f"opening them and while they are held; for nginx, the worker process (the master holds no "
+          f"connections). Processes were started fresh for this step.")
+        o("")
+        o("| process | held | RSS before | RSS with connections | per connection |")
+        o("|---|---|---|---|---|")
+        for key, label in TARGETS[:3] + [(k + "-tls", v + ", HTTPS") for k, v in TARGETS[:3]]:
+            e = read_env(os.path.join(results, f"rss-{key}.env"))
+            if not e:
+                continue
+            b, a = kb(e.get("before_kb")), kb(e.get("after_kb"))
+            held = re.search(r"held=(\d+)", e.get("holder", ""))
+            held_n = int(held.group(1)) if held else None
+            per = (f"{(a - b) * 1024 / held_n / 1024:.1f} KiB" if None not in (a, b) and held_n
+                   else "–")
+            rss[key] = (b, a, held_n, e.get("holder", ""))
+            o(f"| {e.get('process', label)} | {fmt_int(held_n)} | {fmt_mb(b)} | {fmt_mb(a)} | {per} |")
+        o("")
+        holder_notes = [f"{k}: {v[3] or 'no report from the client'}" for k, v in rss.items()
+                        if "failed=0 " not in v[3] or "closed_by_server=0 " not in v[3]]
+        if holder_notes:
+            o("Idle-connection client reported: " + " · ".join(holder_notes) + ".")
+            o("")
 
     o("### Against the targets")
     o("")

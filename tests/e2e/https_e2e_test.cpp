@@ -94,6 +94,33 @@ TEST_F(Https, SessionTicketsLetAClientResume) {
   EXPECT_NE(second.find("{\"status\":\"live\"}"), std::string::npos) << second;
 }
 
+// An idle HTTPS connection holds no read buffer, as a plain one (docs/http.md "Memory"): ten
+// `openssl s_client` processes each send one request, read the answer and stay connected. The
+// scrape's own connection holds one buffer while it is answered, hence the 1.
+TEST_F(Https, IdleConnectionsHoldNoReadBuffer) {
+  ASSERT_TRUE(gw_->ok()) << gw_->gateway_log();
+  const std::string port = std::to_string(gw_->http());
+  // Each holder's stdin stays open while `sleep 30.PORT` runs (a command line of its own, so
+  // that pkill finds exactly these).
+  const std::string hold = "sleep 30." + port;
+  auto [rc, out] = shell(
+      "for i in $(seq 10); do (printf 'GET /health/live HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n'; " +
+      hold + ") | timeout 35 openssl s_client -quiet -connect localhost:" + port + " -CAfile " +
+      (certs_ / "ca.pem").string() + " >/dev/null 2>&1 & done");
+  ASSERT_EQ(rc, 0) << out;
+  const auto metric = [&](const std::string& key) {
+    const std::string body = shell(curl("", "/metrics")).second;
+    const auto at = body.find("\n" + key);  // a sample line, not # HELP / # TYPE
+    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + 1 + key.size()));
+  };
+  // Eleven connections (the ten and the scrape), every answer written: one buffer in use.
+  EXPECT_TRUE(eventually([&] {
+    return metric("gateway_http_connections ") == 11 &&
+           metric("gateway_http_read_buffers{state=\"in_use\"} ") == 1;
+  })) << shell(curl("", "/metrics")).second;
+  shell("pkill -f '^" + hold + "$'");
+}
+
 // The handshake deadline and a client's last handshake flight land in the same loop turn:
 // hundreds of clients start their handshakes at staggered moments around a 40 ms deadline, so
 // some finish just before it, some just after, some on the same turn. Under ASan a handler

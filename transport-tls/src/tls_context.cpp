@@ -302,7 +302,11 @@ std::shared_ptr<asio::ssl::context> make_client_context(const ClientTlsSettings&
 }
 
 std::optional<Thumbprint> peer_certificate_sha256(SslStream& stream) {
-  X509* cert = SSL_get0_peer_certificate(stream.native_handle());
+  return peer_certificate_sha256(stream.native_handle());
+}
+
+std::optional<Thumbprint> peer_certificate_sha256(ssl_st* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
   if (cert == nullptr) return std::nullopt;
   return sha256_of(cert);
 }

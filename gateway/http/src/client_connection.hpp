@@ -11,7 +11,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -22,12 +21,13 @@
 #include <vector>
 
 #include "stella/gateway/http/worker_context.hpp"
+#include "stella/transport/tls/tls_stream.hpp"
 
 namespace stella::gw::http {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using SslStream = asio::ssl::stream<tcp::socket>;
+using TlsStream = transport::tls::TlsStream;
 inline constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 /// How long a TLS connection the server ends waits for the client's close_notify.
 inline constexpr core::Duration kCloseNotifyWait = std::chrono::seconds(1);
@@ -92,15 +92,13 @@ class ClientConnection {
   /// Starts the reader and the watchdog; `keep` keeps the owner alive while they run.
   void start(ConnectionEvents& events, std::shared_ptr<void> keep) {
     events_ = &events;
-    if constexpr (kPlain) {
-      // The reader reads without suspending once the socket is readable (see read_step()).
-      // Without non-blocking mode a read would block the worker: refuse the connection.
-      boost::system::error_code ec;
-      stream_.non_blocking(true, ec);
-      if (ec) {
-        close();
-        return;
-      }
+    // The reader reads without suspending once the socket is readable (see read_step()).
+    // Without non-blocking mode a read would block the worker: refuse the connection.
+    boost::system::error_code ec;
+    lowest_layer(stream_).non_blocking(true, ec);
+    if (ec) {
+      close();
+      return;
     }
     // Plain completion handlers, not coroutines: an idle connection holds two small pending
     // operations (a readability wait and the watchdog's timer), no coroutine frames.
@@ -124,7 +122,7 @@ class ClientConnection {
     if (begin_ == end_ && waiting_ && !pinned_) give_back_buffer();
     wake_reader();
   }
-  /// Whether the connection holds a read buffer now (an idle one does not; plain TCP only).
+  /// Whether the connection holds a read buffer now (an idle one does not).
   bool holds_buffer() const noexcept { return !buf_.empty(); }
   /// While pinned the reader neither moves nor grows the buffer, so views into pending() (a
   /// parsed head) stay valid across a suspending stage.
@@ -162,17 +160,23 @@ class ClientConnection {
     co_return !ec;
   }
 
-  /// The end of a connection the server closes (an answer with `Connection: close`, an error
+  /// The end of a connection the server closes after an answer (`Connection: close`, an error
   /// answer, drain). TLS sends close_notify (RFC 8446 §6.1: before closing the write side) and
-  /// waits for the client's close_notify or close, at most kCloseNotifyWait; a client that sees
-  /// none cannot tell the end of the answer from a truncation. Plain TCP: nothing to do.
+  /// waits for the client's close_notify or close (the reader sees it), at most
+  /// kCloseNotifyWait; a client that gets none cannot tell the end of the answer from a
+  /// truncation. Plain TCP: nothing to do.
   asio::awaitable<void> finish() {
     if constexpr (!kPlain) {
-      if (closed_) co_return;
+      if (closed_ || peer_closed_) co_return;
       set_deadline(Deadline::write,
                    std::min<core::Duration>(w_.shared.config->http.idle_timeout, kCloseNotifyWait));
       auto [ec] = co_await stream_.async_shutdown(kTuple);
-      (void)ec;  // the client's close without its own close_notify is the usual end
+      while (!ec && !closed_ && !peer_closed_) {
+        // Whatever the client still sends is read and dropped by the reader; room for it:
+        consume(end_ - begin_);
+        auto [wait_ec] = co_await wait_data();
+        (void)wait_ec;
+      }
     }
   }
 
@@ -185,11 +189,10 @@ class ClientConnection {
     data_cv_.cancel();
     wake_reader();
     watchdog_.cancel();
-    // A plain reader never leaves a read pending (it reads only once the socket is readable),
-    // so the buffer can go back now; a TLS read may still target it until its handler runs.
-    // Not while pinned: a suspended stage still reads the head's views.
-    if constexpr (kPlain)
-      if (!pinned_) give_back_buffer();
+    // The reader never leaves a read pending (it reads only once the socket is readable), so
+    // the buffer can go back now. Not while pinned: a suspended stage still reads the head's
+    // views.
+    if (!pinned_) give_back_buffer();
     if (events_) events_->on_closing();
   }
 
@@ -243,53 +246,48 @@ class ClientConnection {
         });
         return;
       }
-      if constexpr (kPlain) {
-        if (!readable_) {
-          // Wait for readability without holding a buffer when everything read is consumed;
-          // consume() gives it back if that happens during the wait.
-          if (begin_ == end_ && !pinned_) give_back_buffer();
-          waiting_ = true;
-          stream_.async_wait(tcp::socket::wait_read,
-                             [this, keep = std::move(keep)](boost::system::error_code ec) mutable {
-                               waiting_ = false;
-                               guarded("reader", [&] {
-                                 if (ec || closed_) return reader_done();
-                                 readable_ = true;
-                                 read_step(std::move(keep));  // the room may have changed
-                               });
-                             });
-          return;
-        }
-        prepare_buffer();
-        // Readable: read at once (the socket is non-blocking). Until a read comes back short
-        // the socket may hold more, so the reader keeps reading (within room_for_read).
-        const auto space = buf_.size() - end_;
-        boost::system::error_code ec;
-        const std::size_t n = stream_.read_some(asio::buffer(buf_.data() + end_, space), ec);
-        if (ec == asio::error::would_block || ec == asio::error::try_again) {
-          readable_ = false;
-          continue;
-        }
-        if (ec) return reader_done();
-        readable_ = n == space;
-        end_ += n;
-        data_cv_.cancel();
-      } else {
-        prepare_buffer();
-        stream_.async_read_some(
-            asio::buffer(buf_.data() + end_, buf_.size() - end_),
-            [this, keep = std::move(keep)](boost::system::error_code ec, std::size_t n) mutable {
+      if (!readable_) {
+        // Wait for readability without holding a buffer when everything read is consumed;
+        // consume() gives it back if that happens during the wait. (TLS: OpenSSL may need the
+        // socket writable to go on reading, rare in TLS 1.3.)
+        if (begin_ == end_ && !pinned_) give_back_buffer();
+        waiting_ = true;
+        lowest_layer(stream_).async_wait(
+            wants_write() ? tcp::socket::wait_write : tcp::socket::wait_read,
+            [this, keep = std::move(keep)](boost::system::error_code ec) mutable {
+              waiting_ = false;
               guarded("reader", [&] {
                 if (ec || closed_) return reader_done();
-                end_ += n;
-                data_cv_.cancel();
-                read_step(std::move(keep));
+                readable_ = true;
+                read_step(std::move(keep));  // the room may have changed
               });
             });
         return;
       }
+      prepare_buffer();
+      // Readable: read at once (the socket is non-blocking). Until a read comes back short
+      // (plain) or would block (TLS: one record per read) the socket may hold more, so the
+      // reader keeps reading (within room_for_read).
+      const auto space = buf_.size() - end_;
+      boost::system::error_code ec;
+      const std::size_t n = stream_.read_some(asio::buffer(buf_.data() + end_, space), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        readable_ = false;
+        continue;
+      }
+      if (ec) return reader_done();
+      readable_ = kPlain ? n == space : true;
+      end_ += n;
+      data_cv_.cancel();
     }
     reader_done();
+  }
+
+  bool wants_write() const noexcept {
+    if constexpr (kPlain)
+      return false;
+    else
+      return stream_.wants_write();
   }
 
   void wake_reader() noexcept {
@@ -297,8 +295,7 @@ class ClientConnection {
   }
 
   void reader_done() {
-    // Nothing more will be read: keep the buffer only for bytes not yet consumed (and never
-    // under a pending TLS read, which has ended by the time its handler gets here).
+    // Nothing more will be read: keep the buffer only for bytes not yet consumed.
     if (begin_ == end_ && !pinned_) give_back_buffer();
     peer_closed_ = true;
     data_cv_.cancel();
@@ -398,7 +395,7 @@ class ClientConnection {
   Deadline expired_ = Deadline::none;
   bool closed_ = false, peer_closed_ = false, pinned_ = false;
   bool waiting_ = false;  // the reader waits for readability (holds no pending read)
-  // Plain TCP: the socket may hold bytes (the last read filled its space). True at first: a
+  // The socket may hold bytes (the last read filled its space, or did not block). True at first: a
   // client usually sends its request right behind the handshake, so a new connection tries one
   // read before it waits (no epoll re-arm and loop turn when the request is already there).
   bool readable_ = true;

@@ -3,7 +3,8 @@
 #include "stella/gateway/http/http_connection.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <optional>
 
 #include "exchange_loop.hpp"
 #include "stella/gateway/auth/jose.hpp"
@@ -58,23 +59,28 @@ asio::awaitable<void> handshake_then_serve(WorkerContext& w, tcp::socket sock,
                                            std::shared_ptr<asio::ssl::context> ctx,
                                            ConnectionFacts facts) {
   using namespace asio::experimental::awaitable_operators;
-  SslStream stream(std::move(sock), *ctx);
+  std::optional<TlsStream> stream;
+  try {
+    stream.emplace(std::move(sock), ctx->native_handle());
+  } catch (const std::bad_alloc&) {  // no SSL object: the socket closed with the constructor
+    w.shared.connections.fetch_sub(1, std::memory_order_relaxed);
+    throw;
+  }
   asio::steady_timer timer(w.io);
   timer.expires_after(w.shared.config->http.header_timeout);
-  auto result = co_await (stream.async_handshake(asio::ssl::stream_base::server, kTuple) ||
-                          timer.async_wait(kTuple));
+  auto result = co_await (stream->async_handshake(kTuple) || timer.async_wait(kTuple));
   const bool handshaken = result.index() == 0 && !std::get<0>(std::get<0>(result));
   if (!handshaken) {
     boost::system::error_code ignore;
-    stream.next_layer().close(ignore);
+    stream->next_layer().close(ignore);
     w.shared.connections.fetch_sub(1, std::memory_order_relaxed);
     co_return;
   }
   // RFC 8705: the certificate a bound token must match is this connection's verified leaf.
-  if (auto t = transport::tls::peer_certificate_sha256(stream))
+  if (auto t = transport::tls::peer_certificate_sha256(stream->native_handle()))
     facts.client_cert_x5t = auth::base64url_encode(
         std::string_view(reinterpret_cast<const char*>(t->data()), t->size()));
-  launch(w, std::move(stream), std::move(facts));
+  launch(w, std::move(*stream), std::move(facts));
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 
 #include "stella/transport/tls/tls_settings.hpp"
 
+struct ssl_st;
+
 namespace stella::transport::tls {
 
 namespace asio = boost::asio;
@@ -44,9 +46,10 @@ std::shared_ptr<ServerTlsContext> make_server_context(const TlsSettings& setting
 std::shared_ptr<asio::ssl::context> make_client_context(const ClientTlsSettings& settings,
                                                         std::string& error);
 
-/// SHA-256 of the DER leaf certificate the peer presented on this stream; nullopt when it
-/// presented none.
+/// SHA-256 of the DER leaf certificate the peer presented on this stream (or SSL object); nullopt
+/// when it presented none. A resumed session reports its full handshake's certificate.
 std::optional<Thumbprint> peer_certificate_sha256(SslStream& stream);
+std::optional<Thumbprint> peer_certificate_sha256(ssl_st* ssl);
 
 /// The names in the peer's leaf certificate: subject CN and the DNS and URI subject alternative
 /// names (others are skipped). Names that are not printable ASCII are skipped too, so they can
