@@ -208,6 +208,9 @@ class ClientConnection {
     char byte;
     const ssize_t n =
         ::recv(lowest_layer(stream_).native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    // TLS: OpenSSL may already hold the last records (read ahead), so an orderly close behind
+    // them is not a reset; only an error is.
+    if (!kPlain && n == 0) return false;
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
   }
 
@@ -265,9 +268,9 @@ class ClientConnection {
         return;
       }
       prepare_buffer();
-      // Readable: read at once (the socket is non-blocking). Until a read comes back short
-      // (plain) or would block (TLS: one record per read) the socket may hold more, so the
-      // reader keeps reading (within room_for_read).
+      // Readable: read at once (the socket is non-blocking). Until a read comes back short the
+      // socket may hold more, so the reader keeps reading (within room_for_read). A TLS read
+      // comes back short only once OpenSSL would block with nothing of its own buffered.
       const auto space = buf_.size() - end_;
       boost::system::error_code ec;
       const std::size_t n = stream_.read_some(asio::buffer(buf_.data() + end_, space), ec);
@@ -276,7 +279,7 @@ class ClientConnection {
         continue;
       }
       if (ec) return reader_done();
-      readable_ = kPlain ? n == space : true;
+      readable_ = n == space;
       end_ += n;
       data_cv_.cancel();
     }
@@ -395,9 +398,11 @@ class ClientConnection {
   Deadline expired_ = Deadline::none;
   bool closed_ = false, peer_closed_ = false, pinned_ = false;
   bool waiting_ = false;  // the reader waits for readability (holds no pending read)
-  // The socket may hold bytes (the last read filled its space, or did not block). True at first: a
-  // client usually sends its request right behind the handshake, so a new connection tries one
-  // read before it waits (no epoll re-arm and loop turn when the request is already there).
+  // The socket may hold bytes (the last read filled its space). True at first: a client usually
+  // sends its request right behind the handshake, so a new connection tries one read before it
+  // waits (no epoll re-arm and loop turn when the request is already there). Required for TLS,
+  // not only faster: the handshake's reads may have taken the first request into OpenSSL, and
+  // a readability wait would never see it.
   bool readable_ = true;
 };
 

@@ -68,7 +68,14 @@ class ExchangeLoop final : public HttpConnectionBase,
       w_.shared.log(std::string("http connection failed: ") + e.what());
       if (in_exchange_) finish_exchange(Outcome::internal_error, 500);
     }
-    if (ended) co_await conn_.finish();
+    // close_notify only after a whole answer: a cut one (the service failed mid-stream) must not
+    // look complete, and for a close-delimited HTTP/1.0 body close_notify says "complete".
+    if (ended && answered_) {
+      try {
+        co_await conn_.finish();
+      } catch (const std::exception&) {  // out of memory: close without it
+      }
+    }
     conn_.close();
   }
 
@@ -139,6 +146,7 @@ class ExchangeLoop final : public HttpConnectionBase,
     ex_->times.head = w_.shared.clock->now();
     ex_->wall_start_unix_nano = core::wall_clock_unix_nano();
     in_exchange_ = true;
+    answered_ = false;
   }
   void complete() {
     if (!in_exchange_) return;
@@ -626,6 +634,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       const std::array<asio::const_buffer, 2> out{asio::buffer(ex_->head_out),
                                                   asio::buffer(r.body)};
       const bool ok = co_await conn_.write(out);
+      answered_ = ok;
       co_return ok;
     }
     if (end_stream || bodyless(r.status)) {
@@ -638,6 +647,7 @@ class ExchangeLoop final : public HttpConnectionBase,
         bhttp::response_serializer<bhttp::string_body> sr{res};
         conn_.set_deadline(Deadline::write, s_.http.idle_timeout);
         auto [ec, n] = co_await bhttp::async_write_header(conn_.stream(), sr, kTuple);
+        answered_ = !ec;
         co_return !ec;
       }
       ex_->bytes_out += r.body.size();
@@ -647,6 +657,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       conn_.set_deadline(Deadline::write, s_.http.idle_timeout);
       auto [ec, n] = co_await bhttp::async_write(conn_.stream(), res, kTuple);
       if (!end_stream) discard_rest_ = true;  // a 204/304 that the service streams
+      answered_ = !ec;
       co_return !ec;
     }
     // Streamed: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
@@ -670,15 +681,19 @@ class ExchangeLoop final : public HttpConnectionBase,
 
   asio::awaitable<bool> write_chunk(const std::string& data, bool last) {
     if (ex_->head_request || discard_rest_) {
-      if (last) discard_rest_ = false;
+      if (last) {
+        discard_rest_ = false;
+        answered_ = true;  // the head (all a HEAD or a 204/304 gets) went out
+      }
       co_return true;
     }
     ex_->bytes_out += data.size();
     // co_await stays out of && / || conditions: GCC 12 miscompiles it there (the frame loses
     // `this`), so each write is its own statement.
     if (ex_->http_minor != 1) {
-      if (data.empty()) co_return true;
-      const bool ok = co_await conn_.write(asio::buffer(data));
+      bool ok = true;
+      if (!data.empty()) ok = co_await conn_.write(asio::buffer(data));
+      if (last) answered_ = ok;
       co_return ok;
     }
     if (!data.empty()) {
@@ -690,6 +705,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       const auto end = bhttp::make_chunk_last();
       const bool ok = co_await conn_.write(end);
       if (!ok) co_return false;
+      answered_ = true;
     }
     co_return true;
   }
@@ -715,6 +731,7 @@ class ExchangeLoop final : public HttpConnectionBase,
     conn_.set_deadline(Deadline::write, s_.http.idle_timeout);
     auto [ec, n] = co_await bhttp::async_write(conn_.stream(), res, kTuple);
     conn_.clear_deadline();
+    answered_ = !ec;
     if (ec) {
       ex_->outcome = Outcome::client_closed;
       ex_->status = 499;
@@ -754,6 +771,7 @@ class ExchangeLoop final : public HttpConnectionBase,
   std::unique_ptr<std::tuple<boost::system::error_code, UpstreamPart>> upstream_part_;
   std::optional<core::TimePoint> upload_deadline_;
   bool draining_ = false, busy_ = false, in_exchange_ = false, discard_rest_ = false;
+  bool answered_ = false;  // the current (last) exchange's answer went out whole
 };
 
 }  // namespace stella::gw::http

@@ -334,7 +334,15 @@ bool GatewayServer::Impl::start(std::string& error) {
     hs.certificate_password = c.http.tls.certificate_password;
     hs.client_certificate_mode = c.http.tls.client_certificate_mode;
     hs.ca_path = c.http.tls.ca_path;
-    hs.session_tickets = c.http.tls.session_tickets;
+    // A resumed session keeps its full handshake's client certificate without checking it again
+    // (expiry, a CA taken out of caPath), and each resumption renews the ticket: with client
+    // certificates every connection makes a full handshake.
+    hs.session_tickets =
+        c.http.tls.session_tickets &&
+        c.http.tls.client_certificate_mode == transport::tls::ClientCertificateMode::none;
+    // OpenSSL writes the client socket itself (TlsStream) with write(2): a client's reset must
+    // not raise SIGPIPE (stella-gw serve ignores it too; this covers any other host).
+    std::signal(SIGPIPE, SIG_IGN);
     std::string tls_error;
     https_context = transport::tls::make_server_context(hs, tls_error);
     if (!https_context) {

@@ -121,6 +121,9 @@ class TlsStream {
   /// One step of the handshake / the shutdown: done (ec set or not), or would_block.
   void handshake_step(error_code& ec);
   void shutdown_step(error_code& ec);
+  /// Before an SSL call: false (bad_descriptor) once the socket is closed; clears the error
+  /// queue and errno.
+  bool begin(error_code& ec) noexcept;
   /// n after SSL_read_ex / SSL_write_ex returned `result` 1; else 0 and classify().
   std::size_t outcome(int result, std::size_t n, error_code& ec);
   /// Maps the result of an SSL_* call; sets wants_write_ for would_block.
@@ -147,6 +150,8 @@ class TlsStream {
     void run(Self& self, error_code ec, Attempt attempt, Complete complete) {
       if (state == State::posted) return complete(self, result_ec, result);
       if (state == State::waiting && ec) return complete(self, ec, Result{});
+      if (self.cancelled() != boost::asio::cancellation_type::none)
+        return complete(self, error_code(boost::asio::error::operation_aborted), Result{});
       result = attempt(result_ec);
       if (would_block(result_ec)) {
         state = State::waiting;
@@ -192,6 +197,7 @@ class TlsStream {
   boost::asio::ip::tcp::socket socket_;
   ssl_st* ssl_ = nullptr;
   bool wants_write_ = false;
+  bool failed_ = false;  // a fatal error: no close_notify
 };
 
 }  // namespace stella::transport::tls
