@@ -124,22 +124,35 @@ BENCHMARK_CAPTURE(decode_bench, Frame_Heartbeat, heartbeat);
 BENCHMARK_CAPTURE(encode_bench, Frame_Hello20Endpoints, hello_20);
 BENCHMARK_CAPTURE(decode_bench, Frame_Hello20Endpoints, hello_20);
 
-// The incremental path a connection takes: a 16 KiB read holding many small frames.
-void reader_bench(benchmark::State& state) {
+// The incremental path a connection takes: 16 KiB reads holding many small frames, the last
+// one cut by the read (so the next read completes it). `lend`: decoded from the read buffer as
+// the sessions do (FrameReader::next(input, frame)); otherwise copied in with feed() first.
+void reader_bench(benchmark::State& state, bool lend) {
   std::string stream;
   while (stream.size() < 16 * 1024)
     encode_frame(small_request(), stream);
+  const std::size_t frame_size = encode_frame(small_request()).size();
+  const std::string_view first = std::string_view(stream).substr(0, stream.size() - frame_size / 2);
+  const std::string_view rest = std::string_view(stream).substr(first.size());
   std::size_t frames = 0;
+  FrameReader reader;
+  Frame f;
   for (auto _ : state) {
-    FrameReader reader;
-    reader.feed(stream);
-    Frame f;
-    while (reader.next(f).status == DecodeStatus::done)
-      ++frames;
+    for (std::string_view piece : {first, rest}) {
+      if (lend) {
+        while (reader.next(piece, f).status == DecodeStatus::done)
+          ++frames;
+      } else {
+        reader.feed(piece);
+        while (reader.next(f).status == DecodeStatus::done)
+          ++frames;
+      }
+    }
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(frames));
 }
-BENCHMARK(reader_bench)->Name("FrameReader_16KiBOfRequests");
+BENCHMARK_CAPTURE(reader_bench, Fed, false)->Name("FrameReader_16KiBOfRequests_Fed");
+BENCHMARK_CAPTURE(reader_bench, Lent, true)->Name("FrameReader_16KiBOfRequests_Lent");
 
 }  // namespace
 }  // namespace stella::core

@@ -1,5 +1,7 @@
 // Frame decoder. Reads only from the caller's buffer; allocates only for the values it returns,
 // and only after the length that bounds them has been checked against FrameLimits.
+#include <algorithm>
+
 #include "frame_tags.hpp"
 #include "stella/core/frame_codec.hpp"
 #include "stella/core/frame_view.hpp"
@@ -714,16 +716,48 @@ void FrameReader::feed(std::string_view bytes) {
 }
 
 DecodeResult FrameReader::next(Frame& out) {
+  std::string_view none;
+  return next(none, out);
+}
+
+DecodeResult FrameReader::next(std::string_view& input, Frame& out) {
   if (failed_) return error_;
-  const std::string_view pending = std::string_view(buffer_).substr(start_);
-  DecodeResult r = decode_frame(pending, out, limits_);
+  DecodeResult r;
+  if (start_ < buffer_.size()) {
+    // Buffered bytes first (fed, or a frame the previous read cut). When they end in a partial
+    // frame, append from `input` only what that frame still lacks: its header, then the rest.
+    for (;;) {
+      r = decode_frame(std::string_view(buffer_).substr(start_), out, limits_);
+      if (r.status != DecodeStatus::need_more || input.empty()) break;
+      const std::size_t take = std::min(r.needed - (buffer_.size() - start_), input.size());
+      buffer_.append(input.substr(0, take));
+      input.remove_prefix(take);
+    }
+  } else {
+    r = decode_frame(input, out, limits_);
+    if (r.status == DecodeStatus::done) {
+      input.remove_prefix(r.consumed);
+    } else if (r.status == DecodeStatus::need_more) {
+      buffer_.assign(input);  // the cut frame's first bytes: the only copy before decoding
+      start_ = 0;
+      input = {};
+      return r;
+    }
+  }
   switch (r.status) {
     case DecodeStatus::done:
-      start_ += r.consumed;
       stream_offset_ += r.consumed;
-      if (start_ == buffer_.size()) {
-        buffer_.clear();
-        start_ = 0;
+      if (start_ < buffer_.size()) {
+        start_ += r.consumed;
+        if (start_ == buffer_.size()) {
+          start_ = 0;
+          // A large frame passed through: do not keep its capacity for the connection's life.
+          if (buffer_.capacity() > kKeptCapacity) {
+            std::string().swap(buffer_);
+          } else {
+            buffer_.clear();
+          }
+        }
       }
       break;
     case DecodeStatus::need_more:
@@ -731,9 +765,9 @@ DecodeResult FrameReader::next(Frame& out) {
     case DecodeStatus::error:
       failed_ = true;
       error_ = r;
-      buffer_.clear();
-      buffer_.shrink_to_fit();
+      std::string().swap(buffer_);
       start_ = 0;
+      input = {};
       break;
   }
   return r;

@@ -67,10 +67,14 @@ std::string encode_frame(const Frame& frame, const FrameLimits& limits = {});
 
 /// Incremental decoding over a byte stream that arrives in pieces of any size.
 ///
-/// feed() appends bytes; next() yields the frames that are complete. The reader keeps at most
-/// the bytes of one partial frame plus the last fed piece: a frame whose header announces a
-/// payload above the limit is refused as soon as its header is in. After an error the reader
-/// stays in error (offset() names where). Not thread-safe; one reader per connection.
+/// Two ways to use it. feed() copies a piece in and next() yields the frames that are complete
+/// (tools, tests). A connection's read loop lends its read buffer instead: next(input, out)
+/// decodes straight from `input`, so a frame that arrived whole is copied once, into the frame
+/// it decodes to; only a frame cut by the end of a read is kept, and the next read tops it up
+/// with just the bytes it lacks. Either way the reader holds at most one partial frame (plus,
+/// with feed(), the last piece): a frame whose header announces a payload above the limit is
+/// refused as soon as its header is in. After an error the reader stays in error (offset()
+/// names where). Not thread-safe; one reader per connection.
 class FrameReader {
  public:
   explicit FrameReader(FrameLimits limits = {}) : limits_(limits) {}
@@ -78,6 +82,9 @@ class FrameReader {
   void feed(std::string_view bytes);
   /// done (frame in `out`), need_more, or error (sticky).
   DecodeResult next(Frame& out);
+  /// As next(), taking bytes from the front of `input` (advanced past what it used). need_more
+  /// leaves `input` empty: its bytes were kept (copied), so the caller may reuse its buffer.
+  DecodeResult next(std::string_view& input, Frame& out);
 
   /// Bytes buffered and not yet consumed by a decoded frame.
   std::size_t buffered() const noexcept { return buffer_.size() - start_; }
@@ -87,6 +94,9 @@ class FrameReader {
   const FrameLimits& limits() const noexcept { return limits_; }
 
  private:
+  /// Buffer capacity kept once empty; a larger one (a big frame passed) is released.
+  static constexpr std::size_t kKeptCapacity = 64 * 1024;
+
   FrameLimits limits_;
   std::string buffer_;
   std::size_t start_ = 0;

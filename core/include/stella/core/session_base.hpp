@@ -79,15 +79,15 @@ class SessionBase {
           false);
   }
 
-  /// Feeds `bytes` and hands every complete frame to `on_frame` while the session is open; a
-  /// malformed frame goes to `on_error(errc, message, absolute offset)` and ends the loop.
+  /// Decodes `bytes` (straight from the caller's buffer; only a frame they cut is kept) and
+  /// hands every complete frame to `on_frame` while the session is open; a malformed frame goes
+  /// to `on_error(errc, message, absolute offset)` and ends the loop.
   template <class OnFrame, class OnError>
   void read_frames(std::string_view bytes, OnFrame&& on_frame, OnError&& on_error) {
-    reader_.feed(bytes);
     Frame f;
     while (!closed_) {
       const std::uint64_t at = reader_.offset();
-      const DecodeResult r = reader_.next(f);
+      const DecodeResult r = reader_.next(bytes, f);
       if (r.status == DecodeStatus::need_more) return;
       if (r.status == DecodeStatus::error) {
         on_error(r.error, "malformed frame: " + std::string(errc_name(r.error)),
