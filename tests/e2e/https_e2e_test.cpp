@@ -94,6 +94,38 @@ TEST_F(Https, SessionTicketsLetAClientResume) {
   EXPECT_NE(second.find("{\"status\":\"live\"}"), std::string::npos) << second;
 }
 
+// An answer cut mid-stream (its instance died) ends the TLS connection without close_notify, so
+// that a client sees a truncated transfer, not an orderly end (docs/http.md "HTTPS"): OpenSSL's
+// s_client reports "unexpected eof" and fails. The gateway does send close_notify after a whole
+// answer (SessionTicketsLetAClientResume checks s_client's status 0 there).
+TEST_F(Https, ACutAnswerEndsWithoutCloseNotify) {
+  ASSERT_TRUE(gw_->ok()) << gw_->gateway_log();
+  const auto s = gw_->start_service("demo-tls-victim");
+  ASSERT_TRUE(eventually([&] {
+    return shell(curl("", "/health/ready")).second.find("\"instances\":1,") != std::string::npos;
+  })) << gw_->gateway_log();
+  const std::string port = std::to_string(gw_->http());
+  const auto out = certs_ / "cut.out";
+  // 100,000 chunks: still streaming when the service dies. stdin stays open while `sleep
+  // 30.PORT` runs (pkill finds it by that command line), so only the gateway ends the connection.
+  const std::string hold = "sleep 30." + port;
+  auto [started, why] =
+      shell("(printf 'GET /api/v1/demo/stream/100000 HTTP/1.1\r\nHost: localhost\r\n\r\n'; " +
+            hold + ") | timeout 40 openssl s_client -quiet -connect localhost:" + port +
+            " -CAfile " + (certs_ / "ca.pem").string() + " >" + out.string() + " 2>&1 &");
+  ASSERT_EQ(started, 0) << why;
+  const auto output = [&] { return shell("cat " + out.string()).second; };
+  ASSERT_TRUE(eventually([&] { return output().find("chunk 10\n") != std::string::npos; }))
+      << output();
+  gw_->service(s).signal(SIGKILL);
+  // With close_notify s_client would see an orderly end and print no error.
+  EXPECT_TRUE(eventually([&] { return output().find("unexpected eof") != std::string::npos; }))
+      << gw_->gateway_log();
+  const std::string got = output();
+  EXPECT_EQ(got.find("\r\n0\r\n\r\n"), std::string::npos) << "a cut body must not look complete";
+  shell("pkill -f '^" + hold + "$'");
+}
+
 // An idle HTTPS connection holds no read buffer, as a plain one (docs/http.md "Memory"): ten
 // `openssl s_client` processes each send one request, read the answer and stay connected. The
 // scrape's own connection holds one buffer while it is answered, hence the 1.
