@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 
 #include "stella/core/gateway_session.hpp"
@@ -584,6 +585,42 @@ TEST_F(SessionPair, InstanceDrainingAboveTheDrainsLastStreamIsRefusedUnseen) {
     if (auto* f = std::get_if<gw_event::StreamFailed>(&e); f && f->stream == second)
       seen = f->service_cancel;
   EXPECT_EQ(seen, static_cast<std::uint16_t>(CancelReason::instance_draining));
+}
+
+// The sessions' event queue: first in, first out across growth and wrap-around, with values
+// that own memory (moved, never copied or lost).
+TEST(RingQueue, FifoAcrossGrowthAndWrap) {
+  RingQueue<std::string> q;
+  std::deque<std::string> model;
+  std::string out;
+  int next = 0;
+  // Interleave pushes and pops so the ring wraps at every size it grows through.
+  for (int round = 0; round < 200; ++round) {
+    const int pushes = 1 + (round * 7) % 13;
+    const int pops = (round * 5) % 11;
+    for (int i = 0; i < pushes; ++i) {
+      std::string v = "value number " + std::to_string(next++) + std::string(40, 'x');
+      model.push_back(v);
+      q.push(std::move(v));
+    }
+    for (int i = 0; i < pops && !model.empty(); ++i) {
+      ASSERT_FALSE(q.empty());
+      q.pop_into(out);
+      ASSERT_EQ(out, model.front());
+      model.pop_front();
+    }
+    ASSERT_EQ(q.size(), model.size());
+  }
+  while (!model.empty()) {
+    q.pop_into(out);
+    ASSERT_EQ(out, model.front());
+    model.pop_front();
+  }
+  EXPECT_TRUE(q.empty());
+  // Usable again after a release (a burst above the kept size, drained).
+  q.push(std::string("again"));
+  q.pop_into(out);
+  EXPECT_EQ(out, "again");
 }
 
 }  // namespace

@@ -4,10 +4,10 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "stella/core/clock.hpp"
 #include "stella/core/errc.hpp"
@@ -21,6 +21,45 @@ struct CloseInfo {
   Errc error = Errc::ok;
   std::string message;
   std::uint64_t offset = 0;  // for decode errors: byte offset in the inbound stream
+};
+
+/// A FIFO on a ring of reused slots. A session's events are a few hundred bytes each (a REQUEST
+/// inside), so std::deque would allocate a block per event or two; here a steady stream of
+/// emit/poll allocates nothing once the ring has grown to the largest backlog. A ring grown
+/// past kKeptSlots by a burst (every stream failing at once) is released when it empties.
+template <class T>
+class RingQueue {
+ public:
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+  template <class U>
+  void push(U&& value) {  // assigned into its slot: one move, not two
+    if (size_ == slots_.size()) grow();
+    slots_[(head_ + size_) & (slots_.size() - 1)] = std::forward<U>(value);
+    ++size_;
+  }
+  /// Moves the oldest element into `out`. The queue must not be empty.
+  void pop_into(T& out) {
+    out = std::move(slots_[head_]);
+    head_ = (head_ + 1) & (slots_.size() - 1);
+    if (--size_ == 0) {
+      head_ = 0;
+      if (slots_.size() > kKeptSlots) std::vector<T>().swap(slots_);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kKeptSlots = 64;
+  void grow() {  // sizes stay powers of two
+    std::vector<T> bigger(slots_.empty() ? 8 : slots_.size() * 2);
+    for (std::size_t i = 0; i < size_; ++i)
+      bigger[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
+    slots_.swap(bigger);
+    head_ = 0;
+  }
+  std::vector<T> slots_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
 };
 
 template <class Event>
@@ -37,8 +76,7 @@ class SessionBase {
   /// The next event, if any. Events are produced by on_bytes, on_timer, on_closed and commands.
   bool poll_event(Event& out) {
     if (events_.empty()) return false;
-    out = std::move(events_.front());
-    events_.pop_front();
+    events_.pop_into(out);
     return true;
   }
 
@@ -68,7 +106,10 @@ class SessionBase {
     return Errc::ok;
   }
 
-  void emit(Event e) { events_.push_back(std::move(e)); }
+  template <class E>
+  void emit(E&& e) {
+    events_.push(std::forward<E>(e));
+  }
 
   /// Queues DRAIN(graceful): streams up to `last_stream` finish within `timeout`.
   void queue_graceful_drain(std::uint32_t last_stream, Duration timeout, std::string message) {
@@ -115,7 +156,7 @@ class SessionBase {
   FrameLimits limits_;
   std::size_t max_output_;
   std::string output_;
-  std::deque<Event> events_;
+  RingQueue<Event> events_;
   std::optional<CloseInfo> closed_;
   FrameCounters* counters_;
 };
