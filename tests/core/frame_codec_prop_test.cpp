@@ -49,17 +49,22 @@ RC_GTEST_PROP(FrameCodecProp, RequestEncoderAgreesWithEncodeFrame, ()) {
   RC_ASSERT(a == b);
 }
 
+// Arbitrary cut points of a stream of `size` bytes, sorted, with 0 and `size` at the ends.
+std::vector<std::size_t> arbitrary_cuts(std::size_t size) {
+  auto cuts =
+      *rc::gen::container<std::vector<std::size_t>>(rc::gen::inRange<std::size_t>(0, size + 1));
+  cuts.push_back(0);
+  cuts.push_back(size);
+  std::sort(cuts.begin(), cuts.end());
+  return cuts;
+}
+
 RC_GTEST_PROP(FrameCodecProp, ArbitrarySplitsGiveTheSameFrames, ()) {
   const auto frames = *testgen::up_to<std::vector<Frame>>(8, testgen::any_frame());
   std::string stream;
   for (const auto& f : frames)
     RC_ASSERT(!encode_frame(f, stream));
-  // Cut the stream at arbitrary points.
-  auto cuts = *rc::gen::container<std::vector<std::size_t>>(
-      rc::gen::inRange<std::size_t>(0, stream.size() + 1));
-  cuts.push_back(0);
-  cuts.push_back(stream.size());
-  std::sort(cuts.begin(), cuts.end());
+  const auto cuts = arbitrary_cuts(stream.size());
   FrameReader reader;
   std::vector<Frame> got;
   for (std::size_t i = 1; i < cuts.size(); ++i) {
@@ -86,11 +91,7 @@ RC_GTEST_PROP(FrameCodecProp, LentPiecesGiveTheSameFramesAndKeepOnlyACutFrame, (
     RC_ASSERT(!encode_frame(f, stream));
     largest = std::max(largest, stream.size() - before);
   }
-  auto cuts = *rc::gen::container<std::vector<std::size_t>>(
-      rc::gen::inRange<std::size_t>(0, stream.size() + 1));
-  cuts.push_back(0);
-  cuts.push_back(stream.size());
-  std::sort(cuts.begin(), cuts.end());
+  const auto cuts = arbitrary_cuts(stream.size());
   FrameReader reader;
   std::vector<Frame> got;
   std::string piece;
