@@ -10,6 +10,8 @@
 #include "frame_gen.hpp"
 #include "stella/core/frame_codec.hpp"
 #include "stella/core/frame_view.hpp"
+#include "stella/core/gateway_session.hpp"
+#include "stella/core/service_session.hpp"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -100,6 +102,81 @@ TEST(FrameCodecAlloc, ReusedRequestViewDoesNotAllocate) {
   });
   EXPECT_EQ(n, 0u);
   EXPECT_EQ(view.to_owned(), r);
+}
+
+// The sessions' steady path: once warm, a request out and its answer back allocate nothing
+// beyond the decoded values (here short strings that fit a std::string's own buffer, so none):
+// the output strings keep their capacity, the event queues reuse their slots, the stream
+// tables their nodes, and the frame reader decodes straight from the bytes it is given.
+TEST(SessionAlloc, WarmRoundTripAllocatesNothing) {
+  const TimePoint now{};
+  GatewaySession gw(
+      GatewaySessionConfig{
+          {}, "gw-1", std::chrono::seconds(10), std::chrono::seconds(5), 64, 1 << 20},
+      now);
+  Hello hello;
+  hello.service = "demo";
+  hello.instance_id = "demo-1";
+  hello.region = "eu1";
+  hello.endpoints.push_back({"GET", "/a", 0, false, {}, ""});
+  ServiceSession svc(
+      ServiceSessionConfig{{}, hello, std::chrono::seconds(5), Duration::zero(), 1 << 20}, now);
+  std::string g, s;
+  GatewayEvent ge;
+  ServiceEvent se;
+  const auto pump = [&] {
+    for (int i = 0; i < 10; ++i) {
+      gw.take_output(g);
+      svc.take_output(s);
+      if (g.empty() && s.empty()) break;
+      if (!g.empty()) svc.on_bytes(g, now);
+      if (!s.empty()) gw.on_bytes(s, now);
+    }
+  };
+  pump();
+  while (gw.poll_event(ge)) {
+  }
+  HelloAck ack;
+  ack.accepted.push_back({"GET", "/a"});
+  gw.accept_hello(ack, now);
+  pump();
+  while (svc.poll_event(se)) {
+  }
+  ASSERT_EQ(gw.state(), GatewaySession::State::active);
+  ASSERT_EQ(svc.state(), ServiceSession::State::active);
+
+  Request request;
+  request.method = "GET";
+  request.path = "/a";
+  const Response response{200, {}, "ok"};
+  int answered = 0;
+  const auto round_trip = [&] {
+    std::uint32_t stream = 0;
+    ASSERT_EQ(gw.send_request(request, true, now, stream), Errc::ok);
+    pump();
+    ASSERT_TRUE(svc.poll_event(se));
+    const auto* started = std::get_if<svc_event::RequestStarted>(&se);
+    ASSERT_NE(started, nullptr);
+    ASSERT_EQ(started->request.path, "/a");
+    ASSERT_EQ(svc.send_response(started->stream, response, true), Errc::ok);
+    pump();
+    ASSERT_TRUE(gw.poll_event(ge));
+    const auto* head = std::get_if<gw_event::ResponseHead>(&ge);
+    ASSERT_NE(head, nullptr);
+    ASSERT_EQ(head->stream, stream);
+    ASSERT_EQ(head->response, response);
+    ++answered;
+  };
+  for (int i = 0; i < 100; ++i)
+    round_trip();  // warm: buffers, rings and tables at their working sizes
+  const std::size_t n = allocated_while([&] {
+    for (int i = 0; i < 100; ++i)
+      round_trip();
+  });
+  EXPECT_EQ(answered, 200);
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(gw.in_flight(), 0u);
+  EXPECT_EQ(svc.in_flight(), 0u);
 }
 
 }  // namespace

@@ -622,21 +622,30 @@ class ExchangeLoop final : public HttpConnectionBase,
     return status == 204 || status == 304 || status < 200;
   }
 
+  // Not a coroutine itself: it picks one, so the common answer pays only for write_whole's small
+  // frame (a coroutine frame holds every branch's locals; Beast's serializers make
+  // write_beast's too large for Asio's frame recycling, so each call would be a malloc).
   asio::awaitable<bool> write_head(core::Response& r, bool end_stream) {
     if (draining_) ex_->keep_alive = false;  // shutting down: this answer is the last
-    const auto status = static_cast<bhttp::status>(r.status);
     if (bodyless(r.status)) r.body.clear();
-    if (end_stream && !bodyless(r.status) && !ex_->head_request) {
-      // The common answer (whole, with a body): head written into the exchange's own string
-      // (pooled, so its capacity is reused) and sent with the body in one gathered write.
-      render_head(r.status, r.headers, r.body.size());
-      ex_->bytes_out += r.body.size();
-      const std::array<asio::const_buffer, 2> out{asio::buffer(ex_->head_out),
-                                                  asio::buffer(r.body)};
-      const bool ok = co_await conn_.write(out);
-      answered_ = ok;
-      co_return ok;
-    }
+    if (end_stream && !bodyless(r.status) && !ex_->head_request) return write_whole(r);
+    return write_beast(r, end_stream);
+  }
+
+  // The common answer (whole, with a body): head written into the exchange's own string (pooled,
+  // so its capacity is reused) and sent with the body in one gathered write.
+  asio::awaitable<bool> write_whole(core::Response& r) {
+    render_head(r.status, r.headers, r.body.size());
+    ex_->bytes_out += r.body.size();
+    const std::array<asio::const_buffer, 2> out{asio::buffer(ex_->head_out), asio::buffer(r.body)};
+    const bool ok = co_await conn_.write(out);
+    answered_ = ok;
+    co_return ok;
+  }
+
+  // Streamed answers, HEAD, 204/304 and informational statuses, through Beast's serializer.
+  asio::awaitable<bool> write_beast(core::Response& r, bool end_stream) {
+    const auto status = static_cast<bhttp::status>(r.status);
     if (end_stream || bodyless(r.status)) {
       bhttp::response<bhttp::string_body> res{status, version()};
       known_reason_only(res.base());

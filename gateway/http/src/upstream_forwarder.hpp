@@ -23,14 +23,16 @@ namespace stella::gw::http {
 class UpstreamForwarder {
  public:
   UpstreamForwarder(UpstreamHub& hub, boost::asio::any_io_executor executor)
-      : hub_(hub), executor_(std::move(executor)) {}
+      : hub_(hub),
+        executor_(std::move(executor)),
+        reuse_calls_(hub_.shares_thread_with(executor_)) {}
 
   /// A call is open: started and neither finished nor cancelled.
   bool active() const noexcept { return call_ != nullptr && !cancelled_; }
 
   /// Sends the REQUEST to the picked instance; `end_stream` when the body is complete in it.
   void start(const Pick& pick, core::Request&& request, bool end_stream) {
-    call_ = hub_.make_call(executor_);
+    call_ = spare_ ? std::move(spare_) : hub_.make_call(executor_);
     cancelled_ = false;
     credit_.reset(hub_.settings().stream_window);
     request_window_ = 0;  // a streamed body waits for its initial window (a credit part)
@@ -89,8 +91,19 @@ class UpstreamForwarder {
     hub_.cancel(call_, reason);
     call_->channel.cancel();
   }
-  /// The call ended normally (last part received), failed, or was cancelled: forget it.
+  /// The call ended normally (last part received), failed, or was cancelled: forget it. When
+  /// nothing else holds it any more (the hub let go, no next_part() waits on it), it is kept for
+  /// the connection's next request: one call object and channel per connection, not per request.
+  /// Only on the hub's thread (one worker, or the first of several): a connection of another
+  /// worker would have to synchronise with the hub's last use, so it takes a new call each time.
   void finish() noexcept {
+    if (reuse_calls_ && call_ && call_.use_count() == 1) {
+      try {
+        call_->reset();
+        spare_ = std::move(call_);
+      } catch (...) {  // a new call next time
+      }
+    }
     call_.reset();
     cancelled_ = false;
   }
@@ -99,6 +112,8 @@ class UpstreamForwarder {
   UpstreamHub& hub_;
   boost::asio::any_io_executor executor_;
   std::shared_ptr<UpstreamCall> call_;
+  std::shared_ptr<UpstreamCall> spare_;  // the last finished call, reset, for the next request
+  bool reuse_calls_;                     // this connection runs on the hub's thread
   bool cancelled_ = false;
   core::CreditBatcher credit_;  // response bytes written to the client, granted back in batches
   /// Request-body bytes the service still takes (as the HTTP side knows it: credit arrives

@@ -18,6 +18,7 @@
 
 #include "stella/core/frame.hpp"
 #include "stella/core/session_base.hpp"
+#include "stella/core/stream_table.hpp"
 
 namespace stella::core {
 
@@ -165,7 +166,7 @@ class GatewaySession : public SessionBase<GatewayEvent> {
   State state_ = State::awaiting_hello;
   Hello hello_;
   std::uint16_t version_ = 0;
-  std::unordered_map<std::uint32_t, StreamState> streams_;
+  StreamTable<StreamState> streams_;
   std::uint32_t last_stream_ = 0;  // the highest id handed out (wraps)
   std::uint64_t heartbeat_seq_ = 0;
   bool heartbeat_outstanding_ = false;

@@ -14,6 +14,7 @@
 
 #include "stella/core/frame.hpp"
 #include "stella/core/session_base.hpp"
+#include "stella/core/stream_table.hpp"
 
 namespace stella::core {
 
@@ -136,7 +137,7 @@ class ServiceSession : public SessionBase<ServiceEvent> {
   bool request_credit_ = false;  // HELLO_ACK request_credit, and we announced a request_window
   State state_ = State::awaiting_ack;
   HealthStatus health_ = HealthStatus::healthy;
-  std::unordered_map<std::uint32_t, StreamState> streams_;
+  StreamTable<StreamState> streams_;
   std::uint32_t highest_stream_ = 0;
   TimePoint ack_deadline_;
   TimePoint last_heard_;

@@ -83,6 +83,18 @@ struct UpstreamCall {
   /// A whole request, kept until its response starts, so a service that refuses it unseen
   /// (CANCEL instance_draining) lets the gateway send it elsewhere.
   std::optional<core::Request> request;
+
+  /// Back to the state of a new call, keeping the channel's buffer (for the next request of
+  /// the same connection). Only by the sole owner: nothing else may hold the call.
+  void reset() {
+    channel.reset();
+    buffered_bytes.store(0, std::memory_order_relaxed);
+    connection = 0;
+    stream = 0;
+    open = false;
+    slot = 0;
+    request.reset();
+  }
 };
 
 struct UpstreamSettings {
@@ -106,6 +118,11 @@ class UpstreamHub final : public transport::GatewayHooks {
   void attach(transport::GatewayListener& listener) noexcept { listener_ = &listener; }
 
   std::shared_ptr<UpstreamCall> make_call(const asio::any_io_executor& http_executor) const;
+  /// Whether `executor` runs on the hub's own thread (the first worker's connections): the hub
+  /// then touches calls only on that thread, between the connection's own steps.
+  bool shares_thread_with(const asio::any_io_executor& executor) const noexcept {
+    return executor == transport_;
+  }
 
   /// Sends the REQUEST to `connection` (any thread). Failures arrive on the channel.
   void start(std::shared_ptr<UpstreamCall> call, std::uint64_t connection, core::Request request,
