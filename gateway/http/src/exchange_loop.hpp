@@ -47,7 +47,7 @@ class ExchangeLoop final : public HttpConnectionBase,
               // Room for one maximal head plus a read; more is back-pressure.
               w.shared.head_limits.max_header_bytes + ClientConnection<Stream>::kReadChunk,
               s_.http.max_pipelined),
-        fwd_(*w.shared.hub, w.io.get_executor()),
+        fwd_(*w.shared.hub, w.io.get_executor(), w.spare_calls),
         facts_(std::move(facts)),
         parser_(w.shared.head_limits) {
     w_.connections.insert(this);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <tuple>
+#include <vector>
 
 #include "stella/core/credit.hpp"
 #include "stella/gateway/http/upstream_hub.hpp"
@@ -22,17 +23,27 @@ namespace stella::gw::http {
 
 class UpstreamForwarder {
  public:
-  UpstreamForwarder(UpstreamHub& hub, boost::asio::any_io_executor executor)
+  /// `spare_calls`: the worker's finished calls, taken for new requests and given back when
+  /// they end. Used only when `executor` runs on the hub's own thread (one worker, or the first
+  /// of several): another worker's connection would have to synchronise with the hub's last use
+  /// of a call, so it makes a new call for each request.
+  UpstreamForwarder(UpstreamHub& hub, boost::asio::any_io_executor executor,
+                    std::vector<std::shared_ptr<UpstreamCall>>& spare_calls)
       : hub_(hub),
         executor_(std::move(executor)),
-        reuse_calls_(hub_.shares_thread_with(executor_)) {}
+        spare_calls_(hub_.shares_thread_with(executor_) ? &spare_calls : nullptr) {}
 
   /// A call is open: started and neither finished nor cancelled.
   bool active() const noexcept { return call_ != nullptr && !cancelled_; }
 
   /// Sends the REQUEST to the picked instance; `end_stream` when the body is complete in it.
   void start(const Pick& pick, core::Request&& request, bool end_stream) {
-    call_ = spare_ ? std::move(spare_) : hub_.make_call(executor_);
+    if (spare_calls_ && !spare_calls_->empty()) {
+      call_ = std::move(spare_calls_->back());
+      spare_calls_->pop_back();
+    } else {
+      call_ = hub_.make_call(executor_);
+    }
     cancelled_ = false;
     credit_.reset(hub_.settings().stream_window);
     request_window_ = 0;  // a streamed body waits for its initial window (a credit part)
@@ -92,15 +103,13 @@ class UpstreamForwarder {
     call_->channel.cancel();
   }
   /// The call ended normally (last part received), failed, or was cancelled: forget it. When
-  /// nothing else holds it any more (the hub let go, no next_part() waits on it), it is kept for
-  /// the connection's next request: one call object and channel per connection, not per request.
-  /// Only on the hub's thread (one worker, or the first of several): a connection of another
-  /// worker would have to synchronise with the hub's last use, so it takes a new call each time.
+  /// nothing else holds it any more (the hub let go, no next_part() waits on it), it goes back to
+  /// the worker's spare calls, reset, for a later request (an idle connection holds none).
   void finish() noexcept {
-    if (reuse_calls_ && call_ && call_.use_count() == 1) {
+    if (spare_calls_ && call_ && call_.use_count() == 1 && spare_calls_->size() < kKeptCalls) {
       try {
         call_->reset();
-        spare_ = std::move(call_);
+        spare_calls_->push_back(std::move(call_));
       } catch (...) {  // a new call next time
       }
     }
@@ -109,11 +118,11 @@ class UpstreamForwarder {
   }
 
  private:
+  static constexpr std::size_t kKeptCalls = 256;  // per worker, as the exchanges
   UpstreamHub& hub_;
   boost::asio::any_io_executor executor_;
+  std::vector<std::shared_ptr<UpstreamCall>>* spare_calls_;  // null: not on the hub's thread
   std::shared_ptr<UpstreamCall> call_;
-  std::shared_ptr<UpstreamCall> spare_;  // the last finished call, reset, for the next request
-  bool reuse_calls_;                     // this connection runs on the hub's thread
   bool cancelled_ = false;
   core::CreditBatcher credit_;  // response bytes written to the client, granted back in batches
   /// Request-body bytes the service still takes (as the HTTP side knows it: credit arrives

@@ -151,9 +151,15 @@ struct WorkerContext {
   ReadBufferPool read_buffers{kClientReadChunk};
   /// Per-request state of client connections (exchange_loop.hpp): one per request in progress.
   Recycler<Exchange> exchanges{256};
-  /// Declared last, so destroyed first: handlers still pending at shutdown own connections,
-  /// whose destructors give buffers back to the pools and leave `connections` above.
+  /// Declared after the pools above, so destroyed before them: handlers still pending at
+  /// shutdown own connections, whose destructors give buffers back to the pools and leave
+  /// `connections` above.
   boost::asio::io_context io{1};
+  /// Finished upstream calls (a call object and its channel of parts) for the next request of
+  /// any of this worker's connections; filled only on the hub's own thread
+  /// (upstream_forwarder.hpp). Declared after `io`, so destroyed before it: the channels need
+  /// it. Nothing gives calls back while `io` is destroyed (frames are destroyed, not resumed).
+  std::vector<std::shared_ptr<UpstreamCall>> spare_calls;
 };
 
 /// The connection interface the server needs for shutdown.
