@@ -718,7 +718,10 @@ DecodeResult FrameReader::next(Frame& out) {
 }
 
 DecodeResult FrameReader::next(std::string_view& input, Frame& out) {
-  if (failed_) return error_;
+  if (failed_) {
+    input = {};
+    return error_;
+  }
   DecodeResult r;
   if (start_ < buffer_.size()) {
     // Buffered bytes first (fed, or a frame the previous read cut). When they end in a partial

@@ -104,6 +104,35 @@ TEST(FrameCodecAlloc, ReusedRequestViewDoesNotAllocate) {
   EXPECT_EQ(view.to_owned(), r);
 }
 
+// A download: 64 KiB STREAM_DATA frames (65,552 bytes each) read 64 KiB at a time, so every
+// frame is cut by a read and finished by the next. Once warm the reader's buffer is reused: what
+// is allocated is the frames' own data (one copy each), not a buffer grown and freed per frame.
+TEST(FrameCodecAlloc, CutLargeFramesReuseTheReadersBuffer) {
+  std::string stream;
+  constexpr int kFrames = 40;
+  for (int i = 0; i < kFrames; ++i)
+    ASSERT_FALSE(encode_frame(Frame{0, 1, StreamData{std::string(64 * 1024, 'd')}}, stream));
+  const std::size_t frame_size = stream.size() / kFrames;
+  FrameReader reader;
+  Frame f;
+  int frames = 0;
+  const auto read_all = [&](std::string_view bytes) {
+    constexpr std::size_t kRead = 64 * 1024;
+    for (std::size_t at = 0; at < bytes.size(); at += kRead) {
+      std::string_view input = bytes.substr(at, kRead);
+      while (reader.next(input, f).status == DecodeStatus::done)
+        ++frames;
+    }
+  };
+  const std::string_view all(stream);
+  read_all(all.substr(0, frame_size * 4));  // warm
+  const std::size_t n = allocated_while([&] { read_all(all.substr(frame_size * 4)); });
+  EXPECT_EQ(frames, kFrames);
+  EXPECT_EQ(reader.buffered(), 0u);
+  // The data strings: 36 × 64 KiB. A buffer reallocated per frame would add about twice that.
+  EXPECT_LT(n, (kFrames - 4) * frame_size * 3 / 2);
+}
+
 // The sessions' steady path: once warm, a request out and its answer back allocate nothing
 // beyond the decoded values (here short strings that fit a std::string's own buffer, so none):
 // the output strings keep their capacity, the event queues reuse their slots, the stream

@@ -106,13 +106,18 @@ TEST_F(Https, ACutAnswerEndsWithoutCloseNotify) {
   })) << gw_->gateway_log();
   const std::string port = std::to_string(gw_->http());
   const auto out = certs_ / "cut.out";
-  // 100,000 chunks: still streaming when the service dies. stdin stays open while `sleep
-  // 30.PORT` runs (pkill finds it by that command line), so only the gateway ends the connection.
+  // 2,000 chunks 5 ms apart: still streaming when the service dies. stdin stays open while
+  // `sleep 30.PORT` runs (pkill finds it by that command line), so only the gateway ends the
+  // connection; the holder is killed however the test ends.
   const std::string hold = "sleep 30." + port;
-  auto [started, why] =
-      shell("(printf 'GET /api/v1/demo/stream/100000 HTTP/1.1\r\nHost: localhost\r\n\r\n'; " +
-            hold + ") | timeout 40 openssl s_client -quiet -connect localhost:" + port +
-            " -CAfile " + (certs_ / "ca.pem").string() + " >" + out.string() + " 2>&1 &");
+  struct Reap {
+    std::string command;
+    ~Reap() { shell(command); }
+  } reap{"pkill -f '^" + hold + "$'"};
+  auto [started, why] = shell(
+      "(printf 'GET /api/v1/demo/stream/2000?interval_ms=5 HTTP/1.1\r\nHost: localhost\r\n\r\n'; " +
+      hold + ") | timeout 40 openssl s_client -quiet -connect localhost:" + port + " -CAfile " +
+      (certs_ / "ca.pem").string() + " >" + out.string() + " 2>&1 &");
   ASSERT_EQ(started, 0) << why;
   const auto output = [&] { return shell("cat " + out.string()).second; };
   ASSERT_TRUE(eventually([&] { return output().find("chunk 10\n") != std::string::npos; }))
@@ -123,7 +128,6 @@ TEST_F(Https, ACutAnswerEndsWithoutCloseNotify) {
       << gw_->gateway_log();
   const std::string got = output();
   EXPECT_EQ(got.find("\r\n0\r\n\r\n"), std::string::npos) << "a cut body must not look complete";
-  shell("pkill -f '^" + hold + "$'");
 }
 
 // An idle HTTPS connection holds no read buffer, as a plain one (docs/http.md "Memory"): ten

@@ -426,6 +426,7 @@ class ExchangeLoop final : public HttpConnectionBase,
             ex_->outcome = Outcome::upstream_timeout;
             co_return false;
           }
+          fwd_.finish();  // the connection may stay open: it holds no call (nor its parts)
           const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
           std::string detail = credit_timed_out
                                    ? std::string(ex_->service()) +
@@ -452,6 +453,7 @@ class ExchangeLoop final : public HttpConnectionBase,
         fwd_.cancel(core::CancelReason::handler_failed);
         ex_->outcome = Outcome::upstream_bad_response;
         if (head_written) co_return false;  // cut: never a body that looks complete
+        fwd_.finish();
         co_return co_await respond_problem(
             make_problem(Outcome::upstream_bad_response,
                          "the response body exceeds routing.maxResponseBodySize (" +
@@ -491,6 +493,7 @@ class ExchangeLoop final : public HttpConnectionBase,
         if (status < 200 || status > 599) {
           // Informational or out-of-range final statuses never reach the client.
           fwd_.cancel(core::CancelReason::handler_failed);
+          fwd_.finish();
           w_.shared.log("instance " + std::string(ex_->instance_id()) + " of " +
                         std::string(ex_->service()) + " answered status " + std::to_string(status) +
                         ": answered 502");

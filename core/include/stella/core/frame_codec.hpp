@@ -94,8 +94,10 @@ class FrameReader {
   const FrameLimits& limits() const noexcept { return limits_; }
 
  private:
-  /// Buffer capacity kept once empty; a larger one (a big frame passed) is released.
-  static constexpr std::size_t kKeptCapacity = 64 * 1024;
+  /// Buffer capacity kept once empty; a larger one (a big frame passed) is released. Above
+  /// what a cut 64 KiB STREAM_DATA frame grows it to, so a steady stream of those (a download)
+  /// does not reallocate for each.
+  static constexpr std::size_t kKeptCapacity = 256 * 1024;
 
   FrameLimits limits_;
   std::string buffer_;

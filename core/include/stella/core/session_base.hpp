@@ -38,9 +38,12 @@ class RingQueue {
     slots_[(head_ + size_) & (slots_.size() - 1)] = std::forward<U>(value);
     ++size_;
   }
-  /// Moves the oldest element into `out`. The queue must not be empty.
+  /// Moves the oldest element into `out`. The queue must not be empty. Through a temporary: a
+  /// move-assignment straight from the slot could leave `out`'s old buffers in it, kept until
+  /// the slot is written again (perhaps never: a peer could park large strings there).
   void pop_into(T& out) {
-    out = std::move(slots_[head_]);
+    T taken = std::move(slots_[head_]);
+    out = std::move(taken);
     head_ = (head_ + 1) & (slots_.size() - 1);
     if (--size_ == 0) {
       head_ = 0;

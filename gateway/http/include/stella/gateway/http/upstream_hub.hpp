@@ -84,8 +84,8 @@ struct UpstreamCall {
   /// (CANCEL instance_draining) lets the gateway send it elsewhere.
   std::optional<core::Request> request;
 
-  /// Back to the state of a new call, keeping the channel's buffer (for the next request of
-  /// the same connection). Only by the sole owner: nothing else may hold the call.
+  /// Back to the state of a new call, keeping the channel's buffer (for a later request of the
+  /// same worker's connections). Only by the sole owner: nothing else may hold the call.
   void reset() {
     channel.reset();
     buffered_bytes.store(0, std::memory_order_relaxed);
