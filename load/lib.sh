@@ -9,6 +9,8 @@
 #                                           # gw, svc and extra_pids, and removes it
 #   need_nofile N                           # exits unless more than N descriptors may be open
 #   many_conns_config FILE N                # a one-worker gateway config with room for N clients
+#   wrk_cpu PID WRK_ARGS...                 # runs wrk; sets wrk_out, requests, rps and cpu_us
+#                                           # (PID's user + system CPU µs per request meanwhile)
 
 ensure_binary() {
   if [[ ! -x "$1" ]]; then
@@ -51,4 +53,16 @@ with_workdir() {
   work=$(mktemp -d)
   extra_pids=()
   trap 'kill "${svc:-}" "${gw:-}" "${extra_pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+}
+
+wrk_cpu() {
+  local pid=$1 before after
+  shift
+  before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  wrk_out=$(wrk "$@")
+  after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  requests=$(awk '/requests in/ {print $1}' <<<"$wrk_out")
+  rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$wrk_out")
+  cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v r="$requests" \
+    'BEGIN { printf "%.1f", t / hz * 1e6 / r }')
 }

@@ -18,8 +18,6 @@ done
 source load/lib.sh
 ensure_binary "$bin"
 with_workdir
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
 echo "| workers | connections | req/s | p50 ms | p99 ms | gateway CPU µs/request |"
 echo "|---|---|---|---|---|---|"
 for workers in 1 2; do
@@ -32,14 +30,9 @@ YAML
   url="http://127.0.0.1:$http/api/v1/demo/status/200"
   wrk -t1 -c50 -d2s "$url" >/dev/null  # warm-up
   for c in 50 200; do
-    before=$(cpu_ticks "$gw")
-    out=$(wrk -t1 -c"$c" -d"${seconds}s" --latency "$url")
-    after=$(cpu_ticks "$gw")
-    requests=$(awk '/requests in/ {print $1}' <<<"$out")
-    rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
-    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    cpu_us=$(awk -v t=$((after - before)) -v hz="$hz" -v r="$requests" 'BEGIN { printf "%.1f", t / hz * 1e6 / r }')
+    wrk_cpu "$gw" -t1 -c"$c" -d"${seconds}s" --latency "$url"
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$wrk_out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$wrk_out")
     echo "| $workers | $c | $rps | $p50 | $p99 | $cpu_us |"
   done
   kill "$svc" "$gw"; wait "$svc" "$gw" 2>/dev/null || true

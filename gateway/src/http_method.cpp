@@ -66,4 +66,8 @@ std::optional<std::string> check_method(std::string_view method, std::size_t max
   return std::nullopt;
 }
 
+bool is_safe_method(std::string_view method) noexcept {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";
+}
+
 }  // namespace stella::gw

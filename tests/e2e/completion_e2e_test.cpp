@@ -22,7 +22,25 @@ double family_sum(const std::string& text, const std::string& family, const std:
   return sum;
 }
 
-enum class Action { ok, not_found, bad_framing, client_leaves, timeout, pipelined, half_head };
+enum class Action {
+  ok,
+  not_found,
+  bad_framing,
+  client_leaves,
+  timeout,
+  pipelined,
+  half_head,
+  pipelined_leaves,   // the client leaves while requests forwarded ahead are in flight
+  pipelined_timeout,  // the first answer is a 504; the one forwarded behind it still comes
+};
+
+/// Whole responses at the start of `b`.
+std::size_t responses_in(const std::string& b) {
+  std::size_t n = 0;
+  for (auto at = b.find("HTTP/1.1 "); at != std::string::npos; at = b.find("HTTP/1.1 ", at + 1))
+    ++n;
+  return n;
+}
 
 class Completion : public ::testing::Test {
  protected:
@@ -69,14 +87,21 @@ class Completion : public ::testing::Test {
       case Action::pipelined: {
         Client c(port());
         c.send(get("/api/v1/demo/echo") + get("/nowhere") + get("/api/v1/demo/items/1"));
-        c.read_until([](const std::string& b) {
-          std::size_t n = 0;
-          for (auto at = b.find("HTTP/1.1 "); at != std::string::npos;
-               at = b.find("HTTP/1.1 ", at + 1))
-            ++n;
-          return n >= 3;
-        });
+        c.read_until([](const std::string& b) { return responses_in(b) >= 3; });
         return 3;
+      }
+      case Action::pipelined_leaves: {
+        Client c(port());
+        c.send(get("/api/v1/demo/slow/200") + get("/api/v1/demo/items/1") +
+               get("/api/v1/demo/slow/200"));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // not a wait-for: any gap
+        return 3;
+      }
+      case Action::pipelined_timeout: {
+        Client c(port());
+        c.send(get("/api/v1/demo/slow/2000") + get("/api/v1/demo/items/1"));
+        c.read_until([](const std::string& b) { return responses_in(b) >= 2; });
+        return 2;
       }
       case Action::half_head: {
         Client c(port());
@@ -98,7 +123,8 @@ TEST_F(Completion, ExactlyOncePerRequestWhoseHeadWasRead) {
     const auto actions = *rc::gen::container<std::vector<Action>>(
         *rc::gen::inRange<std::size_t>(1, 8),
         rc::gen::element(Action::ok, Action::not_found, Action::bad_framing, Action::client_leaves,
-                         Action::timeout, Action::pipelined, Action::half_head));
+                         Action::timeout, Action::pipelined, Action::half_head,
+                         Action::pipelined_leaves, Action::pipelined_timeout));
     const auto before = counts();
     RC_ASSERT(before.first >= 0);
     double expected = 0;

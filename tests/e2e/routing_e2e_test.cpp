@@ -143,6 +143,38 @@ TEST_F(Routing, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_FALSE(c.closed());
 }
 
+/// Requests in flight at the service, as the gateway's own gauge counts them (all instances).
+double in_flight(std::uint16_t port) {
+  auto r = http_exchange(port, get("/metrics"));
+  if (!r) return -1;
+  double sum = 0;
+  std::istringstream in(r->body);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("gateway_instance_in_flight{", 0) == 0)
+      sum += std::stod(line.substr(line.rfind(' ') + 1));
+  return sum;
+}
+
+/// Reads `n` whole responses from `c`, in the order they came.
+std::vector<HttpResponse> read_responses(Client& c, std::size_t n) {
+  std::vector<HttpResponse> got;
+  const auto bytes = c.read_until([&](const std::string& b) {
+    std::string rest = b;
+    std::size_t k = 0;
+    while (auto r = parse_response(rest)) {
+      rest.erase(0, r->size);
+      ++k;
+    }
+    return k == n;
+  });
+  std::string rest = bytes;
+  while (auto r = parse_response(rest)) {
+    got.push_back(*r);
+    rest.erase(0, r->size);
+  }
+  return got;
+}
+
 TEST_F(Routing, PipelinedRequestsAreAnsweredInOrder) {
   Client c(port());
   // A slow request first: the fast ones behind it must still come back after it, in order.
@@ -150,26 +182,64 @@ TEST_F(Routing, PipelinedRequestsAreAnsweredInOrder) {
   for (int i = 0; i < 5; ++i)
     batch += get("/api/v1/demo/items/" + std::to_string(i));
   ASSERT_TRUE(c.send(batch));
-  std::vector<HttpResponse> got;
-  auto bytes = c.read_until([&](const std::string& b) {
-    std::string rest = b;
-    int n = 0;
-    while (auto r = parse_response(rest)) {
-      rest.erase(0, r->size);
-      ++n;
-    }
-    return n == 6;
-  });
-  std::string rest = bytes;
-  while (auto r = parse_response(rest)) {
-    got.push_back(*r);
-    rest.erase(0, r->size);
-  }
+  const auto got = read_responses(c, 6);
   ASSERT_EQ(got.size(), 6u);
   EXPECT_EQ(got[0].body, "slept 200 ms\n");
   for (int i = 0; i < 5; ++i)
     EXPECT_EQ(json_of(got[static_cast<std::size_t>(i + 1)])["path"],
               "/api/v1/demo/items/" + std::to_string(i));
+}
+
+// Safe pipelined requests go to the services together (RFC 9112 §9.3.2): while the first one
+// sleeps, the two behind it are at the service too (the gateway's in-flight gauge counts three;
+// forwarded one at a time it would never pass one), and the answers still come back in order.
+TEST_F(Routing, PipelinedSafeRequestsAreForwardedConcurrently) {
+  Client c(port());
+  ASSERT_TRUE(c.send(get("/api/v1/demo/slow/2000") + get("/api/v1/demo/slow/1999") +
+                     get("/api/v1/demo/slow/1998")));
+  EXPECT_TRUE(eventually([&] { return in_flight(port()) == 3; }, std::chrono::milliseconds(1500)));
+  const auto got = read_responses(c, 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].body, "slept 2000 ms\n");
+  EXPECT_EQ(got[1].body, "slept 1999 ms\n");
+  EXPECT_EQ(got[2].body, "slept 1998 ms\n");
+  EXPECT_TRUE(eventually([&] { return in_flight(port()) == 0; }));
+}
+
+// Not behind an unsafe method: a POST (bodyless here) waits until the answer before it is out,
+// and so does everything pipelined after it (the in-flight gauge never passes one while the
+// first sleeps).
+TEST_F(Routing, PipelinedRequestsAfterAnUnsafeOneWaitTheirTurn) {
+  Client c(port());
+  ASSERT_TRUE(c.send(get("/api/v1/demo/slow/1500") +
+                     "POST /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n" +
+                     get("/api/v1/demo/slow/1000")));
+  double most = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1000);
+  while (std::chrono::steady_clock::now() < until) {
+    most = std::max(most, in_flight(port()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(most, 1);
+  const auto got = read_responses(c, 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].body, "slept 1500 ms\n");
+  EXPECT_EQ(json_of(got[1])["method"], "POST");
+  EXPECT_EQ(got[2].body, "slept 1000 ms\n");
+}
+
+// A refusal made by a stage for a request read ahead (404 here) waits for its turn too.
+TEST_F(Routing, PipelinedRefusalsKeepTheirPlace) {
+  Client c(port());
+  ASSERT_TRUE(c.send(get("/api/v1/demo/slow/300") + get("/api/v1/nowhere") +
+                     get("/api/v1/demo/items/9") + get("/health/live")));
+  const auto got = read_responses(c, 4);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0].body, "slept 300 ms\n");
+  EXPECT_EQ(got[1].status, 404);
+  EXPECT_EQ(json_of(got[2])["path"], "/api/v1/demo/items/9");
+  EXPECT_EQ(got[3].body, R"({"status":"live"})");
+  EXPECT_FALSE(c.closed());
 }
 
 TEST_F(Routing, HeadGetsHeadersOnly) {

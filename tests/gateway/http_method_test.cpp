@@ -28,5 +28,12 @@ TEST(HttpMethod, CheckMethod) {
   EXPECT_NE(check_method("ABCDE", 4)->find("longer than 4"), std::string::npos);
 }
 
+TEST(HttpMethod, SafeMethodsAreTheReadOnlyOnes) {
+  for (const char* m : {"GET", "HEAD", "OPTIONS", "TRACE"})
+    EXPECT_TRUE(is_safe_method(m)) << m;
+  for (const char* m : {"POST", "PUT", "PATCH", "DELETE", "CONNECT", "PROPFIND", "get", "", "GETX"})
+    EXPECT_FALSE(is_safe_method(m)) << m;
+}
+
 }  // namespace
 }  // namespace stella::gw

@@ -19,6 +19,7 @@
 
 #include "client_connection.hpp"
 #include "request_completion.hpp"
+#include "stella/gateway/http_method.hpp"
 #include "upstream_forwarder.hpp"
 
 namespace stella::gw::http {
@@ -48,6 +49,7 @@ class ExchangeLoop final : public HttpConnectionBase,
               w.shared.head_limits.max_header_bytes + ClientConnection<Stream>::kReadChunk,
               s_.http.max_pipelined),
         fwd_(*w.shared.hub, w.io.get_executor(), w.spare_calls),
+        depth_(std::max<std::size_t>(s_.http.max_pipelined, 1)),
         facts_(std::move(facts)),
         parser_(w.shared.head_limits) {
     w_.connections.insert(this);
@@ -68,6 +70,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       w_.shared.log(std::string("http connection failed: ") + e.what());
       if (in_exchange_) finish_exchange(Outcome::internal_error, 500);
     }
+    abandon_ahead();
     // close_notify only after a whole answer: a cut one (the service failed mid-stream) must not
     // look complete, and for a close-delimited HTTP/1.0 body close_notify says "complete".
     if (ended && answered_) {
@@ -87,13 +90,9 @@ class ExchangeLoop final : public HttpConnectionBase,
   void abort() override { conn_.close(); }
 
   // ConnectionEvents
-  void on_peer_closed() override {
-    if (fwd_.active()) fwd_.cancel(core::CancelReason::client_disconnected);
-  }
+  void on_peer_closed() override { cancel_all(); }
   void on_response_deadline() override { fwd_.interrupt(); }
-  void on_closing() override {
-    if (fwd_.active()) fwd_.cancel(core::CancelReason::client_disconnected);
-  }
+  void on_closing() override { cancel_all(); }
 
  private:
   // ---- the loop ----------------------------------------------------------------------------
@@ -104,6 +103,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       conn_.clear_expired();
       if (draining_ && conn_.empty()) co_return;
       parser_.reset();
+      ahead_partial_ = false;
       conn_.set_deadline(Deadline::idle, http.idle_timeout);
       bool header_armed = false;
       ParseStatus st;
@@ -134,33 +134,50 @@ class ExchangeLoop final : public HttpConnectionBase,
         complete();
         co_return;
       }
-      const bool keep = co_await handle();
+      bool keep = co_await handle();
       complete();
+      // The pipelined requests forwarded while that one was answered: their answers, in order.
+      // (Any still waiting when the connection ends are abandoned by run().)
+      while (keep && !conn_.closed() && ahead_count_ > 0) {
+        // (No structured binding, no co_await in a conditional: GCC 12 miscompiles both.)
+        const std::pair<bool, core::TimePoint> taken = take_ahead();
+        if (taken.first)
+          keep = co_await answer_staged(false);
+        else
+          keep = co_await forward(false, false, 0, taken.second);
+        complete();
+      }
       if (!keep || conn_.closed()) co_return;
     }
   }
 
   void begin_exchange() {
-    if (!ex_) ex_ = w_.exchanges.take();
-    ex_->reset();
-    ex_->times.head = w_.shared.clock->now();
-    ex_->wall_start_unix_nano = core::wall_clock_unix_nano();
+    begin(ex_);
     in_exchange_ = true;
     answered_ = false;
+  }
+  void begin(std::unique_ptr<Exchange>& ex) {
+    if (!ex) ex = w_.exchanges.take();
+    ex->reset();
+    ex->times.head = w_.shared.clock->now();
+    ex->wall_start_unix_nano = core::wall_clock_unix_nano();
   }
   void complete() {
     if (!in_exchange_) return;
     in_exchange_ = false;
-    ex_->times.end = w_.shared.clock->now();
-    on_complete(*ex_, w_);
+    end(ex_);
+  }
+  void end(std::unique_ptr<Exchange>& ex) {
+    ex->times.end = w_.shared.clock->now();
+    on_complete(*ex, w_);
     // Back to the pool without what the request held (route snapshot, identity, reply), and
     // not at all when it kept a large body buffer (a refused upload): pooled exchanges live as
     // long as the worker.
-    ex_->reset();
-    if (ex_->proxy.frame.body.capacity() <= kInlineBody && ex_->head_out.capacity() <= kInlineBody)
-      w_.exchanges.give(std::move(ex_));
+    ex->reset();
+    if (ex->proxy.frame.body.capacity() <= kInlineBody && ex->head_out.capacity() <= kInlineBody)
+      w_.exchanges.give(std::move(ex));
     else
-      ex_.reset();
+      ex.reset();
   }
   void finish_exchange(Outcome o, unsigned status) {
     ex_->outcome = o;
@@ -170,24 +187,24 @@ class ExchangeLoop final : public HttpConnectionBase,
 
   // Runs the stages; answers or forwards. Returns whether the connection stays open.
   asio::awaitable<bool> handle() {
-    ex_->method.assign(head_.method);
-    ex_->http_minor = head_.version_minor;
-    ex_->head_request = head_.method == "HEAD";
-    ex_->keep_alive = head_.keep_alive && !draining_;
+    take_head(*ex_);
     const std::size_t head_size = head_.size;
     const bool has_body = head_.has_body();
     const bool chunked = head_.chunked;
     const std::uint64_t content_length = head_.content_length.value_or(0);
     const bool expect_continue = head_.expect_continue;
+    // Requests pipelined behind this one may be forwarded while it is answered only if it and
+    // they are all safe (RFC 9112 §9.3.2), and bodyless (their bytes follow its head at once).
+    chain_ = chains(*ex_) && !has_body && is_safe_method(head_.method);
 
     // The stages read the head's views: the buffer stays put until they are done.
     conn_.pin(true);
     StageContext ctx{head_, facts_, w_};
-    StageStatus st = StageStatus::next;
-    for (const auto& stage : w_.shared.stages->stages()) {
-      st = stage->run(*ex_, ctx);
-      if (st == StageStatus::suspend) st = co_await stage->async_run(*ex_, ctx);
-      if (st == StageStatus::respond) break;
+    std::size_t at = 0;
+    StageStatus st = run_stages(*ex_, ctx, at);
+    while (st == StageStatus::suspend) {
+      st = co_await w_.shared.stages->stages()[at]->async_run(*ex_, ctx);
+      if (st != StageStatus::respond) st = run_stages(*ex_, ctx, ++at);
     }
     conn_.pin(false);
     // From here on nothing refers to the head's views: the buffer may move.
@@ -198,17 +215,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       co_return false;
     }
 
-    if (st == StageStatus::respond) {
-      if (ex_->reply) {
-        if (has_body) ex_->keep_alive = false;
-        co_return co_await respond_reply(*ex_->reply);
-      }
-      Problem& p = *ex_->problem;
-      // A refused request with a body: its bytes cannot be skipped safely without reading
-      // them, so the connection closes after the answer.
-      if (has_body) p.close = true;
-      co_return co_await respond_problem(p, !p.close);
-    }
+    if (st == StageStatus::respond) co_return co_await answer_staged(has_body);
     if (expect_continue && has_body && ex_->http_minor == 1) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       const bool sent = co_await conn_.write(asio::buffer(kContinue));
@@ -219,6 +226,132 @@ class ExchangeLoop final : public HttpConnectionBase,
       }
     }
     co_return co_await forward(has_body, chunked, content_length);
+  }
+
+  void take_head(Exchange& ex) {
+    ex.method.assign(head_.method);
+    ex.http_minor = head_.version_minor;
+    ex.head_request = head_.method == "HEAD";
+    ex.keep_alive = head_.keep_alive && !draining_;
+  }
+  /// Runs the stages from stage `at` on while they answer at once; stops at the first that
+  /// answers the request (respond) or must wait (suspend: `at` names it, for its async_run).
+  StageStatus run_stages(Exchange& ex, StageContext& ctx, std::size_t& at) {
+    const auto& stages = w_.shared.stages->stages();
+    for (; at < stages.size(); ++at) {
+      const StageStatus st = stages[at]->run(ex, ctx);
+      if (st != StageStatus::next) return st;
+    }
+    return StageStatus::next;
+  }
+  /// The answer a stage made: a direct reply (management endpoints) or a problem.
+  asio::awaitable<bool> answer_staged(bool has_body) {
+    if (ex_->reply) {
+      if (has_body) ex_->keep_alive = false;
+      co_return co_await respond_reply(*ex_->reply);
+    }
+    Problem& p = *ex_->problem;
+    // A refused request with a body: its bytes cannot be skipped safely without reading
+    // them, so the connection closes after the answer.
+    if (has_body) p.close = true;
+    co_return co_await respond_problem(p, !p.close);
+  }
+
+  // ---- pipelined requests forwarded ahead -----------------------------------------------
+  // While a safe request waits for its answer, the complete safe, bodyless heads pipelined
+  // behind it are parsed, run through the stages and forwarded at once, up to
+  // http.maxPipelinedRequests requests in flight on the connection; their answers are written
+  // in order, each when the one before it is out (docs/http.md, "Pipelining and keep-alive").
+  struct Ahead {
+    explicit Ahead(WorkerContext& w) : fwd(*w.shared.hub, w.io.get_executor(), w.spare_calls) {}
+    std::unique_ptr<Exchange> ex;
+    UpstreamForwarder fwd;
+    core::TimePoint forwarded_at{};  // when its REQUEST went out (none: not sent yet)
+    bool staged = false;             // a stage answered it (ex->reply or ex->problem)
+  };
+
+  bool may_read_ahead() const noexcept {
+    return chain_ && ahead_count_ + 1 < depth_ && !conn_.empty() && !draining_ && !conn_.closed() &&
+           !conn_.peer_closed();
+  }
+
+  asio::awaitable<void> read_ahead() {
+    while (may_read_ahead()) {
+      // An incomplete head is taken up again at the next look, where its parse left off.
+      if (!ahead_partial_) parser_.reset();
+      const ParseStatus ps = parser_.parse(conn_.pending(), head_);
+      ahead_partial_ = ps == ParseStatus::need_more;
+      if (ahead_partial_) co_return;
+      // A malformed head, one with a body and an unsafe method wait for their turn in the
+      // loop, and nothing behind them is read ahead.
+      if (ps == ParseStatus::error || head_.has_body() || !is_safe_method(head_.method)) {
+        chain_ = false;
+        co_return;
+      }
+      if (ahead_count_ == ahead_.size()) ahead_.push_back(std::make_unique<Ahead>(w_));
+      Ahead& a = *ahead_[ahead_count_++];
+      begin(a.ex);
+      take_head(*a.ex);
+      conn_.pin(true);
+      StageContext ctx{head_, facts_, w_};
+      std::size_t at = 0;
+      StageStatus st = run_stages(*a.ex, ctx, at);
+      while (st == StageStatus::suspend) {
+        st = co_await w_.shared.stages->stages()[at]->async_run(*a.ex, ctx);
+        if (st != StageStatus::respond) st = run_stages(*a.ex, ctx, ++at);
+      }
+      conn_.pin(false);
+      conn_.consume(head_.size);
+      a.staged = st == StageStatus::respond;
+      a.forwarded_at = {};
+      if (a.staged) {
+        if (a.ex->problem && a.ex->problem->close) a.ex->keep_alive = false;
+      } else if (!conn_.closed()) {  // (not forwarded: forward() sends it in its turn, if any)
+        a.forwarded_at = w_.shared.clock->now();
+        a.ex->times.upstream_sent = a.forwarded_at;
+        a.fwd.start(*a.ex->proxy.pick, std::move(a.ex->proxy.frame), true);
+      }
+      chain_ = chains(*a.ex);
+    }
+  }
+  /// A request behind `ex` may be read ahead: the connection outlives its answer (HTTP/1.1,
+  /// kept alive; an HTTP/1.0 answer may end the connection to delimit its body).
+  static bool chains(const Exchange& ex) noexcept { return ex.keep_alive && ex.http_minor == 1; }
+
+  /// The oldest request forwarded ahead becomes the one being answered.
+  std::pair<bool, core::TimePoint> take_ahead() {
+    Ahead& a = *ahead_.front();
+    if (fwd_.active()) fwd_.cancel(core::CancelReason::client_disconnected);
+    fwd_.finish();
+    fwd_.swap_call(a.fwd);
+    ex_ = std::move(a.ex);
+    in_exchange_ = true;
+    answered_ = false;
+    const std::pair<bool, core::TimePoint> taken{a.staged, a.forwarded_at};
+    std::rotate(ahead_.begin(), ahead_.begin() + 1,
+                ahead_.begin() + static_cast<std::ptrdiff_t>(ahead_count_));
+    --ahead_count_;
+    return taken;
+  }
+
+  /// The connection ends before their answers: requests forwarded ahead are cancelled and
+  /// complete as client_closed (499), as a request whose client left.
+  void abandon_ahead() {
+    for (std::size_t i = 0; i < ahead_count_; ++i) {
+      Ahead& a = *ahead_[i];
+      if (a.fwd.active()) a.fwd.cancel(core::CancelReason::client_disconnected);
+      a.fwd.finish();
+      a.ex->outcome = Outcome::client_closed;
+      a.ex->status = 499;
+      end(a.ex);
+    }
+    ahead_count_ = 0;
+  }
+
+  void cancel_all() {
+    if (fwd_.active()) fwd_.cancel(core::CancelReason::client_disconnected);
+    for (std::size_t i = 0; i < ahead_count_; ++i)
+      if (ahead_[i]->fwd.active()) ahead_[i]->fwd.cancel(core::CancelReason::client_disconnected);
   }
 
   // ---- request body --------------------------------------------------------------------------
@@ -323,7 +456,11 @@ class ExchangeLoop final : public HttpConnectionBase,
     return next;
   }
 
-  asio::awaitable<bool> forward(bool has_body, bool chunked, std::uint64_t content_length) {
+  // `forwarded_at`: set for a request forwarded ahead (bodyless; its call is in fwd_); when
+  // not set, the request goes out here.
+  asio::awaitable<bool> forward(bool has_body, bool chunked, std::uint64_t content_length,
+                                core::TimePoint forwarded_at = {}) {
+    const bool ahead = forwarded_at != core::TimePoint{};
     std::uint64_t remaining = content_length;
     ChunkedDecoder decoder(s_.routing.max_request_body_size, w_.shared.head_limits);
     // With streaming off the whole body travels in the REQUEST frame (its size was bounded at
@@ -340,10 +477,12 @@ class ExchangeLoop final : public HttpConnectionBase,
                                            false);
       }
     }
-    const auto started_at = w_.shared.clock->now();
-    ex_->times.upstream_sent = started_at;
-    // Moved, not copied: from here on ex_->proxy.path (not .frame) names the request.
-    fwd_.start(*ex_->proxy.pick, std::move(ex_->proxy.frame), body_state == 1);
+    const auto started_at = ahead ? forwarded_at : w_.shared.clock->now();
+    if (!ahead) {
+      ex_->times.upstream_sent = started_at;
+      // Moved, not copied: from here on ex_->proxy.path (not .frame) names the request.
+      fwd_.start(*ex_->proxy.pick, std::move(ex_->proxy.frame), body_state == 1);
+    }
     const core::Duration timeout = ex_->proxy.timeout;
     // A part that arrived while the body was going out: the service answered (or failed)
     // before taking all of it, and the upload ends there.
@@ -398,8 +537,9 @@ class ExchangeLoop final : public HttpConnectionBase,
     }
     upload_deadline_.reset();
     if (early) ex_->keep_alive = false;  // the rest of the body stays unread
-    const core::TimePoint body_sent = w_.shared.clock->now();
+    const core::TimePoint body_sent = ahead ? started_at : w_.shared.clock->now();
     if (body_state == 1 && !early) ex_->times.body_sent = body_sent;
+    if (may_read_ahead()) co_await read_ahead();
     conn_.set_deadline(Deadline::response,
                        response_deadline(started_at, body_sent, timeout, false));
     bool head_written = false;
@@ -517,6 +657,7 @@ class ExchangeLoop final : public HttpConnectionBase,
         co_return false;
       }
       if (part.end_stream) break;
+      if (may_read_ahead()) co_await read_ahead();
       const core::Duration next = response_deadline(started_at, body_sent, timeout, true);
       if (next <= core::Duration::zero()) {
         fwd_.cancel(core::CancelReason::timeout);
@@ -629,7 +770,8 @@ class ExchangeLoop final : public HttpConnectionBase,
   // frame (a coroutine frame holds every branch's locals; Beast's serializers make
   // write_beast's too large for Asio's frame recycling, so each call would be a malloc).
   asio::awaitable<bool> write_head(core::Response& r, bool end_stream) {
-    if (draining_) ex_->keep_alive = false;  // shutting down: this answer is the last
+    // Shutting down: this answer is the last (after those of requests already forwarded ahead).
+    if (draining_ && ahead_count_ == 0) ex_->keep_alive = false;
     if (bodyless(r.status)) r.body.clear();
     if (end_stream && !bodyless(r.status) && !ex_->head_request) return write_whole(r);
     return write_beast(r, end_stream);
@@ -724,7 +866,7 @@ class ExchangeLoop final : public HttpConnectionBase,
 
   asio::awaitable<bool> respond(unsigned status, std::string_view content_type, std::string body,
                                 const std::vector<std::pair<std::string, std::string>>& extra) {
-    if (draining_) ex_->keep_alive = false;
+    if (draining_ && ahead_count_ == 0) ex_->keep_alive = false;
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version()};
     if (!content_type.empty()) res.set(bhttp::field::content_type, content_type);
     add_gateway_headers(res.base());
@@ -772,6 +914,14 @@ class ExchangeLoop final : public HttpConnectionBase,
   const config::GatewayConfig& s_;
   ClientConnection<Stream> conn_;
   UpstreamForwarder fwd_;
+  /// Requests forwarded ahead: [0, ahead_count_) in order, the rest kept for reuse. At most
+  /// depth_ - 1 (http.maxPipelinedRequests in flight with the one being answered).
+  std::vector<std::unique_ptr<Ahead>> ahead_;
+  std::size_t ahead_count_ = 0;
+  const std::size_t depth_;
+  /// The last request read allows another to be forwarded behind it (safe, bodyless, kept alive).
+  bool chain_ = false;
+  bool ahead_partial_ = false;  // parser_ holds the start of a head read ahead
   ConnectionFacts facts_;
   HeadParser parser_;
   RequestHead head_;

@@ -2,7 +2,8 @@
 // RESPONSE and STREAM_DATA parts back on the call's channel, CANCEL when the request ends
 // early. It knows nothing of HTTP/1 framing or client sockets (the exchange loop does).
 //
-// One per connection, reused for each request; lives on the connection's worker.
+// One per connection, reused for each request, plus one per pipelined request forwarded ahead
+// of the one being answered (exchange_loop.hpp); lives on the connection's worker.
 #pragma once
 
 #include <algorithm>
@@ -35,6 +36,15 @@ class UpstreamForwarder {
 
   /// A call is open: started and neither finished nor cancelled.
   bool active() const noexcept { return call_ != nullptr && !cancelled_; }
+
+  /// Exchanges the calls (and their flow-control state) of two forwarders of one connection: a
+  /// pipelined request forwarded ahead becomes the one being answered.
+  void swap_call(UpstreamForwarder& other) noexcept {
+    std::swap(call_, other.call_);
+    std::swap(cancelled_, other.cancelled_);
+    std::swap(credit_, other.credit_);
+    std::swap(request_window_, other.request_window_);
+  }
 
   /// Sends the REQUEST to the picked instance; `end_stream` when the body is complete in it.
   void start(const Pick& pick, core::Request&& request, bool end_stream) {
