@@ -280,6 +280,23 @@ inline std::string get(const std::string& path, const std::string& extra = "") {
   return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" + extra + "\r\n";
 }
 
+/// The whole responses at the start of `bytes`, in order.
+inline std::vector<HttpResponse> parse_responses(const std::string& bytes) {
+  std::vector<HttpResponse> got;
+  std::string rest = bytes;
+  while (auto r = parse_response(rest)) {
+    got.push_back(*r);
+    rest.erase(0, r->size);
+  }
+  return got;
+}
+
+/// Reads until `n` whole responses came from `c` (or it closes, or 10 s pass); returns them.
+inline std::vector<HttpResponse> read_responses(Client& c, std::size_t n) {
+  return parse_responses(
+      c.read_until([&](const std::string& b) { return parse_responses(b).size() >= n; }));
+}
+
 /// Output of a shell command (stdout), and its exit status.
 inline std::pair<int, std::string> shell(const std::string& cmd) {
   std::string out;

@@ -94,12 +94,15 @@ class GatewayRun {
   /// Waits until `n` requests are in flight at the instances of `service` (the gateway's own
   /// gauge: the REQUEST frame has been handed to the service connection).
   bool wait_in_flight(int n, const std::string& service = "demo") {
-    const std::string want =
-        "gateway_active_connections{service=\"" + service + "\"} " + std::to_string(n) + "\n";
-    return eventually([&] {
-      auto r = http_exchange(http_, get("/metrics"));
-      return r && r->body.find(want) != std::string::npos;
-    });
+    return eventually([&] { return in_flight(service) == n; });
+  }
+  /// The service's requests in flight as the gateway counts them (-1: no answer from /metrics).
+  int in_flight(const std::string& service = "demo") {
+    auto r = http_exchange(http_, get("/metrics"));
+    if (!r) return -1;
+    const std::string key = "gateway_active_connections{service=\"" + service + "\"} ";
+    const auto at = r->body.find(key);
+    return at == std::string::npos ? 0 : std::atoi(r->body.c_str() + at + key.size());
   }
 
   /// Waits until /health/ready lists `n` instances.

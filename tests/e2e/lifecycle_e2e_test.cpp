@@ -157,6 +157,30 @@ TEST(Lifecycle, GracefulShutdownFinishesInFlightRequests) {
   EXPECT_FALSE(late.connected());
 }
 
+// Pipelined requests already forwarded ahead when shutdown begins are answered, in order; the
+// last answer carries Connection: close.
+TEST(Lifecycle, GracefulShutdownAnswersPipelinedRequestsForwardedAhead) {
+  GatewayRun gw;
+  ASSERT_TRUE(gw.ok());
+  gw.start_service("demo-drain");
+  ASSERT_TRUE(gw.wait_instances(1));
+  Client busy(gw.http());
+  ASSERT_TRUE(busy.send(get("/api/v1/demo/slow/1500") + get("/api/v1/demo/slow/1400") +
+                        get("/api/v1/demo/slow/1300")));
+  ASSERT_TRUE(gw.wait_in_flight(3));
+  gw.gateway().signal(SIGTERM);
+  auto got = parse_responses(busy.read_all(10s));
+  EXPECT_TRUE(busy.closed());
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].body, "slept 1500 ms\n");
+  EXPECT_EQ(got[1].body, "slept 1400 ms\n");
+  EXPECT_EQ(got[2].body, "slept 1300 ms\n");
+  EXPECT_NE(lower(got[0].headers["connection"]), "close");
+  EXPECT_NE(lower(got[1].headers["connection"]), "close");
+  EXPECT_EQ(lower(got[2].headers["connection"]), "close");
+  EXPECT_EQ(gw.gateway().wait_exit(15s), 0) << gw.gateway_log();
+}
+
 TEST(Lifecycle, ReadinessTurns503WhileDraining) {
   GatewayRun gw;
   ASSERT_TRUE(gw.ok());

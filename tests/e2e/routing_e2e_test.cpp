@@ -143,38 +143,6 @@ TEST_F(Routing, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_FALSE(c.closed());
 }
 
-/// Requests in flight at the service, as the gateway's own gauge counts them (all instances).
-double in_flight(std::uint16_t port) {
-  auto r = http_exchange(port, get("/metrics"));
-  if (!r) return -1;
-  double sum = 0;
-  std::istringstream in(r->body);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("gateway_instance_in_flight{", 0) == 0)
-      sum += std::stod(line.substr(line.rfind(' ') + 1));
-  return sum;
-}
-
-/// Reads `n` whole responses from `c`, in the order they came.
-std::vector<HttpResponse> read_responses(Client& c, std::size_t n) {
-  std::vector<HttpResponse> got;
-  const auto bytes = c.read_until([&](const std::string& b) {
-    std::string rest = b;
-    std::size_t k = 0;
-    while (auto r = parse_response(rest)) {
-      rest.erase(0, r->size);
-      ++k;
-    }
-    return k == n;
-  });
-  std::string rest = bytes;
-  while (auto r = parse_response(rest)) {
-    got.push_back(*r);
-    rest.erase(0, r->size);
-  }
-  return got;
-}
-
 TEST_F(Routing, PipelinedRequestsAreAnsweredInOrder) {
   Client c(port());
   // A slow request first: the fast ones behind it must still come back after it, in order.
@@ -194,38 +162,64 @@ TEST_F(Routing, PipelinedRequestsAreAnsweredInOrder) {
 // sleeps, the two behind it are at the service too (the gateway's in-flight gauge counts three;
 // forwarded one at a time it would never pass one), and the answers still come back in order.
 TEST_F(Routing, PipelinedSafeRequestsAreForwardedConcurrently) {
+  ASSERT_TRUE(gw_->wait_in_flight(0));
   Client c(port());
   ASSERT_TRUE(c.send(get("/api/v1/demo/slow/2000") + get("/api/v1/demo/slow/1999") +
                      get("/api/v1/demo/slow/1998")));
-  EXPECT_TRUE(eventually([&] { return in_flight(port()) == 3; }, std::chrono::milliseconds(1500)));
+  EXPECT_TRUE(eventually([&] { return gw_->in_flight() == 3; }, std::chrono::milliseconds(1500)));
   const auto got = read_responses(c, 3);
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[0].body, "slept 2000 ms\n");
   EXPECT_EQ(got[1].body, "slept 1999 ms\n");
   EXPECT_EQ(got[2].body, "slept 1998 ms\n");
-  EXPECT_TRUE(eventually([&] { return in_flight(port()) == 0; }));
+  EXPECT_TRUE(gw_->wait_in_flight(0));
 }
 
-// Not behind an unsafe method: a POST (bodyless here) waits until the answer before it is out,
-// and so does everything pipelined after it (the in-flight gauge never passes one while the
-// first sleeps).
-TEST_F(Routing, PipelinedRequestsAfterAnUnsafeOneWaitTheirTurn) {
-  Client c(port());
-  ASSERT_TRUE(c.send(get("/api/v1/demo/slow/1500") +
-                     "POST /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n" +
-                     get("/api/v1/demo/slow/1000")));
-  double most = 0;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1000);
+/// The most requests in flight seen over `window` (polled).
+int most_in_flight(GatewayRun& gw, std::chrono::milliseconds window) {
+  int most = 0;
+  const auto until = std::chrono::steady_clock::now() + window;
   while (std::chrono::steady_clock::now() < until) {
-    most = std::max(most, in_flight(port()));
+    most = std::max(most, gw.in_flight());
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_EQ(most, 1);
-  const auto got = read_responses(c, 3);
-  ASSERT_EQ(got.size(), 3u);
+  return most;
+}
+
+// Not behind an unsafe method nor a body: a POST (bodyless here) or a GET with a body waits
+// until the answer before it is out, and so does everything pipelined after it (the in-flight
+// gauge never passes one while the first sleeps).
+TEST_F(Routing, PipelinedRequestsAfterAnUnsafeOneWaitTheirTurn) {
+  for (const std::string middle :
+       {"POST /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+        "GET /api/v1/demo/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi"}) {
+    ASSERT_TRUE(gw_->wait_in_flight(0));
+    Client c(port());
+    ASSERT_TRUE(c.send(get("/api/v1/demo/slow/1500") + middle + get("/api/v1/demo/slow/1000")));
+    EXPECT_EQ(most_in_flight(*gw_, std::chrono::milliseconds(1000)), 1) << middle;
+    const auto got = read_responses(c, 3);
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].body, "slept 1500 ms\n");
+    EXPECT_EQ(json_of(got[1])["method"], middle.substr(0, middle.find(' ')));
+    EXPECT_EQ(got[2].body, "slept 1000 ms\n");
+  }
+}
+
+// A safe request with Connection: close is forwarded ahead, but nothing behind it: two in
+// flight, two answers, and the connection closes after the second.
+TEST_F(Routing, NothingIsForwardedBehindConnectionClose) {
+  ASSERT_TRUE(gw_->wait_in_flight(0));
+  Client c(port());
+  ASSERT_TRUE(c.send(get("/api/v1/demo/slow/1500") +
+                     get("/api/v1/demo/slow/1499", "Connection: close\r\n") +
+                     get("/api/v1/demo/slow/10")));
+  EXPECT_EQ(most_in_flight(*gw_, std::chrono::milliseconds(1000)), 2);
+  const std::string bytes = c.read_all();
+  EXPECT_TRUE(c.closed());
+  const auto got = parse_responses(bytes);
+  ASSERT_EQ(got.size(), 2u) << bytes;
   EXPECT_EQ(got[0].body, "slept 1500 ms\n");
-  EXPECT_EQ(json_of(got[1])["method"], "POST");
-  EXPECT_EQ(got[2].body, "slept 1000 ms\n");
+  EXPECT_EQ(got[1].body, "slept 1499 ms\n");
 }
 
 // A refusal made by a stage for a request read ahead (404 here) waits for its turn too.

@@ -49,7 +49,9 @@ class ExchangeLoop final : public HttpConnectionBase,
               w.shared.head_limits.max_header_bytes + ClientConnection<Stream>::kReadChunk,
               s_.http.max_pipelined),
         fwd_(*w.shared.hub, w.io.get_executor(), w.spare_calls),
-        depth_(std::max<std::size_t>(s_.http.max_pipelined, 1)),
+        // Without credit (routing.streamWindow 0) an answer waiting for its turn would grow
+        // until the hub's bound fails it: one request at a time then.
+        depth_(s_.routing.stream_window == 0 ? 1 : std::max<std::size_t>(s_.http.max_pipelined, 1)),
         facts_(std::move(facts)),
         parser_(w.shared.head_limits) {
     w_.connections.insert(this);
@@ -70,7 +72,11 @@ class ExchangeLoop final : public HttpConnectionBase,
       w_.shared.log(std::string("http connection failed: ") + e.what());
       if (in_exchange_) finish_exchange(Outcome::internal_error, 500);
     }
-    abandon_ahead();
+    try {
+      abandon_ahead();
+    } catch (const std::exception& e) {
+      w_.shared.log(std::string("http connection failed: ") + e.what());
+    }
     // close_notify only after a whole answer: a cut one (the service failed mid-stream) must not
     // look complete, and for a close-delimited HTTP/1.0 body close_notify says "complete".
     if (ended && answered_) {
@@ -115,6 +121,9 @@ class ExchangeLoop final : public HttpConnectionBase,
           header_armed = true;
         }
         if (conn_.closed() || conn_.peer_closed()) co_return;
+        // Waiting for the client with nothing in flight: the slots of requests once forwarded
+        // ahead go (an idle connection holds none of them).
+        if (conn_.empty() && !ahead_.empty()) ahead_ = decltype(ahead_)();
         if (conn_.expired() == Deadline::header) {
           begin_exchange();
           assign_correlation_id(RequestHead{}, w_.rng, ex_->proxy);
@@ -140,11 +149,11 @@ class ExchangeLoop final : public HttpConnectionBase,
       // (Any still waiting when the connection ends are abandoned by run().)
       while (keep && !conn_.closed() && ahead_count_ > 0) {
         // (No structured binding, no co_await in a conditional: GCC 12 miscompiles both.)
-        const std::pair<bool, core::TimePoint> taken = take_ahead();
-        if (taken.first)
+        const Taken taken = take_ahead();
+        if (taken.staged)
           keep = co_await answer_staged(false);
         else
-          keep = co_await forward(false, false, 0, taken.second);
+          keep = co_await forward(false, false, 0, taken.forwarded_at);
         complete();
       }
       if (!keep || conn_.closed()) co_return;
@@ -266,8 +275,12 @@ class ExchangeLoop final : public HttpConnectionBase,
     explicit Ahead(WorkerContext& w) : fwd(*w.shared.hub, w.io.get_executor(), w.spare_calls) {}
     std::unique_ptr<Exchange> ex;
     UpstreamForwarder fwd;
-    core::TimePoint forwarded_at{};  // when its REQUEST went out (none: not sent yet)
-    bool staged = false;             // a stage answered it (ex->reply or ex->problem)
+    std::optional<core::TimePoint> forwarded_at;  // when its REQUEST went out (if it did)
+    bool staged = false;                          // a stage answered it (ex->reply or ex->problem)
+  };
+  struct Taken {
+    bool staged;
+    std::optional<core::TimePoint> forwarded_at;
   };
 
   bool may_read_ahead() const noexcept {
@@ -289,13 +302,17 @@ class ExchangeLoop final : public HttpConnectionBase,
         co_return;
       }
       if (ahead_count_ == ahead_.size()) ahead_.push_back(std::make_unique<Ahead>(w_));
-      Ahead& a = *ahead_[ahead_count_++];
+      Ahead& a = *ahead_[ahead_count_];
       begin(a.ex);
       take_head(*a.ex);
+      a.staged = false;
+      a.forwarded_at.reset();
+      ++ahead_count_;  // (from here on abandon_ahead() completes it)
       conn_.pin(true);
       StageContext ctx{head_, facts_, w_};
       std::size_t at = 0;
       StageStatus st = run_stages(*a.ex, ctx, at);
+      const bool waited = st == StageStatus::suspend;
       while (st == StageStatus::suspend) {
         st = co_await w_.shared.stages->stages()[at]->async_run(*a.ex, ctx);
         if (st != StageStatus::respond) st = run_stages(*a.ex, ctx, ++at);
@@ -303,15 +320,18 @@ class ExchangeLoop final : public HttpConnectionBase,
       conn_.pin(false);
       conn_.consume(head_.size);
       a.staged = st == StageStatus::respond;
-      a.forwarded_at = {};
       if (a.staged) {
         if (a.ex->problem && a.ex->problem->close) a.ex->keep_alive = false;
-      } else if (!conn_.closed()) {  // (not forwarded: forward() sends it in its turn, if any)
+      } else if (!conn_.closed() && !conn_.peer_closed()) {
+        // (Otherwise not forwarded: forward() sends it in its turn, if that comes.)
         a.forwarded_at = w_.shared.clock->now();
-        a.ex->times.upstream_sent = a.forwarded_at;
+        a.ex->times.upstream_sent = *a.forwarded_at;
         a.fwd.start(*a.ex->proxy.pick, std::move(a.ex->proxy.frame), true);
       }
       chain_ = chains(*a.ex);
+      // A stage that had to wait (a shared rate-limit or replay check) delayed the answer being
+      // written: one such wait per look, the rest at the next.
+      if (waited) co_return;
     }
   }
   /// A request behind `ex` may be read ahead: the connection outlives its answer (HTTP/1.1,
@@ -319,7 +339,7 @@ class ExchangeLoop final : public HttpConnectionBase,
   static bool chains(const Exchange& ex) noexcept { return ex.keep_alive && ex.http_minor == 1; }
 
   /// The oldest request forwarded ahead becomes the one being answered.
-  std::pair<bool, core::TimePoint> take_ahead() {
+  Taken take_ahead() {
     Ahead& a = *ahead_.front();
     if (fwd_.active()) fwd_.cancel(core::CancelReason::client_disconnected);
     fwd_.finish();
@@ -327,7 +347,8 @@ class ExchangeLoop final : public HttpConnectionBase,
     ex_ = std::move(a.ex);
     in_exchange_ = true;
     answered_ = false;
-    const std::pair<bool, core::TimePoint> taken{a.staged, a.forwarded_at};
+    conn_.clear_expired();  // a deadline of the answer before is not this one's
+    const Taken taken{a.staged, a.forwarded_at};
     std::rotate(ahead_.begin(), ahead_.begin() + 1,
                 ahead_.begin() + static_cast<std::ptrdiff_t>(ahead_count_));
     --ahead_count_;
@@ -337,15 +358,16 @@ class ExchangeLoop final : public HttpConnectionBase,
   /// The connection ends before their answers: requests forwarded ahead are cancelled and
   /// complete as client_closed (499), as a request whose client left.
   void abandon_ahead() {
-    for (std::size_t i = 0; i < ahead_count_; ++i) {
+    cancel_all();
+    const std::size_t n = std::exchange(ahead_count_, 0);
+    for (std::size_t i = 0; i < n; ++i) {
       Ahead& a = *ahead_[i];
-      if (a.fwd.active()) a.fwd.cancel(core::CancelReason::client_disconnected);
       a.fwd.finish();
+      if (!a.ex) continue;
       a.ex->outcome = Outcome::client_closed;
       a.ex->status = 499;
       end(a.ex);
     }
-    ahead_count_ = 0;
   }
 
   void cancel_all() {
@@ -459,8 +481,8 @@ class ExchangeLoop final : public HttpConnectionBase,
   // `forwarded_at`: set for a request forwarded ahead (bodyless; its call is in fwd_); when
   // not set, the request goes out here.
   asio::awaitable<bool> forward(bool has_body, bool chunked, std::uint64_t content_length,
-                                core::TimePoint forwarded_at = {}) {
-    const bool ahead = forwarded_at != core::TimePoint{};
+                                std::optional<core::TimePoint> forwarded_at = std::nullopt) {
+    const bool ahead = forwarded_at.has_value();
     std::uint64_t remaining = content_length;
     ChunkedDecoder decoder(s_.routing.max_request_body_size, w_.shared.head_limits);
     // With streaming off the whole body travels in the REQUEST frame (its size was bounded at
@@ -477,7 +499,11 @@ class ExchangeLoop final : public HttpConnectionBase,
                                            false);
       }
     }
-    const auto started_at = ahead ? forwarded_at : w_.shared.clock->now();
+    // A request forwarded ahead: its time to the head counts from when it went out; after the
+    // head, from its turn (it may have waited behind other answers, its own parts buffered or
+    // paused for credit meanwhile).
+    const core::TimePoint turn_at = w_.shared.clock->now();
+    const auto started_at = ahead ? *forwarded_at : turn_at;
     if (!ahead) {
       ex_->times.upstream_sent = started_at;
       // Moved, not copied: from here on ex_->proxy.path (not .frame) names the request.
@@ -628,7 +654,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       }
       bool ok = true;
       if (part.kind == UpstreamPart::Kind::head) {
-        ex_->times.upstream_head = w_.shared.clock->now();
+        ex_->times.upstream_head = part.arrived;
         const unsigned status = part.head.status;
         if (status < 200 || status > 599) {
           // Informational or out-of-range final statuses never reach the client.
@@ -658,7 +684,8 @@ class ExchangeLoop final : public HttpConnectionBase,
       }
       if (part.end_stream) break;
       if (may_read_ahead()) co_await read_ahead();
-      const core::Duration next = response_deadline(started_at, body_sent, timeout, true);
+      const core::Duration next = response_deadline(std::max(started_at, turn_at),
+                                                    std::max(body_sent, turn_at), timeout, true);
       if (next <= core::Duration::zero()) {
         fwd_.cancel(core::CancelReason::timeout);
         ex_->outcome = Outcome::upstream_timeout;  // cut: the head went out

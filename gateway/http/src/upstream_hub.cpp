@@ -121,6 +121,7 @@ void UpstreamHub::finish(UpstreamCall& call) {
 }
 
 void UpstreamHub::deliver(UpstreamCall& call, UpstreamPart part) {
+  if (part.kind == UpstreamPart::Kind::head) part.arrived = clock_.now();
   const std::size_t bytes = part.head.body.size() + part.data.size();
   const bool last = part.end_stream || part.kind == UpstreamPart::Kind::failed;
   const std::size_t buffered = call.buffered_bytes.fetch_add(bytes) + bytes;

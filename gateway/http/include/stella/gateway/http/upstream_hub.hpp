@@ -63,6 +63,9 @@ struct UpstreamPart {
   /// when it arrived) and it was whole (no streamed body): it may be sent to another instance.
   std::optional<core::Request> returned{};
   std::int64_t credit = 0;  // kind == credit
+  /// When the hub received it (kind == head: the transport duration ends there, not when the
+  /// HTTP side took it, which for a pipelined request may be after other answers).
+  core::TimePoint arrived{};
 };
 
 using PartChannel =
