@@ -340,7 +340,7 @@ std::shared_ptr<const MethodRoutes> RouteTable::build_method(const std::string& 
 
 void RouteTable::publish(const std::vector<std::string>& dirty_methods) {
   const std::set<std::string_view> dirty(dirty_methods.begin(), dirty_methods.end());
-  const auto old = current_.load(std::memory_order_acquire);
+  const auto old = snapshot();
   const auto& prev = old->methods();  // sorted by method, like routes_
   std::vector<std::shared_ptr<const MethodRoutes>> methods;
   methods.reserve(routes_.size());
@@ -356,9 +356,10 @@ void RouteTable::publish(const std::vector<std::string>& dirty_methods) {
   }
   ++version_;
   ++counters_.snapshots_published_total;
-  current_.store(
-      std::make_shared<const RouteSnapshot>(version_, std::move(methods), instances_.size()),
-      std::memory_order_release);
+  auto next =
+      std::make_shared<const RouteSnapshot>(version_, std::move(methods), instances_.size());
+  const std::lock_guard lock(current_mu_);
+  current_.swap(next);  // (the old one is released after the lock, by `next`)
 }
 
 }  // namespace stella::gw

@@ -331,5 +331,21 @@ TEST(GatewayListenerSources, Ipv4ByAddressIpv6BySlash64) {
   EXPECT_EQ(GatewayListener::source_of("in-memory"), "in-memory");
 }
 
+// The HTTP listener sets TCP_NODELAY once, on the acceptor, and relies on the kernel handing it
+// to every accepted socket (gateway_server.cpp): if that ever stops holding, small answers
+// would wait for Nagle's algorithm.
+TEST(Platform, AcceptedSocketsInheritTcpNoDelayFromTheListener) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io,
+                                   asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  acceptor.set_option(asio::ip::tcp::no_delay(true));
+  asio::ip::tcp::socket client(io);
+  client.connect(acceptor.local_endpoint());
+  asio::ip::tcp::socket accepted = acceptor.accept();
+  asio::ip::tcp::no_delay option;
+  accepted.get_option(option);
+  EXPECT_TRUE(option.value());
+}
+
 }  // namespace
 }  // namespace stella::transport

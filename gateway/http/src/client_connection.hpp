@@ -183,8 +183,9 @@ class ClientConnection {
   void close() {
     if (closed_) return;
     closed_ = true;
+    // close() alone sends the FIN (or the RST, with unread bytes) that a shutdown() first
+    // would: nothing else holds the descriptor.
     boost::system::error_code ignored;
-    lowest_layer(stream_).shutdown(tcp::socket::shutdown_both, ignored);
     lowest_layer(stream_).close(ignored);
     data_cv_.cancel();
     wake_reader();

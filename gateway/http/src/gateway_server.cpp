@@ -361,6 +361,9 @@ bool GatewayServer::Impl::start(std::string& error) {
     acceptor->open(ep->protocol(), ec);
     if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor->set_option(ReusePort(true), ec);
+    // Accepted sockets inherit TCP_NODELAY from the listener (Linux): one setsockopt per
+    // listener instead of one per connection.
+    if (!ec) acceptor->set_option(tcp::no_delay(true), ec);
     if (!ec) acceptor->bind(*ep, ec);
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
@@ -382,6 +385,7 @@ bool GatewayServer::Impl::start(std::string& error) {
     boost::system::error_code ec;
     metrics_acceptor->open(mep->protocol(), ec);
     if (!ec) metrics_acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) metrics_acceptor->set_option(tcp::no_delay(true), ec);  // inherited, as above
     if (!ec) metrics_acceptor->bind(*mep, ec);
     if (!ec) metrics_acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {

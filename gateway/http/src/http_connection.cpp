@@ -87,17 +87,14 @@ asio::awaitable<void> handshake_then_serve(WorkerContext& w, tcp::socket sock,
 
 void serve_http_connection(WorkerContext& worker, tcp::socket socket, const tcp::endpoint& peer,
                            bool management_only) {
+  // (TCP_NODELAY comes from the listener: GatewayServer sets it on the acceptors.)
   auto facts = facts_of(peer, false, management_only);
-  boost::system::error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
   launch(worker, std::move(socket), std::move(facts));
 }
 
 void serve_https_connection(WorkerContext& worker, tcp::socket socket, const tcp::endpoint& peer,
                             std::shared_ptr<asio::ssl::context> context) {
   auto facts = facts_of(peer, true, false);
-  boost::system::error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
   asio::co_spawn(
       worker.io,
       handshake_then_serve(worker, std::move(socket), std::move(context), std::move(facts)),

@@ -155,7 +155,8 @@ class RouteTable {
 
   /// The current snapshot; never null (an empty one before the first registration).
   std::shared_ptr<const RouteSnapshot> snapshot() const noexcept {
-    return current_.load(std::memory_order_acquire);
+    const std::lock_guard lock(current_mu_);
+    return current_;
   }
 
   /// The dynamic state of a registered instance, or null.
@@ -199,7 +200,11 @@ class RouteTable {
   std::size_t held_count_ = 0;
   std::uint64_t version_ = 0;
   RouteTableCounters counters_;
-  std::atomic<std::shared_ptr<const RouteSnapshot>> current_;
+  // The published snapshot, behind its own mutex, held only to copy the pointer. Not
+  // std::atomic<std::shared_ptr>: libstdc++ 12's load() releases its internal lock with relaxed
+  // ordering, a race ThreadSanitizer reports between a request and a publication.
+  mutable std::mutex current_mu_;
+  std::shared_ptr<const RouteSnapshot> current_;
 };
 
 }  // namespace stella::gw
