@@ -211,10 +211,7 @@ class ExchangeLoop final : public HttpConnectionBase,
     StageContext ctx{head_, facts_, w_};
     std::size_t at = 0;
     StageStatus st = run_stages(*ex_, ctx, at);
-    while (st == StageStatus::suspend) {
-      st = co_await w_.shared.stages->stages()[at]->async_run(*ex_, ctx);
-      if (st != StageStatus::respond) st = run_stages(*ex_, ctx, ++at);
-    }
+    if (st == StageStatus::suspend) st = co_await finish_stages(*ex_, ctx, at);
     conn_.pin(false);
     // From here on nothing refers to the head's views: the buffer may move.
     conn_.consume(head_size);
@@ -252,6 +249,16 @@ class ExchangeLoop final : public HttpConnectionBase,
       if (st != StageStatus::next) return st;
     }
     return StageStatus::next;
+  }
+  /// From the stage `at` that must wait on: its async_run, then the rest as run_stages() does.
+  /// (A coroutine of its own, so a request whose stages all answer at once pays for no frame.)
+  asio::awaitable<StageStatus> finish_stages(Exchange& ex, StageContext& ctx, std::size_t at) {
+    StageStatus st = StageStatus::suspend;
+    while (st == StageStatus::suspend) {
+      st = co_await w_.shared.stages->stages()[at]->async_run(ex, ctx);
+      if (st != StageStatus::respond) st = run_stages(ex, ctx, ++at);
+    }
+    co_return st;
   }
   /// The answer a stage made: a direct reply (management endpoints) or a problem.
   asio::awaitable<bool> answer_staged(bool has_body) {
@@ -313,10 +320,7 @@ class ExchangeLoop final : public HttpConnectionBase,
       std::size_t at = 0;
       StageStatus st = run_stages(*a.ex, ctx, at);
       const bool waited = st == StageStatus::suspend;
-      while (st == StageStatus::suspend) {
-        st = co_await w_.shared.stages->stages()[at]->async_run(*a.ex, ctx);
-        if (st != StageStatus::respond) st = run_stages(*a.ex, ctx, ++at);
-      }
+      if (waited) st = co_await finish_stages(*a.ex, ctx, at);
       conn_.pin(false);
       conn_.consume(head_.size);
       a.staged = st == StageStatus::respond;
