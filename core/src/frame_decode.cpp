@@ -718,25 +718,56 @@ DecodeResult FrameReader::next(Frame& out) {
 }
 
 DecodeResult FrameReader::next(std::string_view& input, Frame& out) {
+  const std::uint64_t at = stream_offset_;
+  std::string_view frame;
+  DecodeResult r = next_frame(input, frame);
+  if (r.status != DecodeStatus::done) return r;
+  const DecodeResult decoded = decode_frame(frame, out, limits_);
+  if (decoded.status == DecodeStatus::error) {
+    stream_offset_ = at;  // offset() names the frame that failed
+    fail(decoded);
+    input = {};
+  }
+  return decoded;
+}
+
+DecodeResult FrameReader::next_frame(std::string_view& input, std::string_view& frame) {
   if (failed_) {
     input = {};
     return error_;
   }
   DecodeResult r;
+  FrameHeader h;
   if (start_ < buffer_.size()) {
     // Buffered bytes first (fed, or a frame the previous read cut). When they end in a partial
     // frame, append from `input` only what that frame still lacks: its header, then the rest.
     for (;;) {
-      r = decode_frame(std::string_view(buffer_).substr(start_), out, limits_);
+      r = decode_header(std::string_view(buffer_).substr(start_), h, limits_);
       if (r.status != DecodeStatus::need_more || input.empty()) break;
       const std::size_t take = std::min(r.needed - (buffer_.size() - start_), input.size());
       buffer_.append(input.substr(0, take));
       input.remove_prefix(take);
     }
-  } else {
-    r = decode_frame(input, out, limits_);
     if (r.status == DecodeStatus::done) {
+      frame = std::string_view(buffer_).substr(start_, r.consumed);
+      stream_offset_ += r.consumed;
+      start_ += r.consumed;
+      if (start_ == buffer_.size()) {
+        // Lend the frame's bytes: they move to lent_, where they stay until a later frame is
+        // completed here, so a frame cut later in this read cannot overwrite them.
+        start_ = 0;
+        buffer_.swap(lent_);
+        buffer_.clear();
+        // A large frame passed through: do not keep its capacity for the connection's life.
+        if (buffer_.capacity() > kKeptCapacity) std::string().swap(buffer_);
+      }
+    }
+  } else {
+    r = decode_header(input, h, limits_);
+    if (r.status == DecodeStatus::done) {
+      frame = input.substr(0, r.consumed);
       input.remove_prefix(r.consumed);
+      stream_offset_ += r.consumed;
     } else if (r.status == DecodeStatus::need_more) {
       buffer_.assign(input);  // the cut frame's first bytes: the only copy before decoding
       start_ = 0;
@@ -744,33 +775,23 @@ DecodeResult FrameReader::next(std::string_view& input, Frame& out) {
       return r;
     }
   }
-  switch (r.status) {
-    case DecodeStatus::done:
-      stream_offset_ += r.consumed;
-      if (start_ < buffer_.size()) {
-        start_ += r.consumed;
-        if (start_ == buffer_.size()) {
-          start_ = 0;
-          // A large frame passed through: do not keep its capacity for the connection's life.
-          if (buffer_.capacity() > kKeptCapacity) {
-            std::string().swap(buffer_);
-          } else {
-            buffer_.clear();
-          }
-        }
-      }
-      break;
-    case DecodeStatus::need_more:
-      break;
-    case DecodeStatus::error:
-      failed_ = true;
-      error_ = r;
-      std::string().swap(buffer_);
-      start_ = 0;
-      input = {};
-      break;
+  if (r.status == DecodeStatus::error) {
+    fail(r);
+    input = {};
   }
   return r;
+}
+
+void FrameReader::recycle() noexcept {
+  if (lent_.capacity() > kKeptCapacity) std::string().swap(lent_);
+}
+
+void FrameReader::fail(const DecodeResult& r) {
+  failed_ = true;
+  error_ = r;
+  std::string().swap(buffer_);
+  std::string().swap(lent_);
+  start_ = 0;
 }
 
 }  // namespace stella::core

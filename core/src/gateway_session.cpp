@@ -26,8 +26,22 @@ std::optional<TimePoint> GatewaySession::next_deadline() const noexcept {
 
 void GatewaySession::on_bytes(std::string_view bytes, TimePoint now) {
   if (state_ == State::closed) return;
+  responses_.recycle();
   read_frames(
-      bytes, [&](Frame& f) { handle(f, now); },
+      bytes,
+      [&](std::string_view frame, std::uint8_t type) {
+        // RESPONSE, the hot frame, is decoded into a view (before HELLO it is an error that
+        // handle() reports).
+        if (type != static_cast<std::uint8_t>(FrameType::response) ||
+            state_ == State::awaiting_hello)
+          return decode_as_frame(frame, [&](Frame& f) { handle(f, now); });
+        FrameHeader h;
+        ResponseView& view = responses_.next();
+        const DecodeResult r = decode_response_view(frame, h, view, limits_);
+        if (r.status == DecodeStatus::done)
+          handle_response(h.stream_id, (h.flags & flags::kEndStream) != 0, view);
+        return r;
+      },
       [&](Errc e, std::string message, std::uint64_t offset) {
         protocol_error(e, std::move(message), offset);
       });
@@ -67,18 +81,8 @@ void GatewaySession::handle(Frame& f, TimePoint now) {
   switch (type) {
     case FrameType::heartbeat:
       return handle_heartbeat(f, now);
-    case FrameType::response: {
-      auto it = streams_.find(f.stream_id);
-      if (it == streams_.end()) return;  // a stream we cancelled or timed out: late, ignored
-      if (it->second.response_started) {
-        return protocol_error(Errc::unexpected_frame, "second RESPONSE on a stream");
-      }
-      it->second.response_started = true;
-      const bool end = f.end_stream();
-      emit(gw_event::ResponseHead{f.stream_id, std::move(std::get<Response>(f.body)), end});
-      if (end) streams_.erase(it);
-      return maybe_finish_drain();
-    }
+    case FrameType::response:  // decoded as a view by on_bytes: handle_response()
+      return;
     case FrameType::stream_data: {
       auto it = streams_.find(f.stream_id);
       if (it == streams_.end()) return;
@@ -135,6 +139,18 @@ void GatewaySession::handle(Frame& f, TimePoint now) {
                             std::string(frame_type_name(f.type_code())) + " from a service");
   }
   // Unknown frame types are skipped (forward compatibility).
+}
+
+void GatewaySession::handle_response(std::uint32_t stream, bool end, const ResponseView& response) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;  // a stream we cancelled or timed out: late, ignored
+  if (it->second.response_started) {
+    return protocol_error(Errc::unexpected_frame, "second RESPONSE on a stream");
+  }
+  it->second.response_started = true;
+  emit(gw_event::ResponseHead{stream, &response, end});
+  if (end) streams_.erase(it);
+  maybe_finish_drain();
 }
 
 void GatewaySession::handle_heartbeat(const Frame& f, TimePoint now) {

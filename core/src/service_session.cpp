@@ -36,11 +36,44 @@ void ServiceSession::on_bytes(std::string_view bytes, TimePoint now) {
   if (state_ == State::closed) return;
   last_heard_ = now;
   late_timer_excused_ = false;
+  requests_.recycle();
   read_frames(
-      bytes, [&](Frame& f) { handle(f, now); },
+      bytes,
+      [&](std::string_view frame, std::uint8_t type) {
+        // REQUEST, the hot frame, is decoded into a view (before HELLO_ACK it is an error that
+        // handle() reports).
+        if (type != static_cast<std::uint8_t>(FrameType::request) || state_ == State::awaiting_ack)
+          return decode_as_frame(frame, [&](Frame& f) { handle(f, now); });
+        FrameHeader h;
+        RequestView& view = requests_.next();
+        const DecodeResult r = decode_request_view(frame, h, view, limits_);
+        if (r.status == DecodeStatus::done)
+          handle_request(h.stream_id, (h.flags & flags::kEndStream) != 0, view);
+        return r;
+      },
       [&](Errc e, std::string message, std::uint64_t offset) {
         protocol_error(e, std::move(message), offset);
       });
+}
+
+void ServiceSession::handle_request(std::uint32_t stream, bool end, const RequestView& request) {
+  if (streams_.contains(stream)) {
+    return protocol_error(Errc::duplicate_stream, "REQUEST on a stream that is open");
+  }
+  if (state_ == State::draining) {
+    // Crossed our DRAIN on the wire: refuse it unseen, so the gateway sends it elsewhere.
+    queue(Frame{0, stream,
+                Cancel{static_cast<std::uint16_t>(CancelReason::instance_draining),
+                       "instance draining"}},
+          false);
+    return;
+  }
+  streams_.emplace(
+      stream, StreamState{false, !end, initial_window_,
+                          request_credit_ ? static_cast<std::int64_t>(config_.hello.request_window)
+                                          : kUnlimitedWindow});
+  highest_stream_ = std::max(highest_stream_, stream);
+  emit(svc_event::RequestStarted{stream, &request, end});
 }
 
 void ServiceSession::handle(Frame& f, TimePoint) {
@@ -87,28 +120,8 @@ void ServiceSession::handle(Frame& f, TimePoint) {
             false);
       return;
     }
-    case FrameType::request: {
-      if (streams_.contains(f.stream_id)) {
-        return protocol_error(Errc::duplicate_stream, "REQUEST on a stream that is open");
-      }
-      const bool end = f.end_stream();
-      if (state_ == State::draining) {
-        // Crossed our DRAIN on the wire: refuse it unseen, so the gateway sends it elsewhere.
-        queue(Frame{0, f.stream_id,
-                    Cancel{static_cast<std::uint16_t>(CancelReason::instance_draining),
-                           "instance draining"}},
-              false);
-        return;
-      }
-      streams_.emplace(
-          f.stream_id,
-          StreamState{false, !end, initial_window_,
-                      request_credit_ ? static_cast<std::int64_t>(config_.hello.request_window)
-                                      : kUnlimitedWindow});
-      highest_stream_ = std::max(highest_stream_, f.stream_id);
-      emit(svc_event::RequestStarted{f.stream_id, std::move(std::get<Request>(f.body)), end});
+    case FrameType::request:  // decoded as a view by on_bytes: handle_request()
       return;
-    }
     case FrameType::stream_data: {
       auto it = streams_.find(f.stream_id);
       if (it == streams_.end()) return;  // cancelled meanwhile

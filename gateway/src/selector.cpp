@@ -93,10 +93,16 @@ std::optional<Selection> Selector::select(std::span<const Candidate> candidates,
     return k >= n ? k - n : k;
   };
 
+  // Each examined candidate's tier, worked out once (region compares) for both passes below;
+  // past kMemo candidates the second pass works it out again.
+  constexpr std::size_t kMemo = 64;
+  std::array<Tier, kMemo> tiers{};
   std::array<TierCount, kTierCount> count{};
   for (std::size_t j = 0; j < m; ++j) {
     const Candidate& c = candidates[index_of(j)];
-    TierCount& tc = count[static_cast<std::size_t>(tier_of(c.region))];
+    const Tier tier = tier_of(c.region);
+    if (j < kMemo) tiers[j] = tier;
+    TierCount& tc = count[static_cast<std::size_t>(tier)];
     if (c.health != core::HealthStatus::draining) ++tc.members;
     if (is_routable(c.health)) ++tc.routable;
     if (c.health == core::HealthStatus::healthy) ++tc.healthy;
@@ -140,8 +146,9 @@ std::optional<Selection> Selector::select(std::span<const Candidate> candidates,
   const TierCount& tc = count[chosen];
   const bool healthy_only = s_.prefer_healthy && tc.healthy > 0;
   const std::size_t group_size = healthy_only ? tc.healthy : tc.routable;
-  auto in_group = [&](const Candidate& c) {
-    if (static_cast<std::size_t>(tier_of(c.region)) != chosen) return false;
+  auto in_group = [&](const Candidate& c, std::size_t j) {
+    const Tier tier = j < kMemo ? tiers[j] : tier_of(c.region);
+    if (static_cast<std::size_t>(tier) != chosen) return false;
     return healthy_only ? c.health == core::HealthStatus::healthy : is_routable(c.health);
   };
 
@@ -170,7 +177,7 @@ std::optional<Selection> Selector::select(std::span<const Candidate> candidates,
   for (std::size_t j = 0; j < m; ++j) {
     const std::size_t i = index_of(j);
     const Candidate& c = candidates[i];
-    if (!in_group(c)) continue;
+    if (!in_group(c, j)) continue;
     if (s_.policy == Policy::lowest_ping) {
       if (best == n || ping_order_less(c, candidates[best])) best = i;
     } else {

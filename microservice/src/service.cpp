@@ -28,7 +28,7 @@ struct Service::Live {
   std::unordered_map<std::uint32_t, std::shared_ptr<RequestContext>> contexts;
   /// Requests to RequestBody::collect endpoints whose body is streaming in.
   struct Partial {
-    core::svc_event::RequestStarted started;
+    core::Request request;       // its body so far
     core::CreditBatcher credit;  // body bytes collected, granted back in batches
   };
   std::unordered_map<std::uint32_t, Partial> partial;
@@ -342,13 +342,14 @@ void Service::on_event(core::ServiceEvent& e) {
     }
   } else if (auto* req = std::get_if<core::svc_event::RequestStarted>(&e)) {
     std::vector<std::pair<std::string, std::string>> params;
-    const auto route = req->end_stream ? std::nullopt : find_route(req->request, params);
+    const core::RequestView& view = *req->request;  // valid during this event only
+    const auto route = req->end_stream ? std::nullopt : find_route(view.method, view.path, params);
     if (req->end_stream || (route && routes_[*route].body == RequestBody::stream)) {
-      start_handler(*req);
+      start_handler(req->stream, view.to_owned(), req->end_stream);
     } else {
       live_->partial.emplace(
           req->stream,
-          Live::Partial{std::move(*req), core::CreditBatcher(options_.request_window)});
+          Live::Partial{view.to_owned(), core::CreditBatcher(options_.request_window)});
     }
   } else if (auto* data = std::get_if<core::svc_event::RequestData>(&e)) {
     on_request_data(*data);
@@ -373,16 +374,16 @@ void Service::on_event(core::ServiceEvent& e) {
 void Service::on_request_data(core::svc_event::RequestData& data) {
   if (auto it = live_->partial.find(data.stream); it != live_->partial.end()) {
     Live::Partial& p = it->second;
-    if (p.started.request.body.size() + data.data.size() > options_.max_request_body) {
+    if (p.request.body.size() + data.data.size() > options_.max_request_body) {
       live_->session.abort_stream(data.stream, "request body too large");
       live_->partial.erase(it);
       return;
     }
-    p.started.request.body += data.data;
+    p.request.body += data.data;
     if (data.end_stream) {
-      auto started = std::move(p.started);
+      core::Request request = std::move(p.request);
       live_->partial.erase(it);
-      start_handler(started);
+      start_handler(data.stream, std::move(request), true);
     } else {
       took_body(data.stream, data.data.size(), p.credit);
     }
@@ -410,10 +411,11 @@ void Service::took_body(std::uint32_t stream, std::size_t bytes, core::CreditBat
 }
 
 std::optional<std::size_t> Service::find_route(
-    const core::Request& request, std::vector<std::pair<std::string, std::string>>& params) {
+    std::string_view method, std::string_view raw_path,
+    std::vector<std::pair<std::string, std::string>>& params) {
   core::NormalizedPath path;
-  if (core::normalize_path_into(request.path, path)) return std::nullopt;
-  auto m = by_method_.find(request.method);
+  if (core::normalize_path_into(raw_path, path)) return std::nullopt;
+  auto m = by_method_.find(std::string(method));  // a method fits the small-string buffer
   if (m == by_method_.end()) return std::nullopt;
   auto found = m->second.match(path);
   if (!found) return std::nullopt;
@@ -421,26 +423,25 @@ std::optional<std::size_t> Service::find_route(
   return found->value;
 }
 
-void Service::start_handler(core::svc_event::RequestStarted& req) {
+void Service::start_handler(std::uint32_t stream, core::Request request, bool end_stream) {
   auto ctx = std::make_shared<RequestContext>();
-  const std::optional<std::size_t> route = find_route(req.request, ctx->params_);
+  const std::optional<std::size_t> route = find_route(request.method, request.path, ctx->params_);
   if (!route) {
     live_->session.send_response(
-        req.stream, core::Response{404, {{"content-type", "text/plain"}}, "no such endpoint"},
-        true);
+        stream, core::Response{404, {{"content-type", "text/plain"}}, "no such endpoint"}, true);
     return;
   }
   ctx->service_ = this;
-  ctx->stream_ = req.stream;
+  ctx->stream_ = stream;
   ctx->generation_ = generation_;
-  ctx->request_ = std::move(req.request);
+  ctx->request_ = std::move(request);
   if (routes_[*route].body == RequestBody::stream) {
     ctx->body_streams_ = true;
-    ctx->body_complete_ = req.end_stream;
+    ctx->body_complete_ = end_stream;
     ctx->body_ready_.emplace(executor_, core::TimePoint::max());
     ctx->credit_.reset(options_.request_window);
   }
-  live_->contexts[req.stream] = ctx;
+  live_->contexts[stream] = ctx;
   asio::co_spawn(
       executor_, run_handler(ctx, *route),
       asio::bind_cancellation_slot(ctx->cancel_.slot(), [this, ctx](std::exception_ptr ep) {

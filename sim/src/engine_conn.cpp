@@ -241,7 +241,7 @@ void Engine::handle_gateway_event(Conn& c, std::uint32_t ci, core::GatewayEvent&
           },
           [&](core::gw_event::ResponseHead& r) {
             const std::uint32_t slot = router_->on_stream_event(c.id, ev);
-            if (slot != gw::UpstreamRouter::kNoCall) complete(slot, r.response.status);
+            if (slot != gw::UpstreamRouter::kNoCall) complete(slot, r.response->status);
           },
           [&](core::gw_event::ResponseData&) {},   // simulated responses are whole
           [&](core::gw_event::RequestCredit&) {},  // simulated requests carry no streamed body

@@ -182,18 +182,24 @@ TEST(SessionAlloc, WarmRoundTripAllocatesNothing) {
   const auto round_trip = [&] {
     std::uint32_t stream = 0;
     ASSERT_EQ(gw.send_request(request, true, now, stream), Errc::ok);
-    pump();
+    // Events are read while the bytes they were decoded from are still in hand: they point
+    // into them.
+    gw.take_output(g);
+    svc.on_bytes(g, now);
     ASSERT_TRUE(svc.poll_event(se));
     const auto* started = std::get_if<svc_event::RequestStarted>(&se);
     ASSERT_NE(started, nullptr);
-    ASSERT_EQ(started->request.path, "/a");
+    ASSERT_EQ(started->request->path, "/a");
     ASSERT_EQ(svc.send_response(started->stream, response, true), Errc::ok);
-    pump();
+    svc.take_output(s);
+    gw.on_bytes(s, now);
     ASSERT_TRUE(gw.poll_event(ge));
     const auto* head = std::get_if<gw_event::ResponseHead>(&ge);
     ASSERT_NE(head, nullptr);
     ASSERT_EQ(head->stream, stream);
-    ASSERT_EQ(head->response, response);
+    ASSERT_EQ(head->response->status, response.status);
+    ASSERT_EQ(head->response->body, response.body);
+    ASSERT_TRUE(head->response->headers.empty());
     ++answered;
   };
   for (int i = 0; i < 100; ++i)

@@ -353,5 +353,60 @@ TEST(FrameReader, ByteAtATimeAndStickyError) {
   EXPECT_EQ(reader.next(f).status, DecodeStatus::error);  // sticky
 }
 
+// next_frame() lends the frames' bytes: those of a frame completed in the reader (cut by the
+// previous read) stay as they were while later frames of the same read are split off, even one
+// the read cuts again, so a session's views of every frame of a read hold until the next read.
+TEST(FrameReader, LentFramesStayReadableUntilTheNextRead) {
+  const std::string a = encode_frame(sample_request());
+  Frame other = sample_request();
+  other.stream_id = 9;
+  std::get<Request>(other.body).body = std::string(300, 'z');
+  const std::string b = encode_frame(other);
+  FrameReader reader;
+  std::string_view frame;
+
+  std::string read1 = a.substr(0, 40);  // a, cut
+  std::string_view in = read1;
+  ASSERT_EQ(reader.next_frame(in, frame).status, DecodeStatus::need_more);
+  read1.assign(read1.size(), '#');  // the caller reuses its buffer: the reader kept a copy
+
+  std::string read2 = a.substr(40) + b + b.substr(0, 100);  // a's rest, b whole, b again cut
+  in = read2;
+  ASSERT_EQ(reader.next_frame(in, frame).status, DecodeStatus::done);
+  const std::string_view lent_a = frame;  // in the reader
+  EXPECT_EQ(lent_a, a);
+  ASSERT_EQ(reader.next_frame(in, frame).status, DecodeStatus::done);
+  const std::string_view whole_b = frame;  // in read2
+  EXPECT_EQ(whole_b.data(), read2.data() + (a.size() - 40));
+  ASSERT_EQ(reader.next_frame(in, frame).status, DecodeStatus::need_more);  // kept: the cut b
+  EXPECT_EQ(lent_a, a);  // not overwritten by the cut frame
+  EXPECT_EQ(whole_b, b);
+
+  std::string read3 = b.substr(100);
+  in = read3;
+  reader.recycle();
+  ASSERT_EQ(reader.next_frame(in, frame).status, DecodeStatus::done);
+  EXPECT_EQ(frame, b);
+  EXPECT_EQ(reader.offset(), a.size() + 2 * b.size());
+  EXPECT_EQ(reader.buffered(), 0u);
+}
+
+// The owning next(input, frame) on top of next_frame(): a payload that does not decode is a
+// sticky error, and offset() names the frame it is in.
+TEST(FrameReader, PayloadErrorNamesTheFrame) {
+  const std::string good = encode_frame(sample_hello());
+  std::string bad = raw_frame(FrameType::response, 3, field(tags::response::kStatus, u16be(42)));
+  std::string stream = good + bad;
+  FrameReader reader;
+  std::string_view in = stream;
+  Frame f;
+  ASSERT_EQ(reader.next(in, f).status, DecodeStatus::done);
+  const DecodeResult r = reader.next(in, f);
+  ASSERT_EQ(r.status, DecodeStatus::error);
+  EXPECT_EQ(reader.offset(), good.size());
+  std::string_view more = good;
+  EXPECT_EQ(reader.next(more, f).status, DecodeStatus::error);  // sticky
+}
+
 }  // namespace
 }  // namespace stella::core

@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 
+#include "kept_events.hpp"
 #include "stella/core/gateway_session.hpp"
 #include "stella/core/service_session.hpp"
 
@@ -38,7 +39,8 @@ class SessionPair : public ::testing::Test {
         service(ServiceSessionConfig{{}, demo_hello(), 5s, Duration::zero(), 1 << 20},
                 clock.now()) {}
 
-  // Moves bytes both ways until neither side has anything to send; collects events.
+  // Moves bytes both ways until neither side has anything to send; collects events (their
+  // views copied: they would not outlive the next delivery).
   void pump() {
     for (int round = 0; round < 100; ++round) {
       std::string g, s;
@@ -46,14 +48,19 @@ class SessionPair : public ::testing::Test {
       service.take_output(s);
       if (g.empty() && s.empty()) break;
       if (!g.empty() && deliver_to_service) service.on_bytes(g, clock.now());
+      collect();
       if (!s.empty() && deliver_to_gateway) gateway.on_bytes(s, clock.now());
+      collect();
     }
+    collect();
+  }
+  void collect() {
     GatewayEvent ge;
     while (gateway.poll_event(ge))
-      gw_events.push_back(std::move(ge));
+      gw_events.push_back(kept.keep(ge));
     ServiceEvent se;
     while (service.poll_event(se))
-      svc_events.push_back(std::move(se));
+      svc_events.push_back(kept.keep(se));
   }
 
   void handshake() { handshake_with(demo_hello()); }
@@ -82,6 +89,7 @@ class SessionPair : public ::testing::Test {
   }
 
   ManualClock clock;
+  test_support::KeptViews kept;
   GatewaySession gateway;
   ServiceSession service;
   std::vector<GatewayEvent> gw_events;
@@ -113,7 +121,8 @@ TEST_F(SessionPair, MultiplexedRequestsNeverCrossTalk) {
   // Answer in reverse order, each echoing its own body.
   std::reverse(requests.begin(), requests.end());
   for (const auto& r : requests) {
-    ASSERT_EQ(service.send_response(r.stream, Response{200, {}, "echo:" + r.request.body}, true),
+    ASSERT_EQ(service.send_response(
+                  r.stream, Response{200, {}, "echo:" + std::string(r.request->body)}, true),
               Errc::ok);
   }
   pump();
@@ -121,7 +130,7 @@ TEST_F(SessionPair, MultiplexedRequestsNeverCrossTalk) {
   ASSERT_EQ(responses.size(), 64u);
   for (const auto& r : responses) {
     const auto pos = std::find(ids.begin(), ids.end(), r.stream) - ids.begin();
-    EXPECT_EQ(r.response.body, "echo:body-" + std::to_string(pos));
+    EXPECT_EQ(r.response->body, "echo:body-" + std::to_string(pos));
     EXPECT_TRUE(r.end_stream);
   }
   EXPECT_EQ(gateway.in_flight(), 0u);
@@ -293,6 +302,49 @@ TEST_F(SessionPair, ConnectionLossFailsExactlyTheInFlightStreams) {
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(ids, (std::vector<std::uint32_t>{a, c}));
   EXPECT_EQ(events_of<gw_event::Closed>(gw_events).size(), 1u);
+}
+
+// A RESPONSE cut by a read reaches the owner as a view into the session's copy of it, which
+// holds while the rest of that read (here a second RESPONSE, cut again) is split off.
+TEST_F(SessionPair, ResponseCutByReadsIsHandedOverWhole) {
+  handshake();
+  std::uint32_t first = 0, second = 0;
+  ASSERT_EQ(gateway.send_request(request("a"), true, clock.now(), first), Errc::ok);
+  ASSERT_EQ(gateway.send_request(request("b"), true, clock.now(), second), Errc::ok);
+  pump();
+  ASSERT_EQ(events_of<svc_event::RequestStarted>(svc_events).size(), 2u);
+  const std::string body_a(500, 'a'), body_b(700, 'b');
+  ASSERT_EQ(service.send_response(first, Response{200, {{"x-n", "1"}}, body_a}, true), Errc::ok);
+  const std::size_t first_size = service.pending_output();
+  ASSERT_EQ(service.send_response(second, Response{201, {}, body_b}, true), Errc::ok);
+  std::string bytes;
+  service.take_output(bytes);
+
+  GatewayEvent e;
+  gateway.on_bytes(std::string(bytes.substr(0, 10)), clock.now());
+  EXPECT_FALSE(gateway.poll_event(e));
+  {
+    std::string read = bytes.substr(10, first_size - 10 + 30);  // the rest, and 30 of the next
+    gateway.on_bytes(read, clock.now());
+    ASSERT_TRUE(gateway.poll_event(e));
+    const auto* head = std::get_if<gw_event::ResponseHead>(&e);
+    ASSERT_NE(head, nullptr);
+    EXPECT_EQ(head->stream, first);
+    EXPECT_EQ(head->response->status, 200);
+    ASSERT_EQ(head->response->headers.size(), 1u);
+    EXPECT_EQ(head->response->headers[0].value, "1");
+    EXPECT_EQ(head->response->body, body_a);
+    EXPECT_FALSE(gateway.poll_event(e));
+  }
+  std::string rest = bytes.substr(first_size + 30);
+  gateway.on_bytes(rest, clock.now());
+  ASSERT_TRUE(gateway.poll_event(e));
+  const auto* head = std::get_if<gw_event::ResponseHead>(&e);
+  ASSERT_NE(head, nullptr);
+  EXPECT_EQ(head->stream, second);
+  EXPECT_EQ(head->response->status, 201);
+  EXPECT_EQ(head->response->body, body_b);
+  EXPECT_FALSE(gateway.closed());
 }
 
 TEST_F(SessionPair, GarbageClosesWithProtocolErrorDrain) {

@@ -4,6 +4,8 @@
 // refusals, pipe faults) live beside this file.
 #include <gtest/gtest.h>
 
+#include "../core/kept_events.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -32,7 +34,9 @@ struct Recorder final : GatewayHooks {
     ++hellos;
     return true;
   }
-  void on_event(const ConnectionInfo&, core::GatewayEvent& e) override { events.push_back(e); }
+  void on_event(const ConnectionInfo&, core::GatewayEvent& e) override {
+    events.push_back(kept.keep(e));
+  }
   template <class T>
   std::vector<T> of() const {
     std::vector<T> out;
@@ -41,6 +45,7 @@ struct Recorder final : GatewayHooks {
     }
     return out;
   }
+  core::test_support::KeptViews kept;  // events are looked at after later reads
   std::vector<core::GatewayEvent> events;
   std::uint64_t connection = 0;
   int hellos = 0;
@@ -223,7 +228,7 @@ TYPED_TEST(Conformance, MultiplexedRequestsNeverCrossTalk) {
       [&] { return this->hooks.template of<core::gw_event::ResponseHead>().size() == sent.size(); },
       60s));
   for (const auto& r : this->hooks.template of<core::gw_event::ResponseHead>()) {
-    ASSERT_NE(r.response.body.find("\"body\":\"" + sent.at(r.stream) + "\""), std::string::npos);
+    ASSERT_NE(r.response->body.find("\"body\":\"" + sent.at(r.stream) + "\""), std::string::npos);
   }
 }
 
@@ -287,10 +292,10 @@ TYPED_TEST(Conformance, StreamedRequestBodyFlowsUnderTheServicesCredit) {
   ASSERT_TRUE(this->run_until(
       [&] { return !this->hooks.template of<core::gw_event::ResponseHead>().empty(); }));
   const auto heads = this->hooks.template of<core::gw_event::ResponseHead>();
-  EXPECT_EQ(heads[0].response.status, 200);
-  EXPECT_NE(heads[0].response.body.find("\"bytes\":" + std::to_string(1000 + kChunks * 64 * 1024)),
+  EXPECT_EQ(heads[0].response->status, 200);
+  EXPECT_NE(heads[0].response->body.find("\"bytes\":" + std::to_string(1000 + kChunks * 64 * 1024)),
             std::string::npos)
-      << heads[0].response.body;
+      << heads[0].response->body;
   EXPECT_FALSE(this->hooks.template of<core::gw_event::RequestCredit>().empty());
 }
 
@@ -434,7 +439,7 @@ TYPED_TEST(Conformance, EveryRequestIsAnsweredWhateverTheHandlerDoes) {
   const auto huge_chunk = this->send(session, "/t/huge-chunk");
   auto answered = [&](std::uint32_t id) {
     for (const auto& h : this->hooks.template of<core::gw_event::ResponseHead>())
-      if (h.stream == id && h.end_stream) return h.response.status;
+      if (h.stream == id && h.end_stream) return h.response->status;
     for (const auto& f : this->hooks.template of<core::gw_event::StreamFailed>())
       if (f.stream == id) return static_cast<std::uint16_t>(f.service_cancel == 5 ? 1 : 2);
     return std::uint16_t{0};

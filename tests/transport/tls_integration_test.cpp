@@ -4,6 +4,8 @@
 // registration, next to a control that is accepted under the same listener.
 #include <gtest/gtest.h>
 
+#include "../core/kept_events.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <functional>
@@ -32,8 +34,10 @@ struct Hooks final : GatewayHooks {
   }
   void on_event(const ConnectionInfo&, core::GatewayEvent& e) override {
     if (std::holds_alternative<core::gw_event::HeartbeatAck>(e)) ++heartbeat_acks;
-    if (auto* r = std::get_if<core::gw_event::ResponseHead>(&e)) responses.push_back(*r);
+    if (std::holds_alternative<core::gw_event::ResponseHead>(e))
+      responses.push_back(std::get<core::gw_event::ResponseHead>(kept.keep(e)));
   }
+  core::test_support::KeptViews kept;  // responses are looked at after later reads
   std::vector<core::Hello> hellos;
   std::vector<ConnectionInfo> connections;
   std::vector<core::gw_event::ResponseHead> responses;
@@ -164,8 +168,8 @@ TEST_F(TlsIntegration, RegistersHeartbeatsAndServesOverMutualTls) {
   ASSERT_EQ(session->send_request(r, true, clock.now(), id), core::Errc::ok);
   sessions->wake(hooks.connections[0].id);
   ASSERT_TRUE(run_until([&] { return !hooks.responses.empty(); }));
-  EXPECT_EQ(hooks.responses[0].response.status, 200);
-  EXPECT_NE(hooks.responses[0].response.body.find("over-tls"), std::string::npos);
+  EXPECT_EQ(hooks.responses[0].response->status, 200);
+  EXPECT_NE(hooks.responses[0].response->body.find("over-tls"), std::string::npos);
   EXPECT_EQ(listener->stats().handshakes_completed, 1u);
   EXPECT_EQ(listener->stats().refused(), 0u);
 }

@@ -70,9 +70,11 @@ std::string encode_frame(const Frame& frame, const FrameLimits& limits = {});
 /// Two ways to use it. feed() copies a piece in and next() yields the frames that are complete
 /// (tools, tests). A connection's read loop lends its read buffer instead: next(input, out)
 /// decodes straight from `input`, so a frame that arrived whole is copied once, into the frame
-/// it decodes to; only a frame cut by the end of a read is kept, and the next read tops it up
-/// with just the bytes it lacks. Either way the reader holds at most one partial frame (plus,
-/// with feed(), the last piece): a frame whose header announces a payload above the limit is
+/// it decodes to, and next_frame(input, frame) (the sessions) only splits the frames off,
+/// for the caller to decode into views; only a frame cut by the end of a read is kept, and the
+/// next read tops it up with just the bytes it lacks. Either way the reader holds at most one
+/// partial frame (plus, with feed(), the last piece, and after next_frame() the last frame it
+/// completed): a frame whose header announces a payload above the limit is
 /// refused as soon as its header is in. After an error the reader stays in error (offset()
 /// names where). Not thread-safe; one reader per connection.
 class FrameReader {
@@ -85,6 +87,16 @@ class FrameReader {
   /// As next(), taking bytes from the front of `input` (advanced past what it used). need_more
   /// leaves `input` empty: its bytes were kept (copied), so the caller may reuse its buffer.
   DecodeResult next(std::string_view& input, Frame& out);
+  /// The framing half of next(input, out): a whole frame's bytes (header included, the header
+  /// checked, the payload not decoded) in `frame`, for the caller to decode (the sessions decode
+  /// REQUEST and RESPONSE frames into views). `frame` points into `input`, or into the reader
+  /// when the frame was cut by an earlier read; those bytes stay put until recycle() and the
+  /// next frame completed from the reader, so every frame of one read stays readable until the
+  /// next read. A payload that fails to decode is the caller's error to report.
+  DecodeResult next_frame(std::string_view& input, std::string_view& frame);
+  /// The caller no longer reads frames it was lent (a new read begins): a large lent buffer is
+  /// released.
+  void recycle() noexcept;
 
   /// Bytes buffered and not yet consumed by a decoded frame.
   std::size_t buffered() const noexcept { return buffer_.size() - start_; }
@@ -99,8 +111,11 @@ class FrameReader {
   /// does not reallocate for each.
   static constexpr std::size_t kKeptCapacity = 256 * 1024;
 
+  void fail(const DecodeResult& r);
+
   FrameLimits limits_;
   std::string buffer_;
+  std::string lent_;  // the bytes of the last frame completed in buffer_ (see next_frame)
   std::size_t start_ = 0;
   std::uint64_t stream_offset_ = 0;
   DecodeResult error_{};

@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "stella/core/frame.hpp"
+#include "stella/core/frame_view.hpp"
 #include "stella/core/session_base.hpp"
 #include "stella/core/stream_table.hpp"
 
@@ -41,10 +42,13 @@ struct HelloReceived {
   Hello hello;
   std::uint16_t version = 0;  // negotiated
 };
-/// A response head (and with end_stream the whole response) for a stream.
+/// A response head (and with end_stream the whole response) for a stream. `response` is a view
+/// into the bytes of the on_bytes() call that produced the event (or into the session, for a
+/// frame an earlier call cut): valid until the next on_bytes() call, provided the caller's bytes
+/// are left as they were until then. Copy what must live longer (ResponseView::to_owned).
 struct ResponseHead {
   std::uint32_t stream = 0;
-  Response response;
+  const ResponseView* response = nullptr;
   bool end_stream = false;
 };
 /// A chunk of a streamed response body.
@@ -156,6 +160,7 @@ class GatewaySession : public SessionBase<GatewayEvent> {
   };
 
   void handle(Frame& f, TimePoint now);
+  void handle_response(std::uint32_t stream, bool end, const ResponseView& response);
   void handle_heartbeat(const Frame& f, TimePoint now);
   void protocol_error(Errc e, std::string message, std::uint64_t offset = 0);
   void finish(Errc reason);  // fail open streams, emit Closed
@@ -167,7 +172,8 @@ class GatewaySession : public SessionBase<GatewayEvent> {
   Hello hello_;
   std::uint16_t version_ = 0;
   StreamTable<StreamState> streams_;
-  std::uint32_t last_stream_ = 0;  // the highest id handed out (wraps)
+  ViewPool<ResponseView> responses_;  // what ResponseHead events point to
+  std::uint32_t last_stream_ = 0;     // the highest id handed out (wraps)
   std::uint64_t heartbeat_seq_ = 0;
   bool heartbeat_outstanding_ = false;
   TimePoint heartbeat_sent_at_{};  // when beat heartbeat_seq_ was queued (RTT on our clock)

@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "stella/core/frame.hpp"
+#include "stella/core/frame_view.hpp"
 #include "stella/core/session_base.hpp"
 #include "stella/core/stream_table.hpp"
 
@@ -33,10 +34,13 @@ namespace svc_event {
 struct Registered {
   HelloAck ack;
 };
-/// A request. Without end_stream its body continues in RequestData events.
+/// A request. Without end_stream its body continues in RequestData events. `request` is a view
+/// into the bytes of the on_bytes() call that produced the event (or into the session, for a
+/// frame an earlier call cut): valid until the next on_bytes() call, provided the caller's bytes
+/// are left as they were until then. Copy what must live longer (RequestView::to_owned).
 struct RequestStarted {
   std::uint32_t stream = 0;
-  Request request;
+  const RequestView* request = nullptr;
   bool end_stream = false;
 };
 struct RequestData {
@@ -128,6 +132,7 @@ class ServiceSession : public SessionBase<ServiceEvent> {
   };
 
   void handle(Frame& f, TimePoint now);
+  void handle_request(std::uint32_t stream, bool end, const RequestView& request);
   void protocol_error(Errc e, std::string message, std::uint64_t offset = 0);
   void finish(Errc reason);
   void maybe_finish_drain();
@@ -138,6 +143,7 @@ class ServiceSession : public SessionBase<ServiceEvent> {
   State state_ = State::awaiting_ack;
   HealthStatus health_ = HealthStatus::healthy;
   StreamTable<StreamState> streams_;
+  ViewPool<RequestView> requests_;  // what RequestStarted events point to
   std::uint32_t highest_stream_ = 0;
   TimePoint ack_deadline_;
   TimePoint last_heard_;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,28 @@ class RingQueue {
   std::size_t size_ = 0;
 };
 
+/// Views handed out with the events of one on_bytes() call: reused by the next call (their
+/// vectors keep their capacity, so a steady stream allocates nothing), with stable addresses
+/// meanwhile. A burst that needed more than kKept is trimmed back on the next call.
+template <class View>
+class ViewPool {
+ public:
+  View& next() {
+    if (used_ == views_.size()) views_.emplace_back();
+    return views_[used_++];
+  }
+  /// The views handed out so far are no longer read.
+  void recycle() {
+    if (views_.size() > kKept) views_.resize(kKept);
+    used_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t kKept = 64;
+  std::deque<View> views_;
+  std::size_t used_ = 0;
+};
+
 template <class Event>
 class SessionBase {
  public:
@@ -123,24 +146,40 @@ class SessionBase {
           false);
   }
 
-  /// Decodes `bytes` (straight from the caller's buffer; only a frame they cut is kept) and
-  /// hands every complete frame to `on_frame` while the session is open; a malformed frame goes
-  /// to `on_error(errc, message, absolute offset)` and ends the loop.
+  /// Splits `bytes` into frames (straight from the caller's buffer; only a frame they cut is
+  /// kept) and hands each whole frame's bytes and type to `on_frame` while the session is open.
+  /// `on_frame` decodes the payload (decode_as_frame() below, or a view decoder) and returns
+  /// the decoder's result; a malformed frame goes to `on_error(errc, message, absolute offset)`
+  /// and ends the loop. Views of the frames stay valid until the next call (the reader keeps a
+  /// cut frame's bytes that long; the caller keeps `bytes`).
   template <class OnFrame, class OnError>
   void read_frames(std::string_view bytes, OnFrame&& on_frame, OnError&& on_error) {
-    Frame f;
+    reader_.recycle();
     while (!closed_) {
       const std::uint64_t at = reader_.offset();
-      const DecodeResult r = reader_.next(bytes, f);
+      std::string_view frame;
+      DecodeResult r = reader_.next_frame(bytes, frame);
       if (r.status == DecodeStatus::need_more) return;
+      if (r.status == DecodeStatus::done) {
+        const auto type = static_cast<std::uint8_t>(frame[3]);
+        if (counters_) counters_->count(FrameCounters::in, type);
+        r = on_frame(frame, type);
+      }
       if (r.status == DecodeStatus::error) {
         on_error(r.error, "malformed frame: " + std::string(errc_name(r.error)),
                  at + r.error_offset);
         return;
       }
-      if (counters_) counters_->count(FrameCounters::in, f.type_code());
-      on_frame(f);
     }
+  }
+
+  /// Decodes a frame of any type into an owning Frame and passes it to `handle`.
+  template <class Handle>
+  DecodeResult decode_as_frame(std::string_view frame, Handle&& handle) {
+    Frame f;
+    const DecodeResult r = decode_frame(frame, f, limits_);
+    if (r.status == DecodeStatus::done) handle(f);
+    return r;
   }
 
   /// Sends DRAIN with `code` (best effort) and records the close.

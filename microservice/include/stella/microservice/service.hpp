@@ -197,10 +197,10 @@ class Service {
   template <class Stream>
   asio::awaitable<void> serve_stream(Stream stream, transport::Address gateway);
   void on_event(core::ServiceEvent& e);
-  void start_handler(core::svc_event::RequestStarted& req);
+  void start_handler(std::uint32_t stream, core::Request request, bool end_stream);
   void on_request_data(core::svc_event::RequestData& data);
   /// The route a request goes to (its path parameters into `params`), if any.
-  std::optional<std::size_t> find_route(const core::Request& request,
+  std::optional<std::size_t> find_route(std::string_view method, std::string_view path,
                                         std::vector<std::pair<std::string, std::string>>& params);
   /// A chunk of `bytes` of a request body on `stream` was taken (collected or read): CREDIT
   /// back once half a window has gathered in `credit`.
