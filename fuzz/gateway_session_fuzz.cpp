@@ -86,8 +86,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::uint32_t> streams;
   std::string out;
   const std::size_t slack = cfg.limits.max_payload + 64;  // one frame past the bound
+  // Events are polled after each read while its bytes are still in hand, and a RESPONSE is read
+  // through its view (to catch a view whose bytes went away: ASan).
+  std::string read;
+  std::size_t events = 0;
+  const auto poll_all = [&] {
+    while (s.poll_event(e)) {
+      ++events;
+      if (const auto* h = std::get_if<gw_event::ResponseHead>(&e))
+        check(h->response->to_owned().status >= 100, "a RESPONSE view with a bad status");
+    }
+  };
   for (int step = 0; step < 256 && !in.empty(); ++step) {
     std::size_t fed = 0;
+    events = 0;
     switch (in.below(8)) {
       case 0: {  // the gateway sends a request
         Request r;
@@ -115,28 +127,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         out.clear();
         break;
       case 5: {  // raw bytes
-        const std::string raw = in.string(64);
-        fed = raw.size();
-        s.on_bytes(raw, now);
+        read = in.string(64);
+        fed = read.size();
+        s.on_bytes(read, now);
         break;
       }
-      default: {  // one or many well-formed frames in one read
+      default: {  // one or many well-formed frames, cut across two reads, perhaps then garbage
         std::string bytes;
         const std::size_t n = 1 + in.below(32);
         for (std::size_t i = 0; i < n; ++i)
           (void)encode_frame(peer_frame(in, streams), bytes, cfg.limits);
+        if (in.below(4) == 0) bytes += in.string(16);
         fed = bytes.size();
         const std::size_t before = s.pending_output();
-        s.on_bytes(bytes, now);
+        const std::size_t cut = in.below(bytes.size() + 1);
+        read = bytes.substr(0, cut);
+        s.on_bytes(read, now);
+        poll_all();
+        read = bytes.substr(cut);
+        s.on_bytes(read, now);
         // Whatever the peer sent, what it provoked stays within the bound (plus one frame).
         check(s.pending_output() <= std::max(before, cfg.max_output_bytes + slack),
               "peer input grew the output past the bound");
         break;
       }
     }
-    std::size_t events = 0;
-    while (s.poll_event(e))
-      ++events;
+    poll_all();
     check(events <= 4 + fed / 8 + streams.size(), "more events than the input can explain");
     if (s.closed()) {
       const std::size_t before = s.pending_output();

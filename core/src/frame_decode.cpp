@@ -754,7 +754,9 @@ DecodeResult FrameReader::next_frame(std::string_view& input, std::string_view& 
       start_ += r.consumed;
       if (start_ == buffer_.size()) {
         // Lend the frame's bytes: they move to lent_, where they stay until a later frame is
-        // completed here, so a frame cut later in this read cannot overwrite them.
+        // completed here, so a frame cut later in this read cannot overwrite them. (The swap
+        // moves the heap block: a frame is longer than any small-string buffer, and so are the
+        // REQUEST and RESPONSE frames read through views, 24 bytes at least.)
         start_ = 0;
         buffer_.swap(lent_);
         buffer_.clear();
@@ -783,15 +785,16 @@ DecodeResult FrameReader::next_frame(std::string_view& input, std::string_view& 
 }
 
 void FrameReader::recycle() noexcept {
-  if (lent_.capacity() > kKeptCapacity) std::string().swap(lent_);
+  if (lent_.capacity() > kKeptCapacity || failed_) std::string().swap(lent_);
 }
 
 void FrameReader::fail(const DecodeResult& r) {
   failed_ = true;
   error_ = r;
   std::string().swap(buffer_);
-  std::string().swap(lent_);
   start_ = 0;
+  // lent_ stays: a frame completed earlier in this read may still be read through a view (it is
+  // released with the reader, or by recycle()).
 }
 
 }  // namespace stella::core

@@ -58,7 +58,19 @@ void ResponseView::clear() noexcept {
 }
 
 Response ResponseView::to_owned() const {
-  return Response{status, own(headers), std::string(body)};
+  Response r;
+  assign_to(r);
+  return r;
+}
+
+void ResponseView::assign_to(Response& out) const {
+  out.status = status;
+  out.headers.resize(headers.size());
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    out.headers[i].name.assign(headers[i].name);
+    out.headers[i].value.assign(headers[i].value);
+  }
+  out.body.assign(body);
 }
 
 }  // namespace stella::core

@@ -323,8 +323,11 @@ TEST_F(SessionPair, ResponseCutByReadsIsHandedOverWhole) {
   GatewayEvent e;
   gateway.on_bytes(std::string(bytes.substr(0, 10)), clock.now());
   EXPECT_FALSE(gateway.poll_event(e));
+  // The rest, and all but the last bytes of the next frame (larger than the first): without the
+  // lending, keeping that cut frame would overwrite every byte of the first.
+  const std::size_t cut = bytes.size() - first_size - 5;
   {
-    std::string read = bytes.substr(10, first_size - 10 + 30);  // the rest, and 30 of the next
+    std::string read = bytes.substr(10, first_size - 10 + cut);
     gateway.on_bytes(read, clock.now());
     ASSERT_TRUE(gateway.poll_event(e));
     const auto* head = std::get_if<gw_event::ResponseHead>(&e);
@@ -332,11 +335,12 @@ TEST_F(SessionPair, ResponseCutByReadsIsHandedOverWhole) {
     EXPECT_EQ(head->stream, first);
     EXPECT_EQ(head->response->status, 200);
     ASSERT_EQ(head->response->headers.size(), 1u);
+    EXPECT_EQ(head->response->headers[0].name, "x-n");
     EXPECT_EQ(head->response->headers[0].value, "1");
     EXPECT_EQ(head->response->body, body_a);
     EXPECT_FALSE(gateway.poll_event(e));
   }
-  std::string rest = bytes.substr(first_size + 30);
+  std::string rest = bytes.substr(first_size + cut);
   gateway.on_bytes(rest, clock.now());
   ASSERT_TRUE(gateway.poll_event(e));
   const auto* head = std::get_if<gw_event::ResponseHead>(&e);
@@ -345,6 +349,30 @@ TEST_F(SessionPair, ResponseCutByReadsIsHandedOverWhole) {
   EXPECT_EQ(head->response->status, 201);
   EXPECT_EQ(head->response->body, body_b);
   EXPECT_FALSE(gateway.closed());
+}
+
+// A REQUEST completed from a cut read, then garbage in the same read: the session closes, and the
+// request's view, polled after, still reads the request (the reader's error does not free it).
+TEST_F(SessionPair, ViewOfACutRequestOutlivesGarbageLaterInTheRead) {
+  handshake();
+  std::uint32_t id = 0;
+  Request r = request(std::string(300, 'q'));
+  r.path = "/api/v1/demo/echo/" + std::string(100, 'p');
+  ASSERT_EQ(gateway.send_request(r, true, clock.now(), id), Errc::ok);
+  std::string bytes;
+  gateway.take_output(bytes);
+  service.on_bytes(std::string(bytes.substr(0, 20)), clock.now());
+  std::string read = bytes.substr(20) + "garbage: no frame header";
+  service.on_bytes(read, clock.now());
+  EXPECT_TRUE(service.closed());
+  EXPECT_EQ(service.close_info()->error, Errc::bad_magic);
+  ServiceEvent e;
+  ASSERT_TRUE(service.poll_event(e));
+  const auto* started = std::get_if<svc_event::RequestStarted>(&e);
+  ASSERT_NE(started, nullptr);
+  EXPECT_EQ(started->stream, id);
+  EXPECT_EQ(started->request->path, r.path);
+  EXPECT_EQ(started->request->body, r.body);
 }
 
 TEST_F(SessionPair, GarbageClosesWithProtocolErrorDrain) {

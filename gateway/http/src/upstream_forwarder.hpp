@@ -100,6 +100,15 @@ class UpstreamForwarder {
       out = {ec, std::move(part)};
     });
   }
+  /// The head of a part, written: its capacity is kept for the call's next head (on the hub's
+  /// thread only, as spare calls; not a large one's).
+  void keep_head(core::Response&& head) noexcept {
+    if (!spare_calls_ || !call_) return;
+    std::size_t bytes = head.body.capacity() + head.headers.capacity() * sizeof(core::Header);
+    for (const core::Header& h : head.headers)
+      bytes += h.name.capacity() + h.value.capacity();
+    if (bytes <= kKeptHeadBytes) call_->spare_head = std::move(head);
+  }
   /// Wakes a pending next_part() with an error (the caller decides why).
   void interrupt() {
     if (call_) call_->channel.cancel();
@@ -128,7 +137,8 @@ class UpstreamForwarder {
   }
 
  private:
-  static constexpr std::size_t kKeptCalls = 256;  // per worker, as the exchanges
+  static constexpr std::size_t kKeptCalls = 256;           // per worker, as the exchanges
+  static constexpr std::size_t kKeptHeadBytes = 4 * 1024;  // per kept call: 1 MiB per worker
   UpstreamHub& hub_;
   boost::asio::any_io_executor executor_;
   std::vector<std::shared_ptr<UpstreamCall>>* spare_calls_;  // null: not on the hub's thread

@@ -191,7 +191,8 @@ void UpstreamHub::on_event(const transport::ConnectionInfo& conn, core::GatewayE
     UpstreamPart part;
     part.kind = UpstreamPart::Kind::head;
     part.end_stream = head->end_stream;
-    part.head = head->response->to_owned();  // the one copy of its bytes
+    part.head = std::move(call->spare_head);  // empty, or a written head's capacity
+    head->response->assign_to(part.head);     // the one copy of its bytes
     deliver(*call, std::move(part));
   } else if (auto* data = std::get_if<core::gw_event::ResponseData>(&e)) {
     UpstreamPart part;

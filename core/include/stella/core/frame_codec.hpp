@@ -92,10 +92,11 @@ class FrameReader {
   /// REQUEST and RESPONSE frames into views). `frame` points into `input`, or into the reader
   /// when the frame was cut by an earlier read; those bytes stay put until recycle() and the
   /// next frame completed from the reader, so every frame of one read stays readable until the
-  /// next read. A payload that fails to decode is the caller's error to report.
+  /// next read, even when the read ends in an error (without feed(): fed bytes may move when
+  /// more are appended). A payload that fails to decode is the caller's error to report.
   DecodeResult next_frame(std::string_view& input, std::string_view& frame);
   /// The caller no longer reads frames it was lent (a new read begins): a large lent buffer is
-  /// released.
+  /// released (any, after an error).
   void recycle() noexcept;
 
   /// Bytes buffered and not yet consumed by a decoded frame.

@@ -56,6 +56,9 @@ struct ResponseView {
 
   void clear() noexcept;
   Response to_owned() const;
+  /// Copies into `out`, reusing its strings' and vector's capacity (no allocation when `out`
+  /// held an answer at least as large).
+  void assign_to(Response& out) const;
 };
 
 /// Decodes one REQUEST frame from the start of `in` (header and payload) into `out`, whose views

@@ -162,8 +162,8 @@ class SessionBase {
       if (r.status == DecodeStatus::need_more) return;
       if (r.status == DecodeStatus::done) {
         const auto type = static_cast<std::uint8_t>(frame[3]);
-        if (counters_) counters_->count(FrameCounters::in, type);
         r = on_frame(frame, type);
+        if (counters_ && r.status == DecodeStatus::done) counters_->count(FrameCounters::in, type);
       }
       if (r.status == DecodeStatus::error) {
         on_error(r.error, "malformed frame: " + std::string(errc_name(r.error)),

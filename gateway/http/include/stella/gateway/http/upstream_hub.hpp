@@ -86,9 +86,12 @@ struct UpstreamCall {
   /// A whole request, kept until its response starts, so a service that refuses it unseen
   /// (CANCEL instance_draining) lets the gateway send it elsewhere.
   std::optional<core::Request> request;
+  /// A written answer head kept for its capacity: the next head of this call is copied into it
+  /// (set only by a connection on the hub's own thread, as spare calls are).
+  core::Response spare_head;
 
-  /// Back to the state of a new call, keeping the channel's buffer (for a later request of the
-  /// same worker's connections). Only by the sole owner: nothing else may hold the call.
+  /// Back to the state of a new call, keeping the channel's buffer and the spare head (for a
+  /// later request of the same worker's connections). Only by the sole owner: nothing else may hold the call.
   void reset() {
     channel.reset();
     buffered_bytes.store(0, std::memory_order_relaxed);
