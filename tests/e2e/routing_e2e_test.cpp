@@ -143,6 +143,34 @@ TEST_F(Routing, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_FALSE(c.closed());
 }
 
+// Each request is built in the capacity of an earlier one (the forwarded frame comes back with
+// its answer): nothing of the first request (query, a header, a body) reaches the service with
+// the second, on the same connection and the same pooled state.
+TEST_F(Routing, ReusedRequestStateCarriesNothingOver) {
+  Client c(port());
+  ASSERT_TRUE(
+      c.send("POST /api/v1/demo/echo?first=1 HTTP/1.1\r\nHost: a\r\nX-Probe: only-the-first\r\n"
+             "Content-Length: 10\r\n\r\nfirst body"));
+  auto got = read_responses(c, 1);
+  ASSERT_EQ(got.size(), 1u);
+  const auto first = json_of(got[0]);
+  EXPECT_EQ(first["query"], "first=1");
+  EXPECT_EQ(first["body"], "first body");
+  EXPECT_NE(got[0].body.find("only-the-first"), std::string::npos);
+  c.buffer().erase(0, got[0].size);
+  ASSERT_TRUE(c.send(get("/api/v1/demo/echo")));
+  got = read_responses(c, 1);
+  ASSERT_EQ(got.size(), 1u);
+  const auto second = json_of(got[0]);
+  EXPECT_EQ(second["method"], "GET");
+  EXPECT_EQ(second["query"], "");
+  EXPECT_EQ(second["body"], "");
+  EXPECT_EQ(got[0].body.find("x-probe"), std::string::npos) << got[0].body;
+  EXPECT_EQ(got[0].body.find("only-the-first"), std::string::npos) << got[0].body;
+  EXPECT_NE(second["correlationId"], first["correlationId"]);
+  EXPECT_NE(second["traceparent"], first["traceparent"]);
+}
+
 TEST_F(Routing, PipelinedRequestsAreAnsweredInOrder) {
   Client c(port());
   // A slow request first: the fast ones behind it must still come back after it, in order.

@@ -676,7 +676,7 @@ class ExchangeLoop final : public HttpConnectionBase,
         ex_->status = status;
         ok = co_await write_head(part.head, part.end_stream);
         head_written = true;
-        fwd_.keep_head(std::move(part.head));
+        fwd_.keep_head(std::move(part.head), ex_->proxy.frame);
       } else {
         ok = co_await write_chunk(part.data, part.end_stream);
       }

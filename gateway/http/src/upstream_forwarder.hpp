@@ -100,14 +100,17 @@ class UpstreamForwarder {
       out = {ec, std::move(part)};
     });
   }
-  /// The head of a part, written: its capacity is kept for the call's next head (on the hub's
-  /// thread only, as spare calls; not a large one's).
-  void keep_head(core::Response&& head) noexcept {
+  /// The head of a part, written: its capacity is kept for the call's next head, and the
+  /// request's own (sent, then answered) is handed back to `frame`, which was moved from when
+  /// the request started (on the hub's thread only, as spare calls; neither when large: pooled
+  /// calls and exchanges live as long as the worker).
+  void keep_head(core::Response&& head, core::Request& frame) noexcept {
     if (!spare_calls_ || !call_) return;
+    if (kept_bytes(call_->spent_request) <= kKeptBytes) frame = std::move(call_->spent_request);
     std::size_t bytes = head.body.capacity() + head.headers.capacity() * sizeof(core::Header);
     for (const core::Header& h : head.headers)
       bytes += h.name.capacity() + h.value.capacity();
-    if (bytes <= kKeptHeadBytes) call_->spare_head = std::move(head);
+    if (bytes <= kKeptBytes) call_->spare_head = std::move(head);
   }
   /// Wakes a pending next_part() with an error (the caller decides why).
   void interrupt() {
@@ -137,8 +140,21 @@ class UpstreamForwarder {
   }
 
  private:
-  static constexpr std::size_t kKeptCalls = 256;           // per worker, as the exchanges
-  static constexpr std::size_t kKeptHeadBytes = 4 * 1024;  // per kept call: 1 MiB per worker
+  static constexpr std::size_t kKeptCalls = 256;       // per worker, as the exchanges
+  static constexpr std::size_t kKeptBytes = 4 * 1024;  // per kept head or request frame
+
+  /// What a request frame keeps once cleared (its strings' and lists' capacity, not the list
+  /// entries, which clearing frees).
+  static std::size_t kept_bytes(const core::Request& r) noexcept {
+    std::size_t n = r.headers.capacity() * sizeof(core::Header) +
+                    r.scopes.capacity() * sizeof(std::string) +
+                    r.claims.capacity() * sizeof(core::Claim);
+    for (const std::string* s :
+         {&r.method, &r.path, &r.query, &r.body, &r.correlation_id, &r.tenant, &r.subject,
+          &r.traceparent, &r.tracestate, &r.route, &r.client_id, &r.dpop_jkt, &r.cert_thumbprint})
+      n += s->capacity();
+    return n;
+  }
   UpstreamHub& hub_;
   boost::asio::any_io_executor executor_;
   std::vector<std::shared_ptr<UpstreamCall>>* spare_calls_;  // null: not on the hub's thread

@@ -187,7 +187,10 @@ void UpstreamHub::on_event(const transport::ConnectionInfo& conn, core::GatewayE
   }
   const auto call = slots_[slot];  // finish() below may release the slot
   if (auto* head = std::get_if<core::gw_event::ResponseHead>(&e)) {
-    call->request.reset();  // answered: it will not be sent again
+    if (call->request) {  // answered: it will not be sent again; kept for its capacity
+      call->spent_request = std::move(*call->request);
+      call->request.reset();
+    }
     UpstreamPart part;
     part.kind = UpstreamPart::Kind::head;
     part.end_stream = head->end_stream;

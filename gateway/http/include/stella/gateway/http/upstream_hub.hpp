@@ -89,9 +89,13 @@ struct UpstreamCall {
   /// A written answer head kept for its capacity: the next head of this call is copied into it
   /// (set only by a connection on the hub's own thread, as spare calls are).
   core::Response spare_head;
+  /// The request, once its answer began (no longer `request`): a connection on the hub's own
+  /// thread takes it back for the capacity of its next request's frame.
+  core::Request spent_request;
 
   /// Back to the state of a new call, keeping the channel's buffer and the spare head (for a
-  /// later request of the same worker's connections). Only by the sole owner: nothing else may hold the call.
+  /// later request of the same worker's connections). Only by the sole owner: nothing else may hold
+  /// the call.
   void reset() {
     channel.reset();
     buffered_bytes.store(0, std::memory_order_relaxed);
@@ -100,6 +104,7 @@ struct UpstreamCall {
     open = false;
     slot = 0;
     request.reset();
+    spent_request = core::Request{};
   }
 };
 
