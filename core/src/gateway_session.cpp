@@ -26,22 +26,15 @@ std::optional<TimePoint> GatewaySession::next_deadline() const noexcept {
 
 void GatewaySession::on_bytes(std::string_view bytes, TimePoint now) {
   if (state_ == State::closed) return;
-  responses_.recycle();
-  read_frames(
-      bytes,
-      [&](std::string_view frame, std::uint8_t type) {
-        // RESPONSE, the hot frame, is decoded into a view (before HELLO it is an error that
-        // handle() reports).
-        if (type != static_cast<std::uint8_t>(FrameType::response) ||
-            state_ == State::awaiting_hello)
-          return decode_as_frame(frame, [&](Frame& f) { handle(f, now); });
-        FrameHeader h;
-        ResponseView& view = responses_.next();
-        const DecodeResult r = decode_response_view(frame, h, view, limits_);
-        if (r.status == DecodeStatus::done)
-          handle_response(h.stream_id, (h.flags & flags::kEndStream) != 0, view);
-        return r;
+  // RESPONSE, the hot frame, is decoded into a view (before HELLO it is an error that handle()
+  // reports).
+  read_frames_with_views(
+      bytes, FrameType::response, [&] { return state_ != State::awaiting_hello; }, responses_,
+      decode_response_view,
+      [&](std::uint32_t stream, bool end, const ResponseView& view) {
+        handle_response(stream, end, view);
       },
+      [&](Frame& f) { handle(f, now); },
       [&](Errc e, std::string message, std::uint64_t offset) {
         protocol_error(e, std::move(message), offset);
       });

@@ -36,21 +36,15 @@ void ServiceSession::on_bytes(std::string_view bytes, TimePoint now) {
   if (state_ == State::closed) return;
   last_heard_ = now;
   late_timer_excused_ = false;
-  requests_.recycle();
-  read_frames(
-      bytes,
-      [&](std::string_view frame, std::uint8_t type) {
-        // REQUEST, the hot frame, is decoded into a view (before HELLO_ACK it is an error that
-        // handle() reports).
-        if (type != static_cast<std::uint8_t>(FrameType::request) || state_ == State::awaiting_ack)
-          return decode_as_frame(frame, [&](Frame& f) { handle(f, now); });
-        FrameHeader h;
-        RequestView& view = requests_.next();
-        const DecodeResult r = decode_request_view(frame, h, view, limits_);
-        if (r.status == DecodeStatus::done)
-          handle_request(h.stream_id, (h.flags & flags::kEndStream) != 0, view);
-        return r;
+  // REQUEST, the hot frame, is decoded into a view (before HELLO_ACK it is an error that
+  // handle() reports).
+  read_frames_with_views(
+      bytes, FrameType::request, [&] { return state_ != State::awaiting_ack; }, requests_,
+      decode_request_view,
+      [&](std::uint32_t stream, bool end, const RequestView& view) {
+        handle_request(stream, end, view);
       },
+      [&](Frame& f) { handle(f, now); },
       [&](Errc e, std::string message, std::uint64_t offset) {
         protocol_error(e, std::move(message), offset);
       });

@@ -351,6 +351,30 @@ TEST_F(SessionPair, ResponseCutByReadsIsHandedOverWhole) {
   EXPECT_FALSE(gateway.closed());
 }
 
+// HELLO_ACK and the first REQUEST in one read: the REQUEST, after the handshake ended earlier in
+// the same read, is a request like any other.
+TEST_F(SessionPair, RequestInTheSameReadAsTheHelloAckIsDelivered) {
+  std::string hello;
+  service.take_output(hello);
+  gateway.on_bytes(hello, clock.now());
+  collect();
+  HelloAck ack;
+  ack.accepted.push_back({"GET", "/api/v1/demo/echo"});
+  gateway.accept_hello(ack, clock.now());
+  std::uint32_t id = 0;
+  ASSERT_EQ(gateway.send_request(request("together"), true, clock.now(), id), Errc::ok);
+  std::string both;
+  gateway.take_output(both);
+  service.on_bytes(both, clock.now());
+  collect();
+  ASSERT_EQ(events_of<svc_event::Registered>(svc_events).size(), 1u);
+  const auto requests = events_of<svc_event::RequestStarted>(svc_events);
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].stream, id);
+  EXPECT_EQ(requests[0].request->body, "together");
+  EXPECT_EQ(service.in_flight(), 1u);
+}
+
 // A REQUEST completed from a cut read, then garbage in the same read: the session closes, and the
 // request's view, polled after, still reads the request (the reader's error does not free it).
 TEST_F(SessionPair, ViewOfACutRequestOutlivesGarbageLaterInTheRead) {

@@ -173,6 +173,32 @@ class SessionBase {
     }
   }
 
+  /// read_frames() for a session with one hot frame type, `hot`: while `views()` says so, such a
+  /// frame is decoded by `decode_view` into a view from `pool` and handed to
+  /// `on_view(stream, end_stream, view)` (before the handshake it is decoded as any other frame,
+  /// for `on_frame` to refuse it); every other frame is decoded into an owning Frame for
+  /// `on_frame`. `views` is asked for each frame: a frame earlier in the read may end the
+  /// handshake.
+  template <class View, class Views, class DecodeView, class OnView, class OnFrame, class OnError>
+  void read_frames_with_views(std::string_view bytes, FrameType hot, Views&& views,
+                              ViewPool<View>& pool, DecodeView&& decode_view, OnView&& on_view,
+                              OnFrame&& on_frame, OnError&& on_error) {
+    pool.recycle();
+    read_frames(
+        bytes,
+        [&](std::string_view frame, std::uint8_t type) {
+          if (type != static_cast<std::uint8_t>(hot) || !views())
+            return decode_as_frame(frame, on_frame);
+          FrameHeader h;
+          View& view = pool.next();
+          const DecodeResult r = decode_view(frame, h, view, limits_);
+          if (r.status == DecodeStatus::done)
+            on_view(h.stream_id, (h.flags & flags::kEndStream) != 0, view);
+          return r;
+        },
+        on_error);
+  }
+
   /// Decodes a frame of any type into an owning Frame and passes it to `handle`.
   template <class Handle>
   DecodeResult decode_as_frame(std::string_view frame, Handle&& handle) {
