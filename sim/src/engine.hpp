@@ -114,9 +114,10 @@ struct Req {
 };
 
 // Request deadlines, one FIFO per distinct timeout value. A deadline is the send time plus the
-// timeout, so within a lane deadlines never decrease: one agenda event per lane (for its head)
-// replaces one per request, which keeps the agenda small (most requests finish long before
-// their deadline and are skipped lazily). Bounded by rate × timeout entries.
+// timeout, so within a lane deadlines never decrease: one agenda event per lane (for the oldest
+// request still waiting) replaces one per request, which keeps the agenda small. Most requests
+// finish long before their deadline: when the lane's event fires, the entries of those that
+// ended are dropped up to the next one still waiting. Bounded by rate × timeout entries.
 struct TimeoutLane {
   core::Duration timeout{};
   struct Entry {
@@ -170,6 +171,10 @@ class Engine {
   void on_dispatch(std::uint32_t slot, std::uint32_t gen);
   void route_request(std::uint32_t slot);
   void on_timeout_lane(std::uint32_t lane);
+  /// Whether the request of a lane entry still waits for its answer.
+  bool waiting(const TimeoutLane::Entry& e) const noexcept {
+    return reqs_[e.slot].gen == e.gen && reqs_[e.slot].live;
+  }
   void arm_timeout(std::uint32_t slot, core::Duration timeout);
   void timeout_request(std::uint32_t slot);
   void complete(std::uint32_t slot, std::uint16_t status);
@@ -191,6 +196,8 @@ class Engine {
   void on_gateway_timer(std::uint32_t conn, core::TimePoint at);
   void on_service_timer(std::uint32_t conn, core::TimePoint at);
   void rearm(Conn& c, std::uint32_t ci);
+  void arm(std::optional<core::TimePoint> deadline, core::TimePoint& timer, EventKind kind,
+           std::uint32_t ci);
   void on_job_done(std::uint32_t conn, std::uint32_t stream);
   void start_jobs(InstanceSim& in);
   core::Duration service_time(InstanceSim& in);

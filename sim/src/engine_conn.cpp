@@ -147,30 +147,30 @@ void Engine::pump_service(std::uint32_t ci) {
 }
 
 void Engine::rearm(Conn& c, std::uint32_t ci) {
-  if (c.gs && !c.gs_dead) {
-    // Timers are compared by the time they were scheduled for: an event whose time is no
-    // longer the connection's timer has been superseded and is ignored when it fires.
-    core::TimePoint at = c.gs->next_deadline().value_or(kNever);
-    if (at != kNever) at = std::max(at, now_);
-    if (at != c.gs_timer) {
-      c.gs_timer = at;
-      if (at != kNever) schedule(at, EventKind::gateway_timer, ci);
-    }
-  }
-  if (c.ss && !c.ss_dead && !instances_[c.instance].paused) {
-    core::TimePoint at = c.ss->next_deadline().value_or(kNever);
-    if (at != kNever) at = std::max(at, now_);
-    if (at != c.ss_timer) {
-      c.ss_timer = at;
-      if (at != kNever) schedule(at, EventKind::service_timer, ci);
-    }
-  }
+  if (c.gs && !c.gs_dead) arm(c.gs->next_deadline(), c.gs_timer, EventKind::gateway_timer, ci);
+  if (c.ss && !c.ss_dead && !instances_[c.instance].paused)
+    arm(c.ss->next_deadline(), c.ss_timer, EventKind::service_timer, ci);
+}
+
+// `timer` is the time of the agenda event that stands for a session's timer (kNever: none).
+// A deadline that moves later keeps that event: when it fires it finds the deadline not yet
+// due and arms again (the service session's liveness deadline moves with every read, and one
+// event per read would fill the agenda with events that fire for nothing). One that moves
+// earlier gets an earlier event; the later one is then superseded and ignored.
+void Engine::arm(std::optional<core::TimePoint> deadline, core::TimePoint& timer, EventKind kind,
+                 std::uint32_t ci) {
+  if (!deadline) return;  // nothing due: a pending event finds that out when it fires
+  const core::TimePoint at = std::max(*deadline, now_);
+  if (timer <= at) return;
+  timer = at;
+  schedule(at, kind, ci);
 }
 
 void Engine::on_gateway_timer(std::uint32_t ci, core::TimePoint at) {
   Conn& c = *conns_[ci];
   if (!c.gs || c.gs_timer != at) return;  // superseded
   c.gs_timer = kNever;
+  if (const auto due = c.gs->next_deadline(); !due || *due > now_) return rearm(c, ci);
   c.gs->on_timer(now_);
   pump_gateway(ci);
 }
@@ -180,6 +180,7 @@ void Engine::on_service_timer(std::uint32_t ci, core::TimePoint at) {
   if (!c.ss || c.ss_timer != at) return;  // superseded
   c.ss_timer = kNever;
   if (instances_[c.instance].paused) return;  // re-armed on resume
+  if (const auto due = c.ss->next_deadline(); !due || *due > now_) return rearm(c, ci);
   c.ss->on_timer(now_);
   pump_service(ci);
 }

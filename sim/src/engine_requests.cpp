@@ -211,8 +211,12 @@ void Engine::on_timeout_lane(std::uint32_t li) {
   while (!lane.entries.empty() && lane.entries.front().at <= now_) {
     const TimeoutLane::Entry e = lane.entries.front();
     lane.entries.pop_front();
-    if (reqs_[e.slot].gen == e.gen && reqs_[e.slot].live) timeout_request(e.slot);
+    if (waiting(e)) timeout_request(e.slot);
   }
+  // Requests that ended meanwhile go now, not at their deadlines: the next event is for the
+  // oldest one still waiting (without this, one event per request).
+  while (!lane.entries.empty() && !waiting(lane.entries.front()))
+    lane.entries.pop_front();
   if (!lane.entries.empty()) schedule(lane.entries.front().at, EventKind::request_timeout, li);
 }
 
