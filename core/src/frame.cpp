@@ -64,4 +64,31 @@ StreamIdRule stream_id_rule(std::uint8_t type_code) noexcept {
   return StreamIdRule::any;
 }
 
+namespace {
+std::size_t held_bytes(const std::vector<Header>& headers) noexcept {
+  std::size_t n = headers.capacity() * sizeof(Header);
+  for (const Header& h : headers)
+    n += h.name.capacity() + h.value.capacity();
+  return n;
+}
+}  // namespace
+
+std::size_t held_bytes(const Request& r) noexcept {
+  std::size_t n = held_bytes(r.headers) + r.scopes.capacity() * sizeof(std::string) +
+                  r.claims.capacity() * sizeof(Claim);
+  for (const std::string& s : r.scopes)
+    n += s.capacity();
+  for (const Claim& c : r.claims)
+    n += c.type.capacity() + c.value.capacity();
+  for (const std::string* s :
+       {&r.method, &r.path, &r.query, &r.body, &r.correlation_id, &r.tenant, &r.subject,
+        &r.traceparent, &r.tracestate, &r.route, &r.client_id, &r.dpop_jkt, &r.cert_thumbprint})
+    n += s->capacity();
+  return n;
+}
+
+std::size_t held_bytes(const Response& r) noexcept {
+  return held_bytes(r.headers) + r.body.capacity();
+}
+
 }  // namespace stella::core

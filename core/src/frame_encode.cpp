@@ -278,6 +278,13 @@ std::error_code encode_request_frame(std::uint16_t flags, std::uint32_t stream_i
                      limits);
 }
 
+std::error_code encode_response_frame(std::uint16_t flags, std::uint32_t stream_id,
+                                      const Response& response, std::string& out,
+                                      const FrameLimits& limits) {
+  return encode_body(static_cast<std::uint8_t>(FrameType::response), flags, stream_id, response,
+                     out, limits);
+}
+
 std::string encode_frame(const Frame& frame, const FrameLimits& limits) {
   std::string out;
   if (encode_frame(frame, out, limits)) out.clear();

@@ -3,12 +3,20 @@
 namespace stella::core {
 namespace {
 
-std::vector<Header> own(const std::vector<HeaderView>& in) {
-  std::vector<Header> out;
-  out.reserve(in.size());
-  for (const auto& h : in)
-    out.push_back({std::string(h.name), std::string(h.value)});
-  return out;
+// Resizes `out` to `in` and assigns element by element: the strings of elements that stay keep
+// their capacity.
+template <class Out, class In, class Assign>
+void assign_each(std::vector<Out>& out, const std::vector<In>& in, Assign assign) {
+  out.resize(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i)
+    assign(out[i], in[i]);
+}
+
+void assign_headers(std::vector<Header>& out, const std::vector<HeaderView>& in) {
+  assign_each(out, in, [](Header& o, const HeaderView& v) {
+    o.name.assign(v.name);
+    o.value.assign(v.value);
+  });
 }
 
 }  // namespace
@@ -28,26 +36,31 @@ void RequestView::clear() noexcept {
 
 Request RequestView::to_owned() const {
   Request r;
-  r.method = method;
-  r.path = path;
-  r.query = query;
-  r.headers = own(headers);
-  r.body = body;
-  r.timeout_ms = timeout_ms;
-  r.correlation_id = correlation_id;
-  r.tenant = tenant;
-  r.subject = subject;
-  r.scopes.assign(scopes.begin(), scopes.end());
-  r.claims.reserve(claims.size());
-  for (const auto& c : claims)
-    r.claims.push_back({std::string(c.type), std::string(c.value)});
-  r.traceparent = traceparent;
-  r.tracestate = tracestate;
-  r.route = route;
-  r.client_id = client_id;
-  r.dpop_jkt = dpop_jkt;
-  r.cert_thumbprint = cert_thumbprint;
+  assign_to(r);
   return r;
+}
+
+void RequestView::assign_to(Request& r) const {
+  r.method.assign(method);
+  r.path.assign(path);
+  r.query.assign(query);
+  assign_headers(r.headers, headers);
+  r.body.assign(body);
+  r.timeout_ms = timeout_ms;
+  r.correlation_id.assign(correlation_id);
+  r.tenant.assign(tenant);
+  r.subject.assign(subject);
+  assign_each(r.scopes, scopes, [](std::string& o, std::string_view v) { o.assign(v); });
+  assign_each(r.claims, claims, [](Claim& o, const ClaimView& v) {
+    o.type.assign(v.type);
+    o.value.assign(v.value);
+  });
+  r.traceparent.assign(traceparent);
+  r.tracestate.assign(tracestate);
+  r.route.assign(route);
+  r.client_id.assign(client_id);
+  r.dpop_jkt.assign(dpop_jkt);
+  r.cert_thumbprint.assign(cert_thumbprint);
 }
 
 void ResponseView::clear() noexcept {
@@ -65,11 +78,7 @@ Response ResponseView::to_owned() const {
 
 void ResponseView::assign_to(Response& out) const {
   out.status = status;
-  out.headers.resize(headers.size());
-  for (std::size_t i = 0; i < headers.size(); ++i) {
-    out.headers[i].name.assign(headers[i].name);
-    out.headers[i].value.assign(headers[i].value);
-  }
+  assign_headers(out.headers, headers);
   out.body.assign(body);
 }
 

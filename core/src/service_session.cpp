@@ -211,8 +211,9 @@ Errc ServiceSession::send_response(std::uint32_t stream, const Response& respons
   auto it = streams_.find(stream);
   if (it == streams_.end()) return Errc::unknown_stream;
   if (it->second.response_started) return Errc::unexpected_frame;
-  if (Errc e = queue(
-          Frame{static_cast<std::uint16_t>(end_stream ? flags::kEndStream : 0), stream, response});
+  // Encoded straight from the caller's response: no copy into a Frame.
+  if (Errc e = queue_response(static_cast<std::uint16_t>(end_stream ? flags::kEndStream : 0),
+                              stream, response);
       e != Errc::ok) {
     return e;
   }

@@ -25,7 +25,38 @@ struct Service::Live {
   virtual void wake() = 0;
   virtual void close() = 0;
   core::ServiceSession session;
-  std::unordered_map<std::uint32_t, std::shared_ptr<RequestContext>> contexts;
+  using Contexts = std::unordered_map<std::uint32_t, std::shared_ptr<RequestContext>>;
+  Contexts contexts;
+  /// Nodes of `contexts` kept when their request ended, for the next ones (no allocation per
+  /// request); at most kKeptNodes.
+  static constexpr std::size_t kKeptNodes = 64;
+  std::vector<Contexts::node_type> spare_nodes;
+  void remember(std::uint32_t stream, std::shared_ptr<RequestContext> ctx) {
+    if (spare_nodes.empty()) {
+      contexts[stream] = std::move(ctx);
+      return;
+    }
+    Contexts::node_type node = std::move(spare_nodes.back());
+    spare_nodes.pop_back();
+    node.key() = stream;
+    node.mapped() = std::move(ctx);
+    const auto result = contexts.insert(std::move(node));
+    if (!result.inserted) result.position->second = std::move(result.node.mapped());
+  }
+  void forget(std::uint32_t stream) noexcept {
+    Contexts::node_type node = contexts.extract(stream);
+    if (node.empty()) return;
+    node.mapped().reset();
+    if (spare_nodes.size() >= kKeptNodes) return;  // the node is freed here
+    if (spare_nodes.capacity() == 0) {
+      try {
+        spare_nodes.reserve(kKeptNodes);
+      } catch (...) {
+        return;
+      }
+    }
+    spare_nodes.push_back(std::move(node));
+  }
   /// Requests to RequestBody::collect endpoints whose body is streaming in.
   struct Partial {
     core::Request request;       // its body so far
@@ -69,13 +100,13 @@ asio::awaitable<core::Errc> RequestContext::send_chunk(std::string_view data, bo
   // Back-pressure: wait while the gateway has granted no window for this stream (CREDIT), or
   // while the connection's queue is above the high-water mark. Woken by a CREDIT, by a
   // completed write, or by this request's cancellation.
-  while (service_->current(generation_) && !*cancelled_ &&
+  while (service_->current(generation_) && !cancelled_ &&
          service_->live_->session.stream_open(stream_) &&
          (service_->live_->session.send_window(stream_) <= 0 ||
           service_->live_->session.pending_output() > service_->options_.high_water_bytes)) {
     co_await service_->flow_.async_wait(kTuple);
   }
-  if (*cancelled_) co_return core::Errc::unknown_stream;
+  if (cancelled_) co_return core::Errc::unknown_stream;
   if (!service_->current(generation_)) co_return core::Errc::session_closed;
   const core::Errc e = service_->live_->session.send_response_data(stream_, data, end_stream);
   service_->answered(stream_, e, "response chunk");
@@ -92,12 +123,12 @@ asio::awaitable<std::optional<std::string>> RequestContext::read_body() {
   }
   // Nothing more will come once the request is cancelled, the connection or the stream is
   // gone, or our response head went out (the gateway stops forwarding the body then).
-  while (body_.empty() && !body_complete_ && !*cancelled_ && service_->current(generation_) &&
+  while (body_.empty() && !body_complete_ && !cancelled_ && service_->current(generation_) &&
          service_->live_->session.stream_open(stream_) &&
          !service_->live_->session.response_started(stream_)) {
     co_await body_ready_->async_wait(kTuple);
   }
-  if (*cancelled_ || body_.empty()) co_return std::nullopt;
+  if (cancelled_ || body_.empty()) co_return std::nullopt;
   std::string piece = std::move(body_.front());
   body_.pop_front();
   body_queued_ -= piece.size();
@@ -344,12 +375,14 @@ void Service::on_event(core::ServiceEvent& e) {
     std::vector<std::pair<std::string, std::string>> params;
     const core::RequestView& view = *req->request;  // valid during this event only
     const auto route = req->end_stream ? std::nullopt : find_route(view.method, view.path, params);
+    core::Request request = take_request();
+    view.assign_to(request);
     if (req->end_stream || (route && routes_[*route].body == RequestBody::stream)) {
-      start_handler(req->stream, view.to_owned(), req->end_stream);
+      start_handler(req->stream, std::move(request), req->end_stream);
     } else {
       live_->partial.emplace(
           req->stream,
-          Live::Partial{view.to_owned(), core::CreditBatcher(options_.request_window)});
+          Live::Partial{std::move(request), core::CreditBatcher(options_.request_window)});
     }
   } else if (auto* data = std::get_if<core::svc_event::RequestData>(&e)) {
     on_request_data(*data);
@@ -413,14 +446,35 @@ void Service::took_body(std::uint32_t stream, std::size_t bytes, core::CreditBat
 std::optional<std::size_t> Service::find_route(
     std::string_view method, std::string_view raw_path,
     std::vector<std::pair<std::string, std::string>>& params) {
-  core::NormalizedPath path;
-  if (core::normalize_path_into(raw_path, path)) return std::nullopt;
+  if (core::normalize_path_into(raw_path, path_scratch_)) return std::nullopt;
   auto m = by_method_.find(std::string(method));  // a method fits the small-string buffer
   if (m == by_method_.end()) return std::nullopt;
-  auto found = m->second.match(path);
-  if (!found) return std::nullopt;
-  params = std::move(found->params);
-  return found->value;
+  if (!m->second.match(path_scratch_, match_scratch_)) return std::nullopt;
+  params.resize(match_scratch_.params.size());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    params[i].first.assign(match_scratch_.params[i].name);
+    params[i].second.assign(match_scratch_.params[i].value);
+  }
+  return match_scratch_.value;
+}
+
+core::Request Service::take_request() {
+  if (spare_requests_.empty()) return {};
+  core::Request r = std::move(spare_requests_.back());
+  spare_requests_.pop_back();
+  return r;
+}
+
+void Service::give_request(core::Request&& r) noexcept {
+  if (spare_requests_.size() >= kKeptRequests || core::held_bytes(r) > kKeptRequestBytes) return;
+  if (spare_requests_.capacity() == 0) {
+    try {
+      spare_requests_.reserve(kKeptRequests);
+    } catch (...) {
+      return;
+    }
+  }
+  spare_requests_.push_back(std::move(r));
 }
 
 void Service::start_handler(std::uint32_t stream, core::Request request, bool end_stream) {
@@ -441,7 +495,7 @@ void Service::start_handler(std::uint32_t stream, core::Request request, bool en
     ctx->body_ready_.emplace(executor_, core::TimePoint::max());
     ctx->credit_.reset(options_.request_window);
   }
-  live_->contexts[stream] = ctx;
+  live_->remember(stream, ctx);
   asio::co_spawn(
       executor_, run_handler(ctx, *route),
       asio::bind_cancellation_slot(ctx->cancel_.slot(), [this, ctx](std::exception_ptr ep) {
@@ -455,7 +509,7 @@ void Service::start_handler(std::uint32_t stream, core::Request request, bool en
 }
 
 void RequestContext::cancel() {
-  *cancelled_ = true;
+  cancelled_ = true;
   if (body_ready_) body_ready_->cancel();
   // A spawned coroutine that has not had its first turn yet must not see the signal: Asio's
   // co_spawn would throw operation_aborted from its entry point, outside the handler, and out
@@ -467,8 +521,8 @@ asio::awaitable<void> Service::run_handler(std::shared_ptr<RequestContext> ctx, 
   ctx->started_ = true;
   const std::uint64_t gen = ctx->generation_;
   const std::uint32_t stream = ctx->stream_;
-  if (*ctx->cancelled_) {  // cancelled before its first turn: nobody waits for an answer
-    if (current(gen)) live_->contexts.erase(stream);
+  if (ctx->cancelled_) {  // cancelled before its first turn: nobody waits for an answer
+    if (current(gen)) live_->forget(stream);
     co_return;
   }
   std::optional<core::Response> response;
@@ -484,7 +538,7 @@ asio::awaitable<void> Service::run_handler(std::shared_ptr<RequestContext> ctx, 
     core::ServiceSession& session = live_->session;
     // Every request gets an answer: the response, a 500 for a handler that threw before its
     // head, or an abort (the gateway answers 502 or cuts the stream) for anything else.
-    if (*ctx->cancelled_ || !session.stream_open(stream)) {
+    if (ctx->cancelled_ || !session.stream_open(stream)) {
       // answered already, or nobody is waiting
     } else if (failure) {
       log("stream " + std::to_string(stream) + ": handler failed: " + *failure);
@@ -505,7 +559,8 @@ asio::awaitable<void> Service::run_handler(std::shared_ptr<RequestContext> ctx, 
           ": handler returned without completing its response; aborting the stream");
       session.abort_stream(stream, "handler returned without completing its response");
     }
-    live_->contexts.erase(stream);
+    live_->forget(stream);
+    give_request(std::move(ctx->request_));  // the handler is done with it
     if (!*wake_token_) {
       *wake_token_ = true;
       asio::post(executor_, [this, token = std::weak_ptr<bool>(wake_token_)] {

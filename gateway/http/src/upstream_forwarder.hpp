@@ -106,11 +106,9 @@ class UpstreamForwarder {
   /// calls and exchanges live as long as the worker).
   void keep_head(core::Response&& head, core::Request& frame) noexcept {
     if (!spare_calls_ || !call_) return;
-    if (kept_bytes(call_->spent_request) <= kKeptBytes) frame = std::move(call_->spent_request);
-    std::size_t bytes = head.body.capacity() + head.headers.capacity() * sizeof(core::Header);
-    for (const core::Header& h : head.headers)
-      bytes += h.name.capacity() + h.value.capacity();
-    if (bytes <= kKeptBytes) call_->spare_head = std::move(head);
+    if (core::held_bytes(call_->spent_request) <= kKeptBytes)
+      frame = std::move(call_->spent_request);
+    if (core::held_bytes(head) <= kKeptBytes) call_->spare_head = std::move(head);
   }
   /// Wakes a pending next_part() with an error (the caller decides why).
   void interrupt() {
@@ -143,18 +141,6 @@ class UpstreamForwarder {
   static constexpr std::size_t kKeptCalls = 256;       // per worker, as the exchanges
   static constexpr std::size_t kKeptBytes = 4 * 1024;  // per kept head or request frame
 
-  /// What a request frame keeps once cleared (its strings' and lists' capacity, not the list
-  /// entries, which clearing frees).
-  static std::size_t kept_bytes(const core::Request& r) noexcept {
-    std::size_t n = r.headers.capacity() * sizeof(core::Header) +
-                    r.scopes.capacity() * sizeof(std::string) +
-                    r.claims.capacity() * sizeof(core::Claim);
-    for (const std::string* s :
-         {&r.method, &r.path, &r.query, &r.body, &r.correlation_id, &r.tenant, &r.subject,
-          &r.traceparent, &r.tracestate, &r.route, &r.client_id, &r.dpop_jkt, &r.cert_thumbprint})
-      n += s->capacity();
-    return n;
-  }
   UpstreamHub& hub_;
   boost::asio::any_io_executor executor_;
   std::vector<std::shared_ptr<UpstreamCall>>* spare_calls_;  // null: not on the hub's thread

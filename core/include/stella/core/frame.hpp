@@ -222,6 +222,11 @@ struct Response {
   bool operator==(const Response&) const = default;
 };
 
+/// Heap bytes a request's or response's strings and lists hold (their capacities, the list
+/// entries' strings included): what keeping one for reuse costs, to bound pools by.
+std::size_t held_bytes(const Request& r) noexcept;
+std::size_t held_bytes(const Response& r) noexcept;
+
 /// A body chunk, either direction. The payload is the raw bytes (no fields).
 struct StreamData {
   std::string data;

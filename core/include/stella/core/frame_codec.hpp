@@ -61,6 +61,10 @@ std::error_code encode_frame(const Frame& frame, std::string& out, const FrameLi
 std::error_code encode_request_frame(std::uint16_t flags, std::uint32_t stream_id,
                                      const Request& request, std::string& out,
                                      const FrameLimits& limits = {});
+/// As encode_frame for a RESPONSE frame, without copying `response` into a Frame first.
+std::error_code encode_response_frame(std::uint16_t flags, std::uint32_t stream_id,
+                                      const Response& response, std::string& out,
+                                      const FrameLimits& limits = {});
 
 /// Convenience: the encoding of `frame` (empty string when encode_frame fails).
 std::string encode_frame(const Frame& frame, const FrameLimits& limits = {});

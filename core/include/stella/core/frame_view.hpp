@@ -47,6 +47,9 @@ struct RequestView {
   /// Resets every field, keeping the vectors' capacity.
   void clear() noexcept;
   Request to_owned() const;
+  /// Copies into `out`, reusing its strings' and vectors' capacity (no allocation when `out`
+  /// held a request at least as large, field by field).
+  void assign_to(Request& out) const;
 };
 
 struct ResponseView {

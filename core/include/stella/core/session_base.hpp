@@ -122,13 +122,24 @@ class SessionBase {
     return Errc::ok;
   }
 
-  /// As queue() for a REQUEST frame, encoded straight from `request` (no copy into a Frame).
+  /// As queue() for a REQUEST or RESPONSE frame, encoded straight from the caller's value (no
+  /// copy into a Frame).
   Errc queue_request(std::uint16_t flags, std::uint32_t stream_id, const Request& request) {
+    return queue_encoded(FrameType::request, [&] {
+      return encode_request_frame(flags, stream_id, request, output_, limits_);
+    });
+  }
+  Errc queue_response(std::uint16_t flags, std::uint32_t stream_id, const Response& response) {
+    return queue_encoded(FrameType::response, [&] {
+      return encode_response_frame(flags, stream_id, response, output_, limits_);
+    });
+  }
+
+  template <class Encode>
+  Errc queue_encoded(FrameType type, Encode encode) {
     if (output_.size() > max_output_) return Errc::output_overflow;
-    if (std::error_code ec = encode_request_frame(flags, stream_id, request, output_, limits_))
-      return static_cast<Errc>(ec.value());
-    if (counters_)
-      counters_->count(FrameCounters::out, static_cast<std::uint8_t>(FrameType::request));
+    if (std::error_code ec = encode()) return static_cast<Errc>(ec.value());
+    if (counters_) counters_->count(FrameCounters::out, static_cast<std::uint8_t>(type));
     return Errc::ok;
   }
 

@@ -47,7 +47,7 @@ class RequestContext {
   std::optional<std::string_view> param(std::string_view name) const noexcept;
   std::uint32_t stream() const noexcept { return stream_; }
   /// True once the gateway cancelled this request (timeout, client gone).
-  bool cancelled() const noexcept { return *cancelled_; }
+  bool cancelled() const noexcept { return cancelled_; }
 
   /// Streaming: send the response head now, then chunks; the handler then returns
   /// std::nullopt. send_chunk waits while the gateway has granted this stream no window (CREDIT,
@@ -85,7 +85,7 @@ class RequestContext {
   std::uint64_t generation_ = 0;
   core::Request request_;
   std::vector<std::pair<std::string, std::string>> params_;
-  std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
+  bool cancelled_ = false;
   // RequestBody::stream endpoints: pieces not yet taken by read_body(), and whether the last
   // one has arrived; the timer (never expiring) wakes a waiting read_body().
   bool body_streams_ = false;
@@ -206,6 +206,11 @@ class Service {
   /// back once half a window has gathered in `credit`.
   void took_body(std::uint32_t stream, std::size_t bytes, core::CreditBatcher& credit);
   asio::awaitable<void> run_handler(std::shared_ptr<RequestContext> ctx, std::size_t route);
+  /// A request to copy the next REQUEST into: an answered one's, with its capacity, if any.
+  core::Request take_request();
+  /// An answered request, kept for take_request() (at most kKeptRequests, none over
+  /// kKeptRequestBytes: the Service lives as long as the process).
+  void give_request(core::Request&& r) noexcept;
   bool current(std::uint64_t generation) const noexcept;
   void wake();
   /// After a send for `stream` returned `e`: aborts the stream when that answer can never go
@@ -219,6 +224,12 @@ class Service {
   core::Random random_;
   std::vector<Route> routes_;
   std::unordered_map<std::string, core::PathMatcher> by_method_;
+  // find_route()'s scratch, reused: no allocation once grown.
+  core::NormalizedPath path_scratch_;
+  core::MatchResult match_scratch_;
+  static constexpr std::size_t kKeptRequests = 64;
+  static constexpr std::size_t kKeptRequestBytes = 4 * 1024;
+  std::vector<core::Request> spare_requests_;
   std::unique_ptr<Live> live_;  // the current connection, if any
   /// A wake from a finished handler is deferred to the next turn of the loop: handlers that
   /// complete at once would otherwise nest wake → event → handler → wake without bound (one
