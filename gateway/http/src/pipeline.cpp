@@ -64,7 +64,8 @@ class TraceContextStage final : public Stage {
     random_bytes(rng, t.send_span_id);
     if (ctx.worker.shared.auth) random_bytes(rng, t.auth_span_id);
     // The service's parent is the gateway's transport.send span.
-    ex.proxy.frame.traceparent = format_traceparent(t.trace_id, t.send_span_id, t.flags);
+    ex.proxy.frame.traceparent.clear();  // its capacity is kept for the next request's
+    append_traceparent(ex.proxy.frame.traceparent, t.trace_id, t.send_span_id, t.flags);
     return StageStatus::next;
   }
 };

@@ -69,6 +69,15 @@ void ProxyRequest::clear() {
   frame.method.clear();
   frame.path.clear();
   frame.query.clear();
+  // The entries keep their strings for the next request's headers: a header longer than a
+  // string's own buffer (most names a browser sends) is then not allocated again. A pooled
+  // exchange lives as long as its worker, hence the bound.
+  for (core::Header& h : frame.headers) {
+    const std::size_t bytes = h.name.capacity() + h.value.capacity();
+    if (spare_header_bytes + bytes > kKeptHeaderBytes) break;
+    spare_header_bytes += bytes;
+    spare_headers.push_back(std::move(h));
+  }
   frame.headers.clear();
   frame.body.clear();
   frame.timeout_ms = 0;
@@ -157,16 +166,27 @@ void apply_identity_policy(const PipelineConfig& config, const RequestHead& head
   const std::string_view connection = head.field("connection");
   auto& out = req.frame.headers;
   out.reserve(head.fields.size() + 3);
+  const auto add = [&](std::string_view name, std::string_view value) {
+    core::Header h;
+    if (!req.spare_headers.empty()) {  // an earlier request's entry, with its capacity
+      h = std::move(req.spare_headers.back());
+      req.spare_headers.pop_back();
+      req.spare_header_bytes -= h.name.capacity() + h.value.capacity();
+    }
+    h.name.assign(name);
+    h.value.assign(value);
+    out.push_back(std::move(h));
+  };
   for (const auto& f : head.fields) {
     if (is_gateway_owned(f.name, connection, config)) {
       ++req.stripped_headers;
       continue;
     }
-    out.push_back({std::string(f.name), std::string(f.value)});
+    add(f.name, f.value);
   }
-  out.push_back({"X-Forwarded-For", conn.peer_ip});
-  out.push_back({"X-Forwarded-Proto", conn.tls ? "https" : "http"});
-  if (!head.host.empty()) out.push_back({"X-Forwarded-Host", std::string(head.host)});
+  add("X-Forwarded-For", conn.peer_ip);
+  add("X-Forwarded-Proto", conn.tls ? "https" : "http");
+  if (!head.host.empty()) add("X-Forwarded-Host", head.host);
 }
 
 std::optional<Problem> normalize_request_path(const PipelineConfig& config, const RequestHead& head,

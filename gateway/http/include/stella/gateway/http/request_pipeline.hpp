@@ -51,7 +51,12 @@ struct ConnectionFacts {
 /// Per-request state, reused by a connection for each of its requests (capacities kept).
 struct ProxyRequest {
   std::string correlation_id;
-  core::Request frame;               // what goes to the service (headers, path, query, ids)
+  core::Request frame;  // what goes to the service (headers, path, query, ids)
+  /// Header entries of earlier requests, with their strings' capacity, for the next request's
+  /// (clear() keeps them, up to kKeptHeaderBytes; apply_identity_policy takes them).
+  std::vector<core::Header> spare_headers;
+  std::size_t spare_header_bytes = 0;
+  static constexpr std::size_t kKeptHeaderBytes = 4 * 1024;
   core::NormalizedPath path;         // stage 6
   std::size_t stripped_headers = 0;  // stage 2: how many client headers were dropped
   LookupResult lookup;               // stage 6
