@@ -153,11 +153,13 @@ class ClientConnection {
   void clear_expired() noexcept { expired_ = Deadline::none; }
 
   // ---- writes ----------------------------------------------------------------------------
+  /// Writes all of `buffers` under the write deadline; completes with (error, bytes written).
+  /// Asio's operation itself, not a coroutine around it (a frame less per write): await it in
+  /// the statement that calls this, so the buffers outlive it.
   template <class Buffers>
-  asio::awaitable<bool> write(const Buffers& buffers) {
+  auto write(const Buffers& buffers) {
     set_deadline(Deadline::write, w_.shared.config->http.idle_timeout);
-    auto [ec, n] = co_await asio::async_write(stream_, buffers, kTuple);
-    co_return !ec;
+    return asio::async_write(stream_, buffers, kTuple);
   }
 
   /// The end of a connection the server closes after an answer (`Connection: close`, an error

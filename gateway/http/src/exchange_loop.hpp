@@ -224,8 +224,8 @@ class ExchangeLoop final : public HttpConnectionBase,
     if (st == StageStatus::respond) co_return co_await answer_staged(has_body);
     if (expect_continue && has_body && ex_->http_minor == 1) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      const bool sent = co_await conn_.write(asio::buffer(kContinue));
-      if (!sent) {
+      const auto sent = co_await conn_.write(asio::buffer(kContinue));
+      if (std::get<0>(sent)) {
         ex_->outcome = Outcome::client_closed;
         ex_->status = 499;
         co_return false;
@@ -540,7 +540,9 @@ class ExchangeLoop final : public HttpConnectionBase,
         // wait, as it bounds the gap between response parts.
         conn_.set_deadline(Deadline::response,
                            response_deadline(started_at, w_.shared.clock->now(), timeout, false));
-        std::tuple<boost::system::error_code, UpstreamPart> waited = co_await fwd_.next_part();
+        std::tuple<boost::system::error_code, UpstreamPart> waited{asio::error::operation_aborted,
+                                                                   UpstreamPart{}};
+        if (fwd_.active()) waited = co_await fwd_.next_part();
         conn_.clear_deadline();
         if (!std::get<0>(waited) && std::get<1>(waited).kind == UpstreamPart::Kind::credit) {
           fwd_.credited(std::get<1>(waited).credit);
@@ -582,6 +584,8 @@ class ExchangeLoop final : public HttpConnectionBase,
       if (early) {
         received = std::move(*early);
         early.reset();
+      } else if (!fwd_.active()) {  // cancelled meanwhile (the client left, say)
+        received = {asio::error::operation_aborted, UpstreamPart{}};
       } else {
         received = co_await fwd_.next_part();
       }
@@ -815,9 +819,9 @@ class ExchangeLoop final : public HttpConnectionBase,
     render_head(r.status, r.headers, r.body.size());
     ex_->bytes_out += r.body.size();
     const std::array<asio::const_buffer, 2> out{asio::buffer(ex_->head_out), asio::buffer(r.body)};
-    const bool ok = co_await conn_.write(out);
-    answered_ = ok;
-    co_return ok;
+    const auto written = co_await conn_.write(out);
+    answered_ = !std::get<0>(written);
+    co_return answered_;
   }
 
   // Streamed answers, HEAD, 204/304 and informational statuses, through Beast's serializer.
@@ -878,19 +882,22 @@ class ExchangeLoop final : public HttpConnectionBase,
     // `this`), so each write is its own statement.
     if (ex_->http_minor != 1) {
       bool ok = true;
-      if (!data.empty()) ok = co_await conn_.write(asio::buffer(data));
+      if (!data.empty()) {
+        const auto written = co_await conn_.write(asio::buffer(data));
+        ok = !std::get<0>(written);
+      }
       if (last) answered_ = ok;
       co_return ok;
     }
     if (!data.empty()) {
       const auto chunk = bhttp::make_chunk(asio::buffer(data));  // named: outlives the write
-      const bool ok = co_await conn_.write(chunk);
-      if (!ok) co_return false;
+      const auto written = co_await conn_.write(chunk);
+      if (std::get<0>(written)) co_return false;
     }
     if (last) {
       const auto end = bhttp::make_chunk_last();
-      const bool ok = co_await conn_.write(end);
-      if (!ok) co_return false;
+      const auto written = co_await conn_.write(end);
+      if (std::get<0>(written)) co_return false;
       answered_ = true;
     }
     co_return true;

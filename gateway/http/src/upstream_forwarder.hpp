@@ -10,6 +10,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/consign.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdint>
 #include <memory>
@@ -73,16 +74,14 @@ class UpstreamForwarder {
     request_window_ = std::min(request_window_ + bytes, std::int64_t{1} << 62);
   }
   /// The next response part; an error when interrupted (deadline, client gone) or when the
-  /// hub closed the channel (the client reads too slowly).
-  /// After cancel() (the client left while its answer was being written, say) it completes at
-  /// once with operation_aborted.
-  boost::asio::awaitable<std::tuple<boost::system::error_code, UpstreamPart>> next_part() {
-    if (!active())
-      co_return std::tuple<boost::system::error_code, UpstreamPart>{
-          boost::asio::error::operation_aborted, UpstreamPart{}};
-    auto call = call_;  // the call outlives a cancel() or finish() that runs while we wait
-    co_return co_await call->channel.async_receive(
-        boost::asio::as_tuple(boost::asio::use_awaitable));
+  /// hub closed the channel (the client reads too slowly). Only while active(): after cancel()
+  /// (the client left while its answer was being written, say) nothing more comes, and the
+  /// caller takes that as operation_aborted without waiting.
+  /// Asio's operation itself, not a coroutine around it (a frame less per part); the operation
+  /// holds the call (consign), so the channel outlives a cancel() or finish() meanwhile.
+  auto next_part() {
+    return call_->channel.async_receive(
+        boost::asio::consign(boost::asio::as_tuple(boost::asio::use_awaitable), call_));
   }
   /// A part of `bytes` was written to the client: the hub may deliver more. For a STREAM_DATA
   /// part (`data`) the service gets that much credit plus the per-chunk cost (in batches of
