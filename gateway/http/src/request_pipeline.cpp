@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <array>
+#include <new>
 
 namespace stella::gw::http {
 namespace {
@@ -71,12 +72,17 @@ void ProxyRequest::clear() {
   frame.query.clear();
   // The entries keep their strings for the next request's headers: a header longer than a
   // string's own buffer (most names a browser sends) is then not allocated again. A pooled
-  // exchange lives as long as its worker, hence the bound.
+  // exchange lives as long as its worker, hence the bound (the entry itself counted too). Out of
+  // memory growing the spare list only keeps fewer.
   for (core::Header& h : frame.headers) {
-    const std::size_t bytes = h.name.capacity() + h.value.capacity();
+    const std::size_t bytes = sizeof(core::Header) + h.name.capacity() + h.value.capacity();
     if (spare_header_bytes + bytes > kKeptHeaderBytes) break;
+    try {
+      spare_headers.push_back(std::move(h));
+    } catch (const std::bad_alloc&) {
+      break;
+    }
     spare_header_bytes += bytes;
-    spare_headers.push_back(std::move(h));
   }
   frame.headers.clear();
   frame.body.clear();
@@ -171,7 +177,7 @@ void apply_identity_policy(const PipelineConfig& config, const RequestHead& head
     if (!req.spare_headers.empty()) {  // an earlier request's entry, with its capacity
       h = std::move(req.spare_headers.back());
       req.spare_headers.pop_back();
-      req.spare_header_bytes -= h.name.capacity() + h.value.capacity();
+      req.spare_header_bytes -= sizeof(core::Header) + h.name.capacity() + h.value.capacity();
     }
     h.name.assign(name);
     h.value.assign(value);

@@ -123,7 +123,10 @@ class UpstreamForwarder {
   }
   /// The call ended normally (last part received), failed, or was cancelled: forget it. When
   /// nothing else holds it any more (the hub let go, no next_part() waits on it), it goes back to
-  /// the worker's spare calls, reset, for a later request (an idle connection holds none).
+  /// the worker's spare calls, reset, for a later request (an idle connection holds none). The
+  /// completion of next_part() holds the call until the awaiting coroutine suspends again, so a
+  /// call finished in the same turn its last part arrived (a failure, a timeout, a HEAD answer)
+  /// is freed rather than kept: a missed reuse, never an early one.
   void finish() noexcept {
     if (spare_calls_ && call_ && call_.use_count() == 1 && spare_calls_->size() < kKeptCalls) {
       try {

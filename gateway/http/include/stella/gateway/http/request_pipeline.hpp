@@ -53,7 +53,8 @@ struct ProxyRequest {
   std::string correlation_id;
   core::Request frame;  // what goes to the service (headers, path, query, ids)
   /// Header entries of earlier requests, with their strings' capacity, for the next request's
-  /// (clear() keeps them, up to kKeptHeaderBytes; apply_identity_policy takes them).
+  /// (clear() keeps them, up to kKeptHeaderBytes counting the entries and their strings;
+  /// apply_identity_policy takes them).
   std::vector<core::Header> spare_headers;
   std::size_t spare_header_bytes = 0;
   static constexpr std::size_t kKeptHeaderBytes = 4 * 1024;
