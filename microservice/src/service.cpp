@@ -17,6 +17,23 @@ namespace stella::microservice {
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
+namespace {
+// Keeps `item` in `pool` for reuse unless the pool holds `max` already. The room is reserved on
+// first use, so keeping never allocates after that (out of memory, the item is dropped).
+template <class T>
+void keep_for_reuse(std::vector<T>& pool, T&& item, std::size_t max) noexcept {
+  if (pool.size() >= max) return;
+  if (pool.capacity() < max) {
+    try {
+      pool.reserve(max);
+    } catch (...) {
+      return;
+    }
+  }
+  pool.push_back(std::move(item));
+}
+}  // namespace
+
 // The current connection, whatever its stream type (TCP socket, TLS stream).
 struct Service::Live {
   Live(core::ServiceSessionConfig cfg, const core::Clock& clock)
@@ -47,15 +64,7 @@ struct Service::Live {
     Contexts::node_type node = contexts.extract(stream);
     if (node.empty()) return;
     node.mapped().reset();
-    if (spare_nodes.size() >= kKeptNodes) return;  // the node is freed here
-    if (spare_nodes.capacity() == 0) {
-      try {
-        spare_nodes.reserve(kKeptNodes);
-      } catch (...) {
-        return;
-      }
-    }
-    spare_nodes.push_back(std::move(node));
+    keep_for_reuse(spare_nodes, std::move(node), kKeptNodes);  // else the node is freed here
   }
   /// Requests to RequestBody::collect endpoints whose body is streaming in.
   struct Partial {
@@ -466,15 +475,8 @@ core::Request Service::take_request() {
 }
 
 void Service::give_request(core::Request&& r) noexcept {
-  if (spare_requests_.size() >= kKeptRequests || core::held_bytes(r) > kKeptRequestBytes) return;
-  if (spare_requests_.capacity() == 0) {
-    try {
-      spare_requests_.reserve(kKeptRequests);
-    } catch (...) {
-      return;
-    }
-  }
-  spare_requests_.push_back(std::move(r));
+  if (core::held_bytes(r) <= kKeptRequestBytes)
+    keep_for_reuse(spare_requests_, std::move(r), kKeptRequests);
 }
 
 void Service::start_handler(std::uint32_t stream, core::Request request, bool end_stream) {
