@@ -94,9 +94,12 @@ class SessionRunner {
     } while (again_);
     wake_.cancel();
     // A command or an input may have moved the deadline earlier (HELLO accepted: heartbeats
-    // start; drain: a drain deadline): re-arm only then, not on every read.
+    // start; drain: a drain deadline): re-arm only then, not on every read. A session that
+    // closed (a drain with nothing in flight closes at once) ends the timer's wait, so the
+    // reader is cancelled and the connection ends once its last bytes are written, instead of
+    // at the next heartbeat or when the peer hangs up.
     const auto deadline = session_.next_deadline().value_or(core::TimePoint::max());
-    if (deadline < armed_) timer_.cancel();
+    if (deadline < armed_ || session_.closed()) timer_.cancel();
   }
 
   // Plain TCP: after a read that filled the buffer, the reader goes on reading in the same turn
