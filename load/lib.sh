@@ -4,7 +4,7 @@
 #   source "$(dirname "$0")/lib.sh"
 #   ensure_binary "$bin"                    # builds the release binary when it is missing
 #   start_gateway "$bin" CONFIG LOG         # sets gw (pid), http and tcp (ports)
-#   start_demo "$bin" INSTANCE LOG          # sets svc (pid); returns once it registered
+#   start_demo "$bin" INSTANCE LOG [N]      # sets svc (pid); returns once its N connections registered
 #   with_workdir                            # sets work (a temporary directory); at exit stops
 #                                           # gw, svc and extra_pids, and removes it
 #   need_nofile N                           # exits unless more than N descriptors may be open
@@ -29,11 +29,16 @@ start_gateway() {
   [[ -n "$http" && -n "$tcp" ]] || { echo "the gateway did not start:" >&2; tail -5 "$log" >&2; return 1; }
 }
 
+# start_demo BIN INSTANCE LOG [CONNECTIONS]: one demo instance, connected CONNECTIONS times (1).
 start_demo() {
-  local bin=$1 instance=$2 log=$3
-  "$bin" service demo --gateway "tcp://127.0.0.1:$tcp" --instance "$instance" >"$log" 2>&1 &
+  local bin=$1 instance=$2 log=$3 connections=${4:-1}
+  "$bin" service demo --gateway "tcp://127.0.0.1:$tcp" --instance "$instance" \
+    --connections "$connections" >"$log" 2>&1 &
   svc=$!
-  for _ in $(seq 100); do grep -q "registered" "$gateway_log" && break; sleep 0.1; done
+  for _ in $(seq 100); do
+    (($(grep -c "registered" "$gateway_log") >= connections)) && break
+    sleep 0.1
+  done
 }
 
 need_nofile() {

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 #include "stella/core/path_template.hpp"
 #include "stella/gateway/http/registry_hooks.hpp"
@@ -44,6 +45,9 @@ struct DemoOptions {
   std::string instance;
   std::string path_prefix = "/api/v1/demo";
   std::uint32_t request_window = microservice::ServiceOptions{}.request_window;
+  /// Connections of this one instance to the gateway (one per gateway worker: docs/http.md
+  /// "Workers"), each a Service of its own with the same options and endpoints.
+  std::size_t connections = 1;
   DemoTlsOptions tls;
 };
 
@@ -67,10 +71,6 @@ int run_demo(const DemoOptions& opt) {
   so.request_window = opt.request_window;
   so.instance_id =
       opt.instance.empty() ? opt.name + "-" + std::to_string(::getpid()) : opt.instance;
-  // Reconnect jitter only needs to differ between instances: the pid and the instance id do.
-  const std::uint64_t seed =
-      std::hash<std::string>{}(so.instance_id) ^ static_cast<std::uint64_t>(::getpid());
-  microservice::Service service(io.get_executor(), so, clock, seed);
   if (opt.path_prefix.empty() || opt.path_prefix.front() != '/' || opt.path_prefix.back() == '/' ||
       opt.path_prefix.find_first_of("{}") != std::string::npos) {
     std::fprintf(stderr,
@@ -79,17 +79,29 @@ int run_demo(const DemoOptions& opt) {
                  opt.path_prefix.c_str());
     return 2;
   }
-  microservice::add_demo_endpoints(service, so.instance_id, opt.path_prefix);
+  // Reconnect jitter only needs to differ between instances (and connections): the pid, the
+  // instance id and the connection's number do.
+  const std::uint64_t seed =
+      std::hash<std::string>{}(so.instance_id) ^ static_cast<std::uint64_t>(::getpid());
+  std::vector<std::unique_ptr<microservice::Service>> services;
+  for (std::size_t i = 0; i < opt.connections; ++i) {
+    services.push_back(
+        std::make_unique<microservice::Service>(io.get_executor(), so, clock, seed + i));
+    microservice::add_demo_endpoints(*services.back(), so.instance_id, opt.path_prefix);
+  }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log_line("signal " + std::to_string(sig) + ": draining");
-    service.stop(std::chrono::seconds(10));
+    for (auto& service : services)
+      service->stop(std::chrono::seconds(10));
   });
-  asio::co_spawn(io, service.run(*address), [&](std::exception_ptr e) {
-    log_failure("service")(e);
-    signals.cancel();
-  });
+  std::size_t running = services.size();
+  for (auto& service : services)
+    asio::co_spawn(io, service->run(*address), [&](std::exception_ptr e) {
+      log_failure("service")(e);
+      if (--running == 0) signals.cancel();
+    });
   io.run();
   return 0;
 }
@@ -243,6 +255,11 @@ void add_service_command(CLI::App& app, int& exit_code) {
   demo->add_option("--gateway", opt->gateway, "Gateway service transport address")
       ->capture_default_str();
   demo->add_option("--name", opt->name, "Service name")->capture_default_str();
+  demo->add_option("--connections", opt->connections,
+                   "Connections of this instance to the gateway: one per gateway worker lets "
+                   "every worker reach it without a hop (docs/http.md \"Workers\")")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   demo->add_option("--service-version", opt->version, "Service version")->capture_default_str();
   demo->add_option("--region", opt->region, "Region of this instance")->capture_default_str();
   demo->add_option("--instance", opt->instance, "Instance id (default: NAME-PID)");

@@ -21,4 +21,27 @@ std::optional<Pick> pick_instance(const Route& route, const Selector& selector, 
   return Pick{&route.candidates[sel->index], *sel};
 }
 
+void prefer_local(const Route& route, Pick& pick, LocalWorker worker) {
+  const RouteCandidate& chosen = *pick.instance;
+  if (worker.runs(chosen.info->connection_id)) return;
+  const auto& all = route.candidates;
+  const auto same_instance = [&](std::size_t i) {
+    return all[i].info->instance_id == chosen.info->instance_id;
+  };
+  const auto take = [&](std::size_t i) {
+    const RouteCandidate& c = all[i];
+    if (c.info->region != chosen.info->region || c.state->health() != chosen.state->health() ||
+        !worker.runs(c.info->connection_id))
+      return false;
+    pick.instance = &c;
+    pick.selection.index = i;
+    return true;
+  };
+  const std::size_t at = pick.selection.index;
+  for (std::size_t i = at; i-- > 0 && same_instance(i);)
+    if (take(i)) return;
+  for (std::size_t i = at + 1; i < all.size() && same_instance(i); ++i)
+    if (take(i)) return;
+}
+
 }  // namespace stella::gw

@@ -25,25 +25,16 @@ std::optional<HealthTransition> UpstreamRouter::on_lifecycle(std::uint64_t conne
 }
 
 void UpstreamRouter::on_closed(std::uint64_t connection, core::TimePoint now) {
-  (void)take_calls(connection);
-  calls_.erase(connection);
+  forget_connection(connection);
   registry_.on_closed(connection, now);
 }
 
-core::Errc UpstreamRouter::start(std::uint64_t connection, core::GatewaySession& session,
-                                 const core::Request& request, bool end_stream, core::TimePoint now,
-                                 std::uint32_t call, std::uint32_t& stream) {
-  const core::Errc e = session.send_request(request, end_stream, now, stream);
-  if (e != core::Errc::ok) return e;
-  Calls& calls = calls_[connection];
-  if (!calls.state) calls.state = registry_.routes().instance_state(connection);
-  calls.streams.insert(stream, call);
-  ++open_;
-  if (calls.state) calls.state->begin_request();
-  return core::Errc::ok;
+void CallTable::forget_connection(std::uint64_t connection) {
+  (void)take_calls(connection);
+  calls_.erase(connection);
 }
 
-std::uint32_t UpstreamRouter::forget(std::uint64_t connection, std::uint32_t stream) {
+std::uint32_t CallTable::forget(std::uint64_t connection, std::uint32_t stream) {
   const auto it = calls_.find(connection);
   if (it == calls_.end()) return kNoCall;
   const std::uint32_t call = it->second.streams.erase(stream);
@@ -53,8 +44,7 @@ std::uint32_t UpstreamRouter::forget(std::uint64_t connection, std::uint32_t str
   return call;
 }
 
-std::uint32_t UpstreamRouter::on_stream_event(std::uint64_t connection,
-                                              const core::GatewayEvent& e) {
+std::uint32_t CallTable::on_stream_event(std::uint64_t connection, const core::GatewayEvent& e) {
   std::uint32_t stream = 0;
   bool ends = false;
   if (const auto* head = std::get_if<core::gw_event::ResponseHead>(&e)) {
@@ -76,11 +66,11 @@ std::uint32_t UpstreamRouter::on_stream_event(std::uint64_t connection,
   return it == calls_.end() ? kNoCall : it->second.streams.find(stream);
 }
 
-bool UpstreamRouter::finish(std::uint64_t connection, std::uint32_t stream) {
+bool CallTable::finish(std::uint64_t connection, std::uint32_t stream) {
   return forget(connection, stream) != kNoCall;
 }
 
-std::vector<std::uint32_t> UpstreamRouter::take_calls(std::uint64_t connection) {
+std::vector<std::uint32_t> CallTable::take_calls(std::uint64_t connection) {
   std::vector<std::uint32_t> out;
   const auto it = calls_.find(connection);
   if (it == calls_.end()) return out;

@@ -223,23 +223,14 @@ TEST(Lifecycle, BadConfigNamesTheKeyAndExits1) {
 namespace stella::e2e {
 namespace {
 
-TEST(MultiWorker, RequestsOnEveryWorkerReachTheServiceAndBack) {
-  // Four workers: connections land on several event loops, so requests cross to the transport
-  // loop and their answers cross back.
-  std::string config = test_config();
-  const auto pos = config.find("  workers: 1\n");
-  ASSERT_NE(pos, std::string::npos);
-  config.replace(pos, 13, "  workers: 4\n");
-  GatewayRun gw(config);
-  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
-  EXPECT_NE(gw.gateway_log().find("4 worker(s)"), std::string::npos);
-  gw.start_service("demo-mw");
-  ASSERT_TRUE(gw.wait_instances(1));
+// 8 client connections × 50 keep-alive requests for distinct items: how many came back 200
+// with their own path.
+int answered_items(std::uint16_t port) {
   std::vector<std::thread> clients;
   std::atomic<int> ok{0};
   for (int t = 0; t < 8; ++t) {
     clients.emplace_back([&, t] {
-      Client c(gw.http());
+      Client c(port);
       for (int i = 0; i < 50; ++i) {
         const std::string path = "/api/v1/demo/items/" + std::to_string(t * 1000 + i);
         if (!c.send(get(path))) return;
@@ -254,10 +245,47 @@ TEST(MultiWorker, RequestsOnEveryWorkerReachTheServiceAndBack) {
   }
   for (auto& c : clients)
     c.join();
-  EXPECT_EQ(ok.load(), 400);
+  return ok.load();
+}
+
+TEST(MultiWorker, RequestsOnEveryWorkerReachTheServiceAndBack) {
+  // Four workers: connections land on several event loops, so requests cross to the transport
+  // loop and their answers cross back.
+  std::string config = test_config();
+  const auto pos = config.find("  workers: 1\n");
+  ASSERT_NE(pos, std::string::npos);
+  config.replace(pos, 13, "  workers: 4\n");
+  GatewayRun gw(config);
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  EXPECT_NE(gw.gateway_log().find("4 worker(s)"), std::string::npos);
+  gw.start_service("demo-mw");
+  ASSERT_TRUE(gw.wait_instances(1));
+  EXPECT_EQ(answered_items(gw.http()), 400);
   auto stream = http_exchange(gw.http(), get("/api/v1/demo/stream/200"));
   ASSERT_TRUE(stream);
   EXPECT_EQ(stream->body.substr(stream->body.size() - 10), "chunk 199\n");
+}
+
+TEST(MultiWorker, AServiceConnectedOncePerWorkerIsServedOnEach) {
+  // Two workers, and one instance connected twice: the first worker's listener accepts both
+  // connections and hands one to each worker (ids name the worker: 2 on worker 0, 3 on 1).
+  // Requests on either worker go to the instance's connection on their own worker.
+  std::string config = test_config();
+  config.replace(config.find("  workers: 1\n"), 13, "  workers: 2\n");
+  GatewayRun gw(config);
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  gw.start_process({"service", "demo", "--gateway", "tcp://127.0.0.1:" + std::to_string(gw.tcp()),
+                    "--instance", "twin", "--region", "local", "--connections", "2"},
+                   "twin");
+  ASSERT_TRUE(gw.wait_instances(2)) << gw.gateway_log();
+  const std::string log = gw.gateway_log();
+  EXPECT_NE(log.find("conn 2 "), std::string::npos) << log;
+  EXPECT_NE(log.find("conn 3 "), std::string::npos) << log;
+  EXPECT_EQ(answered_items(gw.http()), 400);  // client connections land on both workers
+  auto stream = http_exchange(gw.http(), get("/api/v1/demo/stream/200"));
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(stream->body.substr(stream->body.size() - 10), "chunk 199\n");
+  EXPECT_EQ(gw.in_flight(), 0);
 }
 
 }  // namespace

@@ -128,5 +128,84 @@ TEST(InstancePicker, RegionTiersThroughTheTable) {
   EXPECT_EQ(pick(), "far/neighbor");
 }
 
+// Instance "b" connected twice (connections 4 and 5: workers 0 and 1 of two), "a" and "c" once.
+TEST(InstancePicker, PreferLocalTakesTheTwinOnTheRequestsWorker) {
+  RouteTable t;
+  ASSERT_TRUE(t.register_instance(inst(2, "a"), {ep("GET", "/x")}).registered());
+  const auto b0 = t.register_instance(inst(4, "b"), {ep("GET", "/x")});
+  ASSERT_TRUE(t.register_instance(inst(5, "b"), {ep("GET", "/x")}).registered());
+  ASSERT_TRUE(t.register_instance(inst(7, "c"), {ep("GET", "/x")}).registered());
+  const Selector sel(local_eu1(Policy::round_robin));
+  core::Random rng(4);
+  std::vector<Candidate> scratch;
+  const auto snap = t.snapshot();
+  const Route& route = route_of(*snap, "/x");
+  ASSERT_EQ(route.candidates.size(), 4u);
+  const auto pick_at = [&](std::size_t index) {
+    Pick p;
+    p.instance = &route.candidates[index];
+    p.selection.index = index;
+    return p;
+  };
+  const auto conn = [](const Pick& p) { return p.instance->info->connection_id; };
+  const LocalWorker w0{0, 2}, w1{1, 2};
+
+  // Either twin, from either worker: the one on the request's worker.
+  for (std::size_t at : {1u, 2u}) {
+    Pick p = pick_at(at);
+    prefer_local(route, p, w0);
+    EXPECT_EQ(conn(p), 4u);
+    EXPECT_EQ(p.selection.index, 1u);
+    p = pick_at(at);
+    prefer_local(route, p, w1);
+    EXPECT_EQ(conn(p), 5u);
+    EXPECT_EQ(p.selection.index, 2u);
+  }
+  // No twin: the pick stands ("c" on worker 1 stays, however far it is).
+  Pick c = pick_at(3);
+  prefer_local(route, c, w0);
+  EXPECT_EQ(conn(c), 7u);
+  // Another instance is not a twin: "a" (worker 0) stays, though "b" has a connection on 1.
+  Pick a = pick_at(0);
+  prefer_local(route, a, w1);
+  EXPECT_EQ(conn(a), 2u);
+  // One worker: everything is local.
+  Pick one = pick_at(2);
+  prefer_local(route, one, LocalWorker{});
+  EXPECT_EQ(conn(one), 5u);
+  // The picker and the twin preference together: every request from worker 1 that picks "b"
+  // goes to connection 5.
+  int to_b = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto p = pick_instance(route, sel, rng, scratch);
+    ASSERT_TRUE(p.has_value());
+    prefer_local(route, *p, w1);
+    if (p->instance->info->instance_id != "b") continue;
+    ++to_b;
+    EXPECT_EQ(conn(*p), 5u);
+  }
+  EXPECT_EQ(to_b, 4);  // round-robin over four candidates, two of them "b"
+  // A twin in another health is not taken: the selector chose this health.
+  HealthTracker draining({}, core::TimePoint{});
+  draining.on_drain();
+  publish(draining, *b0.state);
+  Pick healthy = pick_at(2);
+  prefer_local(route, healthy, w0);
+  EXPECT_EQ(conn(healthy), 5u);
+}
+
+TEST(InstancePicker, PreferLocalKeepsTheRegionOfThePick) {
+  RouteTable t;
+  ASSERT_TRUE(t.register_instance(inst(4, "b", "eu1"), {ep("GET", "/x")}).registered());
+  ASSERT_TRUE(t.register_instance(inst(5, "b", "us1"), {ep("GET", "/x")}).registered());
+  const auto snap = t.snapshot();
+  const Route& route = route_of(*snap, "/x");
+  Pick p;
+  p.instance = &route.candidates[0];
+  p.selection.index = 0;
+  prefer_local(route, p, LocalWorker{1, 2});
+  EXPECT_EQ(p.instance->info->connection_id, 4u);  // the other region's "b" is not its twin
+}
+
 }  // namespace
 }  // namespace stella::gw

@@ -16,6 +16,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <functional>
+#include <mutex>
+#include <thread>
 
 extern char** environ;
 
@@ -318,6 +320,93 @@ TEST_F(TcpIntegration, PendingHelloAdmissionIsBounded) {
   service->stop(0s);
   bounded.stop(0s);
   run_until([&] { return bounded.connections() == 0; });
+}
+
+// Thread-safe: the second listener's hooks run on its own thread.
+struct IdHooks final : GatewayHooks {
+  bool on_hello(const ConnectionInfo& conn, const core::Hello& hello, core::HelloAck& ack,
+                std::string&) override {
+    for (const auto& e : hello.endpoints)
+      ack.accepted.push_back({e.method, e.path});
+    const std::lock_guard lock(mu);
+    ids.push_back(conn.id);
+    return true;
+  }
+  void on_event(const ConnectionInfo&, core::GatewayEvent&) override {}
+  std::vector<std::uint64_t> seen() {
+    const std::lock_guard lock(mu);
+    return ids;
+  }
+  std::mutex mu;
+  std::vector<std::uint64_t> ids;
+};
+
+// A gateway with two workers: the first listener accepts and hands connections to both in turn,
+// each on its own thread; ids name the listener (id % 2); one Admission counts them together.
+TEST_F(TcpIntegration, ListenersSpreadConnectionsAndShareTheirLimits) {
+  ListenerSettings settings;
+  settings.max_connections = 3;
+  settings.id_stride = 2;
+  // No timer fires during the test: a service that stops with nothing in flight closes its
+  // connection at once (the runner ends when its session closes), not at its next heartbeat.
+  settings.session.heartbeat_interval = 1h;
+  auto admission = std::make_shared<Admission>(settings);
+  IdHooks hooks0, hooks1;
+  asio::io_context io1(1);
+  settings.id_offset = 0;
+  GatewayListener first(io.get_executor(), settings, clock, hooks0, admission);
+  settings.id_offset = 1;
+  GatewayListener second(io1.get_executor(), settings, clock, hooks1, admission);
+  first.spread_over({&first, &second});
+  ASSERT_FALSE(first.listen({asio::ip::make_address("127.0.0.1"), 0}));
+  asio::co_spawn(io, first.run(), asio::detached);
+  auto work = asio::make_work_guard(io1);
+  std::thread worker1([&] { io1.run(); });
+  address = Address{"tcp", "127.0.0.1", first.local_endpoint().port()};
+
+  std::vector<std::unique_ptr<microservice::Service>> services;
+  const auto registered = [&] {
+    return std::count_if(services.begin(), services.end(),
+                         [](const auto& s) { return s->registered(); });
+  };
+  for (int i = 0; i < 4; ++i)
+    services.push_back(start_service("s" + std::to_string(i)));
+  // Three fit (maxConnections counts both listeners); the fourth is refused, and retries.
+  ASSERT_TRUE(run_until([&] { return registered() == 3 && first.refused_total() >= 1; }));
+  run_until([] { return false; }, 100ms);
+  EXPECT_EQ(registered(), 3);
+  EXPECT_EQ(admission->connections(), 3u);
+  const auto on0 = hooks0.seen(), on1 = hooks1.seen();
+  EXPECT_FALSE(on0.empty());
+  EXPECT_FALSE(on1.empty());
+  for (auto id : on0)
+    EXPECT_EQ(id % 2, 0u) << id;
+  for (auto id : on1)
+    EXPECT_EQ(id % 2, 1u) << id;
+
+  // One leaves (stop(0s): DRAIN, then the connection closes at once): the fourth gets in.
+  const auto gone =
+      std::find_if(services.begin(), services.end(), [](const auto& s) { return s->registered(); });
+  (*gone)->stop(0s);
+  // (When the runner kept waiting on its timer, the connection stayed for 10 s here: the wait
+  // stops well before.)
+  ASSERT_TRUE(run_until(
+      [&] {
+        return std::all_of(services.begin(), services.end(),
+                           [&](const auto& s) { return s == *gone || s->registered(); });
+      },
+      5s));
+
+  for (auto& s : services)
+    s->stop(0s);
+  first.stop(0s);
+  asio::post(io1, [&] { second.stop(0s); });
+  run_until([&] { return admission->connections() == 0; });
+  EXPECT_EQ(admission->connections(), 0u);
+  EXPECT_EQ(admission->pending_hellos(), 0u);
+  work.reset();
+  io1.stop();
+  worker1.join();
 }
 
 }  // namespace

@@ -641,6 +641,7 @@ class ExchangeLoop final : public HttpConnectionBase,
         ex_->proxy.pick =
             pick_instance(*ex_->proxy.lookup.route, w_.shared.selector, w_.rng, w_.scratch);
         if (ex_->proxy.pick) {
+          prefer_local(*ex_->proxy.lookup.route, *ex_->proxy.pick, w_.local);
           fwd_.finish();
           fwd_.start(*ex_->proxy.pick, std::move(*part.returned), true);
           continue;

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -81,8 +82,10 @@ struct GatewayServer::Impl {
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
     const std::uint64_t seed = core::entropy_seed();
     core::Random seeds(seed);
-    for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t i = 0; i < n; ++i) {
       workers.push_back(std::make_unique<WorkerContext>(shared, seeds.next()));
+      workers.back()->local = {i, n};
+    }
     shared.config = config;
     shared.pipeline.identity_header_prefix = config->http.identity_header_prefix;
     shared.pipeline.identity_headers_strip = config->http.identity_headers_strip;
@@ -121,7 +124,7 @@ struct GatewayServer::Impl {
     }
     shared.stages = std::make_unique<Pipeline>(build_pipeline(shared));
     shared.process_gauges = [this] { return transport_gauges(); };
-    shared.routes = &registry_hooks.registry().routes();
+    shared.routes = &registry_hooks.routes();
     if (config->openapi.enabled) {
       openapi = std::make_unique<OpenApiPublisher>(
           config, [routes = shared.routes] { return routes->snapshot(); }, clock,
@@ -139,14 +142,16 @@ struct GatewayServer::Impl {
         us.max_buffered_bytes, us.stream_window + 2 * std::size_t{core::FrameLimits{}.max_payload});
     us.channel_capacity =
         std::max<std::size_t>(us.channel_capacity, us.stream_window / core::kCreditPerChunk + 8);
-    hub.emplace(transport_io.get_executor(), us, registry_hooks, clock);
+    std::vector<asio::any_io_executor> executors;
+    for (auto& w : workers)
+      executors.push_back(w->io.get_executor());
+    hub.emplace(std::move(executors), us, registry_hooks, clock);
     shared.hub = &*hub;
     transport::ListenerSettings ls;
     ls.session.node_id = config->node.node_id;
     ls.session.heartbeat_interval = config->health.heartbeat_interval;
     ls.session.hello_timeout = config->tcp.hello_timeout;
     ls.session.stream_window = config->routing.stream_window;
-    ls.session.frame_counters = &frames;
     ls.max_connections = config->tcp.max_connections + config->tls.max_connections;
     ls.write_timeout_by_origin = {config->tcp.write_timeout, config->tls.write_timeout,
                                   std::max(config->tcp.write_timeout, config->tls.write_timeout)};
@@ -157,8 +162,21 @@ struct GatewayServer::Impl {
     ls.max_pending_hellos = config->tcp.max_pending_hellos;
     ls.max_pending_hellos_per_source = config->tcp.max_pending_hellos_per_source;
     ls.log = log;
-    listener.emplace(transport_io.get_executor(), ls, clock, *hub);
-    hub->attach(*listener);
+    // A listener per worker, sharing the limits; the first accepts service connections on
+    // transports.tcp and hands them to each worker in turn (docs/http.md "Workers").
+    admission = std::make_shared<transport::Admission>(ls);
+    ls.id_stride = n;
+    for (std::size_t i = 0; i < n; ++i) {
+      ls.id_offset = i;
+      ls.session.frame_counters = &frames.emplace_back();  // one writer each
+      listeners.push_back(std::make_unique<transport::GatewayListener>(
+          workers[i]->io.get_executor(), ls, clock, hub->hooks(i), admission));
+      hub->attach(i, *listeners.back());
+    }
+    std::vector<transport::GatewayListener*> spread;
+    for (auto& l : listeners)
+      spread.push_back(l.get());
+    listeners.front()->spread_over(std::move(spread));
     if (config->telemetry.tracing.enabled) {
       const auto& t = config->telemetry.tracing;
       OtlpExporterSettings es;
@@ -174,12 +192,12 @@ struct GatewayServer::Impl {
     }
   }
 
-  // Runs on the transport executor (worker 0), where the registry and sessions live.
+  // Runs on worker 0 (the registry's parts it reads are behind their own locks).
   ProcessGauges transport_gauges() {
     ProcessGauges g;
-    const auto snapshot = registry_hooks.registry().routes().snapshot();
+    const auto snapshot = registry_hooks.routes().snapshot();
     g.routes = snapshot->route_count();
-    g.routes_held = registry_hooks.registry().routes().held_routes();
+    g.routes_held = registry_hooks.routes().held_routes();
     g.hellos_refused = registry_hooks.refused_hellos();
     g.service_write_timeouts = registry_hooks.write_timeouts();
     std::map<std::pair<std::string, std::string>, std::uint64_t> health, in_flight;
@@ -200,13 +218,18 @@ struct GatewayServer::Impl {
     g.open_requests_by_service.assign(open.begin(), open.end());
     for (std::uint8_t type = 0; type < core::FrameCounters::kSlots; ++type) {
       const std::string name(type == 0 ? "UNKNOWN" : core::frame_type_name(type));
-      g.frames.push_back({{name, "in"}, frames.get(core::FrameCounters::in, type)});
-      g.frames.push_back({{name, "out"}, frames.get(core::FrameCounters::out, type)});
+      std::uint64_t in = 0, out = 0;
+      for (const auto& f : frames) {
+        in += f.get(core::FrameCounters::in, type);
+        out += f.get(core::FrameCounters::out, type);
+      }
+      g.frames.push_back({{name, "in"}, in});
+      g.frames.push_back({{name, "out"}, out});
     }
     static constexpr std::string_view kReasons[] = {
         "other",          "malformed_template", "conflict", "limit_exceeded",
         "invalid_method", "duplicate",          "forbidden"};
-    const auto& refused = registry_hooks.refused_endpoints();
+    const auto refused = registry_hooks.refused_endpoints();
     for (std::size_t i = 0; i < refused.size(); ++i)
       g.hello_endpoints_refused.emplace_back(std::string(kReasons[i]), refused[i]);
     if (exporter) {
@@ -247,12 +270,13 @@ struct GatewayServer::Impl {
   LogSink& log_sink;
   std::function<void(const std::string&)> log;
   core::SteadyClock clock;
-  core::FrameCounters frames;
+  std::deque<core::FrameCounters> frames;  // one per worker's listener (one writer each)
   ServerShared shared;
   RegistryHooks registry_hooks;
   std::vector<std::unique_ptr<WorkerContext>> workers;
   std::optional<UpstreamHub> hub;
-  std::optional<transport::GatewayListener> listener;
+  std::shared_ptr<transport::Admission> admission;  // the service listeners' limits
+  std::vector<std::unique_ptr<transport::GatewayListener>> listeners;  // one per worker
   std::unique_ptr<OtlpExporter> exporter;
   std::unique_ptr<Authenticator> auth;        // auth.enabled
   std::string auth_error;                     // why it could not be built (start() reports it)
@@ -294,11 +318,11 @@ bool GatewayServer::Impl::start(std::string& error) {
       error = "transports.tcp.host: " + error;
       return false;
     }
-    if (auto ec = listener->listen(*ep)) {
+    if (auto ec = listeners.front()->listen(*ep)) {
       error = "transports.tcp: cannot listen on " + to_string(*ep) + ": " + ec.message();
       return false;
     }
-    tcp_ep = listener->local_endpoint();
+    tcp_ep = listeners.front()->local_endpoint();
     tcp_enabled = true;
   }
   if (c.tls.enabled) {
@@ -314,8 +338,9 @@ bool GatewayServer::Impl::start(std::string& error) {
     ts.send_buffer_size = c.tls.send_buffer_size;
     ts.max_pending_handshakes_per_source = c.tcp.max_pending_hellos_per_source;
     ts.log = log;
+    // TLS service connections are served by worker 0 (docs/http.md "Workers").
     tls_listener = std::make_unique<transport::tls::TlsGatewayListener>(
-        workers[0]->io.get_executor(), ctx, *listener, ts);
+        workers[0]->io.get_executor(), ctx, *listeners.front(), ts);
     auto ep = endpoint_of(c.tls.listen, error);
     if (!ep) {
       error = "transports.tls.host: " + error;
@@ -418,7 +443,7 @@ asio::awaitable<void> GatewayServer::Impl::expire_held_routes() {
   while (!shared.draining.load(std::memory_order_relaxed)) {
     tick.expires_after(std::chrono::seconds(1));
     co_await tick.async_wait(kTuple);
-    registry_hooks.registry().on_tick(clock.now());
+    registry_hooks.routes().expire_held(clock.now());
   }
 }
 
@@ -475,7 +500,7 @@ void GatewayServer::Impl::run() {
     };
   };
   auto& io0 = workers[0]->io;
-  if (tcp_enabled) asio::co_spawn(io0, listener->run(), on_done("service listener"));
+  if (tcp_enabled) asio::co_spawn(io0, listeners.front()->run(), on_done("service listener"));
   if (tls_listener) asio::co_spawn(io0, tls_listener->run(), on_done("service TLS listener"));
   if (metrics_acceptor) asio::co_spawn(io0, metrics_accept_loop(), on_done("metrics accept"));
   if (config->routing.table.ownership_grace > core::Duration::zero())
@@ -551,9 +576,10 @@ asio::awaitable<void> GatewayServer::Impl::drain() {
   }
   // Client side is done: say goodbye to the services.
   if (tls_listener) tls_listener->stop();
-  listener->stop(std::chrono::seconds(2));
+  for (std::size_t i = 0; i < workers.size(); ++i)
+    asio::post(workers[i]->io, [l = listeners[i].get()] { l->stop(std::chrono::seconds(2)); });
   const auto bye = clock.now() + std::chrono::seconds(3);
-  while (listener->connections() > 0 && clock.now() < bye) {
+  while (admission->connections() > 0 && clock.now() < bye) {
     tick.expires_after(std::chrono::milliseconds(20));
     co_await tick.async_wait(kTuple);
   }

@@ -274,8 +274,8 @@ class InstancePickStage final : public Stage {
   StageStatus run(Exchange& ex, StageContext& ctx) const override {
     auto& w = ctx.worker;
     const auto start = w.shared.clock->now();
-    auto problem =
-        pick_route_instance(config_, ctx.head, w.shared.selector, w.rng, w.scratch, ex.proxy);
+    auto problem = pick_route_instance(config_, ctx.head, w.shared.selector, w.rng, w.scratch,
+                                       ex.proxy, w.local);
     ex.times.routing_end = w.shared.clock->now();
     // The match's share was taken before authentication; add the pick's.
     if (w.shared.config->telemetry.metrics.enabled) {

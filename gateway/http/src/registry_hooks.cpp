@@ -20,6 +20,7 @@ bool RegistryHooks::on_hello(const transport::ConnectionInfo& conn, const core::
   peer.thumbprint_sha256 = conn.client_certificate_sha256;
   peer.common_name = conn.client_certificate_cn;
   peer.subject_alt_names = conn.client_certificate_sans;
+  const std::lock_guard lock(mu_);
   auto outcome = router_.on_hello(conn.id, hello, clock_.now(), peer);
   // Printable: a refused HELLO is exactly the one whose names may not be.
   const std::string who =
@@ -55,6 +56,7 @@ void RegistryHooks::transition(const std::string& who,
 }
 
 void RegistryHooks::on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) {
+  const std::lock_guard lock(mu_);
   const std::string who = "conn " + std::to_string(conn.id) + " " + names_[conn.id] + ": ";
   const auto now = clock_.now();
   if (auto* ack = std::get_if<core::gw_event::HeartbeatAck>(&e)) {

@@ -227,12 +227,14 @@ std::optional<Problem> match_route(const RequestHead& head, const RouteSnapshot&
 
 std::optional<Problem> pick_route_instance(const PipelineConfig& config, const RequestHead& head,
                                            const Selector& selector, core::Random& rng,
-                                           std::vector<Candidate>& scratch, ProxyRequest& req) {
+                                           std::vector<Candidate>& scratch, ProxyRequest& req,
+                                           LocalWorker worker) {
   const std::string_view target = head.target;
   const auto q = target.find('?');
   const Route& route = *req.lookup.route;
   req.pick = pick_instance(route, selector, rng, scratch);
   if (!req.pick) return no_instance(route.service, route.candidates.empty());
+  prefer_local(route, *req.pick, worker);
   const auto& endpoint = req.pick->instance->endpoint;
   req.timeout = endpoint && endpoint->timeout_ms > 0
                     ? core::Duration(std::chrono::milliseconds(endpoint->timeout_ms))

@@ -26,14 +26,12 @@ namespace stella::gw::http {
 class UpstreamForwarder {
  public:
   /// `spare_calls`: the worker's finished calls, taken for new requests and given back when
-  /// they end. Used only when `executor` runs on the hub's own thread (one worker, or the first
-  /// of several): another worker's connection would have to synchronise with the hub's last use
-  /// of a call, so it makes a new call for each request.
+  /// they end — given back only by a call to a service connection of this worker (the hub's
+  /// lane then ran on this thread too): one to another worker's connection would have to
+  /// synchronise with that lane's last use of it, so it is freed instead.
   UpstreamForwarder(UpstreamHub& hub, boost::asio::any_io_executor executor,
                     std::vector<std::shared_ptr<UpstreamCall>>& spare_calls)
-      : hub_(hub),
-        executor_(std::move(executor)),
-        spare_calls_(hub_.shares_thread_with(executor_) ? &spare_calls : nullptr) {}
+      : hub_(hub), executor_(std::move(executor)), spare_calls_(&spare_calls) {}
 
   /// A call is open: started and neither finished nor cancelled.
   bool active() const noexcept { return call_ != nullptr && !cancelled_; }
@@ -43,13 +41,14 @@ class UpstreamForwarder {
   void swap_call(UpstreamForwarder& other) noexcept {
     std::swap(call_, other.call_);
     std::swap(cancelled_, other.cancelled_);
+    std::swap(local_, other.local_);
     std::swap(credit_, other.credit_);
     std::swap(request_window_, other.request_window_);
   }
 
   /// Sends the REQUEST to the picked instance; `end_stream` when the body is complete in it.
   void start(const Pick& pick, core::Request&& request, bool end_stream) {
-    if (spare_calls_ && !spare_calls_->empty()) {
+    if (!spare_calls_->empty()) {
       call_ = std::move(spare_calls_->back());
       spare_calls_->pop_back();
     } else {
@@ -58,7 +57,9 @@ class UpstreamForwarder {
     cancelled_ = false;
     credit_.reset(hub_.settings().stream_window);
     request_window_ = 0;  // a streamed body waits for its initial window (a credit part)
-    hub_.start(call_, pick.instance->info->connection_id, std::move(request), end_stream);
+    const std::uint64_t connection = pick.instance->info->connection_id;
+    local_ = hub_.local(connection, executor_);
+    hub_.start(call_, connection, std::move(request), end_stream);
   }
   /// More request body, in order. Only while may_send_body(): each chunk takes its size plus
   /// kCreditPerChunk from the window the service granted.
@@ -101,10 +102,10 @@ class UpstreamForwarder {
   }
   /// The head of a part, written: its capacity is kept for the call's next head, and the
   /// request's own (sent, then answered) is handed back to `frame`, which was moved from when
-  /// the request started (on the hub's thread only, as spare calls; neither when large: pooled
-  /// calls and exchanges live as long as the worker).
+  /// the request started (for a call to this worker's own connection only, as spare calls;
+  /// neither when large: pooled calls and exchanges live as long as the worker).
   void keep_head(core::Response&& head, core::Request& frame) noexcept {
-    if (!spare_calls_ || !call_) return;
+    if (!local_ || !call_) return;
     if (core::held_bytes(call_->spent_request) <= kKeptBytes)
       frame = std::move(call_->spent_request);
     if (core::held_bytes(head) <= kKeptBytes) call_->spare_head = std::move(head);
@@ -128,7 +129,7 @@ class UpstreamForwarder {
   /// call finished in the same turn its last part arrived (a failure, a timeout, a HEAD answer)
   /// is freed rather than kept: a missed reuse, never an early one.
   void finish() noexcept {
-    if (spare_calls_ && call_ && call_.use_count() == 1 && spare_calls_->size() < kKeptCalls) {
+    if (local_ && call_ && call_.use_count() == 1 && spare_calls_->size() < kKeptCalls) {
       try {
         call_->reset();
         spare_calls_->push_back(std::move(call_));
@@ -145,9 +146,10 @@ class UpstreamForwarder {
 
   UpstreamHub& hub_;
   boost::asio::any_io_executor executor_;
-  std::vector<std::shared_ptr<UpstreamCall>>* spare_calls_;  // null: not on the hub's thread
+  std::vector<std::shared_ptr<UpstreamCall>>* spare_calls_;
   std::shared_ptr<UpstreamCall> call_;
   bool cancelled_ = false;
+  bool local_ = false;          // call_ goes to a service connection of this worker
   core::CreditBatcher credit_;  // response bytes written to the client, granted back in batches
   /// Request-body bytes the service still takes (as the HTTP side knows it: credit arrives
   /// here after the session counted it, so this never exceeds the session's view).

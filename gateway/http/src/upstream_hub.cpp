@@ -13,123 +13,178 @@ UpstreamPart credit_part(std::int64_t bytes) {
 
 }  // namespace
 
-UpstreamHub::UpstreamHub(asio::any_io_executor transport_executor, UpstreamSettings settings,
+/// One worker's service connections: its listener's hooks, calls and call slots. Touched only on
+/// that worker's executor.
+struct UpstreamHub::Lane final : transport::GatewayHooks {
+  Lane(UpstreamHub& h, asio::any_io_executor e) : hub(h), executor(std::move(e)) {}
+
+  bool on_hello(const transport::ConnectionInfo& conn, const core::Hello& hello,
+                core::HelloAck& ack, std::string& reason) override {
+    return hub.registry_hooks_.on_hello(conn, hello, ack, reason);
+  }
+  void on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) override;
+
+  void start(std::shared_ptr<UpstreamCall>& call, std::uint64_t connection, core::Request& request,
+             bool end_stream);
+  void deliver(UpstreamCall& call, UpstreamPart part);
+  void finish(UpstreamCall& call);
+  void fail(UpstreamCall& call, UpstreamPart::Failure why, bool started, std::string detail,
+            std::optional<core::Request> returned = std::nullopt);
+
+  UpstreamHub& hub;
+  asio::any_io_executor executor;
+  transport::GatewayListener* listener = nullptr;
+  gw::CallTable calls;
+  /// Open calls by slot (the call table maps (connection, stream) → slot); free slots are reused.
+  std::vector<std::shared_ptr<UpstreamCall>> slots;
+  std::vector<std::uint32_t> free_slots;
+};
+
+UpstreamHub::UpstreamHub(std::vector<asio::any_io_executor> executors, UpstreamSettings settings,
                          RegistryHooks& registry_hooks, const core::Clock& clock)
-    : transport_(std::move(transport_executor)),
-      settings_(settings),
-      registry_hooks_(registry_hooks),
-      clock_(clock) {}
+    : settings_(settings), registry_hooks_(registry_hooks), clock_(clock) {
+  for (auto& e : executors)
+    lanes_.push_back(std::make_unique<Lane>(*this, std::move(e)));
+}
+
+UpstreamHub::~UpstreamHub() = default;
+
+transport::GatewayHooks& UpstreamHub::hooks(std::size_t worker) noexcept {
+  return *lanes_[worker];
+}
+
+void UpstreamHub::attach(std::size_t worker, transport::GatewayListener& listener) noexcept {
+  lanes_[worker]->listener = &listener;
+}
 
 std::shared_ptr<UpstreamCall> UpstreamHub::make_call(
     const asio::any_io_executor& http_executor) const {
   return std::make_shared<UpstreamCall>(http_executor, settings_.channel_capacity);
 }
 
+bool UpstreamHub::local(std::uint64_t connection,
+                        const asio::any_io_executor& executor) const noexcept {
+  return lanes_[worker_of(connection)]->executor == executor;
+}
+
 template <class F>
-void UpstreamHub::on_transport(F&& f) {
-  // dispatch: runs inline when the caller already is on the transport executor (one worker).
-  asio::dispatch(transport_, std::forward<F>(f));
+void UpstreamHub::on_lane(std::size_t lane, F&& f) {
+  // dispatch: runs inline when the caller already is on the lane's executor (its own worker).
+  asio::dispatch(lanes_[lane]->executor, std::forward<F>(f));
 }
 
 void UpstreamHub::start(std::shared_ptr<UpstreamCall> call, std::uint64_t connection,
                         core::Request request, bool end_stream) {
-  on_transport([this, call = std::move(call), connection, request = std::move(request),
-                end_stream]() mutable {
-    call->connection = connection;
-    core::GatewaySession* session = listener_ ? listener_->session(connection) : nullptr;
-    if (!session) {
-      fail(*call, UpstreamPart::Failure::instance_lost, false, "the instance disconnected");
-      return;
-    }
-    std::uint32_t slot = 0;
-    if (free_slots_.empty()) {
-      slot = static_cast<std::uint32_t>(slots_.size());
-      slots_.push_back(nullptr);
-    } else {
-      slot = free_slots_.back();
-      free_slots_.pop_back();
-    }
-    std::uint32_t stream = 0;
-    const core::Errc e =
-        router().start(connection, *session, request, end_stream, clock_.now(), slot, stream);
-    if (e != core::Errc::ok) {
-      free_slots_.push_back(slot);
-      std::optional<core::Request> returned;
-      if (end_stream) returned = std::move(request);
-      fail(*call, UpstreamPart::Failure::not_ready, false,
-           "the instance cannot take the request (" + std::string(core::errc_name(e)) + ")",
-           std::move(returned));
-      return;
-    }
-    if (end_stream) {
-      call->request = std::move(request);
-    } else {  // the body streams: its initial window, as the first part
-      (void)call->channel.try_send(boost::system::error_code{},
-                                   credit_part(session->request_window(stream)));
-    }
-    call->stream = stream;
-    call->slot = slot;
-    call->open = true;
-    slots_[slot] = call;
-    listener_->wake(connection);
-  });
+  const std::size_t index = worker_of(connection);  // before `call` moves into the handler
+  call->lane = index;
+  Lane& lane = *lanes_[index];
+  on_lane(index, [&lane, call = std::move(call), connection, request = std::move(request),
+                  end_stream]() mutable { lane.start(call, connection, request, end_stream); });
+}
+
+void UpstreamHub::Lane::start(std::shared_ptr<UpstreamCall>& call, std::uint64_t connection,
+                              core::Request& request, bool end_stream) {
+  call->connection = connection;
+  core::GatewaySession* session = listener ? listener->session(connection) : nullptr;
+  if (!session) {
+    fail(*call, UpstreamPart::Failure::instance_lost, false, "the instance disconnected");
+    return;
+  }
+  std::uint32_t slot = 0;
+  if (free_slots.empty()) {
+    slot = static_cast<std::uint32_t>(slots.size());
+    slots.push_back(nullptr);
+  } else {
+    slot = free_slots.back();
+    free_slots.pop_back();
+  }
+  std::uint32_t stream = 0;
+  const core::Errc e =
+      calls.start(connection, *session, request, end_stream, hub.clock_.now(), slot, stream,
+                  [&] { return hub.registry_hooks_.routes().instance_state(connection); });
+  if (e != core::Errc::ok) {
+    free_slots.push_back(slot);
+    std::optional<core::Request> returned;
+    if (end_stream) returned = std::move(request);
+    fail(*call, UpstreamPart::Failure::not_ready, false,
+         "the instance cannot take the request (" + std::string(core::errc_name(e)) + ")",
+         std::move(returned));
+    return;
+  }
+  if (end_stream) {
+    call->request = std::move(request);
+  } else {  // the body streams: its initial window, as the first part
+    (void)call->channel.try_send(boost::system::error_code{},
+                                 credit_part(session->request_window(stream)));
+  }
+  call->stream = stream;
+  call->slot = slot;
+  call->open = true;
+  slots[slot] = call;
+  listener->wake(connection);
 }
 
 void UpstreamHub::send_data(std::shared_ptr<UpstreamCall> call, std::string data, bool end_stream) {
-  on_transport([this, call = std::move(call), data = std::move(data), end_stream] {
+  const std::size_t index = call->lane;  // before `call` moves into the handler
+  Lane& lane = *lanes_[index];
+  on_lane(index, [&lane, call = std::move(call), data = std::move(data), end_stream] {
     if (!call->open) return;
-    core::GatewaySession* session = listener_->session(call->connection);
+    core::GatewaySession* session = lane.listener->session(call->connection);
     if (!session) return;  // the Closed event fails the call
     const core::Errc e = session->send_request_data(call->stream, data, end_stream);
     if (e != core::Errc::ok) {
       session->cancel(call->stream, core::CancelReason::client_disconnected,
                       "request body could not be queued");
-      fail(*call, UpstreamPart::Failure::not_ready, false,
-           "the instance connection is saturated (" + std::string(core::errc_name(e)) + ")");
+      lane.fail(*call, UpstreamPart::Failure::not_ready, false,
+                "the instance connection is saturated (" + std::string(core::errc_name(e)) + ")");
     }
-    listener_->wake(call->connection);
+    lane.listener->wake(call->connection);
   });
 }
 
 void UpstreamHub::cancel(std::shared_ptr<UpstreamCall> call, core::CancelReason reason) {
-  on_transport([this, call = std::move(call), reason] {
+  const std::size_t index = call->lane;  // before `call` moves into the handler
+  Lane& lane = *lanes_[index];
+  on_lane(index, [&lane, call = std::move(call), reason] {
     if (!call->open) return;
-    if (core::GatewaySession* session = listener_->session(call->connection)) {
+    if (core::GatewaySession* session = lane.listener->session(call->connection)) {
       (void)session->cancel(call->stream, reason);
-      listener_->wake(call->connection);
+      lane.listener->wake(call->connection);
     }
-    finish(*call);
+    lane.finish(*call);
   });
 }
 
 void UpstreamHub::grant(std::shared_ptr<UpstreamCall> call, std::uint32_t bytes) {
-  on_transport([this, call = std::move(call), bytes] {
+  const std::size_t index = call->lane;  // before `call` moves into the handler
+  Lane& lane = *lanes_[index];
+  on_lane(index, [&lane, call = std::move(call), bytes] {
     if (!call->open) return;
-    if (core::GatewaySession* session = listener_->session(call->connection)) {
+    if (core::GatewaySession* session = lane.listener->session(call->connection)) {
       if (session->grant_credit(call->stream, bytes) == core::Errc::ok)
-        listener_->wake(call->connection);
+        lane.listener->wake(call->connection);
     }
   });
 }
 
-void UpstreamHub::finish(UpstreamCall& call) {
+void UpstreamHub::Lane::finish(UpstreamCall& call) {
   if (!call.open) return;
   call.open = false;
-  router().finish(call.connection, call.stream);  // no-op when the router already forgot it
-  slots_[call.slot].reset();
-  free_slots_.push_back(call.slot);
+  calls.finish(call.connection, call.stream);  // no-op when the table already forgot it
+  slots[call.slot].reset();
+  free_slots.push_back(call.slot);
 }
 
-void UpstreamHub::deliver(UpstreamCall& call, UpstreamPart part) {
-  if (part.kind == UpstreamPart::Kind::head) part.arrived = clock_.now();
+void UpstreamHub::Lane::deliver(UpstreamCall& call, UpstreamPart part) {
+  if (part.kind == UpstreamPart::Kind::head) part.arrived = hub.clock_.now();
   const std::size_t bytes = part.head.body.size() + part.data.size();
   const bool last = part.end_stream || part.kind == UpstreamPart::Kind::failed;
   const std::size_t buffered = call.buffered_bytes.fetch_add(bytes) + bytes;
-  if (!last && buffered > settings_.max_buffered_bytes) {
-    if (core::GatewaySession* session = listener_->session(call.connection)) {
+  if (!last && buffered > hub.settings_.max_buffered_bytes) {
+    if (core::GatewaySession* session = listener->session(call.connection)) {
       (void)session->cancel(call.stream, core::CancelReason::client_disconnected,
                             "client too slow");
-      listener_->wake(call.connection);
+      listener->wake(call.connection);
     }
     finish(call);
     (void)call.channel.try_send(boost::system::error_code{},
@@ -146,10 +201,10 @@ void UpstreamHub::deliver(UpstreamCall& call, UpstreamPart part) {
   if (!call.channel.try_send(boost::system::error_code{}, std::move(part))) {
     // Channel full (a slow client with many small parts): same bound as bytes.
     if (!last) {
-      if (core::GatewaySession* session = listener_->session(call.connection)) {
+      if (core::GatewaySession* session = listener->session(call.connection)) {
         (void)session->cancel(call.stream, core::CancelReason::client_disconnected,
                               "client too slow");
-        listener_->wake(call.connection);
+        listener->wake(call.connection);
       }
       finish(call);
     }
@@ -157,8 +212,8 @@ void UpstreamHub::deliver(UpstreamCall& call, UpstreamPart part) {
   }
 }
 
-void UpstreamHub::fail(UpstreamCall& call, UpstreamPart::Failure why, bool started,
-                       std::string detail, std::optional<core::Request> returned) {
+void UpstreamHub::Lane::fail(UpstreamCall& call, UpstreamPart::Failure why, bool started,
+                             std::string detail, std::optional<core::Request> returned) {
   UpstreamPart part;
   part.kind = UpstreamPart::Kind::failed;
   part.failure = why;
@@ -168,24 +223,21 @@ void UpstreamHub::fail(UpstreamCall& call, UpstreamPart::Failure why, bool start
   deliver(call, std::move(part));
 }
 
-bool UpstreamHub::on_hello(const transport::ConnectionInfo& conn, const core::Hello& hello,
-                           core::HelloAck& ack, std::string& reason) {
-  return registry_hooks_.on_hello(conn, hello, ack, reason);
-}
-
-void UpstreamHub::on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) {
-  const std::uint32_t slot = router().on_stream_event(conn.id, e);
-  if (slot == gw::UpstreamRouter::kNoCall) {
+void UpstreamHub::Lane::on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) {
+  const std::uint32_t slot = calls.on_stream_event(conn.id, e);
+  if (slot == gw::CallTable::kNoCall) {
     // Not a stream event (the registry's: heartbeats, drains, close), or a stream that is no
     // longer ours (cancelled meanwhile).
     if (!std::holds_alternative<core::gw_event::ResponseHead>(e) &&
         !std::holds_alternative<core::gw_event::ResponseData>(e) &&
         !std::holds_alternative<core::gw_event::StreamFailed>(e) &&
-        !std::holds_alternative<core::gw_event::RequestCredit>(e))
-      registry_hooks_.on_event(conn, e);
+        !std::holds_alternative<core::gw_event::RequestCredit>(e)) {
+      if (std::holds_alternative<core::gw_event::Closed>(e)) calls.forget_connection(conn.id);
+      hub.registry_hooks_.on_event(conn, e);
+    }
     return;
   }
-  const auto call = slots_[slot];  // finish() below may release the slot
+  const auto call = slots[slot];  // finish() below may release the slot
   if (auto* head = std::get_if<core::gw_event::ResponseHead>(&e)) {
     if (call->request) {  // answered: it will not be sent again; kept for its capacity
       call->spent_request = std::move(*call->request);

@@ -1,8 +1,8 @@
 // Frames counted by type and direction, for gateway_transport_frames_total{type,direction}.
 //
 // A session writes through a pointer its owner gives it (nullptr: not counted). Thread-safety:
-// relaxed atomics; one writer thread per counter set in practice (the transport executor), any
-// thread may read.
+// relaxed atomics; one writer thread per counter set (the gateway keeps one per worker and sums
+// them), any thread may read.
 #pragma once
 
 #include <array>

@@ -26,4 +26,21 @@ struct Pick {
 std::optional<Pick> pick_instance(const Route& route, const Selector& selector, core::Random& rng,
                                   std::vector<Candidate>& scratch);
 
+/// The worker a request runs on, among `count`. A gateway with several workers numbers service
+/// connections so that id % count is the worker that runs the connection
+/// (transport::ListenerSettings::id_stride).
+struct LocalWorker {
+  std::size_t index = 0;
+  std::size_t count = 1;
+  bool runs(std::uint64_t connection_id) const noexcept {
+    return count <= 1 || connection_id % count == index;
+  }
+};
+
+/// A service instance connected more than once (once per gateway worker, say) is a candidate per
+/// connection, its twins adjacent in route.candidates (sorted by instance id). When the picked
+/// connection is not run by `worker` and a twin's is, with the same region and health, the pick
+/// becomes that twin: the same instance, reached without a hop to another worker.
+void prefer_local(const Route& route, Pick& pick, LocalWorker worker);
+
 }  // namespace stella::gw

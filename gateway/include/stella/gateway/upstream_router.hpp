@@ -7,7 +7,9 @@
 //
 // A "call" is the owner's handle for one request (an index into its own table: the hub's
 // UpstreamCall slots, the simulator's request slots). Not thread-safe: one owner (the transport
-// executor, or the simulator's loop).
+// executor, or the simulator's loop). The call table alone (CallTable) serves a gateway with
+// several workers: each worker's hub keeps the calls of its own connections, and the registry
+// is shared behind a lock (gateway/http RegistryHooks).
 #pragma once
 
 #include <cstdint>
@@ -21,10 +23,56 @@
 
 namespace stella::gw {
 
-class UpstreamRouter {
+/// (connection, stream) → call, and the in-flight counts of the instances behind them.
+class CallTable {
  public:
   static constexpr std::uint32_t kNoCall = StreamMap::kNone;
 
+  /// Opens a stream on `session` (the session of `connection`) with `request`, and remembers it
+  /// as `call`; the instance's in-flight count goes up (its InstanceState, `state_of()` on the
+  /// connection's first call: null when unregistered). The session's error when it cannot take
+  /// the request (nothing is remembered then).
+  template <class StateOf>
+  core::Errc start(std::uint64_t connection, core::GatewaySession& session,
+                   const core::Request& request, bool end_stream, core::TimePoint now,
+                   std::uint32_t call, std::uint32_t& stream, StateOf&& state_of) {
+    const core::Errc e = session.send_request(request, end_stream, now, stream);
+    if (e != core::Errc::ok) return e;
+    Calls& calls = calls_[connection];
+    if (!calls.state) calls.state = state_of();
+    calls.streams.insert(stream, call);
+    ++open_;
+    if (calls.state) calls.state->begin_request();
+    return core::Errc::ok;
+  }
+  /// The call a stream event (ResponseHead, ResponseData, StreamFailed, RequestCredit) belongs
+  /// to; kNoCall for other events and for streams that are no longer open (cancelled
+  /// meanwhile). An event that ends the stream (the last part, a failure) also forgets it.
+  std::uint32_t on_stream_event(std::uint64_t connection, const core::GatewayEvent& e);
+  /// Forgets a call that ends early (cancelled, timed out). Whether it was open.
+  bool finish(std::uint64_t connection, std::uint32_t stream);
+  /// The calls still open on `connection`, by handle, forgotten (the connection is gone).
+  std::vector<std::uint32_t> take_calls(std::uint64_t connection);
+  /// The connection is gone: its calls are forgotten, and so is the connection.
+  void forget_connection(std::uint64_t connection);
+  std::size_t open_calls() const noexcept { return open_; }
+
+ private:
+  struct Calls {
+    StreamMap streams;  // stream id → call
+    std::shared_ptr<InstanceState> state;
+  };
+  /// Forgets (connection, stream); the call, or kNoCall.
+  std::uint32_t forget(std::uint64_t connection, std::uint32_t stream);
+
+  std::unordered_map<std::uint64_t, Calls> calls_;
+  std::size_t open_ = 0;
+};
+
+/// The registry and one call table together: one owner for both (`stella-gw listen`, the
+/// simulator, a gateway with one worker).
+class UpstreamRouter : public CallTable {
+ public:
   explicit UpstreamRouter(RegistrySettings settings = {});
 
   ServiceRegistry& registry() noexcept { return registry_; }
@@ -43,34 +91,16 @@ class UpstreamRouter {
   /// first with take_calls() when they still need an answer).
   void on_closed(std::uint64_t connection, core::TimePoint now);
 
-  // ---- calls --------------------------------------------------------------------------------
-  /// Opens a stream on `session` (the session of `connection`) with `request`, and remembers it
-  /// as `call`; the instance's in-flight count goes up. The session's error when it cannot take
-  /// the request (nothing is remembered then).
+  // ---- calls (CallTable's, with the registry's instance state) ------------------------------
   core::Errc start(std::uint64_t connection, core::GatewaySession& session,
                    const core::Request& request, bool end_stream, core::TimePoint now,
-                   std::uint32_t call, std::uint32_t& stream);
-  /// The call a stream event (ResponseHead, ResponseData, StreamFailed, RequestCredit) belongs
-  /// to; kNoCall for other events and for streams that are no longer open (cancelled
-  /// meanwhile). An event that ends the stream (the last part, a failure) also forgets it.
-  std::uint32_t on_stream_event(std::uint64_t connection, const core::GatewayEvent& e);
-  /// Forgets a call that ends early (cancelled, timed out). Whether it was open.
-  bool finish(std::uint64_t connection, std::uint32_t stream);
-  /// The calls still open on `connection`, by handle, forgotten (the connection is gone).
-  std::vector<std::uint32_t> take_calls(std::uint64_t connection);
-  std::size_t open_calls() const noexcept { return open_; }
+                   std::uint32_t call, std::uint32_t& stream) {
+    return CallTable::start(connection, session, request, end_stream, now, call, stream,
+                            [&] { return registry_.routes().instance_state(connection); });
+  }
 
  private:
-  struct Calls {
-    StreamMap streams;  // stream id → call
-    std::shared_ptr<InstanceState> state;
-  };
-  /// Forgets (connection, stream); the call, or kNoCall.
-  std::uint32_t forget(std::uint64_t connection, std::uint32_t stream);
-
   ServiceRegistry registry_;
-  std::unordered_map<std::uint64_t, Calls> calls_;
-  std::size_t open_ = 0;
 };
 
 }  // namespace stella::gw

@@ -5,6 +5,12 @@
 // GatewayListener accepts TCP connections itself; any other connected stream (a TLS stream after
 // its handshake, an in-memory pipe) is handed over with adopt(). Everything runs on the
 // listener's executor; use a single-threaded io_context (or a strand).
+//
+// Several workers: one listener per worker, each on its worker's executor, sharing one
+// Admission (the limits count across all of them) and numbering connections so that an id
+// names its listener (ListenerSettings::id_stride). The one that accepts TCP hands each new
+// connection to the next listener in turn (spread_over()), so a service that connects once per
+// worker has a connection on every worker.
 #pragma once
 
 #include <algorithm>
@@ -15,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -70,12 +77,99 @@ struct ListenerSettings {
   std::size_t max_pending_hellos_per_source = 32;
   /// Where a failed connection task is reported; empty: stderr.
   std::function<void(const std::string&)> log;
+  /// Connection ids are id_offset + k * id_stride (k = 1, 2, ...): with one listener per worker,
+  /// stride = the number of workers and offset = the worker's index, so id % stride names the
+  /// listener (and the worker) that runs the connection.
+  std::uint64_t id_stride = 1;
+  std::uint64_t id_offset = 0;
+};
+
+/// What the limits of ListenerSettings count (connections, by origin, pending HELLOs, by
+/// source), shared by the listeners of one gateway. Thread-safe; taken once per connection
+/// accepted, HELLO and close, never per frame.
+class Admission {
+ public:
+  explicit Admission(const ListenerSettings& s)
+      : max_connections_(s.max_connections),
+        max_by_origin_(s.max_connections_by_origin),
+        max_pending_hellos_(s.max_pending_hellos),
+        max_pending_per_source_(s.max_pending_hellos_per_source) {}
+
+  /// Counts a new connection from `source` (pending its HELLO), or refuses it when a limit is
+  /// reached (counted in refused_total()).
+  bool admit(std::size_t origin, const std::string& source) {
+    const std::lock_guard lock(mu_);
+    if (!accepting_locked(origin) || !accepting_from_locked(source)) {
+      ++refused_total_;
+      return false;
+    }
+    ++connections_;
+    ++pending_hellos_;
+    ++pending_by_source_[source];
+    ++live_by_origin_[origin];
+    return true;
+  }
+  /// The connection's HELLO arrived (or it ended before one).
+  void hello_done(const std::string& source) {
+    const std::lock_guard lock(mu_);
+    --pending_hellos_;
+    const auto it = pending_by_source_.find(source);
+    if (it != pending_by_source_.end() && --it->second == 0) pending_by_source_.erase(it);
+  }
+  void closed(std::size_t origin) {
+    const std::lock_guard lock(mu_);
+    --connections_;
+    --live_by_origin_[origin];
+  }
+  bool accepting(std::size_t origin) const {
+    const std::lock_guard lock(mu_);
+    return accepting_locked(origin);
+  }
+  bool accepting_from(const std::string& source) const {
+    const std::lock_guard lock(mu_);
+    return accepting_from_locked(source);
+  }
+  std::size_t connections() const {
+    const std::lock_guard lock(mu_);
+    return connections_;
+  }
+  std::size_t pending_hellos() const {
+    const std::lock_guard lock(mu_);
+    return pending_hellos_;
+  }
+  std::uint64_t refused_total() const {
+    const std::lock_guard lock(mu_);
+    return refused_total_;
+  }
+
+ private:
+  bool accepting_locked(std::size_t origin) const noexcept {
+    return connections_ < max_connections_ && live_by_origin_[origin] < max_by_origin_[origin] &&
+           pending_hellos_ < max_pending_hellos_;
+  }
+  bool accepting_from_locked(const std::string& source) const {
+    const auto it = pending_by_source_.find(source);
+    return it == pending_by_source_.end() || it->second < max_pending_per_source_;
+  }
+
+  const std::size_t max_connections_;
+  const std::array<std::size_t, 3> max_by_origin_;
+  const std::size_t max_pending_hellos_;
+  const std::size_t max_pending_per_source_;
+  mutable std::mutex mu_;
+  std::size_t connections_ = 0;
+  std::array<std::size_t, 3> live_by_origin_{};
+  std::size_t pending_hellos_ = 0;
+  std::unordered_map<std::string, std::size_t> pending_by_source_;
+  std::uint64_t refused_total_ = 0;
 };
 
 class GatewayListener {
  public:
+  /// `admission`: the limits' counters shared with the gateway's other listeners; null: its own.
   GatewayListener(asio::any_io_executor executor, ListenerSettings settings,
-                  const core::Clock& clock, GatewayHooks& hooks);
+                  const core::Clock& clock, GatewayHooks& hooks,
+                  std::shared_ptr<Admission> admission = nullptr);
   ~GatewayListener();
 
   /// Binds and listens for plain TCP. Returns the error instead of throwing.
@@ -84,6 +178,10 @@ class GatewayListener {
 
   /// The TCP accept loop; returns after stop().
   asio::awaitable<void> run();
+  /// TCP connections accepted by run() go to these listeners in turn (this one may be among
+  /// them), each adopted on its own executor. Set before run(); the listeners must share this
+  /// one's Admission and outlive it.
+  void spread_over(std::vector<GatewayListener*> listeners) { spread_ = std::move(listeners); }
   /// Stops accepting and drains every session (DRAIN, in-flight finish within `timeout`).
   void stop(core::Duration timeout);
 
@@ -95,17 +193,14 @@ class GatewayListener {
   /// A live session by connection id (nullptr when gone). After commands on it, call wake(id).
   core::GatewaySession* session(std::uint64_t id);
   void wake(std::uint64_t id);
+  /// This listener's own sessions.
   std::size_t connections() const noexcept { return connections_.size(); }
-  bool accepting(ConnectionInfo::Origin origin = ConnectionInfo::Origin::other) const noexcept {
-    const auto o = static_cast<std::size_t>(origin);
-    return !stopping_ && connections_.size() < settings_.max_connections &&
-           live_by_origin_[o] < settings_.max_connections_by_origin[o] &&
-           pending_hellos_ < settings_.max_pending_hellos;
+  bool accepting(ConnectionInfo::Origin origin = ConnectionInfo::Origin::other) const {
+    return !stopping_ && admission_->accepting(static_cast<std::size_t>(origin));
   }
   /// Whether `source` (an address, see source_of) may open one more connection before HELLO.
-  bool accepting_from(const std::string& source) const noexcept {
-    const auto it = pending_by_source_.find(source);
-    return it == pending_by_source_.end() || it->second < settings_.max_pending_hellos_per_source;
+  bool accepting_from(const std::string& source) const {
+    return admission_->accepting_from(source);
   }
   /// The source a peer counts against: its IPv4 address, or the /64 of its IPv6 address (one
   /// host usually holds a whole /64); IPv4-mapped IPv6 counts as IPv4. Listeners write peers as
@@ -122,9 +217,11 @@ class GatewayListener {
     std::fill(bytes.begin() + 8, bytes.end(), 0);
     return asio::ip::address_v6(bytes).to_string() + "/64";
   }
-  std::size_t pending_hellos() const noexcept { return pending_hellos_; }
-  /// Connections closed at once because a limit was reached (maxConnections, pending HELLOs).
-  std::uint64_t refused_total() const noexcept { return refused_total_; }
+  /// Across the listeners sharing this one's Admission.
+  std::size_t pending_hellos() const { return admission_->pending_hellos(); }
+  /// Connections closed at once because a limit was reached (maxConnections, pending HELLOs),
+  /// across the listeners sharing this one's Admission.
+  std::uint64_t refused_total() const { return admission_->refused_total(); }
 
  private:
   struct Connection {
@@ -134,8 +231,8 @@ class GatewayListener {
     virtual void wake() = 0;
     core::GatewaySession session;
     ConnectionInfo info;
-    bool hello_pending = true;  // counted in pending_hellos_ until its HELLO (or its end)
-    std::string source;         // its key in pending_by_source_ while hello_pending
+    bool hello_pending = true;  // counted as a pending HELLO until its HELLO (or its end)
+    std::string source;         // its source in the Admission while hello_pending
   };
   template <class Stream>
   struct StreamConnection;
@@ -144,18 +241,20 @@ class GatewayListener {
   void finished(std::uint64_t id);
   void hello_done(Connection& c);
   void log_failure(std::exception_ptr e) const;
+  /// A TCP connection run() accepted, served here or by the next listener of spread_.
+  void hand_over(asio::ip::tcp::socket socket, ConnectionInfo info);
+  void adopt_tcp(asio::ip::tcp::socket socket, ConnectionInfo info);
 
   asio::any_io_executor executor_;
   ListenerSettings settings_;
   const core::Clock& clock_;
   GatewayHooks& hooks_;
+  std::shared_ptr<Admission> admission_;
   asio::ip::tcp::acceptor acceptor_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   std::uint64_t next_id_ = 1;
-  std::size_t pending_hellos_ = 0;
-  std::unordered_map<std::string, std::size_t> pending_by_source_;
-  std::array<std::size_t, 3> live_by_origin_{};
-  std::uint64_t refused_total_ = 0;
+  std::vector<GatewayListener*> spread_;
+  std::size_t next_spread_ = 0;
   bool stopping_ = false;
 };
 
@@ -178,15 +277,11 @@ template <class Stream>
 std::uint64_t GatewayListener::adopt(Stream stream, ConnectionInfo info,
                                      std::function<void(Stream&)> close) {
   const std::string source = source_of(info.peer);
-  if (!accepting(info.origin) || !accepting_from(source)) {
-    ++refused_total_;
+  if (stopping_ || !admission_->admit(static_cast<std::size_t>(info.origin), source)) {
     close(stream);
     return 0;
   }
-  ++pending_hellos_;
-  ++pending_by_source_[source];
-  ++live_by_origin_[static_cast<std::size_t>(info.origin)];
-  info.id = next_id_++;
+  info.id = settings_.id_offset + settings_.id_stride * next_id_++;
   auto conn = std::make_shared<StreamConnection<Stream>>(std::move(stream), settings_.session,
                                                          clock_, std::move(info), std::move(close));
   conn->source = source;

@@ -1,12 +1,18 @@
 // GatewayHooks backed by the upstream router (gw::UpstreamRouter: the service registry and the
 // call table): registration with conflict checks, health tracking from heartbeats, and one log
 // line per lifecycle event (HELLO, refused endpoint, health change, drain, loss). Used by
-// `stella-gw listen` and, inside UpstreamHub (which keeps its calls in the same router), by
-// `serve`.
+// `stella-gw listen` and, inside UpstreamHub (whose workers keep their calls in call tables of
+// their own), by `serve`.
+//
+// Thread-safe: the listeners of several workers call it, each for its own connections; one lock
+// serialises what they change (registrations, health, names, counters). Taken per HELLO,
+// heartbeat, drain and close, never per request: the route table it feeds publishes snapshots
+// that requests read without it.
 #pragma once
 
 #include <array>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -24,22 +30,32 @@ class RegistryHooks final : public transport::GatewayHooks {
                 core::HelloAck& ack, std::string& reason) override;
   void on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) override;
 
-  gw::ServiceRegistry& registry() noexcept { return router_.registry(); }
+  /// The route table (thread-safe on its own: it has a lock of its own).
+  gw::RouteTable& routes() noexcept { return router_.registry().routes(); }
+  /// The router's own call table, for a single owner (`stella-gw listen`); the gateway's hub
+  /// keeps calls in its workers' tables instead.
   gw::UpstreamRouter& router() noexcept { return router_; }
-  const gw::UpstreamRouter& router() const noexcept { return router_; }
 
   /// HELLO endpoints refused in HELLO_ACK, by core::RejectReason code (0: any other code), and
-  /// whole HELLOs refused. Read on the transport executor (like every other member).
-  const std::array<std::uint64_t, 7>& refused_endpoints() const noexcept {
+  /// whole HELLOs refused.
+  std::array<std::uint64_t, 7> refused_endpoints() const {
+    const std::lock_guard lock(mu_);
     return refused_endpoints_;
   }
-  std::uint64_t refused_hellos() const noexcept { return refused_hellos_; }
+  std::uint64_t refused_hellos() const {
+    const std::lock_guard lock(mu_);
+    return refused_hellos_;
+  }
   /// Service connections closed because a write made no progress (transports.*.writeTimeout).
-  std::uint64_t write_timeouts() const noexcept { return write_timeouts_; }
+  std::uint64_t write_timeouts() const {
+    const std::lock_guard lock(mu_);
+    return write_timeouts_;
+  }
 
  private:
   void transition(const std::string& who, const std::optional<gw::HealthTransition>& t);
 
+  mutable std::mutex mu_;  // everything below it and the router's registry
   gw::UpstreamRouter router_;
   const core::Clock& clock_;
   std::function<void(const std::string&)> log_;

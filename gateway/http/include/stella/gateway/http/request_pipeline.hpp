@@ -107,12 +107,13 @@ std::optional<Problem> normalize_request_path(const PipelineConfig& config, cons
 std::optional<Problem> match_route(const RequestHead& head, const RouteSnapshot& snapshot,
                                    ProxyRequest& req);
 
-/// After match_route: picks an instance of req.lookup.route (503 when none is routable). On
-/// success req.pick, req.timeout and req.frame.{method, path, query, route, timeout_ms,
-/// correlation_id} are set.
+/// After match_route: picks an instance of req.lookup.route (503 when none is routable), through
+/// a connection `worker` runs when the instance has one (gw::prefer_local). On success req.pick,
+/// req.timeout and req.frame.{method, path, query, route, timeout_ms, correlation_id} are set.
 std::optional<Problem> pick_route_instance(const PipelineConfig& config, const RequestHead& head,
                                            const Selector& selector, core::Random& rng,
-                                           std::vector<Candidate>& scratch, ProxyRequest& req);
+                                           std::vector<Candidate>& scratch, ProxyRequest& req,
+                                           LocalWorker worker = {});
 
 /// Both steps above. Splits the target into path and query, normalises the path (400 with the rule
 /// that refused it), looks up the route (404, 405 with the allowed methods) and picks an

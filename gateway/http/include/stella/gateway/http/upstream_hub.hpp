@@ -1,13 +1,17 @@
 // The bridge between HTTP workers and service connections (stage 7 of the pipeline).
 //
-// Service connections live on one executor (the transport executor: worker 0's event loop),
-// because a GatewaySession is single-threaded. An HTTP request on any worker starts an
-// UpstreamCall: start() dispatches to the transport executor — inline when the worker *is* the
-// transport executor (one worker: no hop, no lock), a post otherwise — which sends the REQUEST
-// on the chosen connection through the upstream router (gw::UpstreamRouter, shared with the
-// simulator), which remembers (connection, stream) → the call's slot here. Response frames come
-// back through GatewayHooks::on_event on the transport executor, the router names their call,
-// and they are handed to the call's channel, which the HTTP side awaits on its own worker.
+// Each service connection lives on one worker's executor (a GatewaySession is single-threaded):
+// every worker runs a GatewayListener of its own, and the hub has a lane per worker — the
+// listener's hooks, and the call table (gw::CallTable, shared with the simulator) and call slots
+// of that worker's connections. Connection ids name their worker (id % workers,
+// transport::ListenerSettings::id_stride). An HTTP request on any worker starts an UpstreamCall:
+// start() dispatches to the lane of the chosen connection's worker — inline when that is the
+// request's own worker (no hop, no lock: the selector prefers such a connection, see
+// gw::prefer_local), a post otherwise — which sends the REQUEST on the connection and remembers
+// (connection, stream) → the call's slot. Response frames come back through the lane's
+// GatewayHooks::on_event on that worker, the call table names their call, and they are handed to
+// the call's channel, which the HTTP side awaits on its own worker. What is not about a stream
+// (HELLO, heartbeats, drains, close) goes to the registry (RegistryHooks, behind its lock).
 //
 // Flow control, request bodies: a service that announces `request_window` in HELLO takes that
 // many request-body bytes per stream before it grants more with CREDIT. start() hands the
@@ -22,8 +26,8 @@
 // buffers at most `max_buffered_bytes` of response parts that the client has not taken yet; past it
 // the stream is cancelled towards the service and the call fails with `overflow`.
 //
-// Thread-safety: start/send_data/cancel may be called from any thread. on_hello/on_event run on
-// the transport executor (GatewayListener calls them).
+// Thread-safety: start/send_data/cancel/grant may be called from any thread, each call's from
+// one thread (its HTTP connection's). A lane's hooks run on its worker (its listener calls them).
 #pragma once
 
 #include <atomic>
@@ -78,7 +82,9 @@ struct UpstreamCall {
   PartChannel channel;
   /// Bytes delivered to the channel and not yet written to the client.
   std::atomic<std::size_t> buffered_bytes{0};
-  // Transport executor only:
+  /// The lane (worker) of the connection it was started on. HTTP side: set by start().
+  std::size_t lane = 0;
+  // The lane's executor only:
   std::uint64_t connection = 0;
   std::uint32_t stream = 0;
   bool open = false;
@@ -87,9 +93,9 @@ struct UpstreamCall {
   /// (CANCEL instance_draining) lets the gateway send it elsewhere.
   std::optional<core::Request> request;
   /// A written answer head kept for its capacity: the next head of this call is copied into it
-  /// (set only by a connection on the hub's own thread, as spare calls are).
+  /// (set only by a connection on its lane's own thread).
   core::Response spare_head;
-  /// The request, once its answer began (no longer `request`): a connection on the hub's own
+  /// The request, once its answer began (no longer `request`): a connection on its lane's own
   /// thread takes it back for the capacity of its next request's frame.
   core::Request spent_request;
 
@@ -99,6 +105,7 @@ struct UpstreamCall {
   void reset() {
     channel.reset();
     buffered_bytes.store(0, std::memory_order_relaxed);
+    lane = 0;
     connection = 0;
     stream = 0;
     open = false;
@@ -120,20 +127,31 @@ struct UpstreamSettings {
   std::size_t channel_capacity = 512;
 };
 
-class UpstreamHub final : public transport::GatewayHooks {
+class UpstreamHub final {
  public:
-  UpstreamHub(asio::any_io_executor transport_executor, UpstreamSettings settings,
+  /// `executors`: one per worker, in worker order (connection ids name their worker).
+  UpstreamHub(std::vector<asio::any_io_executor> executors, UpstreamSettings settings,
               RegistryHooks& registry_hooks, const core::Clock& clock);
+  ~UpstreamHub();
+  UpstreamHub(const UpstreamHub&) = delete;
+  UpstreamHub& operator=(const UpstreamHub&) = delete;
 
-  /// The listener whose sessions calls use. Set once before traffic.
-  void attach(transport::GatewayListener& listener) noexcept { listener_ = &listener; }
+  /// What worker `worker`'s listener reports to (its lane).
+  transport::GatewayHooks& hooks(std::size_t worker) noexcept;
+  /// The listener of worker `worker`, whose sessions that lane's calls use. Set once before
+  /// traffic.
+  void attach(std::size_t worker, transport::GatewayListener& listener) noexcept;
+  std::size_t workers() const noexcept { return lanes_.size(); }
+  /// The worker whose listener runs `connection`.
+  std::size_t worker_of(std::uint64_t connection) const noexcept {
+    return static_cast<std::size_t>(connection % lanes_.size());
+  }
 
   std::shared_ptr<UpstreamCall> make_call(const asio::any_io_executor& http_executor) const;
-  /// Whether `executor` runs on the hub's own thread (the first worker's connections): the hub
-  /// then touches calls only on that thread, between the connection's own steps.
-  bool shares_thread_with(const asio::any_io_executor& executor) const noexcept {
-    return executor == transport_;
-  }
+  /// Whether a call to `connection` started from `executor` stays on that executor's thread
+  /// (the connection's worker is the caller's): the hub then touches the call only on that
+  /// thread, between the HTTP connection's own steps.
+  bool local(std::uint64_t connection, const asio::any_io_executor& executor) const noexcept;
 
   /// Sends the REQUEST to `connection` (any thread). Failures arrive on the channel.
   void start(std::shared_ptr<UpstreamCall> call, std::uint64_t connection, core::Request request,
@@ -147,31 +165,15 @@ class UpstreamHub final : public transport::GatewayHooks {
   void grant(std::shared_ptr<UpstreamCall> call, std::uint32_t bytes);
   const UpstreamSettings& settings() const noexcept { return settings_; }
 
-  bool on_hello(const transport::ConnectionInfo& conn, const core::Hello& hello,
-                core::HelloAck& ack, std::string& reason) override;
-  void on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) override;
-
-  /// Calls open right now (transport executor).
-  std::size_t open_calls() const noexcept { return router().open_calls(); }
-
  private:
+  struct Lane;
   template <class F>
-  void on_transport(F&& f);
-  gw::UpstreamRouter& router() noexcept { return registry_hooks_.router(); }
-  const gw::UpstreamRouter& router() const noexcept { return registry_hooks_.router(); }
-  void deliver(UpstreamCall& call, UpstreamPart part);
-  void finish(UpstreamCall& call);
-  void fail(UpstreamCall& call, UpstreamPart::Failure why, bool started, std::string detail,
-            std::optional<core::Request> returned = std::nullopt);
+  void on_lane(std::size_t lane, F&& f);
 
-  asio::any_io_executor transport_;
   UpstreamSettings settings_;
   RegistryHooks& registry_hooks_;
   const core::Clock& clock_;
-  transport::GatewayListener* listener_ = nullptr;
-  /// Open calls by slot (the router maps (connection, stream) → slot); free slots are reused.
-  std::vector<std::shared_ptr<UpstreamCall>> slots_;
-  std::vector<std::uint32_t> free_slots_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
 };
 
 }  // namespace stella::gw::http

@@ -141,6 +141,8 @@ struct WorkerContext {
   ServerShared& shared;
   core::Random rng;
   std::vector<Candidate> scratch;
+  /// This worker among all: its own service connections are reached without a hop.
+  LocalWorker local;
   /// This worker's request metrics: written only by this thread (metrics.hpp).
   WorkerMetrics metrics;
   /// Request log lines of the current loop turn, written at its end (request_completion.cpp).
@@ -156,9 +158,10 @@ struct WorkerContext {
   /// `connections` above.
   boost::asio::io_context io{1};
   /// Finished upstream calls (a call object and its channel of parts) for the next request of
-  /// any of this worker's connections; filled only on the hub's own thread
-  /// (upstream_forwarder.hpp). Declared after `io`, so destroyed before it: the channels need
-  /// it. Nothing gives calls back while `io` is destroyed (frames are destroyed, not resumed).
+  /// any of this worker's connections; filled only by calls to this worker's own service
+  /// connections (upstream_forwarder.hpp). Declared after `io`, so destroyed before it: the
+  /// channels need it. Nothing gives calls back while `io` is destroyed (frames are destroyed, not
+  /// resumed).
   std::vector<std::shared_ptr<UpstreamCall>> spare_calls;
 };
 
