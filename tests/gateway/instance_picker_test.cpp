@@ -185,6 +185,19 @@ TEST(InstancePicker, PreferLocalTakesTheTwinOnTheRequestsWorker) {
     EXPECT_EQ(conn(*p), 5u);
   }
   EXPECT_EQ(to_b, 4);  // round-robin over four candidates, two of them "b"
+  // A twin with requests piling up (more than the slack beyond the pick's) is not taken.
+  {
+    std::vector<InFlightGuard> stuck;
+    for (std::uint32_t i = 0; i <= kTwinInFlightSlack; ++i)
+      stuck.emplace_back(*b0.state);
+    Pick far = pick_at(2);
+    prefer_local(route, far, w0);
+    EXPECT_EQ(conn(far), 5u);
+    stuck.pop_back();  // at the slack: still the twin
+    far = pick_at(2);
+    prefer_local(route, far, w0);
+    EXPECT_EQ(conn(far), 4u);
+  }
   // A twin in another health is not taken: the selector chose this health.
   HealthTracker draining({}, core::TimePoint{});
   draining.on_drain();

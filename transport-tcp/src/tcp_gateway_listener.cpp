@@ -69,53 +69,66 @@ void close_socket(tcp::socket& s) {
   s.close(ignored);
 }
 
-/// A socket's descriptor on its way to another listener's executor: closed if it never arrives
-/// (that executor stopped first).
+/// A socket's descriptor on its way to another listener's executor, counted in the Admission
+/// already: closed, and its count given back, if it never arrives (that executor stopped first).
 struct HandedDescriptor {
-  explicit HandedDescriptor(int d) noexcept : fd(d) {}
-  HandedDescriptor(HandedDescriptor&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+  HandedDescriptor(int d, std::shared_ptr<Admission> a, std::string src, std::size_t o) noexcept
+      : fd(d), admission(std::move(a)), source(std::move(src)), origin(o) {}
+  HandedDescriptor(HandedDescriptor&& o) noexcept
+      : fd(std::exchange(o.fd, -1)),
+        admission(std::move(o.admission)),
+        source(std::move(o.source)),
+        origin(o.origin) {}
   HandedDescriptor(const HandedDescriptor&) = delete;
   HandedDescriptor& operator=(const HandedDescriptor&) = delete;
   HandedDescriptor& operator=(HandedDescriptor&&) = delete;
   ~HandedDescriptor() {
-    if (fd >= 0) ::close(fd);
+    if (fd < 0) return;
+    ::close(fd);
+    admission->hello_done(source);
+    admission->closed(origin);
   }
   int fd;
+  std::shared_ptr<Admission> admission;
+  std::string source;
+  std::size_t origin;
 };
 }  // namespace
 
-void GatewayListener::adopt_tcp(tcp::socket socket, ConnectionInfo info) {
-  // Over maxConnections adopt() closes at once rather than queue without bound.
-  adopt<tcp::socket>(std::move(socket), std::move(info), &close_socket);
-}
-
 void GatewayListener::hand_over(tcp::socket socket, ConnectionInfo info) {
   GatewayListener* to = spread_.empty() ? this : spread_[next_spread_++ % spread_.size()];
-  // Refused here already when full, so a connection storm does not queue descriptors on the
-  // other executors (adopt() there counts it, and may still refuse it).
-  if (to == this || !accepting(info.origin) || !accepting_from(source_of(info.peer))) {
-    adopt_tcp(std::move(socket), std::move(info));
+  // Over maxConnections adopt() closes at once rather than queue without bound.
+  if (to == this) {
+    adopt<tcp::socket>(std::move(socket), std::move(info), &close_socket);
+    return;
+  }
+  // Counted here, before it is posted: descriptors on their way to a slow worker count against
+  // the limits like the connections they will be.
+  std::string source = source_of(info.peer);
+  const auto origin = static_cast<std::size_t>(info.origin);
+  if (stopping_ || !admission_->admit(origin, source)) {
+    close_socket(socket);
     return;
   }
   boost::system::error_code ec;
   const auto protocol = socket.local_endpoint(ec).protocol();
-  if (ec) {
+  const int fd = ec ? -1 : socket.release(ec);
+  if (ec || fd < 0) {
     close_socket(socket);
+    admission_->hello_done(source);
+    admission_->closed(origin);
     return;
   }
-  HandedDescriptor fd(socket.release(ec));
-  if (ec) {
-    close_socket(socket);
-    return;
-  }
-  asio::post(to->executor_, [to, protocol, fd = std::move(fd), info = std::move(info)]() mutable {
-    tcp::socket s(to->executor_);
-    boost::system::error_code aec;
-    s.assign(protocol, fd.fd, aec);
-    if (aec) return;  // fd closes with the handler
-    fd.fd = -1;       // the socket owns it now
-    to->adopt_tcp(std::move(s), std::move(info));
-  });
+  HandedDescriptor handed(fd, admission_, std::move(source), origin);
+  asio::post(to->executor_,
+             [to, protocol, handed = std::move(handed), info = std::move(info)]() mutable {
+               tcp::socket s(to->executor_);
+               boost::system::error_code aec;
+               s.assign(protocol, handed.fd, aec);
+               if (aec) return;  // closed and given back with `handed`
+               handed.fd = -1;   // the socket owns it now
+               to->serve<tcp::socket>(std::move(s), std::move(info), &close_socket, handed.source);
+             });
 }
 
 void GatewayListener::finished(std::uint64_t id) {

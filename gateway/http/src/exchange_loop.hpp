@@ -638,10 +638,11 @@ class ExchangeLoop final : public HttpConnectionBase,
         // Nothing ran: send it once more, to another instance (the one that refused it is
         // draining or full, which the selector avoids).
         retried = true;
+        // The selector's own pick, not this worker's twin of it: the refusing connection may
+        // be that twin.
         ex_->proxy.pick =
             pick_instance(*ex_->proxy.lookup.route, w_.shared.selector, w_.rng, w_.scratch);
         if (ex_->proxy.pick) {
-          prefer_local(*ex_->proxy.lookup.route, *ex_->proxy.pick, w_.local);
           fwd_.finish();
           fwd_.start(*ex_->proxy.pick, std::move(*part.returned), true);
           continue;

@@ -201,18 +201,27 @@ struct GatewayServer::Impl {
     g.hellos_refused = registry_hooks.refused_hellos();
     g.service_write_timeouts = registry_hooks.write_timeouts();
     std::map<std::pair<std::string, std::string>, std::uint64_t> health, in_flight;
+    // An instance connected more than once (once per worker) is one instance: its health is
+    // the worst of its connections' (the enum is ordered healthy < degraded < unhealthy <
+    // draining), its in-flight count their sum.
+    std::map<std::pair<std::string, std::string>, core::HealthStatus> instances;
     std::map<std::string, std::uint64_t> open;
     std::set<std::uint64_t> seen;
     for (const auto& method : snapshot->methods())
       for (const auto& route : method->routes)
         for (const auto& c : route.candidates) {
           if (!seen.insert(c.info->connection_id).second) continue;
-          ++health[{c.info->service, std::string(health_status_name(c.state->health()))}];
-          in_flight[{c.info->service, c.info->instance_id}] += c.state->in_flight();
-          g.instance_health.push_back({{c.info->service, c.info->instance_id},
-                                       std::string(health_status_name(c.state->health()))});
+          const std::pair<std::string, std::string> key{c.info->service, c.info->instance_id};
+          const auto h = c.state->health();
+          if (auto [it, fresh] = instances.try_emplace(key, h); !fresh && h > it->second)
+            it->second = h;
+          in_flight[key] += c.state->in_flight();
           open[c.info->service] += c.state->in_flight();
         }
+    for (const auto& [key, h] : instances) {
+      ++health[{key.first, std::string(health_status_name(h))}];
+      g.instance_health.push_back({key, std::string(health_status_name(h))});
+    }
     g.instances_by_health.assign(health.begin(), health.end());
     g.instance_in_flight.assign(in_flight.begin(), in_flight.end());
     g.open_requests_by_service.assign(open.begin(), open.end());

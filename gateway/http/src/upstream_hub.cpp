@@ -232,6 +232,8 @@ void UpstreamHub::Lane::on_event(const transport::ConnectionInfo& conn, core::Ga
         !std::holds_alternative<core::gw_event::ResponseData>(e) &&
         !std::holds_alternative<core::gw_event::StreamFailed>(e) &&
         !std::holds_alternative<core::gw_event::RequestCredit>(e)) {
+      // The session failed each open stream (StreamFailed, above) before it reported Closed:
+      // nothing is left to answer.
       if (std::holds_alternative<core::gw_event::Closed>(e)) calls.forget_connection(conn.id);
       hub.registry_hooks_.on_event(conn, e);
     }

@@ -243,7 +243,10 @@ class GatewayListener {
   void log_failure(std::exception_ptr e) const;
   /// A TCP connection run() accepted, served here or by the next listener of spread_.
   void hand_over(asio::ip::tcp::socket socket, ConnectionInfo info);
-  void adopt_tcp(asio::ip::tcp::socket socket, ConnectionInfo info);
+  /// adopt()'s second half, for a connection the Admission already counted (from `source`).
+  template <class Stream>
+  std::uint64_t serve(Stream stream, ConnectionInfo info, std::function<void(Stream&)> close,
+                      const std::string& source);
 
   asio::any_io_executor executor_;
   ListenerSettings settings_;
@@ -278,6 +281,19 @@ std::uint64_t GatewayListener::adopt(Stream stream, ConnectionInfo info,
                                      std::function<void(Stream&)> close) {
   const std::string source = source_of(info.peer);
   if (stopping_ || !admission_->admit(static_cast<std::size_t>(info.origin), source)) {
+    close(stream);
+    return 0;
+  }
+  return serve<Stream>(std::move(stream), std::move(info), std::move(close), source);
+}
+
+template <class Stream>
+std::uint64_t GatewayListener::serve(Stream stream, ConnectionInfo info,
+                                     std::function<void(Stream&)> close,
+                                     const std::string& source) {
+  if (stopping_) {  // counted, and never to be served: given back
+    admission_->hello_done(source);
+    admission_->closed(static_cast<std::size_t>(info.origin));
     close(stream);
     return 0;
   }

@@ -95,11 +95,11 @@ class SessionRunner {
     wake_.cancel();
     // A command or an input may have moved the deadline earlier (HELLO accepted: heartbeats
     // start; drain: a drain deadline): re-arm only then, not on every read. A session that
-    // closed (a drain with nothing in flight closes at once) ends the timer's wait, so the
-    // reader is cancelled and the connection ends once its last bytes are written, instead of
-    // at the next heartbeat or when the peer hangs up.
+    // closed (a drain with nothing in flight closes at once) ends the timer's wait too: the
+    // connection then lingers at most kCloseLinger for the peer to hang up (timer_loop), not
+    // until the session's next heartbeat.
     const auto deadline = session_.next_deadline().value_or(core::TimePoint::max());
-    if (deadline < armed_ || session_.closed()) timer_.cancel();
+    if (deadline < armed_ || (session_.closed() && !lingering_)) timer_.cancel();
   }
 
   // Plain TCP: after a read that filled the buffer, the reader goes on reading in the same turn
@@ -147,6 +147,12 @@ class SessionRunner {
     }
   }
 
+  /// How long a closed session's connection waits for the peer to hang up (or send anything,
+  /// which ends the reader) before it is closed from here: its last frames (a DRAIN, a refused
+  /// HELLO's reason) are read by then, and the peer's last bytes are read rather than answered
+  /// with a reset.
+  static constexpr auto kCloseLinger = std::chrono::seconds(1);
+
   asio::awaitable<void> timer_loop() {
     while (!session_.closed()) {
       armed_ = session_.next_deadline().value_or(core::TimePoint::max());
@@ -154,11 +160,14 @@ class SessionRunner {
       co_await timer_.async_wait(kTuple);
       armed_ = core::TimePoint::max();
       // The wait ends early when dispatch() moved the deadline earlier (re-arm), or when the
-      // reader finished because the session closed (the loop condition then ends it).
-      if (session_.closed()) co_return;
+      // session closed (the loop condition then ends it).
+      if (session_.closed()) break;
       session_.on_timer(clock_.now());
       dispatch();
     }
+    lingering_ = true;
+    timer_.expires_after(kCloseLinger);
+    co_await timer_.async_wait(kTuple);
   }
 
   // Ends when the session is closed and everything it queued is written, or on a write error.
@@ -222,7 +231,9 @@ class SessionRunner {
   asio::steady_timer timer_;
   asio::steady_timer write_timer_;
   core::Duration write_timeout_;
-  bool write_timed_out_ = false;  // the write deadline fired and closed the stream
+  bool write_timed_out_ = false;
+  bool lingering_ = false;  // the session closed; the timer now bounds the wait for the peer  //
+                            // the write deadline fired and closed the stream
   core::TimePoint armed_ = core::TimePoint::max();  // what timer_ waits for
   std::size_t pause_reads_above_ = static_cast<std::size_t>(-1);
   bool dispatching_ = false;

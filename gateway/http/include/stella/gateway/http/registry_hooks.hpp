@@ -7,7 +7,7 @@
 // Thread-safe: the listeners of several workers call it, each for its own connections; one lock
 // serialises what they change (registrations, health, names, counters). Taken per HELLO,
 // heartbeat, drain and close, never per request: the route table it feeds publishes snapshots
-// that requests read without it.
+// that requests read without it. Log lines are written after it is released.
 #pragma once
 
 #include <array>
@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "stella/gateway/upstream_router.hpp"
 #include "stella/transport/gateway_listener.hpp"
@@ -32,9 +33,6 @@ class RegistryHooks final : public transport::GatewayHooks {
 
   /// The route table (thread-safe on its own: it has a lock of its own).
   gw::RouteTable& routes() noexcept { return router_.registry().routes(); }
-  /// The router's own call table, for a single owner (`stella-gw listen`); the gateway's hub
-  /// keeps calls in its workers' tables instead.
-  gw::UpstreamRouter& router() noexcept { return router_; }
 
   /// HELLO endpoints refused in HELLO_ACK, by core::RejectReason code (0: any other code), and
   /// whole HELLOs refused.
@@ -53,7 +51,9 @@ class RegistryHooks final : public transport::GatewayHooks {
   }
 
  private:
-  void transition(const std::string& who, const std::optional<gw::HealthTransition>& t);
+  static void transition(std::vector<std::string>& lines, const std::string& who,
+                         const std::optional<gw::HealthTransition>& t);
+  void write(const std::vector<std::string>& lines) const;
 
   mutable std::mutex mu_;  // everything below it and the router's registry
   gw::UpstreamRouter router_;
