@@ -31,7 +31,7 @@ void prefer_local(const Route& route, Pick& pick, LocalWorker worker) {
   const auto take = [&](std::size_t i) {
     const RouteCandidate& c = all[i];
     if (c.info->region != chosen.info->region || c.state->health() != chosen.state->health() ||
-        c.state->in_flight() > chosen.state->in_flight() + kTwinInFlightSlack ||
+        c.state->in_flight() > 2 * chosen.state->in_flight() + kTwinInFlightSlack ||
         !worker.runs(c.info->connection_id))
       return false;
     pick.instance = &c;

@@ -185,7 +185,8 @@ TEST(InstancePicker, PreferLocalTakesTheTwinOnTheRequestsWorker) {
     EXPECT_EQ(conn(*p), 5u);
   }
   EXPECT_EQ(to_b, 4);  // round-robin over four candidates, two of them "b"
-  // A twin with requests piling up (more than the slack beyond the pick's) is not taken.
+  // A twin with requests piling up (beyond twice the pick's, 0 here, plus the slack) is not
+  // taken.
   {
     std::vector<InFlightGuard> stuck;
     for (std::uint32_t i = 0; i <= kTwinInFlightSlack; ++i)

@@ -40,11 +40,11 @@ struct LocalWorker {
 /// A service instance connected more than once (once per gateway worker, say) is a candidate per
 /// connection, its twins adjacent in route.candidates (sorted by instance id). When the picked
 /// connection is not run by `worker` and a twin's is, with the same region and health and at
-/// most kTwinInFlightSlack more requests in flight, the pick becomes that twin: the same
-/// instance, reached without a hop to another worker. (A twin whose requests pile up — a
-/// connection that stopped answering before its heartbeats say so — loses its worker's traffic
-/// to the others.)
-inline constexpr std::uint32_t kTwinInFlightSlack = 16;
+/// most twice the pick's requests in flight plus kTwinInFlightSlack, the pick becomes that
+/// twin: the same instance, reached without a hop to another worker. (Workers' loads differ, so
+/// their twins' counts do; a twin whose requests pile up — a connection that stopped answering
+/// before its heartbeats say so — loses its worker's traffic to the others.)
+inline constexpr std::uint32_t kTwinInFlightSlack = 64;
 void prefer_local(const Route& route, Pick& pick, LocalWorker worker);
 
 }  // namespace stella::gw
