@@ -267,7 +267,7 @@ struct GatewayServer::Impl {
   void shutdown();
   asio::awaitable<void> accept_loop(WorkerContext& w, tcp::acceptor& acceptor);
   asio::awaitable<void> metrics_accept_loop();
-  /// Once a second on the transport executor: drops routes held past their grace.
+  /// Once a second on worker 0: drops routes held past their grace.
   asio::awaitable<void> expire_held_routes();
   /// Counts an accepted client connection, or closes it when http.maxConnections is reached.
   bool admit(tcp::socket& socket, std::size_t reserve = 0);

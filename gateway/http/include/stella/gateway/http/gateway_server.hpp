@@ -1,6 +1,7 @@
 // The whole gateway process: worker event loops, the HTTP(S) ingress listener on each worker
-// (SO_REUSEPORT: the kernel spreads connections), the service transport (TCP and TLS
-// listeners, registry, UpstreamHub) on worker 0, and graceful shutdown.
+// (SO_REUSEPORT: the kernel spreads connections), the service transport (a service listener per
+// worker, worker 0 accepting on TCP and TLS and handing TCP connections to each worker in turn;
+// the registry; the UpstreamHub's lane per worker), and graceful shutdown.
 //
 // Shutdown (SIGTERM/SIGINT, or shutdown()): readiness turns 503 and the listeners close; idle
 // keep-alive connections close, busy ones after their response (Connection: close); when

@@ -75,7 +75,7 @@ struct UpstreamPart {
 using PartChannel =
     asio::experimental::concurrent_channel<void(boost::system::error_code, UpstreamPart)>;
 
-/// Shared between the HTTP side (owner) and the transport executor.
+/// Shared between the HTTP side (owner) and the lane (worker) of its service connection.
 struct UpstreamCall {
   explicit UpstreamCall(const asio::any_io_executor& http_executor, std::size_t capacity)
       : channel(http_executor, capacity) {}
