@@ -223,6 +223,14 @@ TEST(Lifecycle, BadConfigNamesTheKeyAndExits1) {
 namespace stella::e2e {
 namespace {
 
+// The value of an unlabelled counter on /metrics (-1: no scrape, or no such line).
+double counter_value(std::uint16_t port, const std::string& name) {
+  auto r = http_exchange(port, get("/metrics"));
+  if (!r) return -1;
+  const auto at = r->body.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::atof(r->body.c_str() + at + name.size() + 2);
+}
+
 // 8 client connections × 50 keep-alive requests for distinct items: how many came back 200
 // with their own path.
 int answered_items(std::uint16_t port) {
@@ -264,6 +272,8 @@ TEST(MultiWorker, RequestsOnEveryWorkerReachTheServiceAndBack) {
   auto stream = http_exchange(gw.http(), get("/api/v1/demo/stream/200"));
   ASSERT_TRUE(stream);
   EXPECT_EQ(stream->body.substr(stream->body.size() - 10), "chunk 199\n");
+  // One service connection, on one worker: requests read by the three others hop to it.
+  EXPECT_GT(counter_value(gw.http(), "gateway_upstream_cross_worker_total"), 0);
 }
 
 TEST(MultiWorker, AServiceConnectedOncePerWorkerIsServedOnEach) {
@@ -278,14 +288,18 @@ TEST(MultiWorker, AServiceConnectedOncePerWorkerIsServedOnEach) {
                     "--instance", "twin", "--region", "local", "--connections", "2"},
                    "twin");
   ASSERT_TRUE(gw.wait_instances(2)) << gw.gateway_log();
-  const std::string log = gw.gateway_log();
-  EXPECT_NE(log.find("conn 2 "), std::string::npos) << log;
-  EXPECT_NE(log.find("conn 3 "), std::string::npos) << log;
+  // (The log is written by its own thread: its lines may follow /health/ready.)
+  EXPECT_TRUE(eventually([&] {
+    const std::string log = gw.gateway_log();
+    return log.find("conn 2 ") != std::string::npos && log.find("conn 3 ") != std::string::npos;
+  })) << gw.gateway_log();
   EXPECT_EQ(answered_items(gw.http()), 400);  // client connections land on both workers
   auto stream = http_exchange(gw.http(), get("/api/v1/demo/stream/200"));
   ASSERT_TRUE(stream);
   EXPECT_EQ(stream->body.substr(stream->body.size() - 10), "chunk 199\n");
   EXPECT_EQ(gw.in_flight(), 0);
+  // Every request went out on its own worker's connection of the instance.
+  EXPECT_EQ(counter_value(gw.http(), "gateway_upstream_cross_worker_total"), 0);
 }
 
 }  // namespace

@@ -48,7 +48,7 @@ class ExchangeLoop final : public HttpConnectionBase,
               // Room for one maximal head plus a read; more is back-pressure.
               w.shared.head_limits.max_header_bytes + ClientConnection<Stream>::kReadChunk,
               s_.http.max_pipelined),
-        fwd_(*w.shared.hub, w.io.get_executor(), w.spare_calls),
+        fwd_(*w.shared.hub, w.io.get_executor(), w.spare_calls, w.metrics),
         // Without credit (routing.streamWindow 0) an answer waiting for its turn would grow
         // until the hub's bound fails it: one request at a time then.
         depth_(s_.routing.stream_window == 0 ? 1 : std::max<std::size_t>(s_.http.max_pipelined, 1)),
@@ -279,7 +279,8 @@ class ExchangeLoop final : public HttpConnectionBase,
   // http.maxPipelinedRequests requests in flight on the connection; their answers are written
   // in order, each when the one before it is out (docs/http.md, "Pipelining and keep-alive").
   struct Ahead {
-    explicit Ahead(WorkerContext& w) : fwd(*w.shared.hub, w.io.get_executor(), w.spare_calls) {}
+    explicit Ahead(WorkerContext& w)
+        : fwd(*w.shared.hub, w.io.get_executor(), w.spare_calls, w.metrics) {}
     std::unique_ptr<Exchange> ex;
     UpstreamForwarder fwd;
     std::optional<core::TimePoint> forwarded_at;  // when its REQUEST went out (if it did)

@@ -219,6 +219,7 @@ void WorkerMetrics::merge(const WorkerMetrics& o) {
     outcomes_[i] += o.outcomes_[i];
   for (const auto& [t, n] : o.tenants_exceeded_)
     tenants_exceeded_[t] += n;
+  cross_worker_calls_ += o.cross_worker_calls_;
 }
 
 std::string render_metrics(const WorkerMetrics& m, const ProcessGauges& g,
@@ -281,6 +282,12 @@ std::string render_metrics(const WorkerMetrics& m, const ProcessGauges& g,
   }
   fams.push_back(std::move(outcomes));
   fams.push_back(std::move(bad));
+  auto cross = family("gateway_upstream_cross_worker_total",
+                      "Requests sent on a service connection of another worker (a thread hop "
+                      "each way; docs/http.md, Workers)",
+                      MetricType::Counter);
+  cross.metric.push_back(counter({}, static_cast<double>(m.cross_worker_calls())));
+  fams.push_back(std::move(cross));
 
   auto auth_fail = family("gateway_auth_failures_total",
                           "Authentication and authorization "

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "stella/core/credit.hpp"
+#include "stella/gateway/http/metrics.hpp"
 #include "stella/gateway/http/upstream_hub.hpp"
 #include "stella/gateway/instance_picker.hpp"
 
@@ -29,9 +30,10 @@ class UpstreamForwarder {
   /// they end — given back only by a call to a service connection of this worker (the hub's
   /// lane then ran on this thread too): one to another worker's connection would have to
   /// synchronise with that lane's last use of it, so it is freed instead.
+  /// `metrics`: the worker's, where a call to another worker's connection is counted.
   UpstreamForwarder(UpstreamHub& hub, boost::asio::any_io_executor executor,
-                    std::vector<std::shared_ptr<UpstreamCall>>& spare_calls)
-      : hub_(hub), executor_(std::move(executor)), spare_calls_(&spare_calls) {}
+                    std::vector<std::shared_ptr<UpstreamCall>>& spare_calls, WorkerMetrics& metrics)
+      : hub_(hub), executor_(std::move(executor)), spare_calls_(&spare_calls), metrics_(metrics) {}
 
   /// A call is open: started and neither finished nor cancelled.
   bool active() const noexcept { return call_ != nullptr && !cancelled_; }
@@ -59,6 +61,7 @@ class UpstreamForwarder {
     request_window_ = 0;  // a streamed body waits for its initial window (a credit part)
     const std::uint64_t connection = pick.instance->info->connection_id;
     local_ = hub_.local(connection, executor_);
+    if (!local_) metrics_.record_cross_worker_call();
     hub_.start(call_, connection, std::move(request), end_stream);
   }
   /// More request body, in order. Only while may_send_body(): each chunk takes its size plus
@@ -147,6 +150,7 @@ class UpstreamForwarder {
   UpstreamHub& hub_;
   boost::asio::any_io_executor executor_;
   std::vector<std::shared_ptr<UpstreamCall>>* spare_calls_;
+  WorkerMetrics& metrics_;
   std::shared_ptr<UpstreamCall> call_;
   bool cancelled_ = false;
   bool local_ = false;          // call_ goes to a service connection of this worker

@@ -74,6 +74,8 @@ class WorkerMetrics {
   /// A 429 for `tenant` (empty: "anonymous"). At most `max_tenants` distinct tenants are kept
   /// per worker; the rest count as "other".
   void record_rate_limit_exceeded(std::string_view tenant, std::size_t max_tenants);
+  /// A REQUEST sent on a service connection of another worker (a thread hop each way).
+  void record_cross_worker_call() noexcept { ++cross_worker_calls_; }
 
   /// Adds `o` into this (the scrape's accumulator).
   void merge(const WorkerMetrics& o);
@@ -88,6 +90,7 @@ class WorkerMetrics {
     return auth_failures_;
   }
   const std::array<std::uint64_t, kOutcomeCount>& outcomes() const noexcept { return outcomes_; }
+  std::uint64_t cross_worker_calls() const noexcept { return cross_worker_calls_; }
   const std::unordered_map<std::string, std::uint64_t>& tenants_exceeded() const noexcept {
     return tenants_exceeded_;
   }
@@ -101,6 +104,7 @@ class WorkerMetrics {
   std::array<std::uint64_t, kAuthFailureReasonCount> auth_failures_{};
   std::array<std::uint64_t, kOutcomeCount> outcomes_{};
   std::unordered_map<std::string, std::uint64_t> tenants_exceeded_;
+  std::uint64_t cross_worker_calls_ = 0;
   std::string key_;  // reused lookup key: no allocation once it has grown
 };
 
