@@ -360,6 +360,7 @@ void RouteTable::publish(const std::vector<std::string>& dirty_methods) {
       std::make_shared<const RouteSnapshot>(version_, std::move(methods), instances_.size());
   const std::lock_guard lock(current_mu_);
   current_.swap(next);  // (the old one is released after the lock, by `next`)
+  published_version_.store(version_, std::memory_order_release);
 }
 
 }  // namespace stella::gw

@@ -27,6 +27,25 @@ TEST(RouteTable, StartsEmpty) {
   EXPECT_EQ(find(t, "GET", "/").status, LookupStatus::not_found);
 }
 
+// A worker keeps its snapshot while nothing is published, and takes the new one after.
+TEST(RouteTable, RefreshKeepsTheSnapshotUntilANewerIsPublished) {
+  RouteTable t;
+  std::shared_ptr<const RouteSnapshot> kept;
+  t.refresh(kept);
+  ASSERT_NE(kept, nullptr);
+  EXPECT_EQ(kept->version(), t.published_version());
+  const auto* first = kept.get();
+  t.refresh(kept);
+  EXPECT_EQ(kept.get(), first);
+  ASSERT_TRUE(
+      t.register_instance(inst(1, "scanner", "scan-a"), {ep("GET", "/x", 0, {})}).registered());
+  EXPECT_EQ(kept.get(), first);  // kept until refreshed
+  t.refresh(kept);
+  EXPECT_NE(kept.get(), first);
+  EXPECT_EQ(kept, t.snapshot());
+  EXPECT_EQ(kept->instance_count(), 1u);
+}
+
 TEST(RouteTable, RegisterThenLookup) {
   RouteTable t;
   const auto r = t.register_instance(inst(1, "scanner", "scan-a"),

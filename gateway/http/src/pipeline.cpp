@@ -199,7 +199,8 @@ class RouteMatchStage final : public Stage {
   StageStatus run(Exchange& ex, StageContext& ctx) const override {
     auto& w = ctx.worker;
     ex.times.routing_start = w.shared.clock->now();
-    ex.snapshot = w.shared.routes->snapshot();
+    w.shared.routes->refresh(w.routes);
+    ex.snapshot = w.routes;
     auto problem = match_route(ctx.head, *ex.snapshot, ex.proxy);
     if (problem) {
       ex.times.routing_end = w.shared.clock->now();

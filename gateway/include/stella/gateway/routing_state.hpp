@@ -31,9 +31,10 @@
 //
 // Thread-safety: every member function is thread-safe. register_instance, unregister_instance,
 // instance_state and counters serialise on an internal mutex (writers are rare: HELLOs and
-// disconnects). snapshot() is an atomic load of a std::shared_ptr — it takes no lock of ours
-// (libstdc++ guards the control block with a spin bit for the copy) and never waits for a
-// writer that is building a snapshot.
+// disconnects). snapshot() copies the current pointer under a second mutex held only for the
+// copy, so it never waits for a writer that is building a snapshot; published_version() is one
+// atomic load, so a reader that keeps a snapshot (one per gateway worker) takes no lock at all
+// until a new one is published.
 #pragma once
 
 #include <atomic>
@@ -158,6 +159,16 @@ class RouteTable {
     const std::lock_guard lock(current_mu_);
     return current_;
   }
+  /// The version of the newest published snapshot (0: none yet, the empty one). Set after the
+  /// snapshot is: a reader that sees it can get that snapshot (or a newer one) from snapshot().
+  std::uint64_t published_version() const noexcept {
+    return published_version_.load(std::memory_order_acquire);
+  }
+  /// `kept` when it is the newest published snapshot, else the newest (snapshot()): one atomic
+  /// load while nothing changes.
+  void refresh(std::shared_ptr<const RouteSnapshot>& kept) const {
+    if (!kept || kept->version() != published_version()) kept = snapshot();
+  }
 
   /// The dynamic state of a registered instance, or null.
   std::shared_ptr<InstanceState> instance_state(std::uint64_t connection_id) const;
@@ -205,6 +216,7 @@ class RouteTable {
   // ordering, a race ThreadSanitizer reports between a request and a publication.
   mutable std::mutex current_mu_;
   std::shared_ptr<const RouteSnapshot> current_;
+  std::atomic<std::uint64_t> published_version_{0};
 };
 
 }  // namespace stella::gw

@@ -143,6 +143,10 @@ struct WorkerContext {
   std::vector<Candidate> scratch;
   /// This worker among all: its own service connections are reached without a hop.
   LocalWorker local;
+  /// The route snapshot this worker's requests start from, renewed when a newer one is
+  /// published (RouteTable::refresh: no lock per request). An idle worker keeps the one it had
+  /// until its next request.
+  std::shared_ptr<const RouteSnapshot> routes;
   /// This worker's request metrics: written only by this thread (metrics.hpp).
   WorkerMetrics metrics;
   /// Request log lines of the current loop turn, written at its end (request_completion.cpp).
