@@ -85,8 +85,7 @@ struct HandedDescriptor {
   ~HandedDescriptor() {
     if (fd < 0) return;
     ::close(fd);
-    admission->hello_done(source);
-    admission->closed(origin);
+    admission->release(origin, source);
   }
   int fd;
   std::shared_ptr<Admission> admission;
@@ -97,17 +96,17 @@ struct HandedDescriptor {
 
 void GatewayListener::hand_over(tcp::socket socket, ConnectionInfo info) {
   GatewayListener* to = spread_.empty() ? this : spread_[next_spread_++ % spread_.size()];
-  // Over maxConnections adopt() closes at once rather than queue without bound.
-  if (to == this) {
-    adopt<tcp::socket>(std::move(socket), std::move(info), &close_socket);
-    return;
-  }
-  // Counted here, before it is posted: descriptors on their way to a slow worker count against
-  // the limits like the connections they will be.
+  // Counted here, before it may be posted: over a limit it is closed at once rather than queued
+  // without bound, and descriptors on their way to a slow worker count like the connections
+  // they will be.
   std::string source = source_of(info.peer);
   const auto origin = static_cast<std::size_t>(info.origin);
   if (stopping_ || !admission_->admit(origin, source)) {
     close_socket(socket);
+    return;
+  }
+  if (to == this) {
+    serve<tcp::socket>(std::move(socket), std::move(info), &close_socket, source);
     return;
   }
   boost::system::error_code ec;
@@ -115,8 +114,7 @@ void GatewayListener::hand_over(tcp::socket socket, ConnectionInfo info) {
   const int fd = ec ? -1 : socket.release(ec);
   if (ec || fd < 0) {
     close_socket(socket);
-    admission_->hello_done(source);
-    admission_->closed(origin);
+    admission_->release(origin, source);
     return;
   }
   HandedDescriptor handed(fd, admission_, std::move(source), origin);

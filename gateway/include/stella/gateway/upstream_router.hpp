@@ -2,13 +2,14 @@
 // events (HELLO → registration, heartbeats and drains → health, close → leaving the route
 // table) and the call table behind its streams ((connection, stream) → the owner's call, with
 // the instance's in-flight count kept as streams open and end). One implementation for the
-// production hub (gateway/http UpstreamHub, behind RegistryHooks) and the simulator, so the
-// simulator runs the production wiring rather than a copy of it.
+// production gateway (its registry behind gateway/http RegistryHooks, its calls in the
+// UpstreamHub's per-worker CallTables) and the simulator, so the simulator runs the production
+// wiring rather than a copy of it.
 //
 // A "call" is the owner's handle for one request (an index into its own table: the hub's
-// UpstreamCall slots, the simulator's request slots). Not thread-safe: one owner (the transport
-// executor, or the simulator's loop). The call table alone (CallTable) serves a gateway with
-// several workers: each worker's hub keeps the calls of its own connections, and the registry
+// UpstreamCall slots, the simulator's request slots). Not thread-safe: one owner (a gateway
+// worker's event loop, or the simulator's loop). The gateway uses the call table alone
+// (CallTable): each worker's hub lane keeps the calls of its own connections, and the registry
 // is shared behind a lock (gateway/http RegistryHooks).
 #pragma once
 
@@ -69,8 +70,8 @@ class CallTable {
   std::size_t open_ = 0;
 };
 
-/// The registry and one call table together: one owner for both (`stella-gw listen`, the
-/// simulator, a gateway with one worker).
+/// The registry and one call table together, for one owner of both: the simulator and
+/// `stella-gw listen` (RegistryHooks holds one; the gateway's calls are in its hub's lanes).
 class UpstreamRouter : public CallTable {
  public:
   explicit UpstreamRouter(RegistrySettings settings = {});

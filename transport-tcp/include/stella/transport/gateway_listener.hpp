@@ -121,6 +121,11 @@ class Admission {
     --connections_;
     --live_by_origin_[origin];
   }
+  /// A connection admit() counted that will not be served after all (closed before its HELLO).
+  void release(std::size_t origin, const std::string& source) {
+    hello_done(source);
+    closed(origin);
+  }
   bool accepting(std::size_t origin) const {
     const std::lock_guard lock(mu_);
     return accepting_locked(origin);
@@ -292,8 +297,7 @@ std::uint64_t GatewayListener::serve(Stream stream, ConnectionInfo info,
                                      std::function<void(Stream&)> close,
                                      const std::string& source) {
   if (stopping_) {  // counted, and never to be served: given back
-    admission_->hello_done(source);
-    admission_->closed(static_cast<std::size_t>(info.origin));
+    admission_->release(static_cast<std::size_t>(info.origin), source);
     close(stream);
     return 0;
   }

@@ -231,9 +231,8 @@ class SessionRunner {
   asio::steady_timer timer_;
   asio::steady_timer write_timer_;
   core::Duration write_timeout_;
-  bool write_timed_out_ = false;
-  bool lingering_ = false;  // the session closed; the timer now bounds the wait for the peer  //
-                            // the write deadline fired and closed the stream
+  bool write_timed_out_ = false;  // the write deadline fired and closed the stream
+  bool lingering_ = false;        // the session closed; the timer now bounds the wait for the peer
   core::TimePoint armed_ = core::TimePoint::max();  // what timer_ waits for
   std::size_t pause_reads_above_ = static_cast<std::size_t>(-1);
   bool dispatching_ = false;

@@ -141,8 +141,7 @@ class UpstreamHub final {
   /// The listener of worker `worker`, whose sessions that lane's calls use. Set once before
   /// traffic.
   void attach(std::size_t worker, transport::GatewayListener& listener) noexcept;
-  std::size_t workers() const noexcept { return lanes_.size(); }
-  /// The worker whose listener runs `connection`.
+  /// The worker whose listener runs `connection` (the convention of gw::LocalWorker).
   std::size_t worker_of(std::uint64_t connection) const noexcept {
     return static_cast<std::size_t>(connection % lanes_.size());
   }
