@@ -18,6 +18,71 @@ std::optional<std::string_view> RouteMatch::param(std::string_view name) const n
 
 PathMatcher::PathMatcher() : nodes_(1) {}
 
+namespace {
+
+// Segments are short: a byte loop beats a call to memcmp.
+bool same_text(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::uint32_t PathMatcher::Literals::find(std::string_view text) const noexcept {
+  if (slots_.empty()) {
+    for (const Entry& e : entries_) {
+      if (same_text(e.text, text)) return e.child;
+    }
+    return kNone;
+  }
+  const std::uint32_t h = hash_of(text);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    const std::uint32_t s = slots_[i];
+    if (s == 0) return kNone;  // at most half full: an empty slot ends every probe
+    const Entry& e = entries_[s - 1];
+    if (e.hash == h && same_text(e.text, text)) return e.child;
+  }
+}
+
+void PathMatcher::Literals::insert(std::string text, std::uint32_t child) {
+  const std::uint32_t h = hash_of(text);
+  entries_.push_back(Entry{std::move(text), child, h});
+  reindex();
+}
+
+void PathMatcher::Literals::erase(std::string_view text) {
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (entries_[i].text != text) continue;
+    if (i + 1 != entries_.size()) entries_[i] = std::move(entries_.back());
+    entries_.pop_back();
+    reindex();
+    return;
+  }
+}
+
+void PathMatcher::Literals::reindex() {
+  slots_.clear();
+  if (entries_.size() <= kScanned) {
+    slots_.shrink_to_fit();
+    return;
+  }
+  std::size_t n = 16;
+  while (n < 2 * entries_.size())
+    n *= 2;
+  slots_.assign(n, 0);
+  const std::size_t mask = n - 1;
+  for (std::size_t k = 0; k < entries_.size(); ++k) {
+    std::size_t i = entries_[k].hash & mask;
+    while (slots_[i] != 0)
+      i = (i + 1) & mask;
+    slots_[i] = static_cast<std::uint32_t>(k + 1);
+  }
+}
+
 std::uint32_t PathMatcher::new_node() {
   if (!free_nodes_.empty()) {
     const std::uint32_t n = free_nodes_.back();
@@ -35,12 +100,12 @@ std::optional<AddError> PathMatcher::add(const PathTemplate& tmpl, std::uint32_t
   for (std::size_t i = 0; i < walk; ++i) {
     // new_node() may grow nodes_, so no Node& is held across it.
     if (segs[i].kind == SegmentKind::kLiteral) {
-      const auto it = nodes_[node].literals.find(std::string_view(segs[i].text));
-      if (it != nodes_[node].literals.end()) {
-        node = it->second;
+      const std::uint32_t found = nodes_[node].literals.find(segs[i].text);
+      if (found != kNone) {
+        node = found;
       } else {
         const std::uint32_t child = new_node();
-        nodes_[node].literals.emplace(segs[i].text, child);
+        nodes_[node].literals.insert(segs[i].text, child);
         node = child;
       }
     } else {
@@ -76,8 +141,7 @@ std::optional<std::uint32_t> PathMatcher::remove(const PathTemplate& tmpl) {
     const Node& n = nodes_[chain.back()];
     std::uint32_t child = kNone;
     if (segs[i].kind == SegmentKind::kLiteral) {
-      const auto it = n.literals.find(std::string_view(segs[i].text));
-      if (it != n.literals.end()) child = it->second;
+      child = n.literals.find(segs[i].text);
     } else {
       child = n.param;
     }
@@ -120,12 +184,9 @@ std::uint32_t PathMatcher::find_route(std::uint32_t node, const NormalizedPath& 
     // A template ending here beats a catch-all matching zero segments.
     return n.exact != kNone ? n.exact : n.catch_all;
   }
-  if (!n.literals.empty()) {
-    const auto it = n.literals.find(path.segment(depth));
-    if (it != n.literals.end()) {
-      const std::uint32_t r = find_route(it->second, path, depth + 1);
-      if (r != kNone) return r;
-    }
+  if (const std::uint32_t child = n.literals.find(path.segment(depth)); child != kNone) {
+    const std::uint32_t r = find_route(child, path, depth + 1);
+    if (r != kNone) return r;
   }
   if (n.param != kNone) {
     const std::uint32_t r = find_route(n.param, path, depth + 1);

@@ -5,11 +5,13 @@ namespace stella::gw {
 std::optional<Pick> pick_instance(const Route& route, const Selector& selector, core::Random& rng,
                                   std::vector<Candidate>& scratch) {
   scratch.clear();
+  // The tiers worked out with the snapshot, when they are this selector's.
+  const bool tiers_known = route.region_tiers && route.region_tiers == selector.region_tiers();
   for (const RouteCandidate& rc : route.candidates) {
     const InstanceState& st = *rc.state;
-    scratch.push_back(Candidate{rc.info->instance_id, rc.info->connection_id, rc.info->region,
-                                st.health(), st.average_ping(), st.last_heartbeat(),
-                                st.in_flight()});
+    scratch.push_back(Candidate{
+        rc.instance_id, rc.connection_id, tiers_known ? rc.tier : selector.tier_of(rc.info->region),
+        st.health(), st.average_ping(), st.last_heartbeat(), st.in_flight()});
   }
   // Only round-robin touches the shared counter: the other policies never contend on it.
   std::uint64_t ticket = 0;

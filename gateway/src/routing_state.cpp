@@ -314,7 +314,10 @@ std::shared_ptr<const MethodRoutes> RouteTable::build_method(const std::string& 
       claims.insert(claims.end(), m.endpoint->required_claims.begin(),
                     m.endpoint->required_claims.end());
       anonymous = anonymous && m.endpoint->anonymous;
-      candidates.push_back(RouteCandidate{inst->second.info, inst->second.state, m.endpoint});
+      const InstanceInfo& info = *inst->second.info;
+      candidates.push_back(RouteCandidate{
+          inst->second.info, inst->second.state, m.endpoint, info.instance_id, info.connection_id,
+          s_.region_tiers ? s_.region_tiers->of(info.region) : Tier::other});
     }
     // A held route keeps the claims of its last instance: no instance, no weaker route.
     if (entry.members.empty()) {
@@ -333,7 +336,7 @@ std::shared_ptr<const MethodRoutes> RouteTable::build_method(const std::string& 
     if (out->matcher.add(primary.tmpl, index)) continue;
     out->routes.push_back(Route{method, primary.tmpl, primary.tmpl.to_string(), entry.service,
                                 primary.endpoint, std::move(claims), anonymous,
-                                std::move(candidates), entry.runtime});
+                                std::move(candidates), entry.runtime, s_.region_tiers});
   }
   return out;
 }

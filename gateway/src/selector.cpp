@@ -71,15 +71,18 @@ std::optional<std::string> validate(const SelectorSettings& s) {
   return std::nullopt;
 }
 
-Selector::Selector(SelectorSettings settings) : s_(std::move(settings)) {}
-
-Tier Selector::tier_of(std::string_view region) const noexcept {
-  if (region == s_.local_region) return Tier::local;
-  for (const std::string& n : s_.neighbor_regions) {
+Tier RegionTiers::of(std::string_view region) const noexcept {
+  if (region == local) return Tier::local;
+  for (const std::string& n : neighbors) {
     if (region == n) return Tier::neighbor;
   }
   return Tier::other;
 }
+
+Selector::Selector(SelectorSettings settings)
+    : s_(std::move(settings)),
+      regions_(
+          std::make_shared<const RegionTiers>(RegionTiers{s_.local_region, s_.neighbor_regions})) {}
 
 std::optional<Selection> Selector::select(std::span<const Candidate> candidates, core::Random& rng,
                                           std::uint64_t round_robin_ticket) const {
@@ -93,16 +96,10 @@ std::optional<Selection> Selector::select(std::span<const Candidate> candidates,
     return k >= n ? k - n : k;
   };
 
-  // Each examined candidate's tier, worked out once (region compares) for both passes below;
-  // past kMemo candidates the second pass works it out again.
-  constexpr std::size_t kMemo = 64;
-  std::array<Tier, kMemo> tiers{};
   std::array<TierCount, kTierCount> count{};
   for (std::size_t j = 0; j < m; ++j) {
     const Candidate& c = candidates[index_of(j)];
-    const Tier tier = tier_of(c.region);
-    if (j < kMemo) tiers[j] = tier;
-    TierCount& tc = count[static_cast<std::size_t>(tier)];
+    TierCount& tc = count[static_cast<std::size_t>(c.tier)];
     if (c.health != core::HealthStatus::draining) ++tc.members;
     if (is_routable(c.health)) ++tc.routable;
     if (c.health == core::HealthStatus::healthy) ++tc.healthy;
@@ -146,9 +143,8 @@ std::optional<Selection> Selector::select(std::span<const Candidate> candidates,
   const TierCount& tc = count[chosen];
   const bool healthy_only = s_.prefer_healthy && tc.healthy > 0;
   const std::size_t group_size = healthy_only ? tc.healthy : tc.routable;
-  auto in_group = [&](const Candidate& c, std::size_t j) {
-    const Tier tier = j < kMemo ? tiers[j] : tier_of(c.region);
-    if (static_cast<std::size_t>(tier) != chosen) return false;
+  auto in_group = [&](const Candidate& c) {
+    if (static_cast<std::size_t>(c.tier) != chosen) return false;
     return healthy_only ? c.health == core::HealthStatus::healthy : is_routable(c.health);
   };
 
@@ -177,7 +173,7 @@ std::optional<Selection> Selector::select(std::span<const Candidate> candidates,
   for (std::size_t j = 0; j < m; ++j) {
     const std::size_t i = index_of(j);
     const Candidate& c = candidates[i];
-    if (!in_group(c, j)) continue;
+    if (!in_group(c)) continue;
     if (s_.policy == Policy::lowest_ping) {
       if (best == n || ping_order_less(c, candidates[best])) best = i;
     } else {

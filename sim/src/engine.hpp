@@ -195,7 +195,8 @@ class Engine {
   void on_deliver(std::uint32_t conn, bool to_service);
   void on_gateway_timer(std::uint32_t conn, core::TimePoint at);
   void on_service_timer(std::uint32_t conn, core::TimePoint at);
-  void rearm(Conn& c, std::uint32_t ci);
+  void rearm_gateway(Conn& c, std::uint32_t ci);
+  void rearm_service(Conn& c, std::uint32_t ci);
   void arm(std::optional<core::TimePoint> deadline, core::TimePoint& timer, EventKind kind,
            std::uint32_t ci);
   void on_job_done(std::uint32_t conn, std::uint32_t stream);

@@ -125,7 +125,7 @@ void Engine::pump_gateway(std::uint32_t ci) {
     c.gs_timer = kNever;
     return;
   }
-  rearm(c, ci);
+  rearm_gateway(c, ci);
 }
 
 void Engine::pump_service(std::uint32_t ci) {
@@ -143,11 +143,16 @@ void Engine::pump_service(std::uint32_t ci) {
     c.ss_timer = kNever;
     return;
   }
-  rearm(c, ci);
+  rearm_service(c, ci);
 }
 
-void Engine::rearm(Conn& c, std::uint32_t ci) {
+// Each session's deadlines change only when that session is driven (bytes, a timer, a call),
+// and every such call is followed by its own pump: a pump re-arms its session alone.
+void Engine::rearm_gateway(Conn& c, std::uint32_t ci) {
   if (c.gs && !c.gs_dead) arm(c.gs->next_deadline(), c.gs_timer, EventKind::gateway_timer, ci);
+}
+
+void Engine::rearm_service(Conn& c, std::uint32_t ci) {
   if (c.ss && !c.ss_dead && !instances_[c.instance].paused)
     arm(c.ss->next_deadline(), c.ss_timer, EventKind::service_timer, ci);
 }
@@ -170,7 +175,7 @@ void Engine::on_gateway_timer(std::uint32_t ci, core::TimePoint at) {
   Conn& c = *conns_[ci];
   if (!c.gs || c.gs_timer != at) return;  // superseded
   c.gs_timer = kNever;
-  if (const auto due = c.gs->next_deadline(); !due || *due > now_) return rearm(c, ci);
+  if (const auto due = c.gs->next_deadline(); !due || *due > now_) return rearm_gateway(c, ci);
   c.gs->on_timer(now_);
   pump_gateway(ci);
 }
@@ -180,7 +185,7 @@ void Engine::on_service_timer(std::uint32_t ci, core::TimePoint at) {
   if (!c.ss || c.ss_timer != at) return;  // superseded
   c.ss_timer = kNever;
   if (instances_[c.instance].paused) return;  // re-armed on resume
-  if (const auto due = c.ss->next_deadline(); !due || *due > now_) return rearm(c, ci);
+  if (const auto due = c.ss->next_deadline(); !due || *due > now_) return rearm_service(c, ci);
   c.ss->on_timer(now_);
   pump_service(ci);
 }

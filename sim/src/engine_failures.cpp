@@ -226,7 +226,7 @@ void Engine::on_action(std::uint32_t index) {
         deferred.swap(in.deferred);
         for (const Job& j : deferred)
           on_job_done(j.conn, j.stream);
-        if (in.conn == ci && conns_[ci]->ss) rearm(*conns_[ci], ci);
+        if (in.conn == ci && conns_[ci]->ss) rearm_service(*conns_[ci], ci);
       }
       return;
     case Op::slow:

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -199,6 +200,45 @@ TEST(PathMatcher, RemoveByShapeAndPrune) {
   // Re-adding after removal works and reuses freed nodes.
   ASSERT_FALSE(m.add(tmpl("/a/b/c"), 9).has_value());
   EXPECT_EQ(m.match(path("/a/b/c"))->value, 9u);
+}
+
+// A node with more literal children than the matcher scans in place goes through its hash index;
+// random adds and removes of 40 siblings (crossing that size both ways) against a set: every
+// sibling matches exactly while registered (checked at 8 and 9 live siblings, where the index
+// comes and goes, and every 50 steps), near-miss names never do, and a re-added sibling
+// conflicts.
+TEST(PathMatcher, WideNodesMatchThroughTheirIndexAcrossAddsAndRemoves) {
+  PathMatcher m;
+  std::set<int> live;
+  std::uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<int>((state >> 33) % 40);
+  };
+  auto name = [](int i) { return "/v1/s" + std::to_string(i) + "/items"; };
+  for (int step = 0; step < 2000; ++step) {
+    const int i = next();
+    if (live.count(i) == 0) {
+      ASSERT_FALSE(m.add(tmpl(name(i)), static_cast<std::uint32_t>(i)).has_value()) << step;
+      live.insert(i);
+    } else if (step % 3 == 0) {
+      ASSERT_EQ(m.add(tmpl(name(i)), 99)->code, Errc::template_conflict);
+    } else {
+      ASSERT_EQ(m.remove(tmpl(name(i))), static_cast<std::uint32_t>(i)) << step;
+      live.erase(i);
+    }
+    if (step % 50 != 0 && live.size() != 9 && live.size() != 8) continue;
+    for (int k = 0; k < 40; ++k) {
+      const auto r = m.match(path(name(k)));
+      ASSERT_EQ(r.has_value(), live.count(k) == 1) << "step " << step << " s" << k;
+      if (r) {
+        EXPECT_EQ(r->value, static_cast<std::uint32_t>(k));
+      }
+    }
+    EXPECT_FALSE(m.match(path("/v1/s/items")).has_value());
+    EXPECT_FALSE(m.match(path("/v1/s100/items")).has_value());
+    EXPECT_EQ(m.size(), live.size());
+  }
 }
 
 TEST(PathMatcher, AllocationFreeMatchGivesViews) {

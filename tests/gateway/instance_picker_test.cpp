@@ -128,6 +128,40 @@ TEST(InstancePicker, RegionTiersThroughTheTable) {
   EXPECT_EQ(pick(), "far/neighbor");
 }
 
+// The tiers worked out with the snapshot are used only when they are the selector's own: a
+// table given other tiers (here: us1 local) must not steer a selector whose local region is eu1.
+TEST(InstancePicker, TiersWorkedOutWithTheSnapshotAreUsedOnlyForTheirSelector) {
+  SelectorSettings s = local_eu1(Policy::lowest_ping);
+  s.neighbor_regions = {"us1"};
+  const Selector sel(s);
+  const Selector other_sel([] {
+    SelectorSettings o;
+    o.local_region = "us1";
+    return o;
+  }());
+  for (const auto& tiers : {sel.region_tiers(), other_sel.region_tiers()}) {
+    RouteTableSettings ts;
+    ts.region_tiers = tiers;
+    RouteTable t(ts);
+    ASSERT_TRUE(t.register_instance(inst(1, "far", "us1"), {ep("GET", "/x")}).registered());
+    const auto near = t.register_instance(inst(2, "near", "eu1"), {ep("GET", "/x")});
+    ASSERT_TRUE(near.registered());
+    const auto snap = t.snapshot();
+    const Route& r = route_of(*snap, "/x");
+    ASSERT_EQ(r.region_tiers, tiers);
+    EXPECT_EQ(r.candidates[0].instance_id, "far");
+    EXPECT_EQ(r.candidates[0].tier, tiers->local == "us1" ? Tier::local : Tier::neighbor);
+    core::Random rng(4);
+    std::vector<Candidate> scratch;
+    const auto p = pick_instance(r, sel, rng, scratch);
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(p->instance->info->instance_id, "near");
+    EXPECT_EQ(p->selection.tier, Tier::local);
+    EXPECT_EQ(scratch[0].tier, Tier::neighbor);  // far, us1
+    EXPECT_EQ(scratch[1].tier, Tier::local);     // near, eu1
+  }
+}
+
 // Instance "b" connected twice (connections 4 and 5: workers 0 and 1 of two), "a" and "c" once.
 TEST(InstancePicker, PreferLocalTakesTheTwinOnTheRequestsWorker) {
   RouteTable t;

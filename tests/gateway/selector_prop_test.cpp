@@ -22,6 +22,17 @@ constexpr std::array<HealthStatus, 5> kAllHealth{HealthStatus::unknown, HealthSt
                                                  HealthStatus::degraded, HealthStatus::unhealthy,
                                                  HealthStatus::draining};
 
+// The tier of a region under gen_settings()' regions.
+int tier_rank(std::string_view region) {
+  if (region == "eu1") return 0;
+  if (region == "eu2" || region == "us1") return 1;
+  return 2;
+}
+
+int tier_rank(const Candidate& c) {
+  return static_cast<int>(c.tier);
+}
+
 // Small value ranges on purpose: ties in ping, heartbeat and id must happen.
 rc::Gen<Candidate> gen_candidate(std::vector<HealthStatus> healths,
                                  std::vector<std::string_view> regions) {
@@ -30,7 +41,7 @@ rc::Gen<Candidate> gen_candidate(std::vector<HealthStatus> healths,
          std::uint32_t in_flight) {
         return Candidate{id,
                          0,
-                         region,
+                         static_cast<Tier>(tier_rank(region)),
                          h,
                          std::chrono::microseconds(ping_half_ms * 500),
                          core::TimePoint(std::chrono::seconds(hb_s)),
@@ -61,12 +72,6 @@ SelectorSettings gen_settings() {
   return s;
 }
 
-int tier_rank(std::string_view region) {
-  if (region == "eu1") return 0;
-  if (region == "eu2" || region == "us1") return 1;
-  return 2;
-}
-
 // The seed's algorithm (plus prefer-healthy when asked), by filtering and sorting.
 std::optional<std::size_t> oracle_lowest_ping(const std::vector<Candidate>& c,
                                               bool prefer_healthy) {
@@ -79,8 +84,8 @@ std::optional<std::size_t> oracle_lowest_ping(const std::vector<Candidate>& c,
   if (routable.empty()) return std::nullopt;
   int best_tier = 3;
   for (auto i : routable)
-    best_tier = std::min(best_tier, tier_rank(c[i].region));
-  std::erase_if(routable, [&](std::size_t i) { return tier_rank(c[i].region) != best_tier; });
+    best_tier = std::min(best_tier, tier_rank(c[i]));
+  std::erase_if(routable, [&](std::size_t i) { return tier_rank(c[i]) != best_tier; });
   if (prefer_healthy && std::any_of(routable.begin(), routable.end(), [&](std::size_t i) {
         return c[i].health == HealthStatus::healthy;
       })) {
@@ -109,13 +114,13 @@ RC_GTEST_PROP(SelectorProp, NeverPicksUnroutable, ()) {
   if (r) {
     RC_ASSERT(r->index < c.size());
     RC_ASSERT(is_routable(c[r->index].health));
-    RC_ASSERT(static_cast<int>(r->tier) == tier_rank(c[r->index].region));
+    RC_ASSERT(static_cast<int>(r->tier) == tier_rank(c[r->index]));
   }
 }
 
 RC_GTEST_PROP(SelectorProp, NeverLeavesLocalWhileLocalIsRoutableWithoutOverprovisioning, ()) {
   auto c = gen_candidates();
-  c.push_back(Candidate{"local", 1, "eu1",
+  c.push_back(Candidate{"local", 1, Tier::local,
                         *rc::gen::element(HealthStatus::healthy, HealthStatus::degraded)});
   SelectorSettings s = gen_settings();
   s.overprovisioning_factor = 0.0;
@@ -124,7 +129,7 @@ RC_GTEST_PROP(SelectorProp, NeverLeavesLocalWhileLocalIsRoutableWithoutOverprovi
   for (std::uint64_t t = 0; t < 20; ++t) {
     const auto r = sel.select(c, rng, t);
     RC_ASSERT(r.has_value());
-    RC_ASSERT(c[r->index].region == "eu1");
+    RC_ASSERT(c[r->index].tier == Tier::local);
     RC_ASSERT(!r->spilled);
   }
 }
@@ -133,7 +138,7 @@ RC_GTEST_PROP(SelectorProp, NeverLeavesAFullyRoutableLocalTierWithOverprovisioni
   // Local candidates are Healthy, Degraded or Draining only; at least one is routable.
   auto local = *rc::gen::container<std::vector<Candidate>>(gen_candidate(
       {HealthStatus::healthy, HealthStatus::degraded, HealthStatus::draining}, {"eu1"}));
-  local.push_back(Candidate{"local", 0, "eu1", HealthStatus::healthy});
+  local.push_back(Candidate{"local", 0, Tier::local, HealthStatus::healthy});
   auto c = *rc::gen::container<std::vector<Candidate>>(gen_candidate(
       std::vector<HealthStatus>(kAllHealth.begin(), kAllHealth.end()), {"eu2", "us1", "ap1"}));
   c.insert(c.end(), local.begin(), local.end());
@@ -150,7 +155,7 @@ RC_GTEST_PROP(SelectorProp, NeverLeavesAFullyRoutableLocalTierWithOverprovisioni
   for (std::uint64_t t = 0; t < 20; ++t) {
     const auto r = sel.select(c, rng, t);
     RC_ASSERT(r.has_value());
-    RC_ASSERT(c[r->index].region == "eu1");
+    RC_ASSERT(c[r->index].tier == Tier::local);
   }
 }
 
@@ -207,7 +212,7 @@ RC_GTEST_PROP(SelectorProp, RoundRobinSpreadsEvenly, ()) {
   RC_PRE(first.has_value());
   std::vector<std::size_t> group;
   for (std::size_t i = 0; i < c.size(); ++i) {
-    if (tier_rank(c[i].region) != tier_rank(c[*first].region)) continue;
+    if (tier_rank(c[i]) != tier_rank(c[*first])) continue;
     if (!is_routable(c[i].health)) continue;
     if (s.prefer_healthy && c[*first].health == HealthStatus::healthy &&
         c[i].health != HealthStatus::healthy) {

@@ -23,7 +23,9 @@ Candidate cand(std::string_view id, std::string_view region, HealthStatus h,
                core::Duration ping = 1ms, std::uint32_t in_flight = 0,
                core::TimePoint hb = core::TimePoint{}) {
   static std::uint64_t next_conn = 1;
-  return Candidate{id, next_conn++, region, h, ping, hb, in_flight};
+  // The regions of settings() below.
+  static const RegionTiers tiers{"eu1", {"eu2", "us1"}};
+  return Candidate{id, next_conn++, tiers.of(region), h, ping, hb, in_flight};
 }
 
 SelectorSettings settings(Policy p, double factor = 0.0) {

@@ -53,9 +53,10 @@ std::string to_string(const tcp::endpoint& ep) {
          ":" + std::to_string(ep.port());
 }
 
-gw::RegistrySettings registry_settings(const config::GatewayConfig& c) {
+gw::RegistrySettings registry_settings(const config::GatewayConfig& c, const Selector& selector) {
   gw::RegistrySettings r;
   r.routes = c.routing.table;
+  r.routes.region_tiers = selector.region_tiers();
   r.health = c.health;
   r.identities = gw::ServiceIdentityPolicy(c.tls.service_identities);
   return r;
@@ -77,7 +78,7 @@ struct GatewayServer::Impl {
           sink.lifecycle(line.rfind("WARNING", 0) == 0 ? "warn" : "info", line);
         }),
         shared(selector_settings(*config)),
-        registry_hooks(registry_settings(*config), clock, log, false) {
+        registry_hooks(registry_settings(*config, shared.selector), clock, log, false) {
     std::size_t n = config->http.workers;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
     const std::uint64_t seed = core::entropy_seed();

@@ -8,7 +8,8 @@
 // byte-equal, parameters and catch-alls compared by kind, names ignored); add() refuses the
 // second one, so a match is never ambiguous.
 //
-// Implementation: a segment trie with a hash map of literal children per node, one parameter
+// Implementation: a segment trie with a flat table of literal children per node (scanned when
+// small, hashed when large), one parameter
 // child and a catch-all slot; match() is a depth-first search trying literal, then parameter,
 // then catch-all, with backtracking. Each trie node is visited at most once per match, so the
 // cost is O(path depth) for typical tables and never worse than O(trie size); it does not grow
@@ -28,7 +29,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -103,15 +103,34 @@ class PathMatcher {
  private:
   static constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
 
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
+  /// A node's literal children: text → child node. Flat: a few children are scanned in
+  /// place (length first, then bytes; no hashing), more go through an open-addressed index of
+  /// the entries (power-of-two slots, linear probing, at most half full). Changes, which only
+  /// registration makes, rebuild the index.
+  class Literals {
+   public:
+    std::uint32_t find(std::string_view text) const noexcept;
+    void insert(std::string text, std::uint32_t child);
+    void erase(std::string_view text);
+    bool empty() const noexcept { return entries_.empty(); }
+
+   private:
+    static constexpr std::size_t kScanned = 8;  // up to this many children, no index
+    struct Entry {
+      std::string text;
+      std::uint32_t child;
+      std::uint32_t hash;
+    };
+    static std::uint32_t hash_of(std::string_view s) noexcept {
+      return static_cast<std::uint32_t>(std::hash<std::string_view>{}(s));
     }
+    void reindex();
+    std::vector<Entry> entries_;
+    std::vector<std::uint32_t> slots_;  // 0 empty, else entry index + 1
   };
 
   struct Node {
-    std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> literals;
+    Literals literals;
     std::uint32_t param = kNone;      // node index of the {param} child
     std::uint32_t exact = kNone;      // route index of the template ending here
     std::uint32_t catch_all = kNone;  // route index of the template with {*x} here

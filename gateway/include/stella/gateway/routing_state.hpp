@@ -75,6 +75,10 @@ struct RouteTableSettings {
   core::HealthStatus initial_health = core::HealthStatus::healthy;
   /// How long a route outlives its last instance, held for its service (0: not at all).
   core::Duration ownership_grace = core::Duration::zero();
+  /// When set (to the gateway's Selector::region_tiers()), each candidate's tier is worked out
+  /// when a snapshot is built, and the picker reads it instead of comparing region names per
+  /// request. A picker whose Selector holds other tiers ignores it (instance_picker.hpp).
+  std::shared_ptr<const RegionTiers> region_tiers;
 };
 
 /// Decides whether a registering instance may claim a parsed template: nullopt yes, otherwise

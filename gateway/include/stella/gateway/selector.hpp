@@ -41,6 +41,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -94,6 +95,16 @@ struct SelectorSettings {
   core::Duration p2c_min_ping = std::chrono::microseconds(100);
 };
 
+/// Which tier a region is in, seen from this gateway: its own region and its neighbors (the
+/// settings' local_region and neighbor_regions). A Selector holds one; a RouteTable given the
+/// same object works out each candidate's tier once per snapshot instead of per request
+/// (RouteTableSettings::region_tiers, instance_picker.hpp).
+struct RegionTiers {
+  std::string local;
+  std::vector<std::string> neighbors;
+  Tier of(std::string_view region) const noexcept;
+};
+
 /// Checks the settings; returns a message naming the first bad field, or std::nullopt.
 std::optional<std::string> validate(const SelectorSettings& s);
 
@@ -101,7 +112,7 @@ std::optional<std::string> validate(const SelectorSettings& s);
 struct Candidate {
   std::string_view instance_id;
   std::uint64_t connection_id = 0;  // last tie-break key
-  std::string_view region;
+  Tier tier = Tier::local;          // of its region: Selector::tier_of
   core::HealthStatus health = core::HealthStatus::unknown;
   core::Duration average_ping{};
   core::TimePoint last_heartbeat{};
@@ -123,7 +134,9 @@ class Selector {
   const SelectorSettings& settings() const noexcept { return s_; }
 
   /// The tier of a region.
-  Tier tier_of(std::string_view region) const noexcept;
+  Tier tier_of(std::string_view region) const noexcept { return regions_->of(region); }
+  /// The tiers of the settings' regions, shared (never null).
+  const std::shared_ptr<const RegionTiers>& region_tiers() const noexcept { return regions_; }
 
   /// Chooses a candidate; std::nullopt when no examined candidate is routable. Draws from `rng`
   /// only when it needs randomness (a window offset, a spill draw, p2c), so with lowest-ping or
@@ -133,6 +146,7 @@ class Selector {
 
  private:
   SelectorSettings s_;
+  std::shared_ptr<const RegionTiers> regions_;
 };
 
 }  // namespace stella::gw
