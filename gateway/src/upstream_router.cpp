@@ -29,18 +29,35 @@ void UpstreamRouter::on_closed(std::uint64_t connection, core::TimePoint now) {
   registry_.on_closed(connection, now);
 }
 
+CallTable::Calls& CallTable::calls_of(std::uint64_t connection) {
+  if (Calls* found = find_calls(connection)) return *found;
+  std::uint32_t slot = 0;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(calls_.size());
+    calls_.emplace_back();
+  }
+  slot_of_.insert(connection, slot);
+  return calls_[slot];
+}
+
 void CallTable::forget_connection(std::uint64_t connection) {
   (void)take_calls(connection);
-  calls_.erase(connection);
+  const std::uint32_t slot = slot_of_.erase(connection);
+  if (slot == IdMap<std::uint64_t>::kNone) return;
+  calls_[slot].state.reset();  // the stream table is empty (take_calls) and keeps its capacity
+  free_slots_.push_back(slot);
 }
 
 std::uint32_t CallTable::forget(std::uint64_t connection, std::uint32_t stream) {
-  const auto it = calls_.find(connection);
-  if (it == calls_.end()) return kNoCall;
-  const std::uint32_t call = it->second.streams.erase(stream);
+  Calls* calls = find_calls(connection);
+  if (!calls) return kNoCall;
+  const std::uint32_t call = calls->streams.erase(stream);
   if (call == kNoCall) return kNoCall;
   --open_;
-  if (it->second.state) it->second.state->end_request();
+  if (calls->state) calls->state->end_request();
   return call;
 }
 
@@ -62,8 +79,8 @@ std::uint32_t CallTable::on_stream_event(std::uint64_t connection, const core::G
     return kNoCall;
   }
   if (ends) return forget(connection, stream);
-  const auto it = calls_.find(connection);
-  return it == calls_.end() ? kNoCall : it->second.streams.find(stream);
+  const Calls* calls = find_calls(connection);
+  return calls ? calls->streams.find(stream) : kNoCall;
 }
 
 bool CallTable::finish(std::uint64_t connection, std::uint32_t stream) {
@@ -72,16 +89,16 @@ bool CallTable::finish(std::uint64_t connection, std::uint32_t stream) {
 
 std::vector<std::uint32_t> CallTable::take_calls(std::uint64_t connection) {
   std::vector<std::uint32_t> out;
-  const auto it = calls_.find(connection);
-  if (it == calls_.end()) return out;
-  it->second.streams.for_each([&](std::uint32_t, std::uint32_t call) { out.push_back(call); });
+  Calls* calls = find_calls(connection);
+  if (!calls) return out;
+  calls->streams.for_each([&](std::uint32_t, std::uint32_t call) { out.push_back(call); });
   std::sort(out.begin(), out.end());
   open_ -= out.size();
-  if (it->second.state) {
+  if (calls->state) {
     for (std::size_t i = 0; i < out.size(); ++i)
-      it->second.state->end_request();
+      calls->state->end_request();
   }
-  it->second.streams.clear();
+  calls->streams.clear();
   return out;
 }
 

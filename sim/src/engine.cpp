@@ -170,7 +170,7 @@ void Engine::setup_routes() {
       r.requests.push_back(std::move(req));
     }
     cum += m.weight;
-    r.cum_weight = cum;
+    route_cum_.push_back(cum);
     routes_.push_back(std::move(r));
   }
   if (cum <= 0) throw TopologyError(t_.source_file + ": workload.mix: weights sum to 0");

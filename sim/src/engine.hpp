@@ -97,8 +97,7 @@ struct RouteW {
   std::string label;  // "GET /api/v1/orders/{id}"
   std::vector<core::NormalizedPath> paths;
   std::vector<core::Request> requests;  // one per path variant, reused for every send
-  double cum_weight = 0;
-  std::uint32_t service = kNone;  // the service that declares it (for liveness)
+  std::uint32_t service = kNone;        // the service that declares it (for liveness)
 };
 
 struct Req {
@@ -253,6 +252,7 @@ class Engine {
   std::vector<InstanceSim> instances_;
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<RouteW> routes_;
+  std::vector<double> route_cum_;  // cumulative workload.mix weight of routes_[0..i]
   std::vector<Action> actions_;
   std::optional<core::TimePoint> heal_time_;
   std::vector<FailureMark> failure_marks_;

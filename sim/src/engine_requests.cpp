@@ -63,10 +63,13 @@ void Engine::on_arrival(bool redraw) {
   r.conn = kNone;
   r.instance = kNone;
   r.arrived = now_;
-  const double w = workload_rng_.uniform() * routes_.back().cum_weight;
-  std::size_t ri = 0;
-  while (ri + 1 < routes_.size() && routes_[ri].cum_weight <= w)
-    ++ri;
+  // The first route whose cumulative weight exceeds the draw (the last one should rounding
+  // leave none), found in the compact copy of the cumulative weights.
+  const double w = workload_rng_.uniform() * route_cum_.back();
+  const auto ri = std::min<std::size_t>(
+      static_cast<std::size_t>(std::upper_bound(route_cum_.begin(), route_cum_.end(), w) -
+                               route_cum_.begin()),
+      route_cum_.size() - 1);
   r.route = static_cast<std::uint16_t>(ri);
   r.variant = static_cast<std::uint16_t>(workload_rng_.below(routes_[ri].paths.size()));
   ++pending_;

@@ -138,5 +138,32 @@ TEST_F(RouterPair, AConnectionsLossFailsItsStreamsThroughTheRouter) {
   EXPECT_EQ(router.registry().routes().snapshot()->instance_count(), 0u);
 }
 
+// A gone connection's entry in the call table serves the next connection: the calls, streams
+// and instance state there are the new connection's alone.
+TEST_F(RouterPair, AGoneConnectionsEntryServesTheNextWithoutItsCalls) {
+  CallTable t;
+  const auto old_state = std::make_shared<InstanceState>();
+  const auto new_state = std::make_shared<InstanceState>();
+  core::Request r;
+  r.method = "GET";
+  r.path = "/echo";
+  std::uint32_t s1 = 0, s2 = 0, s3 = 0;
+  ASSERT_EQ(t.start(1, gateway, r, true, now, 10, s1, [&] { return old_state; }), core::Errc::ok);
+  ASSERT_EQ(t.start(1, gateway, r, true, now, 11, s2, [&] { return old_state; }), core::Errc::ok);
+  EXPECT_EQ(old_state->in_flight(), 2u);
+  t.forget_connection(1);
+  EXPECT_EQ(old_state->in_flight(), 0u);
+  EXPECT_EQ(t.open_calls(), 0u);
+  ASSERT_EQ(t.start(2, gateway, r, true, now, 12, s3, [&] { return new_state; }), core::Errc::ok);
+  EXPECT_EQ(new_state->in_flight(), 1u);
+  EXPECT_EQ(old_state->in_flight(), 0u);
+  EXPECT_FALSE(t.finish(1, s1));  // the gone connection's streams are gone
+  EXPECT_FALSE(t.finish(2, s2));  // and not inherited
+  EXPECT_TRUE(t.take_calls(1).empty());
+  EXPECT_TRUE(t.finish(2, s3));
+  EXPECT_EQ(new_state->in_flight(), 0u);
+  EXPECT_EQ(t.open_calls(), 0u);
+}
+
 }  // namespace
 }  // namespace stella::gw

@@ -100,12 +100,14 @@ TEST(SimHistogram, QuantilesAreWithinOnePercent) {
   EXPECT_EQ(h.max(), 100000000u);
 }
 
-TEST(SimStreamMap, BehavesLikeAMapUnderChurn) {
-  gw::StreamMap m;
-  std::map<std::uint32_t, std::uint32_t> ref;
+// Keys from `key(rng)`; values never kNone.
+template <class Key, class KeyGen>
+void churn_against_a_map(KeyGen key) {
+  gw::IdMap<Key> m;
+  std::map<Key, std::uint32_t> ref;
   core::Random rng(1);
   for (int i = 0; i < 200000; ++i) {
-    const auto k = static_cast<std::uint32_t>(1 + rng.below(3000));
+    const Key k = key(rng);
     if (ref.count(k)) {
       ASSERT_EQ(m.erase(k), ref[k]);
       ref.erase(k);
@@ -118,7 +120,32 @@ TEST(SimStreamMap, BehavesLikeAMapUnderChurn) {
   }
   for (const auto& [k, v] : ref)
     EXPECT_EQ(m.find(k), v);
+}
+
+TEST(SimStreamMap, BehavesLikeAMapUnderChurn) {
+  churn_against_a_map<std::uint32_t>(
+      [](core::Random& rng) { return static_cast<std::uint32_t>(1 + rng.below(3000)); });
+  gw::StreamMap m;
+  m.insert(7, 1);
   EXPECT_EQ(m.find(5000), gw::StreamMap::kNone);
+}
+
+// Connection ids: any 64-bit value, 0 and values past 2^32 included (ids that differ only in
+// their high half must not collide into one entry).
+TEST(SimStreamMap, ConnectionIdsOfAnyWidthIncludingZero) {
+  churn_against_a_map<std::uint64_t>([](core::Random& rng) {
+    const std::uint64_t low = rng.below(1500);
+    return rng.below(2) == 0 ? low : low | (std::uint64_t{1} << 40);
+  });
+  gw::IdMap<std::uint64_t> m;
+  m.insert(0, 5);
+  m.insert(std::uint64_t{1} << 32, 6);
+  EXPECT_EQ(m.find(0), 5u);
+  EXPECT_EQ(m.find(std::uint64_t{1} << 32), 6u);
+  EXPECT_EQ(m.find(1), gw::IdMap<std::uint64_t>::kNone);
+  EXPECT_EQ(m.erase(0), 5u);
+  EXPECT_EQ(m.find(0), gw::IdMap<std::uint64_t>::kNone);
+  EXPECT_EQ(m.find(std::uint64_t{1} << 32), 6u);
 }
 
 }  // namespace

@@ -15,7 +15,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
 #include "stella/core/gateway_session.hpp"
@@ -39,7 +38,7 @@ class CallTable {
                    std::uint32_t call, std::uint32_t& stream, StateOf&& state_of) {
     const core::Errc e = session.send_request(request, end_stream, now, stream);
     if (e != core::Errc::ok) return e;
-    Calls& calls = calls_[connection];
+    Calls& calls = calls_of(connection);
     if (!calls.state) calls.state = state_of();
     calls.streams.insert(stream, call);
     ++open_;
@@ -65,8 +64,20 @@ class CallTable {
   };
   /// Forgets (connection, stream); the call, or kNoCall.
   std::uint32_t forget(std::uint64_t connection, std::uint32_t stream);
+  /// The connection's entry, or null.
+  Calls* find_calls(std::uint64_t connection) noexcept {
+    const std::uint32_t slot = slot_of_.find(connection);
+    return slot == IdMap<std::uint64_t>::kNone ? nullptr : &calls_[slot];
+  }
+  /// The connection's entry, made on its first call.
+  Calls& calls_of(std::uint64_t connection);
 
-  std::unordered_map<std::uint64_t, Calls> calls_;
+  /// One entry per connection with calls, in slots: a gone connection's slot (its stream
+  /// table's capacity with it) serves a later connection, so the slots are bounded by the most
+  /// connections ever open at once.
+  std::vector<Calls> calls_;
+  std::vector<std::uint32_t> free_slots_;
+  IdMap<std::uint64_t> slot_of_;  // connection id → index into calls_
   std::size_t open_ = 0;
 };
 
