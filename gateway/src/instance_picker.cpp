@@ -25,16 +25,16 @@ std::optional<Pick> pick_instance(const Route& route, const Selector& selector, 
 
 void prefer_local(const Route& route, Pick& pick, LocalWorker worker) {
   const RouteCandidate& chosen = *pick.instance;
-  if (worker.runs(chosen.info->connection_id)) return;
+  if (worker.runs(chosen.connection_id)) return;
   const auto& all = route.candidates;
   const auto same_instance = [&](std::size_t i) {
-    return all[i].info->instance_id == chosen.info->instance_id;
+    return all[i].instance_id == chosen.instance_id;
   };
   const auto take = [&](std::size_t i) {
     const RouteCandidate& c = all[i];
     if (c.info->region != chosen.info->region || c.state->health() != chosen.state->health() ||
         c.state->in_flight() > 2 * chosen.state->in_flight() + kTwinInFlightSlack ||
-        !worker.runs(c.info->connection_id))
+        !worker.runs(c.connection_id))
       return false;
     pick.instance = &c;
     pick.selection.index = i;

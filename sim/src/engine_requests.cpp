@@ -136,7 +136,7 @@ void Engine::route_request(std::uint32_t slot) {
   }
   if (!pick) return fail(slot, ErrorKind::no_instance);
 
-  const std::uint64_t conn_id = pick->instance->info->connection_id;
+  const std::uint64_t conn_id = pick->instance->connection_id;
   const auto ci = static_cast<std::uint32_t>(conn_id - 1);
   Conn& c = *conns_[ci];
   InstanceSim& in = instances_[c.instance];

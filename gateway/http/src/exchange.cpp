@@ -17,9 +17,8 @@ std::string_view Exchange::route_template() const noexcept {
 }
 
 std::string_view Exchange::instance_id() const noexcept {
-  return proxy.pick && proxy.pick->instance
-             ? std::string_view(proxy.pick->instance->info->instance_id)
-             : std::string_view();
+  return proxy.pick && proxy.pick->instance ? proxy.pick->instance->instance_id
+                                            : std::string_view();
 }
 
 void Exchange::reset() {

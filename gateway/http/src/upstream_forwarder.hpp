@@ -59,7 +59,7 @@ class UpstreamForwarder {
     cancelled_ = false;
     credit_.reset(hub_.settings().stream_window);
     request_window_ = 0;  // a streamed body waits for its initial window (a credit part)
-    const std::uint64_t connection = pick.instance->info->connection_id;
+    const std::uint64_t connection = pick.instance->connection_id;
     local_ = hub_.local(connection, executor_);
     if (!local_) metrics_.record_cross_worker_call();
     hub_.start(call_, connection, std::move(request), end_stream);
