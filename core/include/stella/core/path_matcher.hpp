@@ -9,11 +9,11 @@
 // second one, so a match is never ambiguous.
 //
 // Implementation: a segment trie with a flat table of literal children per node (scanned when
-// small, hashed when large), one parameter
-// child and a catch-all slot; match() is a depth-first search trying literal, then parameter,
-// then catch-all, with backtracking. Each trie node is visited at most once per match, so the
-// cost is O(path depth) for typical tables and never worse than O(trie size); it does not grow
-// with the number of templates that merely share a prefix.
+// small, hashed when large), one parameter child and a catch-all slot; match() is a depth-first
+// search trying literal, then parameter, then catch-all, with backtracking. Each trie node is
+// visited at most once per match, so the cost is O(path depth) for typical tables and never
+// worse than O(trie size); it does not grow with the number of templates that merely share a
+// prefix.
 //
 // Thread-safety: const member functions (match, size) take no lock and mutate nothing, so any
 // number of threads may call them concurrently on a matcher that nobody modifies. add() and

@@ -47,8 +47,8 @@ struct RouteCandidate {
   /// This instance's own descriptor of the endpoint: use its timeout and streaming flag for a
   /// request sent to this instance (instances of one service may run different versions).
   std::shared_ptr<const core::EndpointDescriptor> endpoint;
-  /// Copies of what selection reads of `info` (the views into it), side by side with the state
-  /// pointer: one cache line per candidate instead of two.
+  /// Copies of what selection and forwarding read of `info` (the id a view into it), beside the
+  /// state pointer: a pick reads the candidates and their states, not their InstanceInfo too.
   std::string_view instance_id;
   std::uint64_t connection_id = 0;
   /// The tier of info->region under the route's region_tiers (when it has them).
