@@ -55,6 +55,7 @@ struct Fixture {
                                     {{"scope", "items:read"}},
                                     false,
                                     {},
+                                    nullptr,
                                     nullptr});
     bearer = token("");
     bound = token(client.thumbprint);

@@ -51,8 +51,10 @@ void fill_hello_ack(const std::vector<core::EndpointDescriptor>& hello_endpoints
   }
 }
 
-RouteTable::RouteTable(RouteTableSettings settings)
-    : s_(std::move(settings)), current_(std::make_shared<const RouteSnapshot>()) {}
+RouteTable::RouteTable(RouteTableSettings settings, std::shared_ptr<const RegionTiers> region_tiers)
+    : s_(std::move(settings)),
+      region_tiers_(std::move(region_tiers)),
+      current_(std::make_shared<const RouteSnapshot>()) {}
 
 std::shared_ptr<InstanceState> RouteTable::instance_state(std::uint64_t connection_id) const {
   std::lock_guard lock(mu_);
@@ -317,7 +319,7 @@ std::shared_ptr<const MethodRoutes> RouteTable::build_method(const std::string& 
       const InstanceInfo& info = *inst->second.info;
       candidates.push_back(RouteCandidate{
           inst->second.info, inst->second.state, m.endpoint, info.instance_id, info.connection_id,
-          s_.region_tiers ? s_.region_tiers->of(info.region) : Tier::other});
+          region_tiers_ ? region_tiers_->of(info.region) : Tier::other});
     }
     // A held route keeps the claims of its last instance: no instance, no weaker route.
     if (entry.members.empty()) {
@@ -336,7 +338,7 @@ std::shared_ptr<const MethodRoutes> RouteTable::build_method(const std::string& 
     if (out->matcher.add(primary.tmpl, index)) continue;
     out->routes.push_back(Route{method, primary.tmpl, primary.tmpl.to_string(), entry.service,
                                 primary.endpoint, std::move(claims), anonymous,
-                                std::move(candidates), entry.runtime, s_.region_tiers});
+                                std::move(candidates), entry.runtime, region_tiers_});
   }
   return out;
 }

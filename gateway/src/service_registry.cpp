@@ -26,7 +26,7 @@ std::optional<std::string> check_identity(const core::Hello& hello) {
 }  // namespace
 
 ServiceRegistry::ServiceRegistry(RegistrySettings settings)
-    : settings_(std::move(settings)), routes_(settings_.routes) {}
+    : settings_(std::move(settings)), routes_(settings_.routes, settings_.region_tiers) {}
 
 HelloOutcome ServiceRegistry::on_hello(std::uint64_t connection, const core::Hello& hello,
                                        core::TimePoint now, const PeerIdentity& peer) {

@@ -75,7 +75,7 @@ Engine::Engine(const Topology& t, const SimOptions& o)
   if (!(o.rate_scale > 0)) throw TopologyError("rate_scale must be > 0");
   if (auto err = gw::validate(ss)) throw TopologyError(t.source_file + ": gateway: " + *err);
   selector_ = std::make_unique<gw::Selector>(ss);
-  registry_settings_.routes.region_tiers = selector_->region_tiers();
+  registry_settings_.region_tiers = selector_->region_tiers();
 
   registry_settings_.health.heartbeat_interval = t.gateway.heartbeat_interval;
   registry_settings_.health.heartbeat_timeout = t.gateway.heartbeat_timeout;

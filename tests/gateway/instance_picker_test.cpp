@@ -140,9 +140,7 @@ TEST(InstancePicker, TiersWorkedOutWithTheSnapshotAreUsedOnlyForTheirSelector) {
     return o;
   }());
   for (const auto& tiers : {sel.region_tiers(), other_sel.region_tiers()}) {
-    RouteTableSettings ts;
-    ts.region_tiers = tiers;
-    RouteTable t(ts);
+    RouteTable t({}, tiers);
     ASSERT_TRUE(t.register_instance(inst(1, "far", "us1"), {ep("GET", "/x")}).registered());
     const auto near = t.register_instance(inst(2, "near", "eu1"), {ep("GET", "/x")});
     ASSERT_TRUE(near.registered());

@@ -56,7 +56,7 @@ std::string to_string(const tcp::endpoint& ep) {
 gw::RegistrySettings registry_settings(const config::GatewayConfig& c, const Selector& selector) {
   gw::RegistrySettings r;
   r.routes = c.routing.table;
-  r.routes.region_tiers = selector.region_tiers();
+  r.region_tiers = selector.region_tiers();
   r.health = c.health;
   r.identities = gw::ServiceIdentityPolicy(c.tls.service_identities);
   return r;

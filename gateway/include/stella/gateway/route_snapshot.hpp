@@ -75,7 +75,7 @@ struct Route {
   /// Sorted by (instance_id, connection_id): stable order for round-robin and tie-breaks.
   std::vector<RouteCandidate> candidates;
   std::shared_ptr<RouteRuntime> runtime;
-  /// The tiers the candidates' `tier` were worked out with (RouteTableSettings::region_tiers);
+  /// The tiers the candidates' `tier` were worked out with (RouteTable's constructor);
   /// null: not worked out.
   std::shared_ptr<const RegionTiers> region_tiers;
 };

@@ -75,10 +75,6 @@ struct RouteTableSettings {
   core::HealthStatus initial_health = core::HealthStatus::healthy;
   /// How long a route outlives its last instance, held for its service (0: not at all).
   core::Duration ownership_grace = core::Duration::zero();
-  /// When set (to the gateway's Selector::region_tiers()), each candidate's tier is worked out
-  /// when a snapshot is built, and the picker reads it instead of comparing region names per
-  /// request. A picker whose Selector holds other tiers ignores it (instance_picker.hpp).
-  std::shared_ptr<const RegionTiers> region_tiers;
 };
 
 /// Decides whether a registering instance may claim a parsed template: nullopt yes, otherwise
@@ -137,7 +133,12 @@ struct RouteTableCounters {
 
 class RouteTable {
  public:
-  explicit RouteTable(RouteTableSettings settings = {});
+  /// With `region_tiers` (the gateway's Selector::region_tiers()), each candidate's tier is
+  /// worked out when a snapshot is built, and the picker reads it instead of comparing region
+  /// names per request; a picker whose Selector holds other tiers ignores it
+  /// (instance_picker.hpp).
+  explicit RouteTable(RouteTableSettings settings = {},
+                      std::shared_ptr<const RegionTiers> region_tiers = {});
   RouteTable(const RouteTable&) = delete;
   RouteTable& operator=(const RouteTable&) = delete;
 
@@ -208,6 +209,7 @@ class RouteTable {
                                                    const ShapeMap& shapes) const;
 
   const RouteTableSettings s_;
+  const std::shared_ptr<const RegionTiers> region_tiers_;
   mutable std::mutex mu_;
   std::map<std::string, ShapeMap, std::less<>> routes_;  // method -> shape -> entry
   std::unordered_map<std::uint64_t, Instance> instances_;

@@ -98,7 +98,7 @@ struct SelectorSettings {
 /// Which tier a region is in, seen from this gateway: its own region and its neighbors (the
 /// settings' local_region and neighbor_regions). A Selector holds one; a RouteTable given the
 /// same object works out each candidate's tier once per snapshot instead of per request
-/// (RouteTableSettings::region_tiers, instance_picker.hpp).
+/// (RouteTable's constructor, instance_picker.hpp).
 struct RegionTiers {
   std::string local;
   std::vector<std::string> neighbors;

@@ -26,6 +26,9 @@ struct RegistrySettings {
   HealthSettings health;
   /// Which connections may register which names and paths (transports.tls.serviceIdentities).
   ServiceIdentityPolicy identities;
+  /// The selector's region tiers, for the route table to work out candidates' tiers with
+  /// (RouteTable's constructor).
+  std::shared_ptr<const RegionTiers> region_tiers;
 };
 
 /// What became of a HELLO.
