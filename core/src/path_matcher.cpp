@@ -51,7 +51,19 @@ std::uint32_t PathMatcher::Literals::find(std::string_view text) const noexcept 
 void PathMatcher::Literals::insert(std::string text, std::uint32_t child) {
   const std::uint32_t h = hash_of(text);
   entries_.push_back(Entry{std::move(text), child, h});
-  reindex();
+  if (entries_.size() <= kScanned) return;
+  // The index grows by doubling, so building a node of n children (every snapshot rebuilds
+  // its matchers) costs O(n), not a rebuild per child.
+  if (2 * entries_.size() > slots_.size()) return reindex();
+  index(entries_.size() - 1);
+}
+
+void PathMatcher::Literals::index(std::size_t k) {
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = entries_[k].hash & mask;
+  while (slots_[i] != 0)
+    i = (i + 1) & mask;
+  slots_[i] = static_cast<std::uint32_t>(k + 1);
 }
 
 void PathMatcher::Literals::erase(std::string_view text) {
@@ -74,13 +86,8 @@ void PathMatcher::Literals::reindex() {
   while (n < 2 * entries_.size())
     n *= 2;
   slots_.assign(n, 0);
-  const std::size_t mask = n - 1;
-  for (std::size_t k = 0; k < entries_.size(); ++k) {
-    std::size_t i = entries_[k].hash & mask;
-    while (slots_[i] != 0)
-      i = (i + 1) & mask;
-    slots_[i] = static_cast<std::uint32_t>(k + 1);
-  }
+  for (std::size_t k = 0; k < entries_.size(); ++k)
+    index(k);
 }
 
 std::uint32_t PathMatcher::new_node() {

@@ -105,8 +105,8 @@ class PathMatcher {
 
   /// A node's literal children: text → child node. Flat: a few children are scanned in
   /// place (length first, then bytes; no hashing), more go through an open-addressed index of
-  /// the entries (power-of-two slots, linear probing, at most half full). Changes, which only
-  /// registration makes, rebuild the index.
+  /// the entries (power-of-two slots, linear probing, at most half full). An insert adds to the
+  /// index (rebuilt larger when it would pass half full); an erase, rarer, rebuilds it.
   class Literals {
    public:
     std::uint32_t find(std::string_view text) const noexcept;
@@ -125,6 +125,7 @@ class PathMatcher {
       return static_cast<std::uint32_t>(std::hash<std::string_view>{}(s));
     }
     void reindex();
+    void index(std::size_t k);  // places entries_[k] in slots_
     std::vector<Entry> entries_;
     std::vector<std::uint32_t> slots_;  // 0 empty, else entry index + 1
   };
