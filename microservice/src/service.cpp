@@ -173,7 +173,30 @@ void Service::log(const std::string& line) {
   }
 }
 
-bool Service::add(core::EndpointDescriptor endpoint, Handler handler, RequestBody body) {
+void Reply::header(std::string_view name, std::string_view value) {
+  if (headers_ < response_.headers.size()) {
+    core::Header& h = response_.headers[headers_];
+    h.name.assign(name);
+    h.value.assign(value);
+  } else {
+    response_.headers.push_back({std::string(name), std::string(value)});
+  }
+  ++headers_;
+}
+
+void Reply::reset() noexcept {
+  response_.status = 200;
+  response_.body.clear();
+  headers_ = 0;
+}
+
+const core::Response& Reply::finish() {
+  response_.headers.resize(headers_);
+  return response_;
+}
+
+bool Service::add_route(core::EndpointDescriptor endpoint, Handler handler,
+                        ImmediateHandler immediate, RequestBody body) {
   auto parsed = core::PathTemplate::parse(endpoint.path);
   if (!parsed.ok()) {
     log("endpoint " + endpoint.method + " " + endpoint.path +
@@ -185,14 +208,35 @@ bool Service::add(core::EndpointDescriptor endpoint, Handler handler, RequestBod
     log("endpoint " + endpoint.method + " " + endpoint.path + " refused: " + err->message);
     return false;
   }
-  routes_.push_back({std::move(endpoint), std::move(parsed).value(), std::move(handler), body});
+  routes_.push_back({std::move(endpoint), std::move(parsed).value(), std::move(handler),
+                     std::move(immediate), body});
   return true;
 }
 
+bool Service::add(core::EndpointDescriptor endpoint, Handler handler, RequestBody body) {
+  return add_route(std::move(endpoint), std::move(handler), {}, body);
+}
+
+bool Service::add(core::EndpointDescriptor endpoint, ImmediateHandler handler) {
+  return add_route(std::move(endpoint), {}, std::move(handler), RequestBody::collect);
+}
+
+namespace {
+std::string operation_text(const nlohmann::json& operation) {
+  return operation.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+}  // namespace
+
 bool Service::add(core::EndpointDescriptor endpoint, const nlohmann::json& operation,
                   Handler handler, RequestBody body) {
-  endpoint.openapi = operation.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  endpoint.openapi = operation_text(operation);
   return add(std::move(endpoint), std::move(handler), body);
+}
+
+bool Service::add(core::EndpointDescriptor endpoint, const nlohmann::json& operation,
+                  ImmediateHandler handler) {
+  endpoint.openapi = operation_text(operation);
+  return add(std::move(endpoint), std::move(handler));
 }
 
 void Service::openapi_components(const nlohmann::json& components) {
@@ -480,13 +524,21 @@ void Service::give_request(core::Request&& r) noexcept {
 }
 
 void Service::start_handler(std::uint32_t stream, core::Request request, bool end_stream) {
-  auto ctx = std::make_shared<RequestContext>();
-  const std::optional<std::size_t> route = find_route(request.method, request.path, ctx->params_);
+  // The path parameters go to the immediate handlers' context first: an immediate endpoint runs
+  // with them there, reusing their strings.
+  std::vector<std::pair<std::string, std::string>>& params = immediate_context_.params_;
+  const std::optional<std::size_t> route = find_route(request.method, request.path, params);
   if (!route) {
     live_->session.send_response(
         stream, core::Response{404, {{"content-type", "text/plain"}}, "no such endpoint"}, true);
     return;
   }
+  if (routes_[*route].immediate) {
+    answer_now(stream, *route, std::move(request));
+    return;
+  }
+  auto ctx = std::make_shared<RequestContext>();
+  ctx->params_ = params;
   ctx->service_ = this;
   ctx->stream_ = stream;
   ctx->generation_ = generation_;
@@ -519,6 +571,46 @@ void RequestContext::cancel() {
   if (started_) cancel_.emit(asio::cancellation_type::terminal);
 }
 
+void Service::answer_failed(std::uint32_t stream, const std::string& failure) {
+  log("stream " + std::to_string(stream) + ": handler failed: " + failure);
+  core::ServiceSession& session = live_->session;
+  if (session.response_started(stream)) {
+    session.abort_stream(stream, "handler failed: " + failure);
+    return;
+  }
+  const core::Response internal{
+      500,
+      {{"content-type", "application/problem+json"}},
+      R"({"type":"about:blank","title":"Internal Server Error","status":500,)"
+      R"("detail":"the service's handler failed"})"};
+  answered(stream, session.send_response(stream, internal, true), "500 response");
+}
+
+void Service::answer_now(std::uint32_t stream, std::size_t route, core::Request&& request) {
+  RequestContext& ctx = immediate_context_;
+  ctx.service_ = this;
+  ctx.stream_ = stream;
+  ctx.generation_ = generation_;
+  ctx.request_ = std::move(request);
+  reply_.reset();
+  std::optional<std::string> failure;
+  try {
+    routes_[route].immediate(ctx, reply_);
+  } catch (const std::exception& ex) {
+    failure = *ex.what() != '\0' ? ex.what() : "an exception with no message";
+  } catch (...) {
+    failure = "an exception that is not a std::exception";
+  }
+  // The handler may have stopped the service, but the connection is the same: it runs inline.
+  if (failure) {
+    answer_failed(stream, *failure);
+  } else {
+    answered(stream, live_->session.send_response(stream, reply_.finish(), true), "response");
+  }
+  give_request(std::move(ctx.request_));
+  if (core::held_bytes(reply_.response_) > kKeptReplyBytes) reply_.response_ = core::Response{};
+}
+
 asio::awaitable<void> Service::run_handler(std::shared_ptr<RequestContext> ctx, std::size_t route) {
   ctx->started_ = true;
   const std::uint64_t gen = ctx->generation_;
@@ -543,17 +635,7 @@ asio::awaitable<void> Service::run_handler(std::shared_ptr<RequestContext> ctx, 
     if (ctx->cancelled_ || !session.stream_open(stream)) {
       // answered already, or nobody is waiting
     } else if (failure) {
-      log("stream " + std::to_string(stream) + ": handler failed: " + *failure);
-      if (session.response_started(stream)) {
-        session.abort_stream(stream, "handler failed: " + *failure);
-      } else {
-        const core::Response internal{
-            500,
-            {{"content-type", "application/problem+json"}},
-            R"({"type":"about:blank","title":"Internal Server Error","status":500,)"
-            R"("detail":"the service's handler failed"})"};
-        answered(stream, session.send_response(stream, internal, true), "500 response");
-      }
+      answer_failed(stream, *failure);
     } else if (response) {
       answered(stream, session.send_response(stream, *response, true), "response");
     } else {

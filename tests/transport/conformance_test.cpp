@@ -465,5 +465,80 @@ TYPED_TEST(Conformance, EveryRequestIsAnsweredWhateverTheHandlerDoes) {
   ASSERT_TRUE(this->run_until([&] { return answered(after) == 200; }));
 }
 
+// Immediate handlers: answered inline, with their path parameters and their whole (collected)
+// body, through the Reply the SDK reuses — an answer never carries an earlier one's headers or
+// body; a throwing one answers 500, one that cannot be sent is aborted.
+TYPED_TEST(Conformance, ImmediateHandlersAnswerWithTheirOwnReply) {
+  this->extra_endpoints = [](microservice::Service& s) {
+    using Ctx = microservice::RequestContext;
+    s.add({"GET", "/t/now/{word}", 0, false, {}, ""},
+          [](const Ctx& ctx, microservice::Reply& reply) {
+            const std::string_view word = ctx.param("word").value_or("?");
+            reply.header("x-first", word);
+            if (word == "two") reply.header("x-second", "a value longer than a short string");
+            if (word == "teapot") reply.status(418);
+            reply.body().append(word).append(":").append(ctx.request().body);
+          });
+    s.add({"POST", "/t/now-body", 0, false, {}, ""},
+          [](const Ctx& ctx, microservice::Reply& reply) {
+            reply.body() = std::to_string(ctx.request().body.size());
+          });
+    s.add({"GET", "/t/now-throws", 0, false, {}, ""}, [](const Ctx&, microservice::Reply& reply) {
+      reply.header("x-half", "written");
+      throw std::runtime_error("inline");
+    });
+    s.add({"GET", "/t/now-too-large", 0, false, {}, ""},
+          [](const Ctx&, microservice::Reply& reply) {
+            reply.body().assign(core::FrameLimits{}.max_payload + 1, 'x');
+          });
+  };
+  auto& session = this->registered_session();
+  const auto two = this->send(session, "/t/now/two");
+  const auto one = this->send(session, "/t/now/one");
+  const auto teapot = this->send(session, "/t/now/teapot");
+  const auto throws = this->send(session, "/t/now-throws");
+  const auto too_large = this->send(session, "/t/now-too-large");
+  const auto after = this->send(session, "/t/now/after");
+  // A body that streams in is collected before the handler runs.
+  core::Request r;
+  r.method = "POST";
+  r.path = "/t/now-body";
+  r.body = std::string(1000, 'i');
+  std::uint32_t streamed = 0;
+  ASSERT_EQ(session.send_request(r, false, this->clock.now(), streamed), core::Errc::ok);
+  ASSERT_EQ(session.send_request_data(streamed, std::string(70000, 'c'), true), core::Errc::ok);
+  this->gateway->wake(this->hooks.connection);
+  auto head = [&](std::uint32_t id) -> std::optional<core::Response> {
+    for (const auto& h : this->hooks.template of<core::gw_event::ResponseHead>())
+      if (h.stream == id) return h.response->to_owned();
+    return std::nullopt;
+  };
+  auto failed = [&](std::uint32_t id) {
+    for (const auto& f : this->hooks.template of<core::gw_event::StreamFailed>())
+      if (f.stream == id) return true;
+    return false;
+  };
+  ASSERT_TRUE(this->run_until([&] {
+    for (auto id : {two, one, teapot, throws, after, streamed})
+      if (!head(id)) return false;
+    return failed(too_large);
+  }));
+  using Headers = std::vector<core::Header>;
+  const core::Response h2 = *head(two);
+  EXPECT_EQ(h2.status, 200);
+  EXPECT_EQ(h2.headers,
+            (Headers{{"x-first", "two"}, {"x-second", "a value longer than a short string"}}));
+  EXPECT_EQ(h2.body, "two:");
+  const core::Response h1 = *head(one);
+  EXPECT_EQ(h1.headers, (Headers{{"x-first", "one"}}));
+  EXPECT_EQ(h1.body, "one:");
+  EXPECT_EQ(head(teapot)->status, 418);
+  EXPECT_EQ(head(throws)->status, 500);
+  EXPECT_EQ(head(throws)->headers, (Headers{{"content-type", "application/problem+json"}}));
+  EXPECT_EQ(head(after)->status, 200);  // the 418 and the 500 did not stay
+  EXPECT_EQ(head(after)->headers, (Headers{{"x-first", "after"}}));
+  EXPECT_EQ(head(streamed)->body, "71000");
+}
+
 }  // namespace
 }  // namespace stella::transport

@@ -1,5 +1,6 @@
-// The microservice SDK: declare a service and its endpoints with async handlers, connect to the
-// gateway over TCP or TLS (mutual TLS when a client certificate is configured), and serve.
+// The microservice SDK: declare a service and its endpoints with async handlers (or immediate
+// ones, for answers that need no waiting), connect to the gateway over TCP or TLS (mutual TLS
+// when a client certificate is configured), and serve.
 // Reconnects with exponential backoff and full jitter; answers heartbeats with its own health; a
 // CANCEL from the gateway cancels the handler's coroutine (its cancellation slot fires); drains
 // gracefully on stop().
@@ -102,6 +103,36 @@ class RequestContext {
 /// A handler returns the whole response, or std::nullopt after streaming it via the context.
 using Handler = std::function<asio::awaitable<std::optional<core::Response>>(RequestContext&)>;
 
+/// What an immediate handler writes its answer into. The Service keeps one and reuses it from
+/// request to request: each answer starts with status 200, no headers and an empty body, but
+/// header() assigns into the entries of earlier answers and body() keeps its capacity, so once
+/// the strings have grown an answer allocates nothing.
+class Reply {
+ public:
+  void status(std::uint16_t code) noexcept { response_.status = code; }
+  /// Adds a header (lower-case names, as in core::Response).
+  void header(std::string_view name, std::string_view value);
+  /// The body, empty at the start of each answer.
+  std::string& body() noexcept { return response_.body; }
+
+ private:
+  friend class Service;
+  /// Starts the next answer: status 200, no headers (their entries kept), the body emptied.
+  void reset() noexcept;
+  /// The answer as written: drops the kept entries this one did not use.
+  const core::Response& finish();
+  core::Response response_;
+  std::size_t headers_ = 0;  // entries of response_.headers this answer has written
+};
+
+/// A handler that answers at once, without waiting on anything: it runs inline, in the
+/// connection's loop, as the REQUEST (with its whole body) is read, with no coroutine of its own,
+/// and writes its answer into `reply`. The cheapest kind of endpoint: no allocation per request
+/// once warm. It must not block (it holds up every other request of the connection); it cannot
+/// stream (the context is const) and is never cancelled (it is done before a CANCEL could be
+/// read). An exception from it answers 500, as for a Handler.
+using ImmediateHandler = std::function<void(const RequestContext&, Reply&)>;
+
 /// How an endpoint receives a request body that streams in (STREAM_DATA). collect: the SDK
 /// gathers it (up to ServiceOptions::max_request_body) and runs the handler with the whole body
 /// in request().body. stream: the handler runs at once and takes the body with
@@ -152,6 +183,10 @@ class Service {
   /// the gateway renames them into the service's namespace. docs/openapi.md.
   bool add(core::EndpointDescriptor endpoint, const nlohmann::json& operation, Handler handler,
            RequestBody body = RequestBody::collect);
+  /// Declares an endpoint answered by an immediate handler (its body always collected first).
+  bool add(core::EndpointDescriptor endpoint, ImmediateHandler handler);
+  bool add(core::EndpointDescriptor endpoint, const nlohmann::json& operation,
+           ImmediateHandler handler);
   /// Components (schemas, responses, parameters, ...) the operations refer to, as an OpenAPI
   /// Components Object. Sent once per HELLO (with the first endpoint, as x-stella-components).
   void openapi_components(const nlohmann::json& components);
@@ -187,9 +222,12 @@ class Service {
   struct Route {
     core::EndpointDescriptor descriptor;
     core::PathTemplate path;
-    Handler handler;
+    Handler handler;             // empty for an immediate endpoint
+    ImmediateHandler immediate;  // empty for a coroutine endpoint
     RequestBody body = RequestBody::collect;
   };
+  bool add_route(core::EndpointDescriptor endpoint, Handler handler, ImmediateHandler immediate,
+                 RequestBody body);
 
   asio::awaitable<void> serve_connection(transport::Address gateway);
   asio::awaitable<void> serve_memory(MemoryConnector connect);
@@ -206,6 +244,12 @@ class Service {
   /// back once half a window has gathered in `credit`.
   void took_body(std::uint32_t stream, std::size_t bytes, core::CreditBatcher& credit);
   asio::awaitable<void> run_handler(std::shared_ptr<RequestContext> ctx, std::size_t route);
+  /// Runs the immediate handler of `route` for `request` (its path parameters already in
+  /// immediate_context_) and sends its answer, all before it returns.
+  void answer_now(std::uint32_t stream, std::size_t route, core::Request&& request);
+  /// The answer to a request whose handler threw `failure`: a 500 if no head went out yet, else
+  /// an abort (the gateway answers 502 or cuts the stream).
+  void answer_failed(std::uint32_t stream, const std::string& failure);
   /// A request to copy the next REQUEST into: an answered one's, with its capacity, if any.
   core::Request take_request();
   /// An answered request, kept for take_request() (at most kKeptRequests, none over
@@ -230,6 +274,11 @@ class Service {
   static constexpr std::size_t kKeptRequests = 64;
   static constexpr std::size_t kKeptRequestBytes = 4 * 1024;
   std::vector<core::Request> spare_requests_;
+  // Immediate handlers' context and answer, reused request after request (the answer's memory
+  // is dropped after one that held more than kKeptReplyBytes).
+  static constexpr std::size_t kKeptReplyBytes = 16 * 1024;
+  RequestContext immediate_context_;
+  Reply reply_;
   std::unique_ptr<Live> live_;  // the current connection, if any
   /// A wake from a finished handler is deferred to the next turn of the loop: handlers that
   /// complete at once would otherwise nest wake → event → handler → wake without bound (one
