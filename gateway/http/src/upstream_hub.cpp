@@ -29,7 +29,7 @@ struct UpstreamHub::Lane final : transport::GatewayHooks {
   void deliver(UpstreamCall& call, UpstreamPart part);
   void finish(UpstreamCall& call);
   void fail(UpstreamCall& call, UpstreamPart::Failure why, bool started, std::string detail,
-            std::optional<core::Request> returned = std::nullopt);
+            std::unique_ptr<core::Request> returned = nullptr);
 
   UpstreamHub& hub;
   asio::any_io_executor executor;
@@ -104,8 +104,8 @@ void UpstreamHub::Lane::start(std::shared_ptr<UpstreamCall>& call, std::uint64_t
                   [&] { return hub.registry_hooks_.routes().instance_state(connection); });
   if (e != core::Errc::ok) {
     free_slots.push_back(slot);
-    std::optional<core::Request> returned;
-    if (end_stream) returned = std::move(request);
+    std::unique_ptr<core::Request> returned;
+    if (end_stream) returned = std::make_unique<core::Request>(std::move(request));
     fail(*call, UpstreamPart::Failure::not_ready, false,
          "the instance cannot take the request (" + std::string(core::errc_name(e)) + ")",
          std::move(returned));
@@ -213,7 +213,7 @@ void UpstreamHub::Lane::deliver(UpstreamCall& call, UpstreamPart part) {
 }
 
 void UpstreamHub::Lane::fail(UpstreamCall& call, UpstreamPart::Failure why, bool started,
-                             std::string detail, std::optional<core::Request> returned) {
+                             std::string detail, std::unique_ptr<core::Request> returned) {
   UpstreamPart part;
   part.kind = UpstreamPart::Kind::failed;
   part.failure = why;
@@ -266,7 +266,7 @@ void UpstreamHub::Lane::on_event(const transport::ConnectionInfo& conn, core::Ga
     if (failed->service_cancel ==
             static_cast<std::uint16_t>(core::CancelReason::instance_draining) &&
         !failed->response_started && call->request) {
-      auto returned = std::move(call->request);
+      auto returned = std::make_unique<core::Request>(std::move(*call->request));
       call->request.reset();
       fail(*call, UpstreamPart::Failure::not_ready, false,
            "the instance was draining when the request arrived", std::move(returned));

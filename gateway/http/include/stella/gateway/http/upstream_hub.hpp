@@ -65,7 +65,9 @@ struct UpstreamPart {
   std::string detail;
   /// kind == failed: the request, when no handler saw it (the instance was draining or full
   /// when it arrived) and it was whole (no streamed body): it may be sent to another instance.
-  std::optional<core::Request> returned{};
+  /// (A pointer: the rare case should not make every part, every channel slot and every frame
+  /// that holds a part the size of a request.)
+  std::unique_ptr<core::Request> returned{};
   std::int64_t credit = 0;  // kind == credit
   /// When the hub received it (kind == head: the transport duration ends there, not when the
   /// HTTP side took it, which for a pipelined request may be after other answers).
