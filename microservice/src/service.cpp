@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "stella/core/path_normalize.hpp"
 #include "stella/transport/session_runner.hpp"
@@ -607,7 +608,8 @@ void Service::answer_now(std::uint32_t stream, std::size_t route, core::Request&
   } else {
     answered(stream, live_->session.send_response(stream, reply_.finish(), true), "response");
   }
-  give_request(std::move(ctx.request_));
+  // Out of the context, kept or freed: a large request must not stay until the next one.
+  give_request(std::exchange(ctx.request_, core::Request{}));
   if (core::held_bytes(reply_.response_) > kKeptReplyBytes) reply_.response_ = core::Response{};
 }
 

@@ -276,6 +276,35 @@ TEST(MultiWorker, RequestsOnEveryWorkerReachTheServiceAndBack) {
   EXPECT_GT(counter_value(gw.http(), "gateway_upstream_cross_worker_total"), 0);
 }
 
+// A burst of connections queued in the kernel at once (the gateway stopped while they connect)
+// is taken in batches per turn of the loop, and every one of them is admitted or refused by
+// http.maxConnections as one accepted alone would be: 100 answered, the other 50 closed.
+TEST(Accept, AQueuedBurstIsTakenInBatchesWithinTheConnectionLimit) {
+  GatewayRun gw(test_config("  maxConnections: 100\n"));
+  ASSERT_TRUE(gw.ok()) << gw.gateway_log();
+  gw.gateway().signal(SIGSTOP);
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 150; ++i) {
+    clients.push_back(std::make_unique<Client>(gw.http()));
+    ASSERT_TRUE(clients.back()->connected());
+    ASSERT_TRUE(clients.back()->send(get("/health/live")));
+  }
+  gw.gateway().signal(SIGCONT);
+  int answered = 0;
+  int refused = 0;
+  for (auto& c : clients) {
+    const std::string bytes = c->read_until(
+        [&c](const std::string& b) { return parse_response(b).has_value() || c->closed(); });
+    if (const auto r = parse_response(bytes); r && r->status == 200) {
+      ++answered;
+    } else if (c->closed()) {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(answered, 100);
+  EXPECT_EQ(refused, 50);
+}
+
 TEST(MultiWorker, AServiceConnectedOncePerWorkerIsServedOnEach) {
   // Two workers, and one instance connected twice: the first worker's listener accepts both
   // connections and hands one to each worker (ids name the worker: 2 on worker 0, 3 on 1).

@@ -5,8 +5,9 @@
 // CANCEL from the gateway cancels the handler's coroutine (its cancellation slot fires); drains
 // gracefully on stop().
 //
-// One Service runs on one executor (a single-threaded io_context is the intended use); handlers
-// run as coroutines on it, many at once on one connection.
+// One Service runs on one executor (a single-threaded io_context is the intended use); coroutine
+// handlers run on it, many at once on one connection; immediate handlers run inline, one at a
+// time, as their requests are read.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
