@@ -130,6 +130,19 @@ TEST_F(Https, ACutAnswerEndsWithoutCloseNotify) {
   EXPECT_EQ(got.find("\r\n0\r\n\r\n"), std::string::npos) << "a cut body must not look complete";
 }
 
+// Pipelined requests over one TLS connection, in more bytes than OpenSSL reads ahead at once
+// (full 16 KiB records) and then as many small records back to back: the reader stops reading
+// when OpenSSL has nothing buffered and waits for the socket, which must then find what the
+// kernel still holds. Every request is answered, none left behind in the socket.
+TEST_F(Https, PipelinedRecordsBeyondTheReadAheadAreAllAnswered) {
+  ASSERT_TRUE(gw_->ok()) << gw_->gateway_log();
+  const std::string script = std::string(STELLA_SOURCE_DIR) + "/tests/e2e/tls_pipeline_client.py";
+  auto [rc, out] = shell("timeout 30 python3 " + script + " " + std::to_string(gw_->http()) + " " +
+                         (certs_ / "ca.pem").string() + " 1500 2>&1");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "1500\n") << gw_->gateway_log();
+}
+
 // An idle HTTPS connection holds no read buffer, as a plain one (docs/http.md "Memory"): ten
 // `openssl s_client` processes each send one request, read the answer and stay connected. The
 // scrape's own connection holds one buffer while it is answered, hence the 1.

@@ -120,6 +120,10 @@ std::size_t TlsStream::read_some(const asio::mutable_buffer& buffer, error_code&
     n = outcome(r, n, ec);
     if (ec) break;
     total += n;
+    // Nothing left in OpenSSL's buffer (read-ahead takes what the socket had): stop here rather
+    // than make a read that would only find the socket empty, one failed recv per request. The
+    // caller sees a short read and waits for readability, which finds any bytes still queued.
+    if (SSL_has_pending(ssl_) == 0) break;
   }
   if (total > 0) ec = {};
   return total;
@@ -140,7 +144,10 @@ bool TlsStream::begin(error_code& ec) noexcept {
     ec = asio::error::bad_descriptor;
     return false;
   }
-  ERR_clear_error();  // the queue is per thread, shared by every connection on it
+  // The queue is per thread, shared by every connection on it, and must be empty before an I/O
+  // call. classify() empties it after each failure, so it is almost always empty already: look
+  // before clearing (clearing walks all of its slots, 1 % of the gateway's samples under HTTPS).
+  if (ERR_peek_error() != 0) ERR_clear_error();
   errno = 0;
   return true;
 }

@@ -273,7 +273,8 @@ class ClientConnection {
       prepare_buffer();
       // Readable: read at once (the socket is non-blocking). Until a read comes back short the
       // socket may hold more, so the reader keeps reading (within room_for_read). A TLS read
-      // comes back short only once OpenSSL would block with nothing of its own buffered.
+      // comes back short only once OpenSSL has nothing of its own buffered (the wait then finds
+      // whatever the socket still holds: Asio re-arms the descriptor for each wait).
       const auto space = buf_.size() - end_;
       boost::system::error_code ec;
       const std::size_t n = stream_.read_some(asio::buffer(buf_.data() + end_, space), ec);

@@ -54,8 +54,10 @@ class TlsStream {
   /// a read that must answer a KeyUpdate) rather than readable.
   bool wants_write() const noexcept { return wants_write_; }
 
-  /// Decrypted bytes into `buffer`, at most one call of SSL_read. would_block: wait for the
-  /// socket (wants_write()), then call again; eof: the client's close_notify or its close.
+  /// Decrypted bytes into `buffer`: SSL_read until the buffer is full, OpenSSL holds nothing
+  /// more (what it read ahead is used up), or it would block. A short read leaves nothing
+  /// buffered in OpenSSL: wait for the socket before reading again. would_block (no bytes): wait
+  /// for the socket (wants_write()), then call again; eof: the client's close_notify or its close.
   std::size_t read_some(const boost::asio::mutable_buffer& buffer, error_code& ec);
 
   /// Encrypts and sends a prefix of `buffers` (up to 16 KiB, gathered into one TLS record when
