@@ -61,8 +61,12 @@ class UpstreamForwarder {
     request_window_ = 0;  // a streamed body waits for its initial window (a credit part)
     const std::uint64_t connection = pick.instance->connection_id;
     local_ = hub_.local(connection, executor_);
-    if (!local_) metrics_.record_cross_worker_call();
-    hub_.start(call_, connection, std::move(request), end_stream);
+    if (local_)
+      hub_.start_local(call_, connection, request, end_stream);
+    else {
+      metrics_.record_cross_worker_call();
+      hub_.start(call_, connection, std::move(request), end_stream);
+    }
   }
   /// More request body, in order. Only while may_send_body(): each chunk takes its size plus
   /// kCreditPerChunk from the window the service granted.

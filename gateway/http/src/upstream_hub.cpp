@@ -24,8 +24,8 @@ struct UpstreamHub::Lane final : transport::GatewayHooks {
   }
   void on_event(const transport::ConnectionInfo& conn, core::GatewayEvent& e) override;
 
-  void start(std::shared_ptr<UpstreamCall>& call, std::uint64_t connection, core::Request& request,
-             bool end_stream);
+  void start(const std::shared_ptr<UpstreamCall>& call, std::uint64_t connection,
+             core::Request& request, bool end_stream);
   void deliver(UpstreamCall& call, UpstreamPart part);
   void finish(UpstreamCall& call);
   void fail(UpstreamCall& call, UpstreamPart::Failure why, bool started, std::string detail,
@@ -82,7 +82,14 @@ void UpstreamHub::start(std::shared_ptr<UpstreamCall> call, std::uint64_t connec
                   end_stream]() mutable { lane.start(call, connection, request, end_stream); });
 }
 
-void UpstreamHub::Lane::start(std::shared_ptr<UpstreamCall>& call, std::uint64_t connection,
+void UpstreamHub::start_local(const std::shared_ptr<UpstreamCall>& call, std::uint64_t connection,
+                              core::Request& request, bool end_stream) {
+  const std::size_t index = worker_of(connection);
+  call->lane = index;
+  lanes_[index]->start(call, connection, request, end_stream);
+}
+
+void UpstreamHub::Lane::start(const std::shared_ptr<UpstreamCall>& call, std::uint64_t connection,
                               core::Request& request, bool end_stream) {
   call->connection = connection;
   core::GatewaySession* session = listener ? listener->session(connection) : nullptr;

@@ -157,6 +157,12 @@ class UpstreamHub final {
   /// Sends the REQUEST to `connection` (any thread). Failures arrive on the channel.
   void start(std::shared_ptr<UpstreamCall> call, std::uint64_t connection, core::Request request,
              bool end_stream);
+  /// The same, called on `connection`'s own worker thread (local() is true for the caller's
+  /// executor): runs in place, and `request` moves once, into the call (left as it is when the
+  /// REQUEST could not be queued and `end_stream` is false). start() would move it into a
+  /// handler and through Asio's dispatch, five moves of a request for the same inline call.
+  void start_local(const std::shared_ptr<UpstreamCall>& call, std::uint64_t connection,
+                   core::Request& request, bool end_stream);
   /// More request body (any thread), in order after start().
   void send_data(std::shared_ptr<UpstreamCall> call, std::string data, bool end_stream);
   /// Ends the call early: CANCEL to the service (any thread). No-op when already finished.
