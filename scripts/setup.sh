@@ -23,6 +23,8 @@ packages=(
   gcovr
   # load/run.sh: the side-by-side HTTP benchmark (peers, load generators, profilers)
   nginx-light haproxy wrk nghttp2-client curl python3 linux-perf strace
+  # load/instr_bench.sh: the gateway's instructions per request (callgrind)
+  valgrind
 )
 
 missing=()
