@@ -61,6 +61,14 @@ bool list_contains(std::string_view value, std::string_view token) noexcept {
   return false;
 }
 
+// The bytes that end a run of ordinary head bytes: CR (a line end), LF (bare: refused) and NUL.
+constexpr bool is_head_special(unsigned char c) noexcept {
+  return c == '\r' || c == '\n' || c == 0;
+}
+constexpr std::size_t saturating_add(std::size_t a, std::size_t b) noexcept {
+  return a > std::numeric_limits<std::size_t>::max() - b ? std::numeric_limits<std::size_t>::max()
+                                                         : a + b;
+}
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -91,40 +99,50 @@ ParseStatus HeadParser::fail(unsigned status, std::string_view reason) {
 ParseStatus HeadParser::parse(std::string_view data, RequestHead& out) {
   if (error_.reason.data() != nullptr) return ParseStatus::error;
   while (pos_ < data.size()) {
+    // The run of ordinary bytes up to the next CR, LF or NUL, checked against the limits once
+    // per run rather than per byte, with the outcome of a byte-by-byte check: the first byte that
+    // makes the line (or the head) too long fails, a CR, LF or NUL before it is looked at first.
+    const std::size_t line_limit =
+        have_request_line_ ? limits_.max_header_field : limits_.max_request_line;
+    const std::size_t line_fail = saturating_add(line_begin_, line_limit);  // its index
+    const std::size_t head_fail = limits_.max_header_bytes;
+    const std::size_t first_fail = std::min(line_fail, head_fail);
+    const std::size_t scan_end = std::min(data.size(), saturating_add(first_fail, 1));
+    std::size_t i = pos_;
+    while (i < scan_end && !is_head_special(static_cast<unsigned char>(data[i])))
+      ++i;
+    if (i > pos_) {
+      started_ = true;
+      pos_ = i;
+    }
+    if (i > first_fail) {  // the byte at first_fail was an ordinary one
+      if (line_fail <= head_fail)
+        return have_request_line_ ? fail(431, "header field too large")
+                                  : fail(414, "request line too long");
+      return fail(431, "request head too large");
+    }
+    if (pos_ == data.size()) break;
     const unsigned char c = static_cast<unsigned char>(data[pos_]);
     if (c == '\n') return fail(400, "bare LF as a line end");
-    if (c == '\r') {
-      if (pos_ + 1 >= data.size()) return ParseStatus::need_more;  // need the LF
-      if (data[pos_ + 1] != '\n') return fail(400, "bare CR in the request head");
-      const std::size_t end = pos_;
-      pos_ += 2;
-      if (pos_ > limits_.max_header_bytes) return fail(431, "request head too large");
-      if (end == line_begin_) {  // empty line
-        if (!have_request_line_) {
-          // RFC 9112 §2.2: ignore empty lines before the request line (bounded by the limit).
-          if (pos_ > limits_.max_request_line) return fail(400, "too many empty lines");
-          line_begin_ = pos_;
-          continue;
-        }
-        if (!finish(data, out)) return ParseStatus::error;
-        return ParseStatus::done;
-      }
-      if (!line(data, line_begin_, end)) return ParseStatus::error;
-      line_begin_ = pos_;
-      continue;
-    }
     if (c == 0) return fail(400, "NUL byte in the request head");
-    started_ = true;
-    ++pos_;
-    const std::size_t len = pos_ - line_begin_;
-    if (!have_request_line_) {
-      if (len > limits_.max_request_line) return fail(414, "request line too long");
-    } else if (len > limits_.max_header_field) {
-      return fail(431, "header field too large");
-    }
-    // The whole head, final CRLF included, is bounded (line ends are checked above): a head of
-    // max_header_bytes bytes passes, one byte more is refused.
+    // A CR: the end of a line.
+    if (pos_ + 1 >= data.size()) return ParseStatus::need_more;  // need the LF
+    if (data[pos_ + 1] != '\n') return fail(400, "bare CR in the request head");
+    const std::size_t end = pos_;
+    pos_ += 2;
     if (pos_ > limits_.max_header_bytes) return fail(431, "request head too large");
+    if (end == line_begin_) {  // empty line
+      if (!have_request_line_) {
+        // RFC 9112 §2.2: ignore empty lines before the request line (bounded by the limit).
+        if (pos_ > limits_.max_request_line) return fail(400, "too many empty lines");
+        line_begin_ = pos_;
+        continue;
+      }
+      if (!finish(data, out)) return ParseStatus::error;
+      return ParseStatus::done;
+    }
+    if (!line(data, line_begin_, end)) return ParseStatus::error;
+    line_begin_ = pos_;
   }
   return ParseStatus::need_more;
 }
