@@ -3,19 +3,22 @@
 # under wrk -c50 on GET /api/v1/demo/status/200 (the small request of docs/performance.md).
 # Both processes run with tools/alloc_count (LD_PRELOAD: every malloc, calloc, realloc and
 # aligned allocation counted; C++ operator new included); the counts are read after a warm-up
-# and after the measured run, and divided by the requests wrk completed.
-#   bash load/alloc_bench.sh [--seconds S] [--binary PATH] [--path PATH]
+# and after the measured run, and divided by the requests wrk completed. --tls: the same over
+# HTTPS (TLS 1.3, a dev certificate), OpenSSL's allocations included.
+#   bash load/alloc_bench.sh [--seconds S] [--binary PATH] [--path PATH] [--tls]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=5
 bin=build/release/cli/stella-gw
 path=/api/v1/demo/status/200
+tls=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --binary) bin="$2"; shift 2 ;;
     --path) path="$2"; shift 2 ;;
-    *) echo "usage: $0 [--seconds S] [--binary PATH] [--path PATH]" >&2; exit 2 ;;
+    --tls) tls=1; shift ;;
+    *) echo "usage: $0 [--seconds S] [--binary PATH] [--path PATH] [--tls]" >&2; exit 2 ;;
   esac
 done
 source load/lib.sh
@@ -27,6 +30,12 @@ cat > "$work/gw.yaml" <<YAML
 transports: { tcp: { enabled: true, host: 127.0.0.1, port: 0 } }
 http: { host: 127.0.0.1, port: 0, workers: 1 }
 YAML
+scheme=http
+if ((tls)); then
+  "$bin" tls dev-certs --out "$work/certs" >/dev/null
+  sed -i "s#^http: { \(.*\) }#http: { \1, tls: { enabled: true, certificatePath: $work/certs/gateway.pem, privateKeyPath: $work/certs/gateway-key.pem } }#" "$work/gw.yaml"
+  scheme=https
+fi
 # The counter goes into the two stella-gw processes only (not into the helpers lib.sh runs).
 cat > "$work/counted" <<SH
 #!/bin/sh
@@ -37,8 +46,8 @@ chmod +x "$work/counted"
 start_gateway "$work/counted" "$work/gw.yaml" "$work/gw.log"
 start_demo "$work/counted" alloc-1 "$work/svc.log"
 count() { od -An -tu8 "$1" | tr -d ' '; }
-url="http://127.0.0.1:$http$path"
-curl -sf -o /dev/null "$url" || { echo "the gateway does not answer $path" >&2; exit 1; }
+url="$scheme://127.0.0.1:$http$path"
+curl -skf -o /dev/null "$url" || { echo "the gateway does not answer $path" >&2; exit 1; }
 wrk -t1 -c50 -d2s "$url" >/dev/null  # warm-up: connections, buffers, pools
 gw0=$(count "$work/gw.count"); svc0=$(count "$work/svc.count")
 out=$(wrk -t1 -c50 -d"${seconds}s" "$url")
