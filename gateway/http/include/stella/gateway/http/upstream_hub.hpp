@@ -5,10 +5,10 @@
 // listener's hooks, and the call table (gw::CallTable, shared with the simulator) and call slots
 // of that worker's connections. Connection ids name their worker (id % workers,
 // transport::ListenerSettings::id_stride). An HTTP request on any worker starts an UpstreamCall:
-// start() dispatches to the lane of the chosen connection's worker — a post when that is another
-// worker; on the request's own worker (no hop, no lock: the selector prefers such a connection,
-// see gw::prefer_local) the forwarder calls start_local(), which runs in place — which sends the REQUEST on the connection and remembers
-// (connection, stream) → the call's slot. Response frames come back through the lane's
+// the lane of the chosen connection's worker sends the REQUEST on the connection and remembers
+// (connection, stream) → the call's slot. start() posts to that lane from another worker; on the
+// request's own worker (no hop, no lock: the selector prefers such a connection, see
+// gw::prefer_local) the forwarder calls start_local(), which runs in place. Response frames come back through the lane's
 // GatewayHooks::on_event on that worker, the call table names their call, and they are handed to
 // the call's channel, which the HTTP side awaits on its own worker. What is not about a stream
 // (HELLO, heartbeats, drains, close) goes to the registry (RegistryHooks, behind its lock).
