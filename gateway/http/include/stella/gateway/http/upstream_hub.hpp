@@ -8,10 +8,11 @@
 // the lane of the chosen connection's worker sends the REQUEST on the connection and remembers
 // (connection, stream) → the call's slot. start() posts to that lane from another worker; on the
 // request's own worker (no hop, no lock: the selector prefers such a connection, see
-// gw::prefer_local) the forwarder calls start_local(), which runs in place. Response frames come back through the lane's
-// GatewayHooks::on_event on that worker, the call table names their call, and they are handed to
-// the call's channel, which the HTTP side awaits on its own worker. What is not about a stream
-// (HELLO, heartbeats, drains, close) goes to the registry (RegistryHooks, behind its lock).
+// gw::prefer_local) the forwarder calls start_local(), which runs in place. Response frames come
+// back through the lane's GatewayHooks::on_event on that worker, the call table names their call,
+// and they are handed to the call's channel, which the HTTP side awaits on its own worker. What is
+// not about a stream (HELLO, heartbeats, drains, close) goes to the registry (RegistryHooks, behind
+// its lock).
 //
 // Flow control, request bodies: a service that announces `request_window` in HELLO takes that
 // many request-body bytes per stream before it grants more with CREDIT. start() hands the
