@@ -26,16 +26,9 @@ ensure_binary "$bin"
 bin=$(realpath "$bin")
 with_workdir
 cc -O2 -shared -fPIC -o "$work/alloc_count.so" tools/alloc_count/alloc_count.c
-cat > "$work/gw.yaml" <<YAML
-transports: { tcp: { enabled: true, host: 127.0.0.1, port: 0 } }
-http: { host: 127.0.0.1, port: 0, workers: 1 }
-YAML
+one_worker_config "$work/gw.yaml"
 scheme=http
-if ((tls)); then
-  "$bin" tls dev-certs --out "$work/certs" >/dev/null
-  sed -i "s#^http: { \(.*\) }#http: { \1, tls: { enabled: true, certificatePath: $work/certs/gateway.pem, privateKeyPath: $work/certs/gateway-key.pem } }#" "$work/gw.yaml"
-  scheme=https
-fi
+((tls)) && https_config "$bin" "$work/gw.yaml"
 # The counter goes into the two stella-gw processes only (not into the helpers lib.sh runs).
 cat > "$work/counted" <<SH
 #!/bin/sh

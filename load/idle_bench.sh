@@ -26,9 +26,8 @@ with_workdir
 many_conns_config "$work/gw.yaml" "$n"
 scheme=http ca=()
 if ((tls)); then
-  "$bin" tls dev-certs --out "$work/certs" >/dev/null
-  sed -i "s#^http: { \(.*\) }#http: { \1, tls: { enabled: true, certificatePath: $work/certs/gateway.pem, privateKeyPath: $work/certs/gateway-key.pem } }#" "$work/gw.yaml"
-  scheme=https ca=("$work/certs/ca.pem")
+  https_config "$bin" "$work/gw.yaml"
+  ca=("$work/certs/ca.pem")
 fi
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 measure() {  # PATH

@@ -34,16 +34,9 @@ source load/lib.sh
 ensure_binary "$bin"
 bin=$(realpath "$bin")
 with_workdir
-cat > "$work/gw.yaml" <<YAML
-transports: { tcp: { enabled: true, host: 127.0.0.1, port: 0 } }
-http: { host: 127.0.0.1, port: 0, workers: 1 }
-YAML
+one_worker_config "$work/gw.yaml"
 scheme=http
-if ((tls)); then
-  "$bin" tls dev-certs --out "$work/certs" >/dev/null
-  sed -i "s#^http: { \(.*\) }#http: { \1, tls: { enabled: true, certificatePath: $work/certs/gateway.pem, privateKeyPath: $work/certs/gateway-key.pem } }#" "$work/gw.yaml"
-  scheme=https
-fi
+((tls)) && https_config "$bin" "$work/gw.yaml"
 # Only the gateway runs under callgrind (the wrapper is what start_gateway starts).
 cat > "$work/under_callgrind" <<SH
 #!/bin/sh

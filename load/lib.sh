@@ -9,6 +9,9 @@
 #                                           # gw, svc and extra_pids, and removes it
 #   need_nofile N                           # exits unless more than N descriptors may be open
 #   many_conns_config FILE N                # a one-worker gateway config with room for N clients
+#   one_worker_config FILE                  # a one-worker gateway config (ephemeral ports)
+#   https_config BIN FILE                   # turns the config's http listener to TLS 1.3 with a
+#                                           # dev certificate in $work/certs; sets scheme=https
 #   wrk_cpu PID WRK_ARGS...                 # runs wrk; sets wrk_out, requests, rps and cpu_us
 #                                           # (PID's user + system CPU µs per request meanwhile)
 
@@ -52,6 +55,19 @@ many_conns_config() {
 transports: { tcp: { enabled: true, host: 127.0.0.1, port: 0 } }
 http: { host: 127.0.0.1, port: 0, workers: 1, maxConnections: $(($2 + 1000)) }
 YAML
+}
+
+one_worker_config() {
+  cat >"$1" <<YAML
+transports: { tcp: { enabled: true, host: 127.0.0.1, port: 0 } }
+http: { host: 127.0.0.1, port: 0, workers: 1 }
+YAML
+}
+
+https_config() {
+  "$1" tls dev-certs --out "$work/certs" >/dev/null
+  sed -i "s#^http: { \(.*\) }#http: { \1, tls: { enabled: true, certificatePath: $work/certs/gateway.pem, privateKeyPath: $work/certs/gateway-key.pem } }#" "$2"
+  scheme=https
 }
 
 with_workdir() {
