@@ -445,6 +445,38 @@ TEST(HeadParser, FieldCountAtTheLimitAndOneOver) {
   EXPECT_EQ(refused(get_with("A:\r\nB:\r\nC:\r\nD:\r\nE:"), limits), 431u);
 }
 
+// The parser checks a run of ordinary bytes against the limits at once; the outcome is that of a
+// byte-by-byte check. The first byte past a limit decides which limit is reported (the line's
+// when both are passed by the same byte), and a NUL or a bare LF at that byte is reported as
+// what it is, before any limit.
+TEST(HeadParser, TheFirstLimitPassedDecidesAndABadByteAtItComesFirst) {
+  const auto reason = [](const std::string& head, HeadLimits limits) {
+    const Parsed p = parse(head, limits);
+    EXPECT_EQ(p.status, ParseStatus::error) << head;
+    return std::to_string(p.error.status) + " " + std::string(p.error.reason);
+  };
+  HeadLimits limits;
+  limits.max_request_line = 20;
+  limits.max_header_bytes = 12;  // passed first (byte 12)
+  EXPECT_EQ(reason("GET /" + std::string(30, 'a'), limits), "431 request head too large");
+  limits.max_header_bytes = 20;  // both passed by byte 20: the line's limit is reported
+  EXPECT_EQ(reason("GET /" + std::string(30, 'a'), limits), "414 request line too long");
+  limits.max_header_bytes = 21;
+  EXPECT_EQ(reason("GET /" + std::string(30, 'a'), limits), "414 request line too long");
+  limits.max_request_line = 10;
+  limits.max_header_bytes = 100;
+  // Byte 10 would pass the line limit; a NUL or a bare LF there is refused as such.
+  EXPECT_EQ(reason(std::string("GET /aaaaa") + '\0' + "aaaa", limits),
+            "400 NUL byte in the request head");
+  EXPECT_EQ(reason("GET /aaaaa\naaaa", limits), "400 bare LF as a line end");
+  EXPECT_EQ(reason("GET /aaaaaa\naaaa", limits), "414 request line too long");
+  // A field's limit counts from its own line's start.
+  limits.max_request_line = 20;
+  limits.max_header_field = 7;
+  EXPECT_EQ(reason("GET / HTTP/1.1\r\nHost: hh", limits), "431 header field too large");
+  EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: h", limits).status, ParseStatus::need_more);
+}
+
 // A HTTP/1.1 head of exactly `n` bytes (n >= 36), final CRLF included.
 std::string head_of_size(std::size_t n) {
   const std::string start = "GET / HTTP/1.1\r\nHost: h\r\nX-Pad: ";
