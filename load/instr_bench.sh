@@ -52,6 +52,7 @@ callgrind_control -z "$gw" >/dev/null 2>&1
 out=$(wrk -t1 -c"$conns" -d"${seconds}s" "$url")
 callgrind_control -d "$gw" >/dev/null 2>&1
 requests=$(awk '/requests in/ {print $1}' <<<"$out")
+((${requests:-0} > 0)) || { echo "wrk completed no requests: $out" >&2; exit 1; }
 dump=$(ls -t "$work"/callgrind.out* | head -1)
 total=$(awk '/^summary:/ {print $2}' "$dump")
 echo "wrk -t1 -c$conns -d${seconds}s $url: $requests requests under callgrind"
