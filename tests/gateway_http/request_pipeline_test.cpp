@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../gateway/route_test_util.hpp"
+#include "stella/gateway/http/http_connection.hpp"
 #include "stella/gateway/http/problem.hpp"
 #include "stella/gateway/routing_state.hpp"
 
@@ -229,6 +230,26 @@ TEST(IdentityPolicy, StripsOwnedHeadersAndSetsForwardedFromTheConnection) {
   // The trace-context stage, not the client's headers, fills the frame's trace fields.
   EXPECT_TRUE(req.frame.traceparent.empty());
   EXPECT_TRUE(req.frame.tracestate.empty());
+}
+
+// X-Forwarded-For's text: the gateway writes an IPv4 address itself; it must read as Asio's
+// (inet_ntop's) text for every byte value in every position.
+TEST(IdentityPolicy, PeerAddressTextIsAsiosForEveryByteValue) {
+  namespace ip = boost::asio::ip;
+  for (unsigned b = 0; b < 256; ++b) {
+    const auto c = static_cast<unsigned char>(b);
+    for (const ip::address_v4::bytes_type bytes :
+         {ip::address_v4::bytes_type{c, 0, 9, 255}, ip::address_v4::bytes_type{10, c, 99, 100},
+          ip::address_v4::bytes_type{255, 1, c, 0},
+          ip::address_v4::bytes_type{c, c, c, static_cast<unsigned char>(255 - b)}}) {
+      const ip::address a{ip::address_v4(bytes)};
+      ASSERT_EQ(address_text(a), a.to_string());
+    }
+  }
+  for (const char* v6 : {"::1", "2001:db8::7", "::ffff:10.1.2.3", "fe80::1:2"}) {
+    const auto a = ip::make_address(v6);
+    EXPECT_EQ(address_text(a), a.to_string());
+  }
 }
 
 TEST(IdentityPolicy, TlsAndIpv6PeerAndNoHost) {

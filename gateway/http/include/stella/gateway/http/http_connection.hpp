@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
+#include <string>
 
 #include "stella/gateway/http/worker_context.hpp"
 
@@ -21,6 +22,10 @@ namespace stella::gw::http {
 void serve_http_connection(WorkerContext& worker, boost::asio::ip::tcp::socket socket,
                            const boost::asio::ip::tcp::endpoint& peer,
                            bool management_only = false);
+
+/// The address as text, as Asio's to_string() writes it ("10.1.2.3", "::1"), for
+/// X-Forwarded-For and the logs; an IPv4 address without inet_ntop's sprintf.
+std::string address_text(const boost::asio::ip::address& address);
 
 /// Performs the TLS handshake (bounded by http.headerTimeout), then serves the connection.
 void serve_https_connection(WorkerContext& worker, boost::asio::ip::tcp::socket socket,
