@@ -4,7 +4,8 @@
 # end-to-end and transport suites; 50,000 requests go through the real binary while services
 # are killed, stopped and drained, and every answer must belong to its request; the release
 # build must compile warning-free and its benchmarks run once as a smoke check, and the load
-# scenarios A–G run a few seconds each against it (no timing is asserted).
+# scenarios A–G run a few seconds each against it (no timing is asserted); the profile-guided
+# build (scripts/build-pgo.sh) must build and its training run answer every request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # ccache: rewrite paths relative to the checkout and leave the directory out of the hash, so a
@@ -40,4 +41,6 @@ bash load/scenarios.sh --quick --timing-advisory --binary build/release/cli/stel
   --out build/scenarios/ci
 echo "== a gateway restart with 1,000 service connections reconnecting (load/restart_fleet.sh)"
 bash load/restart_fleet.sh --binary build/release/cli/stella-gw
+echo "== the profile-guided build (scripts/build-pgo.sh): its training run must get only 2xx"
+bash scripts/build-pgo.sh
 echo "== all tests passed"
