@@ -6,6 +6,8 @@
 # connections, new connections, a health probe, then HTTPS keep-alive and new HTTPS
 # connections. Each process writes its counts when it exits, so both are stopped with SIGTERM
 # and waited for. Fails when a wrk run completes no request or gets an answer other than 2xx.
+# Last, five virtual seconds of the simulator's soak benchmark (sim/bench/soak-1000.yaml), which
+# runs the same selection, sessions and codec in one process; it fails if the simulation does.
 #   bash load/pgo_train.sh BINARY
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,3 +49,7 @@ url="https://127.0.0.1:$http/api/v1/demo/echo"
 train -t1 -c50 -d5s "$url"
 train -t1 -c20 -d3s -H 'Connection: close' "$url"
 stop
+
+"$bin" sim --topology sim/bench/soak-1000.yaml --seed 1 --duration 5s >"$work/sim.txt" ||
+  { echo "pgo training: the simulation failed:" >&2; cat "$work/sim.txt" >&2; exit 1; }
+echo "pgo training: sim soak-1000, 5 s virtual"
